@@ -1,0 +1,1 @@
+"""Benchmarks: this project side by side with the tools people use today."""

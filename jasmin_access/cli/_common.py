@@ -1,0 +1,219 @@
+"""Shared plumbing for the click commands: global options, errors, rendering.
+
+Global options (``--profile``, ``--endpoint-url``, ``--anon``, ``--json``,
+``-q``, ``-v``) are accepted before the command name and after it; the value
+given closest to the command wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import JasminAccessError, PartialFailure, redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("jasmin_access")
+
+
+@dataclass
+class GlobalOptions:
+    """Options every command accepts."""
+
+    profile: str | None = None
+    endpoint_url: str | None = None
+    anon: bool = False
+    json: bool = False
+    quiet: bool = False
+    verbose: int = 0
+
+    @property
+    def resolve_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`jasmin_access.stores.resolve`."""
+        return {
+            "profile": self.profile,
+            "endpoint_url": self.endpoint_url,
+            "anon": self.anon or None,
+        }
+
+    @property
+    def progress(self) -> bool:
+        """Show progress bars: on a terminal, not quiet, not JSON."""
+        return not self.quiet and not self.json and sys.stderr.isatty()
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        root = ctx.find_root()
+        opts = root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
+        root.obj = opts
+        if name == "verbose":
+            opts.verbose = max(opts.verbose, value or 0)
+            _configure_logging(opts.verbose)
+        elif value not in (None, False):
+            setattr(opts, name, value)
+        return value
+
+    return callback
+
+
+def global_options(func: F) -> F:
+    """Decorator adding the global options to a command or group."""
+    options = [
+        click.option(
+            "--profile",
+            "-p",
+            metavar="NAME",
+            callback=_store("profile"),
+            expose_value=False,
+            is_eager=True,
+            help="Profile from the config file.",
+        ),
+        click.option(
+            "--endpoint-url",
+            metavar="URL",
+            callback=_store("endpoint_url"),
+            expose_value=False,
+            is_eager=True,
+            help="S3 endpoint, overriding the profile.",
+        ),
+        click.option(
+            "--anon",
+            is_flag=True,
+            default=False,
+            callback=_store("anon"),
+            expose_value=False,
+            is_eager=True,
+            help="Anonymous access (public data).",
+        ),
+        click.option(
+            "--json",
+            "json_",
+            is_flag=True,
+            default=False,
+            callback=_store("json"),
+            expose_value=False,
+            is_eager=True,
+            help="One JSON object per line.",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            default=False,
+            callback=_store("quiet"),
+            expose_value=False,
+            is_eager=True,
+            help="No progress bars or chatter.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            callback=_store("verbose"),
+            expose_value=False,
+            is_eager=True,
+            help="More logging; tracebacks on error.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def get_options() -> GlobalOptions:
+    """The merged global options of the running command."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalOptions):
+        root.obj = GlobalOptions()
+    return root.obj
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("jasmin_access").setLevel(level)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def human_size(n: float | None) -> str:
+    """``1536`` → ``'1.5 KiB'``."""
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"
+
+
+def emit_json(records: Iterable[dict[str, Any]]) -> None:
+    """Write one JSON object per line to stdout."""
+    for record in records:
+        click.echo(json.dumps(record, default=str, ensure_ascii=False))
+
+
+def echo(text: str = "") -> None:
+    """Write a line to stdout."""
+    click.echo(text)
+
+
+def note(text: str) -> None:
+    """Write a status line to stderr unless quiet."""
+    if not get_options().quiet:
+        click.echo(text, err=True)
+
+
+# --------------------------------------------------------------------------- error boundary
+
+
+def run(cli: click.Group, argv: list[str] | None = None) -> int:
+    """Run ``cli`` turning every error into one line on stderr and an exit code.
+
+    Exit codes: 0 success, 1 error, 2 usage error or partial failure,
+    130 interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "-vv", "--verbose") for a in argv)
+    try:
+        cli.main(args=argv, prog_name="jasmin-access", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("jasmin-access: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("jasmin-access: interrupted; re-run the same command to resume", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except JasminAccessError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"jasmin-access: error: {exc}", err=True)
+        return 2 if isinstance(exc, PartialFailure) else 1
+    except Exception as exc:  # last resort: still one line
+        if verbose:
+            traceback.print_exc()
+        message = redact(str(exc).splitlines()[0] if str(exc) else "")
+        click.echo(
+            f"jasmin-access: error: {type(exc).__name__}: {message} (re-run with -v for details)",
+            err=True,
+        )
+        return 1
+    return 0

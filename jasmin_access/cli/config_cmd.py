@@ -1,0 +1,115 @@
+"""``jasmin-access config list|show|add|test``."""
+
+from __future__ import annotations
+
+import click
+
+from ..config import add_profile, get_profile, load_config
+from ..diagnose import test_profile
+from ..errors import AccessDenied, EndpointUnreachable
+from ._common import echo, emit_json, get_options, global_options
+
+
+@click.group()
+@global_options
+def config() -> None:
+    """Manage profiles (endpoints and credentials)."""
+
+
+@config.command("list")
+@global_options
+def list_() -> None:
+    """List the profiles."""
+    cfg = load_config()
+    records = [
+        {
+            "name": p.name,
+            "type": p.type,
+            "endpoint": p.resolved_endpoint,
+            "anon": p.anon,
+            "default": p.name == (cfg.default_profile or "local"),
+        }
+        for p in cfg.profiles.values()
+    ]
+    if get_options().json:
+        return emit_json(records)
+    echo(f"# {cfg.path}")
+    for r in records:
+        where = "embedded local store" if r["type"] == "local" else r["endpoint"] or "AWS"
+        mark, anon = ("*" if r["default"] else " "), ("  (anon)" if r["anon"] else "")
+        echo(f"{mark} {r['name']:<16} {where}{anon}")
+
+
+@config.command("show")
+@click.argument("name", required=False)
+@global_options
+def show(name: str | None) -> None:
+    """Show a profile with its secrets masked."""
+    opts = get_options()
+    profile = get_profile(name or opts.profile, endpoint_url=opts.endpoint_url, anon=opts.anon)
+    data = profile.masked()
+    if opts.json:
+        return emit_json([data])
+    for key, value in data.items():
+        echo(f"{key:<17} {value}")
+
+
+@config.command("add")
+@click.argument("name")
+@click.option("--endpoint", "endpoint", metavar="URL", help="S3 endpoint URL.")
+@click.option("--tenancy", help="JASMIN tenancy, e.g. myproject-o.")
+@click.option("--location", type=click.Choice(["external", "internal"]), help="JASMIN endpoint.")
+@click.option("--key", help="Access key id.")
+@click.option("--secret", help="Secret key (prefer --secret-stdin).")
+@click.option("--secret-stdin", is_flag=True, help="Read the secret key from standard input.")
+@click.option("--credentials-file", help="OceanDataStore-style JSON (token, secret).")
+@click.option("--aws-profile", help="Use credentials from this AWS CLI profile.")
+@click.option("--anonymous", "anonymous", is_flag=True, default=None, help="Public data only.")
+@global_options
+def add(
+    name: str,
+    endpoint: str | None,
+    tenancy: str | None,
+    location: str | None,
+    key: str | None,
+    secret: str | None,
+    secret_stdin: bool,
+    credentials_file: str | None,
+    aws_profile: str | None,
+    anonymous: bool | None,
+) -> None:
+    """Add or replace profile NAME in the config file."""
+    if secret_stdin:
+        secret = click.get_text_stream("stdin").readline().strip()
+    settings = {
+        "endpoint_url": endpoint,
+        "tenancy": tenancy,
+        "location": location,
+        "key": key,
+        "secret": secret,
+        "credentials_file": credentials_file,
+        "aws_profile": aws_profile,
+        "anon": anonymous,
+    }
+    path = add_profile(name, settings)
+    echo(f"profile '{name}' written to {path}")
+
+
+@config.command("test")
+@click.argument("name", required=False)
+@click.option("--bucket", help="Also check that this bucket can be listed.")
+@global_options
+def test(name: str | None, bucket: str | None) -> None:
+    """Check a profile: endpoint reachable, credentials accepted, listing allowed."""
+    opts = get_options()
+    profile = get_profile(name or opts.profile, endpoint_url=opts.endpoint_url, anon=opts.anon)
+    checks = test_profile(profile, bucket=bucket)
+    if opts.json:
+        emit_json([c.as_dict() for c in checks])
+    else:
+        for c in checks:
+            echo(f"{'ok ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
+    failed = next((c for c in checks if not c.ok), None)
+    if failed is not None:
+        error = EndpointUnreachable if failed.name == "endpoint" else AccessDenied
+        raise error(f"profile '{profile.name}': {failed.name} check failed")

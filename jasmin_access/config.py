@@ -1,0 +1,416 @@
+"""Profiles: where a store is and how to authenticate to it.
+
+Profiles live in a TOML file (``$JASMIN_ACCESS_CONFIG``, else
+``$XDG_CONFIG_HOME/jasmin-access/config.toml``) as ``[profiles.NAME]`` tables::
+
+    default_profile = "jasmin"
+
+    [profiles.jasmin]
+    tenancy = "myproject-o"        # expands to the JASMIN endpoint
+    location = "external"          # or "internal" (inside JASMIN, plain HTTP)
+    key = "..."                    # or credentials_file / aws_profile / env vars
+    secret = "..."
+
+    [profiles.public]
+    endpoint_url = "https://myproject-o.s3-ext.jc.rl.ac.uk"
+    anon = true
+
+A built-in ``local`` profile is always available: an embedded object store
+kept in a directory (``$JASMIN_ACCESS_HOME``, else
+``$XDG_DATA_HOME/jasmin-access/store``), used when no other profile is set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, CredentialsMissing, ProfileNotFound, register_secret
+
+__all__ = [
+    "LOCAL_PROFILE",
+    "Config",
+    "Profile",
+    "add_profile",
+    "config_path",
+    "get_profile",
+    "jasmin_endpoint",
+    "load_config",
+    "local_home",
+]
+
+log = logging.getLogger(__name__)
+
+LOCAL_PROFILE = "local"
+ENV_CONFIG = "JASMIN_ACCESS_CONFIG"
+ENV_PROFILE = "JASMIN_ACCESS_PROFILE"
+ENV_HOME = "JASMIN_ACCESS_HOME"
+
+_SECRET_FIELDS = ("secret", "token")
+
+
+def jasmin_endpoint(tenancy: str, location: str = "external") -> str:
+    """Return the S3 endpoint URL of a JASMIN object-store tenancy.
+
+    Parameters
+    ----------
+    tenancy
+        Tenancy name, e.g. ``"myproject-o"`` (the ``-o`` suffix is added if missing).
+    location
+        ``"external"`` (HTTPS, from anywhere) or ``"internal"`` (HTTP, from
+        inside JASMIN: sci servers, LOTUS).
+
+    Examples
+    --------
+    >>> jasmin_endpoint("nemo-o")
+    'https://nemo-o.s3-ext.jc.rl.ac.uk'
+    >>> jasmin_endpoint("nemo", "internal")
+    'http://nemo-o.s3.jc.rl.ac.uk'
+    """
+    name = tenancy if tenancy.endswith("-o") else f"{tenancy}-o"
+    if location == "external":
+        return f"https://{name}.s3-ext.jc.rl.ac.uk"
+    if location == "internal":
+        return f"http://{name}.s3.jc.rl.ac.uk"
+    raise ConfigError(
+        f"unknown location '{location}' for tenancy {name}",
+        'use location = "external" (outside JASMIN) or "internal" (on JASMIN)',
+    )
+
+
+def config_path() -> Path:
+    """Path of the configuration file (which may not exist)."""
+    explicit = os.environ.get(ENV_CONFIG)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "jasmin-access" / "config.toml"
+
+
+def local_home() -> Path:
+    """Directory that holds the embedded local object store."""
+    explicit = os.environ.get(ENV_HOME)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return (Path(base) / "jasmin-access" / "store").resolve()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One named store configuration.
+
+    Secrets are held here but never shown: ``repr`` and :meth:`masked` hide
+    them, and filesystems built from a profile pickle without them.
+    """
+
+    name: str
+    type: Literal["s3", "local"] = "s3"
+    endpoint_url: str | None = None
+    tenancy: str | None = None
+    location: str = "external"
+    region: str | None = None
+    anon: bool = False
+    key: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    aws_profile: str | None = None
+    credentials_file: str | None = None
+    root: str | None = None
+    retries: int = 10
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_concurrency: int = 32
+    cache: str | None = None
+    cache_size: str = "2GB"
+    source: str = "built-in"
+
+    @property
+    def is_local(self) -> bool:
+        """True for the embedded directory-backed store."""
+        return self.type == "local"
+
+    @property
+    def resolved_endpoint(self) -> str | None:
+        """The endpoint URL, expanding a JASMIN ``tenancy`` if given."""
+        if self.endpoint_url:
+            return self.endpoint_url.rstrip("/")
+        if self.tenancy:
+            return jasmin_endpoint(self.tenancy, self.location)
+        return None
+
+    @property
+    def has_secret(self) -> bool:
+        """True when the profile carries an inline secret."""
+        return bool(self.secret)
+
+    def masked(self) -> dict[str, Any]:
+        """The profile as a dict with secrets replaced by ``****``."""
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        for name in _SECRET_FIELDS:
+            if out.get(name):
+                out[name] = "****"
+        if out.get("key"):
+            out["key"] = _mask_key(out["key"])
+        if self.resolved_endpoint:
+            out["endpoint"] = self.resolved_endpoint
+        if self.is_local:
+            out["root"] = str(self.local_root())
+        return out
+
+    def local_root(self) -> Path:
+        """Directory of a local profile's store."""
+        return Path(self.root).expanduser().resolve() if self.root else local_home()
+
+    def credentials(self) -> dict[str, str]:
+        """Resolve credentials: env vars, inline, credentials file, AWS profile.
+
+        Returns
+        -------
+        dict
+            s3fs keyword arguments (``key``/``secret``/``token`` or ``profile``);
+            empty for anonymous profiles and when botocore's own chain should
+            be used.
+        """
+        if self.anon or self.is_local:
+            return {}
+        env_key = os.environ.get("AWS_ACCESS_KEY_ID")
+        env_secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if env_key and env_secret:
+            creds = {"key": env_key, "secret": env_secret}
+            if os.environ.get("AWS_SESSION_TOKEN"):
+                creds["token"] = os.environ["AWS_SESSION_TOKEN"]
+        elif self.key and self.secret:
+            creds = {"key": self.key, "secret": self.secret}
+            if self.token:
+                creds["token"] = self.token
+        elif self.credentials_file:
+            creds = _read_credentials_file(self.credentials_file, self.name)
+        elif self.aws_profile:
+            return {"profile": self.aws_profile}
+        else:
+            raise CredentialsMissing(
+                f"profile '{self.name}' has no credentials",
+                "add key/secret or credentials_file to it (`jasmin-access config add`), export "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --anon for public data",
+            )
+        for value in creds.values():
+            register_secret(value)
+        return creds
+
+
+def _mask_key(key: str) -> str:
+    return key[:4] + "…" if len(key) > 8 else "****"
+
+
+def _read_credentials_file(path: str, profile: str) -> dict[str, str]:
+    p = Path(path).expanduser()
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"credentials file {p} of profile '{profile}' does not exist",
+            "create it or fix credentials_file in the profile",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read credentials file {p}: {type(exc).__name__}") from None
+    key = data.get("token") or data.get("key") or data.get("aws_access_key_id")
+    secret = data.get("secret") or data.get("aws_secret_access_key")
+    if not key or not secret:
+        raise ConfigError(
+            f"credentials file {p} lacks 'token' and 'secret'",
+            'write it as {"token": "<access key>", "secret": "<secret key>"}',
+        )
+    return {"key": str(key), "secret": str(secret)}
+
+
+@dataclass
+class Config:
+    """The parsed configuration file."""
+
+    path: Path
+    profiles: dict[str, Profile]
+    default_profile: str | None = None
+
+
+_PROFILE_FIELDS = {f.name for f in fields(Profile)} - {"name", "source"}
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the configuration file; a missing file gives an empty config.
+
+    Parameters
+    ----------
+    path
+        Config file; defaults to :func:`config_path`.
+    """
+    path = path or config_path()
+    profiles: dict[str, Profile] = {
+        LOCAL_PROFILE: Profile(name=LOCAL_PROFILE, type="local", source="built-in")
+    }
+    if not path.exists():
+        return Config(path=path, profiles=profiles)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML ({exc})", "fix or remove it"
+        ) from None
+    raw_profiles = data.get("profiles", {})
+    if not isinstance(raw_profiles, dict):
+        raise ConfigError(f"config file {path}: 'profiles' must be a table", "use [profiles.NAME]")
+    any_secret = False
+    for name, table in raw_profiles.items():
+        profiles[name] = _profile_from_table(name, table, path)
+        any_secret = any_secret or profiles[name].has_secret
+    if any_secret:
+        _warn_if_readable(path)
+    default = data.get("default_profile")
+    if default is not None and default not in profiles:
+        raise ProfileNotFound(
+            f"default_profile '{default}' in {path} is not defined",
+            f"add [profiles.{default}] or change default_profile",
+        )
+    return Config(path=path, profiles=profiles, default_profile=default)
+
+
+def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: profiles.{name} must be a table")
+    unknown = set(table) - _PROFILE_FIELDS
+    if unknown:
+        raise ConfigError(
+            f"profile '{name}' in {path} has unknown setting(s): {', '.join(sorted(unknown))}",
+            f"valid settings are: {', '.join(sorted(_PROFILE_FIELDS))}",
+        )
+    if table.get("type", "s3") not in ("s3", "local"):
+        raise ConfigError(f'profile \'{name}\': type must be "s3" or "local"')
+    profile = Profile(name=name, source=str(path), **table)
+    if profile.secret:
+        register_secret(profile.secret)
+    if profile.tenancy:
+        jasmin_endpoint(profile.tenancy, profile.location)  # validates location
+    return profile
+
+
+def _warn_if_readable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        log.warning(
+            "config file %s holds secrets and is readable by others; run `chmod 600 %s`",
+            path,
+            path,
+        )
+
+
+def get_profile(
+    name: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+    config: Config | None = None,
+) -> Profile:
+    """Return the profile to use, with command-line and environment overrides.
+
+    Parameters
+    ----------
+    name
+        Profile name; else ``$JASMIN_ACCESS_PROFILE``, else the config's
+        ``default_profile``, else an ad-hoc S3 profile when an endpoint is
+        given, else the built-in ``local`` store.
+    endpoint_url
+        Overrides the profile's endpoint (``--endpoint-url``).
+    anon
+        Forces anonymous access (``--anon``).
+    config
+        An already loaded config.
+
+    Raises
+    ------
+    ProfileNotFound
+        When ``name`` is not defined.
+    """
+    config = config or load_config()
+    chosen = name or os.environ.get(ENV_PROFILE) or config.default_profile
+    endpoint_url = endpoint_url or None
+    if chosen is None:
+        env_endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint_url or env_endpoint:
+            profile = Profile(
+                name="default", endpoint_url=endpoint_url or env_endpoint, source="env"
+            )
+            return replace(profile, anon=True) if anon else profile
+        chosen = LOCAL_PROFILE
+    if chosen not in config.profiles:
+        known = ", ".join(sorted(config.profiles))
+        raise ProfileNotFound(
+            f"unknown profile '{chosen}' (known: {known})",
+            f"add it with `jasmin-access config add {chosen} ...` or pick one of: {known}",
+        )
+    profile = config.profiles[chosen]
+    if endpoint_url:
+        profile = replace(profile, endpoint_url=endpoint_url, tenancy=None, type="s3")
+    if anon:
+        profile = replace(profile, anon=True)
+    return profile
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None) -> Path:
+    """Add or replace ``[profiles.NAME]`` in the config file (mode 0600).
+
+    Parameters
+    ----------
+    name
+        Profile name.
+    settings
+        Profile settings (see :class:`Profile`); ``None`` values are dropped.
+    path
+        Config file; defaults to :func:`config_path`.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    if name == LOCAL_PROFILE and settings.get("type", "s3") != "local":
+        raise ConfigError(
+            "the name 'local' is reserved for the embedded store", "choose another name"
+        )
+    settings = {k: v for k, v in settings.items() if v is not None}
+    _profile_from_table(name, settings, path or config_path())  # validate before writing
+    path = path or config_path()
+    existing: dict[str, Any] = {}
+    if path.exists():
+        existing = tomllib.loads(path.read_text())
+    profiles = dict(existing.get("profiles", {}))
+    profiles[name] = settings
+    lines = []
+    if existing.get("default_profile"):
+        lines.append(f"default_profile = {_toml_value(existing['default_profile'])}\n")
+    for pname, table in profiles.items():
+        lines.append(f"\n[profiles.{json.dumps(pname) if not pname.isidentifier() else pname}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines).lstrip("\n") + "\n")
+    os.replace(tmp, path)
+    return path

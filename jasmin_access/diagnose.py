@@ -1,0 +1,88 @@
+"""Checks behind ``jasmin-access config test``: endpoint, credentials, listing."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .config import Profile
+from .errors import JasminAccessError, translate
+from .stores import resolve, s3_filesystem
+
+__all__ = ["Check", "test_profile"]
+
+
+@dataclass
+class Check:
+    """Outcome of one check."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def _check_endpoint(endpoint: str, timeout: float) -> Check:
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        return Check("endpoint", False, f"cannot connect to {endpoint} ({exc.strerror or exc})")
+    return Check("endpoint", True, f"{endpoint} accepts connections")
+
+
+def test_profile(profile: Profile, bucket: str | None = None, timeout: float = 5.0) -> list[Check]:
+    """Check that a profile's endpoint, credentials and listing rights work.
+
+    Parameters
+    ----------
+    profile
+        The profile to test.
+    bucket
+        Optional bucket whose listing right to test.
+    timeout
+        Seconds to wait for the endpoint.
+
+    Returns
+    -------
+    list of Check
+        Stops at the first failing check; later checks are not run.
+    """
+    if profile.is_local:
+        root = profile.local_root()
+        ok = root.exists() or not root.parent.exists() or root.parent.is_dir()
+        return [Check("local store", ok, f"embedded store at {root}")]
+    endpoint = profile.resolved_endpoint or "https://s3.amazonaws.com"
+    checks = [_check_endpoint(endpoint, timeout)]
+    if not checks[-1].ok:
+        return checks
+    try:
+        fs = s3_filesystem(profile)
+    except JasminAccessError as exc:
+        return [*checks, Check("credentials", False, str(exc))]
+    if profile.anon:
+        checks.append(Check("credentials", True, "anonymous profile: no credentials sent"))
+    else:
+        try:
+            fs.ls("", refresh=True)
+            checks.append(Check("credentials", True, "the store accepted the access key"))
+        except Exception as exc:
+            err = translate(exc, action="listing buckets", url=endpoint, profile=profile.name)
+            checks.append(Check("credentials", False, str(err)))
+            return checks
+    if bucket:
+        url = f"s3://{bucket.removeprefix('s3://').strip('/')}/"
+        try:
+            loc = resolve(url, profile=profile)
+            loc.fs.ls(loc.path, refresh=True)
+            checks.append(Check("listing", True, f"can list {url}"))
+        except Exception as exc:
+            err = translate(exc, action="listing", url=url, profile=profile.name)
+            checks.append(Check("listing", False, str(err)))
+    return checks

@@ -1,0 +1,459 @@
+"""One resolver from what users type to a filesystem and a path.
+
+``resolve("s3://bucket/run1")`` returns a :class:`Location`: an fsspec
+filesystem, the path on it, and enough context (profile, kind, URL form) to
+name it back to the user and to open it with zarr.
+
+Forms accepted:
+
+``s3://bucket/key``
+    The bucket on the chosen profile.  With the built-in ``local`` profile
+    (the default when nothing else is configured) this is the embedded store.
+``local://bucket/key``
+    Always the embedded store (a directory used as a flat keyspace).
+``https://host/bucket/key`` (and ``http://``)
+    A public object URL, path-style; read anonymously and read-only, unless an
+    explicitly chosen profile has that host as its endpoint.
+anything else
+    A local path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import fsspec
+import s3fs
+from fsspec.implementations.local import LocalFileSystem
+
+from . import paths
+from .config import Config, Profile, get_profile, load_config
+from .errors import InvalidInput, ReadOnly
+
+__all__ = ["LocalObjectFileSystem", "Location", "resolve", "s3_filesystem"]
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["s3", "store", "local", "https"]
+TMP_PREFIX = ".jasmin-tmp-"
+
+
+# --------------------------------------------------------------------------- local object store
+
+
+class _AtomicWriter:
+    """A file written to a temporary name and renamed into place on close."""
+
+    def __init__(self, path: str, mode: str) -> None:
+        self.path = path
+        directory = os.path.dirname(path)
+        fd, self.tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
+        self.f = os.fdopen(fd, mode.replace("x", "w"))
+        self.closed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
+
+    def write(self, data: bytes) -> int:
+        return self.f.write(data)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.f.close()
+        os.chmod(self.tmp, 0o644)
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.closed = True
+        self.f.close()
+        if os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+
+    def __enter__(self) -> _AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *args: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
+class LocalObjectFileSystem(LocalFileSystem):
+    """A local directory behaving as a flat object store.
+
+    Writes are atomic (temporary file in the same directory, then rename), so
+    concurrent writers to one key leave one complete version; empty
+    pseudo-directories disappear when their last object is removed, as on S3;
+    temporary files are never listed.
+    """
+
+    cachable = False
+
+    def __init__(self, root: str | os.PathLike[str], **kwargs: Any) -> None:
+        super().__init__(auto_mkdir=True, **kwargs)
+        self.store_root = str(Path(root).resolve())
+
+    def _open(self, path: str, mode: str = "rb", block_size: Any = None, **kwargs: Any) -> Any:
+        if "w" in mode or "x" in mode:
+            path = self._strip_protocol(path)
+            if os.path.isdir(path):
+                raise IsADirectoryError(f"{path} is a prefix in the local store")
+            self.makedirs(self._parent(path), exist_ok=True)
+            return _AtomicWriter(path, mode if "b" in mode else mode + "b")
+        return super()._open(path, mode, block_size=block_size, **kwargs)
+
+    def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        if self.isdir(path1):
+            return
+        with open(path1, "rb") as src, self._open(path2, "wb") as dst:
+            while chunk := src.read(8 << 20):
+                dst.write(chunk)
+
+    def put_file(self, path1: str, path2: str, callback: Any = None, **kwargs: Any) -> None:
+        self.cp_file(path1, path2)
+
+    def rm_file(self, path: str) -> None:
+        path = self._strip_protocol(path)
+        super().rm_file(path)
+        self._prune(os.path.dirname(path))
+
+    def _prune(self, directory: str) -> None:
+        while directory.startswith(self.store_root + os.sep) and directory != self.store_root:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                return
+            directory = os.path.dirname(directory)
+
+    def ls(self, path: str, detail: bool = False, **kwargs: Any) -> list[Any]:
+        out = super().ls(path, detail=detail, **kwargs)
+        name = (lambda e: e["name"]) if detail else (lambda e: e)
+        return [e for e in out if not paths.basename(name(e)).startswith(TMP_PREFIX)]
+
+
+# --------------------------------------------------------------------------- S3
+
+
+class JasminS3FileSystem(s3fs.S3FileSystem):
+    """s3fs with a profile attached; pickles by profile name, never by secret.
+
+    A worker that unpickles it re-reads the credentials from its own config
+    file or environment, so task graphs sent to a cluster carry no secret.
+    """
+
+    def __init__(self, *args: Any, jasmin_profile: Profile | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.jasmin_profile = jasmin_profile
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.jasmin_profile is None:
+            return super().__reduce__()
+        return (_rebuild_s3, (_public(self.jasmin_profile),))
+
+
+def _public(profile: Profile) -> Profile:
+    return replace(profile, key=None, secret=None, token=None)
+
+
+def _rebuild_s3(profile: Profile) -> JasminS3FileSystem:
+    if profile.source not in ("built-in", "env"):
+        config = load_config(Path(profile.source))
+        stored = config.profiles.get(profile.name)
+        if stored is not None:
+            profile = replace(
+                stored,
+                endpoint_url=profile.endpoint_url,
+                tenancy=profile.tenancy,
+                anon=profile.anon,
+            )
+    return s3_filesystem(profile)
+
+
+def s3_config_kwargs(profile: Profile) -> dict[str, Any]:
+    """botocore ``Config`` settings for a profile (retries, timeouts, addressing)."""
+    config: dict[str, Any] = {
+        "retries": {"max_attempts": profile.retries, "mode": "standard"},
+        "connect_timeout": profile.connect_timeout,
+        "read_timeout": profile.read_timeout,
+        "max_pool_connections": max(profile.max_concurrency, 10),
+    }
+    endpoint = profile.resolved_endpoint
+    if endpoint and "amazonaws.com" not in endpoint:
+        config["s3"] = {"addressing_style": "path"}
+        config["request_checksum_calculation"] = "when_required"
+        config["response_checksum_validation"] = "when_required"
+    if profile.anon:
+        from botocore import UNSIGNED
+
+        config["signature_version"] = UNSIGNED
+    return config
+
+
+def s3_filesystem(profile: Profile) -> JasminS3FileSystem:
+    """Build (or reuse) the s3fs filesystem for an S3 profile."""
+    creds = profile.credentials()
+    return _cached_s3(profile, tuple(sorted(creds.items())))
+
+
+@lru_cache(maxsize=32)
+def _cached_s3(profile: Profile, creds: tuple[tuple[str, str], ...]) -> JasminS3FileSystem:
+    kwargs: dict[str, Any] = dict(creds)
+    fs = JasminS3FileSystem(
+        anon=profile.anon,
+        endpoint_url=profile.resolved_endpoint,
+        client_kwargs={"region_name": profile.region} if profile.region else {},
+        config_kwargs=s3_config_kwargs(profile),
+        max_concurrency=profile.max_concurrency,
+        skip_instance_cache=True,
+        jasmin_profile=profile,
+        **kwargs,
+    )
+    fs.retries = max(profile.retries, 1)  # s3fs's own retry loop around each call
+    return fs
+
+
+@lru_cache(maxsize=8)
+def _local_store_fs(root: str) -> LocalObjectFileSystem:
+    return LocalObjectFileSystem(root)
+
+
+@lru_cache(maxsize=1)
+def _plain_local_fs() -> LocalObjectFileSystem:
+    return LocalObjectFileSystem("/")
+
+
+# --------------------------------------------------------------------------- Location
+
+
+@dataclass(frozen=True)
+class Location:
+    """A resolved place: filesystem, path on it, and how to show it.
+
+    Attributes
+    ----------
+    url
+        Canonical URL shown to users (``s3://b/k``, ``local://b/k``, ``https://…``
+        or an absolute local path).
+    fs
+        The fsspec filesystem.
+    path
+        The path on ``fs`` (``bucket/key`` on S3, absolute on local backends).
+    kind
+        ``"s3"``, ``"store"`` (embedded local store), ``"local"`` or ``"https"``.
+    profile
+        The profile used, if any.
+    read_only
+        True for anonymous https URLs.
+    """
+
+    url: str
+    fs: Any
+    path: str
+    kind: Kind
+    profile: Profile | None = None
+    read_only: bool = False
+    fs_root: str = ""
+    url_root: str = "s3://"
+
+    @property
+    def profile_name(self) -> str | None:
+        """Name of the profile, for messages."""
+        return self.profile.name if self.profile else None
+
+    @property
+    def base(self) -> tuple[str, str]:
+        """``(fs_root, url_root)``: the fs path and URL of the keyspace root."""
+        return self.fs_root, self.url_root
+
+    def to_url(self, fs_path: str) -> str:
+        """Map a path on :attr:`fs` back to a URL in this location's form."""
+        fs_root, url_root = self.base
+        if self.kind == "local":
+            return fs_path
+        rel = fs_path[len(fs_root) :].lstrip("/") if fs_root else fs_path.lstrip("/")
+        return url_root + rel
+
+    def child(self, relative_key: str) -> Location:
+        """The location of ``relative_key`` below this one."""
+        paths.validate_key(relative_key)
+        sep_path = paths.join(self.path, relative_key) if self.kind != "local" else ""
+        if self.kind == "local":
+            sep_path = str(Path(self.path) / relative_key)
+        return replace(self, path=sep_path, url=self.to_url(sep_path))
+
+    def require_writable(self) -> None:
+        """Raise :class:`ReadOnly` for read-only locations."""
+        if self.read_only:
+            raise ReadOnly(
+                f"{self.url} is a read-only public URL",
+                "write through an s3:// URL with a profile that has credentials",
+            )
+
+    @property
+    def bucket(self) -> str:
+        """Bucket name (``""`` for plain local paths)."""
+        if self.kind == "local":
+            return ""
+        fs_root, _ = self.base
+        rel = self.path[len(fs_root) :].lstrip("/") if fs_root else self.path
+        return paths.split_bucket(rel)[0]
+
+    @property
+    def key(self) -> str:
+        """Key within the bucket (``""`` at the bucket root)."""
+        if self.kind == "local":
+            return self.path
+        fs_root, _ = self.base
+        rel = self.path[len(fs_root) :].lstrip("/") if fs_root else self.path
+        return paths.split_bucket(rel)[1]
+
+    def zarr_store(self, *, read_only: bool = False) -> Any:
+        """A zarr v3 store over this location."""
+        import zarr.storage
+
+        if self.kind in ("store", "local"):
+            return zarr.storage.LocalStore(self.path, read_only=read_only)
+        return zarr.storage.FsspecStore(
+            fs=self.fs, path=self.path, read_only=read_only or self.read_only
+        )
+
+    def __repr__(self) -> str:
+        return f"Location({self.url!r}, kind={self.kind!r}, profile={self.profile_name!r})"
+
+
+def _split_scheme(url: str) -> tuple[str, str]:
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        return scheme.lower(), rest
+    return "", url
+
+
+def resolve(
+    url: str | os.PathLike[str],
+    *,
+    profile: str | Profile | None = None,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+    write: bool = False,
+    config: Config | None = None,
+) -> Location:
+    """Resolve a URL or path to a :class:`Location`.
+
+    Parameters
+    ----------
+    url
+        ``s3://bucket/key``, ``local://bucket/key``, ``https://host/bucket/key``
+        or a local path.
+    profile
+        Profile name (or object) for ``s3://`` URLs; defaults as in
+        :func:`jasmin_access.config.get_profile`.
+    endpoint_url, anon
+        Command-line overrides.
+    write
+        Raise :class:`ReadOnly` now if the location cannot be written.
+
+    Raises
+    ------
+    InvalidInput
+        For unsupported schemes or keys that try to escape a store.
+    """
+    text = os.fspath(url)
+    if not text:
+        raise InvalidInput("empty URL", "give s3://bucket/key, a local path or an https:// URL")
+    scheme, rest = _split_scheme(text)
+    if scheme == "s3":
+        prof = (
+            profile
+            if isinstance(profile, Profile)
+            else get_profile(profile, endpoint_url=endpoint_url, anon=anon, config=config)
+        )
+        loc = _resolve_keyspace(rest, prof)
+    elif scheme == "local":
+        prof = get_profile("local", config=config)
+        loc = _resolve_keyspace(rest, prof)
+    elif scheme in ("http", "https"):
+        loc = _resolve_http(text, profile, config)
+    elif scheme in ("", "file"):
+        path = str(Path(rest).expanduser().resolve())
+        loc = Location(url=path, fs=_plain_local_fs(), path=path, kind="local", url_root="")
+    else:
+        raise InvalidInput(
+            f"unsupported URL scheme '{scheme}://' in {text}",
+            "use s3://bucket/key, local://bucket/key, https://… or a local path",
+        )
+    if write:
+        loc.require_writable()
+    return loc
+
+
+def _resolve_keyspace(rest: str, prof: Profile) -> Location:
+    trailing = rest.endswith("/") and rest.strip("/") != ""
+    rest = rest.strip("/")
+    bucket, key = paths.split_bucket(rest)
+    paths.validate_key(key)
+    if bucket in ("..", "."):
+        raise InvalidInput(f"invalid bucket name '{bucket}'", "name a bucket, e.g. s3://mybucket/")
+    if prof.is_local:
+        root = str(prof.local_root())
+        fs = _local_store_fs(root)
+        path = str(Path(root, rest)) if rest else root
+        url = "local://" + rest + ("/" if trailing else "")
+        return Location(
+            url=url, fs=fs, path=path, kind="store", profile=prof, fs_root=root, url_root="local://"
+        )
+    fs = s3_filesystem(prof)
+    url = "s3://" + rest + ("/" if trailing else "")
+    return Location(url=url, fs=fs, path=rest, kind="s3", profile=prof)
+
+
+def _resolve_http(text: str, profile: str | Profile | None, config: Config | None) -> Location:
+    parts = urlsplit(text)
+    endpoint = f"{parts.scheme}://{parts.netloc}"
+    rest = parts.path.strip("/")
+    _bucket, key = paths.split_bucket(rest)
+    paths.validate_key(key)
+    if profile is not None:
+        prof = profile if isinstance(profile, Profile) else get_profile(profile, config=config)
+        if prof.resolved_endpoint and urlsplit(prof.resolved_endpoint).netloc == parts.netloc:
+            fs = s3_filesystem(prof)
+            return Location(url="s3://" + rest, fs=fs, path=rest, kind="s3", profile=prof)
+    prof = Profile(name="public", endpoint_url=endpoint, anon=True, source="env")
+    fs = s3_filesystem(prof)
+    return Location(
+        url=text,
+        fs=fs,
+        path=rest,
+        kind="https",
+        profile=prof,
+        read_only=True,
+        url_root=endpoint + "/",
+    )
+
+
+def new_run_id() -> str:
+    """A short unique identifier for one run of a writing command."""
+    return uuid.uuid4().hex[:12]
+
+
+def open_fsspec(location: Location, mode: str = "rb") -> Any:
+    """Open the object at ``location`` as a file object."""
+    if "r" not in mode:
+        location.require_writable()
+    return location.fs.open(location.path, mode)
+
+
+def fsspec_version() -> str:
+    """Installed fsspec version (for provenance)."""
+    return str(fsspec.__version__)

@@ -1,0 +1,125 @@
+"""Shared fixtures: a real S3 server (moto, server mode) and a fresh local store.
+
+Every test runs with its own config file, embedded-store directory and no AWS
+variables from the environment, so nothing outside the test can leak in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_KEY = "AKIATESTKEY00000000"
+TEST_SECRET = "test-secret-Zq8v9Nw3Xy2Lk5Pm7Rt"
+TEST_PROFILE = "moto"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """Endpoint URL of a moto S3 server started once per test session."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private config file and embedded store for each test."""
+    home = tmp_path_factory.mktemp("jasmin-home")
+    for var in list(os.environ):
+        if var.startswith("AWS_") or var.startswith("JASMIN_ACCESS_"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("JASMIN_ACCESS_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("JASMIN_ACCESS_HOME", str(home / "store"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return home
+
+
+@pytest.fixture
+def s3_profile(s3_endpoint: str, isolated_env: Path) -> str:
+    """Name of a profile in the test config pointing at the S3 server."""
+    from jasmin_access.config import add_profile
+
+    add_profile(
+        TEST_PROFILE,
+        {"endpoint_url": s3_endpoint, "key": TEST_KEY, "secret": TEST_SECRET, "retries": 3},
+    )
+    return TEST_PROFILE
+
+
+def _bucket_name() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def s3_bucket(s3_profile: str) -> str:
+    """URL of a fresh, empty bucket on the S3 server (``s3://test-…``)."""
+    from jasmin_access.stores import resolve
+
+    name = _bucket_name()
+    loc = resolve(f"s3://{name}", profile=s3_profile)
+    loc.fs.mkdir(name)
+    return f"s3://{name}"
+
+
+@pytest.fixture
+def local_bucket(isolated_env: Path) -> str:
+    """URL of a fresh, empty bucket in the embedded local store (``local://test-…``)."""
+    name = _bucket_name()
+    (isolated_env / "store" / name).mkdir(parents=True)
+    return f"local://{name}"
+
+
+@pytest.fixture(params=["local", "s3"])
+def bucket(request: pytest.FixtureRequest) -> str:
+    """A fresh bucket on each backend in turn: the embedded store and the S3 server."""
+    fixture = "s3_bucket" if request.param == "s3" else "local_bucket"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def profile_for(s3_profile: str) -> object:
+    """``profile_for(url)`` → the profile name to pass for that URL."""
+
+    def choose(url: str) -> str | None:
+        return s3_profile if url.startswith("s3://") else None
+
+    return choose
+
+
+@pytest.fixture(scope="session")
+def nemo_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three small monthly NEMO-like files (shared, read-only)."""
+    from jasmin_access.samples import NemoSpec, write_nemo_set
+
+    return write_nemo_set(tmp_path_factory.mktemp("nemo"), NemoSpec(months=3))
+
+
+@pytest.fixture(scope="session")
+def nemo_daily_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three small daily NEMO-like files with uneven step counts (31, 29, 31)."""
+    from jasmin_access.samples import NemoSpec, write_nemo_set
+
+    spec = NemoSpec(months=3, frequency="1d", nx=24, ny=20, nz=4)
+    return write_nemo_set(tmp_path_factory.mktemp("nemo-daily"), spec)
