@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.s3proxy import S3Proxy
+
 TEST_KEY = "AKIATESTKEY00000000"
 TEST_SECRET = "test-secret-Zq8v9Nw3Xy2Lk5Pm7Rt"
 TEST_PROFILE = "moto"
@@ -123,3 +125,38 @@ def nemo_daily_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
     spec = NemoSpec(months=3, frequency="1d", nx=24, ny=20, nz=4)
     return write_nemo_set(tmp_path_factory.mktemp("nemo-daily"), spec)
+
+
+PROXIED_PROFILE = "proxied"
+
+
+@pytest.fixture
+def s3_proxy(s3_endpoint: str) -> Iterator[S3Proxy]:
+    """A fault-injecting proxy in front of the S3 server (see ``tests/s3proxy.py``)."""
+    proxy = S3Proxy(s3_endpoint).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def proxied_profile(s3_proxy: S3Proxy, isolated_env: Path) -> str:
+    """Name of a profile ("proxied") reaching the S3 server through ``s3_proxy``.
+
+    Retries are generous so that a few percent of injected faults are survived.
+    """
+    from jasmin_access.config import add_profile
+
+    add_profile(
+        PROXIED_PROFILE,
+        {
+            "endpoint_url": s3_proxy.url,
+            "key": TEST_KEY,
+            "secret": TEST_SECRET,
+            "retries": 8,
+            "connect_timeout": 5.0,
+            "read_timeout": 10.0,
+        },
+    )
+    return PROXIED_PROFILE
