@@ -9,6 +9,7 @@ import click
 from .._version import __version__
 from ._common import global_options, run
 from .config_cmd import config
+from .fs_cmds import COMMANDS as FS_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,6 +24,8 @@ def cli() -> None:
 
 
 cli.add_command(config)
+for _command in FS_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,0 +1,261 @@
+"""The pseudo-directory commands: ls, du, tree, find, stat, cat, head, cp, mv, rm, sync.
+
+Thin renderers over :mod:`jasmin_access.fs`: parse, call one function, print.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .. import fs
+from ..errors import InvalidInput
+from ..fs.records import Entry, RemoveReport, TransferReport, Usage
+from ._common import echo, emit_json, get_options, global_options, human_size, note
+
+__all__ = ["COMMANDS"]
+
+_HUMAN_OK = {"help_option_names": ["--help"]}
+
+
+def _size(n: int | None, human: bool) -> str:
+    return human_size(n) if human else ("-" if n is None else str(n))
+
+
+def _entry_line(e: Entry, long: bool, human: bool, name: str) -> str:
+    label = name + ("/" if e.type == "directory" and not name.endswith("/") else "")
+    if e.conflict:
+        label += "  [an object and a prefix share this name]"
+    if not long:
+        return label
+    when = e.last_modified.strftime("%Y-%m-%d %H:%M:%S") if e.last_modified else "-"
+    return f"{_size(e.size, human):>12}  {when:<19}  {e.etag or '-':<34}  {label}"
+
+
+@click.command(context_settings=_HUMAN_OK)
+@click.argument("url")
+@click.option("-l", "long", is_flag=True, help="Size, last-modified and ETag.")
+@click.option("-h", "human", is_flag=True, help="Human-readable sizes.")
+@click.option("-R", "recursive", is_flag=True, help="Everything below, recursively.")
+@global_options
+def ls(url: str, long: bool, human: bool, recursive: bool) -> None:
+    """List a pseudo-directory (one level by default). Quote globs: 's3://b/run*/*.nc'."""
+    opts = get_options()
+    entries = fs.ls(url, recursive=recursive, **opts.resolve_kwargs)
+    if opts.json:
+        return emit_json(e.to_dict() for e in entries)
+    base = url.rstrip("/") + "/"
+    for e in entries:
+        name = e.path[len(base) :] if recursive and e.path.startswith(base) else e.name
+        echo(_entry_line(e, long, human, name))
+
+
+def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
+    amount = str(u.objects) if inodes else _size(u.bytes, human)
+    line = f"{amount:>12}  {u.path}"
+    if u.zarr is not None:
+        z = u.zarr
+        ratio = f", ratio {z.ratio:.2f}" if z.ratio else ""
+        line += (
+            f"  [zarr v{z.zarr_format} store: {len(z.variables)} variables, {z.chunks} chunks, "
+            f"{_size(z.bytes_stored, human)} stored, "
+            f"{_size(z.bytes_uncompressed, human)} uncompressed{ratio}]"
+        )
+    return line
+
+
+@click.command(context_settings=_HUMAN_OK)
+@click.argument("url")
+@click.option("-d", "--max-depth", "depth", type=int, help="Show prefixes down to this depth.")
+@click.option("-s", "--summarize", is_flag=True, help="Only the total.")
+@click.option("-h", "human", is_flag=True, help="Human-readable sizes.")
+@click.option("--inodes", is_flag=True, help="Show object counts instead of bytes.")
+@click.option("--expand", is_flag=True, help="Show the prefixes inside Zarr stores too.")
+@global_options
+def du(
+    url: str, depth: int | None, summarize: bool, human: bool, inodes: bool, expand: bool
+) -> None:
+    """Bytes and objects per prefix; a Zarr store counts as one unit."""
+    opts = get_options()
+    rows = fs.du(url, depth=depth, summarize=summarize, expand=expand, **opts.resolve_kwargs)
+    if opts.json:
+        return emit_json(r.to_dict() for r in rows)
+    for r in rows:
+        echo(_usage_line(r, human, inodes))
+
+
+@click.command()
+@click.argument("url")
+@click.option("-L", "level", type=int, help="Descend at most this many levels.")
+@global_options
+def tree(url: str, level: int | None) -> None:
+    """Show the pseudo-directory tree below URL."""
+    opts = get_options()
+    root = fs.tree(url, max_depth=level, **opts.resolve_kwargs)
+    if opts.json:
+        return emit_json([root.to_dict()])
+    echo(root.name)
+    for line in root.lines():
+        echo(line)
+
+
+@click.command()
+@click.argument("url")
+@click.option("--name", metavar="GLOB", help="Glob on the object name, e.g. '*.nc'.")
+@click.option("--min-size", type=int, metavar="BYTES", help="At least this many bytes.")
+@click.option("--max-size", type=int, metavar="BYTES", help="At most this many bytes.")
+@click.option("--newer", metavar="DATE", help="Modified after DATE (ISO, UTC if no zone).")
+@global_options
+def find(
+    url: str, name: str | None, min_size: int | None, max_size: int | None, newer: str | None
+) -> None:
+    """Find objects below URL by name, size and date."""
+    opts = get_options()
+    found = fs.find(
+        url, name=name, min_size=min_size, max_size=max_size, newer=newer, **opts.resolve_kwargs
+    )
+    for e in found:
+        if opts.json:
+            emit_json([e.to_dict()])
+        else:
+            echo(e.path)
+
+
+@click.command()
+@click.argument("url")
+@global_options
+def stat(url: str) -> None:
+    """Size, ETag, content type and user metadata of one object."""
+    opts = get_options()
+    info = fs.stat(url, **opts.resolve_kwargs)
+    if opts.json:
+        return emit_json([info.to_dict()])
+    for key, value in info.to_dict().items():
+        echo(f"{key + ':':<15} {value if value not in (None, {}) else '-'}")
+
+
+@click.command()
+@click.argument("url")
+@click.option("--range", "byte_range", metavar="START-END", help="Inclusive byte range.")
+@global_options
+def cat(url: str, byte_range: str | None) -> None:
+    """Write an object (or an inclusive byte range of it) to standard output."""
+    out = click.get_binary_stream("stdout")
+    fs.cat_to(url, out, byte_range=byte_range, **get_options().resolve_kwargs)
+    out.flush()
+
+
+@click.command()
+@click.argument("url")
+@click.option("-c", "nbytes", type=int, default=1024, show_default=True, help="Bytes to show.")
+@global_options
+def head(url: str, nbytes: int) -> None:
+    """Write the first bytes of an object to standard output (one ranged read)."""
+    out = click.get_binary_stream("stdout")
+    out.write(fs.head(url, nbytes=nbytes, **get_options().resolve_kwargs))
+    out.flush()
+
+
+def _report(report: TransferReport) -> None:
+    opts = get_options()
+    if opts.json:
+        return emit_json([*(i.to_dict() for i in report.items), report.to_dict()])
+    for item in report.items:
+        if item.status in ("would-copy", "would-delete") or (opts.verbose and item.status):
+            echo(f"{item.status:<13} {item.src or item.dst}" + (f" -> {item.dst}" * bool(item.src)))
+    note(report.summary())
+
+
+def _transfer(func: Any, src: str, dst: str, **kwargs: Any) -> None:
+    opts = get_options()
+    try:
+        report = func(src, dst, progress=opts.progress, **kwargs, **opts.resolve_kwargs)
+    except Exception as exc:
+        partial = getattr(exc, "report", None)
+        if partial is not None:
+            for item in partial.failures:
+                click.echo(f"failed: {item.src}: {item.error}", err=True)
+            _report(partial)
+        raise
+    _report(report)
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@click.option("-r", "--recursive", is_flag=True, help="Copy a prefix (its contents into DST).")
+@click.option("-n", "--no-clobber", is_flag=True, help="Never overwrite existing files.")
+@global_options
+def cp(src: str, dst: str, recursive: bool, no_clobber: bool) -> None:
+    """Copy files between s3://, local://, https:// (read-only) and local paths."""
+    _transfer(fs.cp, src, dst, recursive=recursive, no_clobber=no_clobber)
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@click.option("-r", "--recursive", is_flag=True, help="Move a prefix.")
+@click.option("-n", "--no-clobber", is_flag=True, help="Never overwrite existing files.")
+@global_options
+def mv(src: str, dst: str, recursive: bool, no_clobber: bool) -> None:
+    """Move: copy, verify, then delete the source."""
+    _transfer(fs.mv, src, dst, recursive=recursive, no_clobber=no_clobber)
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@click.option("--delete", is_flag=True, help="Delete files in DST that are not in SRC.")
+@click.option("--dry-run", is_flag=True, help="Show what would be copied and deleted.")
+@click.option("--checksum", is_flag=True, help="Compare checksums, not only sizes.")
+@click.option("--force", is_flag=True, help="Allow --delete on a bucket root.")
+@global_options
+def sync(src: str, dst: str, delete: bool, dry_run: bool, checksum: bool, force: bool) -> None:
+    """Copy new and changed files from SRC to DST (deletion is opt-in)."""
+    _transfer(fs.sync, src, dst, delete=delete, dry_run=dry_run, checksum=checksum, force=force)
+
+
+def _ask(report: RemoveReport) -> bool:
+    return click.confirm(
+        f"delete {report.objects} objects ({human_size(report.bytes)}) under {report.url}?",
+        default=False,
+        err=True,
+    )
+
+
+@click.command()
+@click.argument("url")
+@click.option("-r", "--recursive", is_flag=True, help="Delete everything below the prefix.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Allow deleting a whole bucket.")
+@global_options
+def rm(url: str, recursive: bool, dry_run: bool, yes: bool, force: bool) -> None:
+    """Delete objects (asks on a terminal; off a terminal needs -y)."""
+    opts = get_options()
+    if not (dry_run or yes or sys.stdin.isatty()):
+        raise InvalidInput(
+            f"refusing to delete under {url} without confirmation (not a terminal)",
+            "pass -y to delete, or --dry-run to preview",
+        )
+    confirm = None if (yes or dry_run) else _ask
+    report = fs.rm(
+        url,
+        recursive=recursive,
+        dry_run=dry_run,
+        force=force,
+        confirm=confirm,
+        **opts.resolve_kwargs,
+    )
+    if opts.json:
+        return emit_json([report.to_dict()])
+    verb = "would delete" if report.dry_run else "deleted"
+    if dry_run:
+        for path in report.paths:
+            echo(f"would delete {path}")
+    note(f"{verb} {report.objects} objects ({human_size(report.bytes)})")
+
+
+COMMANDS = [ls, du, tree, find, stat, cat, head, cp, mv, rm, sync]

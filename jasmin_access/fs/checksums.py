@@ -1,0 +1,115 @@
+"""ETags and MD5s: how uploads and downloads are verified.
+
+S3 reports the MD5 of the content as the ETag of a single-part upload, and
+``md5(md5(part1) + md5(part2) + …)-N`` for an N-part multipart upload, so a
+local file can be checked against an object without downloading it again,
+provided the part size is known (ours is :func:`part_size`; common defaults
+of other tools are tried too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+
+from ..errors import IntegrityError
+
+__all__ = ["etag_matches", "local_etag", "part_size", "verify_file"]
+
+MiB = 1 << 20
+MIN_PART = 64 * MiB
+MAX_PARTS = 10_000
+SINGLE_LIMIT = 5 * 1024 * MiB
+_COMMON_PARTS = (5 * MiB, 8 * MiB, 16 * MiB, 50 * MiB, 64 * MiB, 100 * MiB, 128 * MiB)
+
+
+def part_size(size: int) -> int:
+    """Multipart part size for a file of ``size`` bytes: 64 MiB, growing with the file.
+
+    About 50 parts per file, so files of tens of GB get parts of several
+    hundred MB (as advised for the JASMIN store), never more than 10,000 parts.
+
+    >>> part_size(10 * MiB) // MiB, part_size(20_000 * MiB) // MiB
+    (64, 400)
+    """
+    wanted = max(MIN_PART, math.ceil(size / 50 / MiB) * MiB)
+    return max(wanted, math.ceil(size / MAX_PARTS))
+
+
+def is_multipart(size: int, chunk: int) -> bool:
+    """True when s3fs uploads ``size`` bytes in parts of ``chunk`` (its own rule)."""
+    return size >= min(SINGLE_LIMIT, 2 * chunk)
+
+
+def _digests(path: str, chunk: int) -> tuple[str, list[bytes]]:
+    whole = hashlib.md5(usedforsecurity=False)
+    parts: list[bytes] = []
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            whole.update(block)
+            parts.append(hashlib.md5(block, usedforsecurity=False).digest())
+    return whole.hexdigest(), parts
+
+
+def local_etag(path: str | os.PathLike[str], chunk: int | None = None) -> str:
+    """The ETag S3 will report for ``path`` uploaded with parts of ``chunk`` bytes."""
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    chunk = chunk or part_size(size)
+    whole, parts = _digests(path, chunk)
+    if not is_multipart(size, chunk):
+        return whole
+    combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
+    return f"{combined}-{len(parts)}"
+
+
+def etag_matches(path: str | os.PathLike[str], etag: str | None) -> bool | None:
+    """Whether a local file has content matching an S3 ETag.
+
+    Returns
+    -------
+    bool or None
+        True/False, or None when it cannot be told (no ETag, or a multipart
+        ETag whose part size is none of the known ones).
+    """
+    if not etag:
+        return None
+    path = os.fspath(path)
+    etag = etag.strip('"')
+    if "-" not in etag:
+        return _digests(path, 8 * MiB)[0] == etag
+    try:
+        count = int(etag.rsplit("-", 1)[1])
+    except ValueError:
+        return None
+    size = os.path.getsize(path)
+    candidates = {part_size(size), *_COMMON_PARTS}
+    if count:
+        candidates.add(math.ceil(size / count / MiB) * MiB)
+    for chunk in sorted(candidates):
+        if math.ceil(size / chunk) != count:
+            continue
+        _, parts = _digests(path, chunk)
+        if hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest() + f"-{count}" == etag:
+            return True
+    return None
+
+
+def verify_file(path: str | os.PathLike[str], size: int, etag: str | None, what: str) -> None:
+    """Raise :class:`IntegrityError` if ``path`` does not have ``size`` bytes matching ``etag``.
+
+    An ETag that cannot be checked (unknown multipart part size) leaves only
+    the size check.
+    """
+    actual = os.path.getsize(path)
+    if actual != size:
+        raise IntegrityError(
+            f"size mismatch for {what}: expected {size} bytes, got {actual}",
+            "re-run the same command to transfer it again",
+        )
+    if etag_matches(path, etag) is False:
+        raise IntegrityError(
+            f"checksum mismatch for {what}: content does not match ETag {etag}",
+            "re-run the same command to transfer it again",
+        )
