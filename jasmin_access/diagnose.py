@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .config import Profile
-from .errors import JasminAccessError, translate
+from .errors import (
+    AccessDenied,
+    EndpointUnreachable,
+    JasminAccessError,
+    WrongEndpoint,
+    translate,
+)
 from .stores import resolve, s3_filesystem
 
 __all__ = ["Check", "test_profile"]
@@ -20,6 +26,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    error: JasminAccessError | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -33,7 +40,8 @@ def _check_endpoint(endpoint: str, timeout: float) -> Check:
         with socket.create_connection((parts.hostname or "", port), timeout=timeout):
             pass
     except OSError as exc:
-        return Check("endpoint", False, f"cannot connect to {endpoint} ({exc.strerror or exc})")
+        detail = f"cannot connect to {endpoint} ({exc.strerror or exc})"
+        return Check("endpoint", False, detail, EndpointUnreachable(detail))
     return Check("endpoint", True, f"{endpoint} accepts connections")
 
 
@@ -65,7 +73,7 @@ def test_profile(profile: Profile, bucket: str | None = None, timeout: float = 5
     try:
         fs = s3_filesystem(profile)
     except JasminAccessError as exc:
-        return [*checks, Check("credentials", False, str(exc))]
+        return [*checks, _failed("credentials", exc)]
     if profile.anon:
         checks.append(Check("credentials", True, "anonymous profile: no credentials sent"))
     else:
@@ -74,7 +82,7 @@ def test_profile(profile: Profile, bucket: str | None = None, timeout: float = 5
             checks.append(Check("credentials", True, "the store accepted the access key"))
         except Exception as exc:
             err = translate(exc, action="listing buckets", url=endpoint, profile=profile.name)
-            checks.append(Check("credentials", False, str(err)))
+            checks.append(_failed("credentials", err))
             return checks
     if bucket:
         url = f"s3://{bucket.removeprefix('s3://').strip('/')}/"
@@ -84,5 +92,14 @@ def test_profile(profile: Profile, bucket: str | None = None, timeout: float = 5
             checks.append(Check("listing", True, f"can list {url}"))
         except Exception as exc:
             err = translate(exc, action="listing", url=url, profile=profile.name)
-            checks.append(Check("listing", False, str(err)))
+            checks.append(_failed("listing", err))
     return checks
+
+
+def _failed(name: str, err: BaseException) -> Check:
+    """A failed check carrying a :class:`JasminAccessError` (the endpoint's if it is not S3)."""
+    if isinstance(err, WrongEndpoint):
+        name = "endpoint"
+    if not isinstance(err, JasminAccessError):
+        err = AccessDenied(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    return Check(name, False, str(err), err)

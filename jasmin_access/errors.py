@@ -33,6 +33,7 @@ __all__ = [
     "QuotaExceeded",
     "ReadOnly",
     "ServiceUnavailable",
+    "WrongEndpoint",
     "redact",
     "translate",
     "translating",
@@ -107,6 +108,10 @@ class InvalidInput(JasminAccessError, ValueError):
 
 class EndpointUnreachable(JasminAccessError, ConnectionError):
     """The endpoint could not be reached (DNS, refused, timeout)."""
+
+
+class WrongEndpoint(JasminAccessError, ConnectionError):
+    """The endpoint answered, but not like an S3 store (a web page, a proxy)."""
 
 
 class ServiceUnavailable(JasminAccessError, ConnectionError):
@@ -267,6 +272,13 @@ def translate(
                 f"check endpoint_url in profile '{profile}' and your network ({test_hint})"
                 if profile
                 else "check the endpoint URL and your network",
+            )
+        if name == "ResponseParserError":
+            return WrongEndpoint(
+                f"the endpoint did not answer like an S3 store while {where}",
+                f"check endpoint_url in profile '{profile}' (`jasmin-access config show {profile}`)"
+                if profile
+                else "check the endpoint URL",
             )
         if name == "InvalidEndpointError" or name == "ParamValidationError":
             return ConfigError(f"invalid request while {where}: {cause}", "check endpoint_url")

@@ -36,7 +36,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from . import paths
 from .config import Config, Profile, get_profile, load_config
-from .errors import InvalidInput, ReadOnly
+from .errors import InvalidInput, ReadOnly, WrongEndpoint
 
 __all__ = ["LocalObjectFileSystem", "Location", "resolve", "s3_filesystem"]
 
@@ -157,10 +157,75 @@ class JasminS3FileSystem(s3fs.S3FileSystem):
         super().__init__(*args, **kwargs)
         self.jasmin_profile = jasmin_profile
 
+    async def set_session(self, refresh: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
+        """Create the botocore client and attach the answer check to it."""
+        client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
+        if getattr(client, "_jasmin_checked", False) is not True:
+            client.meta.events.register("after-call.s3", self._check_answer)
+            client.meta.events.register_first("needs-retry.s3", _fail_fast)
+            client._jasmin_checked = True
+        return client
+
+    def _check_answer(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
+    ) -> None:
+        """Raise :class:`WrongEndpoint` when the endpoint is not an S3 store.
+
+        A web server (or a captive portal) answers listings with HTML: a 200
+        whose body has none of the listing fields, or an error without an S3
+        error code.  Object reads are not checked (objects can be HTML).
+        """
+        status = int(http_response.status_code)
+        name = str(model.name)
+        if status < 300:
+            expected = _LIST_FIELDS.get(name)
+            if expected is None or any(k in parsed for k in expected):
+                return
+        elif name.startswith("Head") or status in (401, 403) or status >= 500:
+            return
+        else:
+            code = str((parsed.get("Error") or {}).get("Code") or "")
+            if code and not code.isdigit():
+                return
+        prof = self.jasmin_profile
+        content_type = http_response.headers.get("content-type", "no content type")
+        raise WrongEndpoint(
+            f"{self.endpoint_url} did not answer like an S3 store "
+            f"({name}: HTTP {status}, {content_type})",
+            f"check endpoint_url in profile '{prof.name}' (`jasmin-access config show {prof.name}`)"
+            if prof
+            else "check the endpoint URL",
+        )
+
     def __reduce__(self) -> tuple[Any, ...]:
         if self.jasmin_profile is None:
             return super().__reduce__()
         return (_rebuild_s3, (_public(self.jasmin_profile),))
+
+
+def _fail_fast(caught_exception: BaseException | None = None, attempts: int = 0, **_: Any) -> None:
+    """Stop retrying a refused connection or an unknown host after a few attempts.
+
+    botocore retries connection errors like 5xx answers, with growing sleeps:
+    with ``retries = 10`` a mistyped port would take a minute to report.
+    Timeouts and 5xx answers keep the profile's full retry budget.
+    """
+    if caught_exception is None or attempts < FAST_FAIL_ATTEMPTS:
+        return
+    err = getattr(caught_exception, "kwargs", {}).get("error")
+    os_err = getattr(err, "os_error", None)
+    refused = isinstance(os_err, ConnectionRefusedError) or isinstance(err, ConnectionRefusedError)
+    if refused or type(err).__name__ == "ClientConnectorDNSError":
+        raise caught_exception
+
+
+_LIST_FIELDS = {
+    "ListBuckets": ("Buckets", "Owner"),
+    "ListObjectsV2": ("Name", "IsTruncated", "KeyCount", "Contents", "CommonPrefixes"),
+    "ListObjects": ("Name", "IsTruncated", "Marker", "Contents", "CommonPrefixes"),
+}
+S3FS_RETRIES = 3
+FAST_FAIL_ATTEMPTS = 2
 
 
 def _public(profile: Profile) -> Profile:
@@ -220,7 +285,10 @@ def _cached_s3(profile: Profile, creds: tuple[tuple[str, str], ...]) -> JasminS3
         jasmin_profile=profile,
         **kwargs,
     )
-    fs.retries = max(profile.retries, 1)  # s3fs's own retry loop around each call
+    # botocore retries each request ``profile.retries`` times (5xx, SlowDown, resets);
+    # s3fs wraps every call in a second loop, mainly for truncated bodies.  Multiplying
+    # the two would turn a dead endpoint into minutes of retrying: keep the outer small.
+    fs.retries = min(max(profile.retries, 1), S3FS_RETRIES)
     return fs
 
 

@@ -160,3 +160,48 @@ def proxied_profile(s3_proxy: S3Proxy, isolated_env: Path) -> str:
         },
     )
     return PROXIED_PROFILE
+
+
+@pytest.fixture
+def closed_endpoint() -> str:
+    """URL of a loopback port where nothing listens (an unreachable host)."""
+    return f"http://127.0.0.1:{_free_port()}"
+
+
+@pytest.fixture
+def html_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a web server that is not S3: every request gets an HTML page.
+
+    It answers with HTTP 200, or with the status given by indirect parametrisation.
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = b"<!DOCTYPE html><html><body><h1>Welcome</h1><p>Not an object store</p></body></html>"
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            self.send_response(int(self.server.status))  # type: ignore[attr-defined]
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(page)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.status = getattr(request, "param", 200)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,7 +6,7 @@ import click
 
 from ..config import add_profile, get_profile, load_config
 from ..diagnose import test_profile
-from ..errors import AccessDenied, EndpointUnreachable
+from ..errors import AccessDenied
 from ._common import echo, emit_json, get_options, global_options
 
 
@@ -111,5 +111,7 @@ def test(name: str | None, bucket: str | None) -> None:
             echo(f"{'ok ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
     failed = next((c for c in checks if not c.ok), None)
     if failed is not None:
-        error = EndpointUnreachable if failed.name == "endpoint" else AccessDenied
-        raise error(f"profile '{profile.name}': {failed.name} check failed")
+        cause = failed.error or AccessDenied(failed.detail)
+        raise type(cause)(
+            f"profile '{profile.name}': {failed.name} check failed: {cause.message}", cause.hint
+        )
