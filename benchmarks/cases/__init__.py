@@ -1,0 +1,15 @@
+"""The benchmark cases, one module each, in the order they run.
+
+Each module has ``NAME``, ``run(bench) -> list[Row]`` and
+``checks(rows) -> list[Check]`` (the targets it shows).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import convert, cp, du, read, scale
+
+__all__ = ["CASES"]
+
+CASES: dict[str, ModuleType] = {m.NAME: m for m in (convert, read, du, cp, scale)}

@@ -1,0 +1,44 @@
+"""Helpers shared by the cases."""
+
+from __future__ import annotations
+
+import re
+
+from ..datasets import Tree, small_objects
+from ..harness import Bench, Run
+
+__all__ = ["BUCKET", "expect_count", "human_count", "small_tree"]
+
+BUCKET = "bench"
+
+
+def human_count(n: int) -> str:
+    """``20000`` → ``"20k"``, ``1000000`` → ``"1M"``."""
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def small_tree(bench: Bench) -> Tree:
+    """The small-object tree on the S3 server (20k keys; 2k when quick), made once per run."""
+    if "small" not in bench.cache:
+        assert bench.server is not None
+        count = 2_000 if bench.quick else 20_000
+        bench.cache["small"] = small_objects(bench.server, BUCKET, count)
+    tree: Tree = bench.cache["small"]
+    return tree
+
+
+def expect_count(count: int) -> object:
+    """A run check: the output must mention the object count (digits, commas ignored)."""
+
+    def check(run: Run) -> str:
+        numbers = re.findall(r"\d+", run.stdout.replace(",", ""))
+        if str(count) not in numbers:
+            tail = run.stdout.strip()[-200:]
+            raise ValueError(f"output does not report {count} objects: {tail!r}")
+        return ""
+
+    return check

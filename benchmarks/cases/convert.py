@@ -1,0 +1,247 @@
+"""Convert the 12-file NEMO-like eORCA1 set to Zarr, on S3 and in the local store.
+
+Ours: ``jasmin-access convert FILES... DEST --chunks ...``.  Peer: the naive
+``xr.open_mfdataset(files).chunk(same chunks).to_zarr(s3fs mapper)``.  Stored
+bytes are compared with the same chunks compressed by zstd level 3 + shuffle.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..datasets import nemo_set, nemo_spec
+from ..harness import (
+    Bench,
+    Check,
+    Measured,
+    Row,
+    Run,
+    base_env,
+    cli_has,
+    find_row,
+    measure,
+    not_available,
+    python_cmd,
+    ratio_check,
+    run_once,
+)
+from ..server import BENCH_KEY, BENCH_SECRET
+from ._common import BUCKET
+
+__all__ = ["NAME", "checks", "peer_convert", "run", "zstd3_reference"]
+
+NAME = "convert"
+CASE_S3 = "convert → Zarr on S3"
+CASE_LOCAL = "convert → Zarr in the local store"
+PEER = "xarray open_mfdataset().to_zarr()"
+
+
+def chunk_spec(scale: float) -> dict[str, int]:
+    """The chunks both sides write: one step, 25 levels, the whole horizontal grid."""
+    spec = nemo_spec(scale)
+    return {"time_counter": 1, "deptht": 25, "y": spec.ny, "x": spec.nx}
+
+
+def _s3fs(endpoint: str) -> Any:
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        key=BENCH_KEY,
+        secret=BENCH_SECRET,
+        client_kwargs={"endpoint_url": endpoint},
+        config_kwargs={
+            "request_checksum_calculation": "when_required",
+            "response_checksum_validation": "when_required",
+        },
+    )
+
+
+def peer_convert(
+    files: list[str], dest: str, chunks: dict[str, int], endpoint: str | None = None
+) -> dict[str, Any]:
+    """The naive conversion users write: open_mfdataset, rechunk, to_zarr (worker)."""
+    import xarray as xr
+
+    ds = xr.open_mfdataset(files)
+    ds = ds.chunk({k: v for k, v in chunks.items() if k in ds.dims})
+    target = _s3fs(endpoint).get_mapper(dest) if endpoint else dest
+    ds.to_zarr(target, mode="w")
+    return {"variables": len(ds.data_vars)}
+
+
+def zstd3_reference(files: list[str], chunks: dict[str, int]) -> dict[str, Any]:
+    """Bytes of every array of the set in the same chunks under blosc zstd-3 + shuffle."""
+    import itertools
+
+    import numpy as np
+    import xarray as xr
+    from numcodecs import Blosc
+
+    codec = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)
+    ds = xr.open_mfdataset(files, mask_and_scale=False, decode_times=False)
+    total = 0
+    for var in ds.variables.values():
+        sizes = [chunks.get(d, n) for d, n in zip(var.dims, var.shape, strict=True)]
+        steps = [range(0, n, c) for n, c in zip(var.shape, sizes, strict=True)]
+        for start in itertools.product(*steps):
+            index = tuple(slice(s, s + c) for s, c in zip(start, sizes, strict=True))
+            block = np.ascontiguousarray(var[index].values)
+            total += len(codec.encode(block))
+    return {"nbytes": total}
+
+
+def _stored_s3(bench: Bench, path: str) -> Callable[[], int]:
+    def size() -> int:
+        fs = bench.server.s3fs()  # type: ignore[union-attr]
+        return int(fs.du(path)) if fs.exists(path) else 0
+
+    return size
+
+
+def _stored_local(path: Path) -> Callable[[], int]:
+    def size() -> int:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+    return size
+
+
+def _checker(
+    bench: Bench, size_of: Callable[[], int], url: str, opener: Callable[[], Any], shape: tuple
+) -> Callable[[Run], str]:
+    """Check that thetao arrived with the right shape; note the stored bytes."""
+
+    def check(run: Run) -> str:
+        ds = opener()
+        got = tuple(ds["thetao"].shape)
+        if got != shape:
+            raise ValueError(f"{url}: thetao has shape {got}, expected {shape}")
+        stored = size_of()
+        bench.cache[f"stored:{url}"] = stored
+        return f"stored {stored / 1e6:.1f} MB"
+
+    return check
+
+
+def _pairs(bench: Bench, files: list[str], shape: tuple) -> list[tuple[str, Measured]]:
+    """(case, measurement) for ours and the peer, on S3 and in the local store."""
+    import xarray as xr
+
+    chunks = chunk_spec(bench.scale)
+    text = ",".join(f"{k}={v}" for k, v in chunks.items())
+    endpoint = bench.server.endpoint  # type: ignore[union-attr]
+    store = bench.store_home / BUCKET
+    store.mkdir(parents=True, exist_ok=True)
+    fs = bench.server.s3fs()  # type: ignore[union-attr]
+    out = []
+    for case, ours_url, peer_dest in (
+        (CASE_S3, f"s3://{BUCKET}/conv-ours.zarr", f"{BUCKET}/conv-xr.zarr"),
+        (CASE_LOCAL, f"local://{BUCKET}/conv-ours.zarr", str(store / "conv-xr.zarr")),
+    ):
+        on_s3 = case == CASE_S3
+        for ours in (True, False):
+            key = ours_url.split("://", 1)[1] if ours else peer_dest
+            if on_s3:
+                size, path = _stored_s3(bench, key), key
+
+                def opener(path: str = path) -> Any:
+                    return xr.open_zarr(_s3fs(endpoint).get_mapper(path))
+
+                def before(path: str = path) -> None:
+                    if fs.exists(path):
+                        fs.rm(path, recursive=True)
+            else:
+                local = store / "conv-ours.zarr" if ours else Path(peer_dest)
+                size = _stored_local(local)
+
+                def opener(local: Path = local) -> Any:
+                    return xr.open_zarr(str(local))
+
+                def before(local: Path = local) -> None:
+                    shutil.rmtree(local, ignore_errors=True)
+
+            if ours:
+                cmd = [bench.cli, "convert", *files, ours_url, "--chunks", text]
+                cmd += ["--profile", "bench"] if on_s3 else []
+                tool, env = "jasmin-access convert", bench.ours_env()
+            else:
+                cmd = python_cmd(
+                    bench,
+                    "benchmarks.cases.convert:peer_convert",
+                    files=files,
+                    dest=peer_dest,
+                    chunks=chunks,
+                    endpoint=endpoint if on_s3 else None,
+                )
+                tool, env = PEER, {}
+            m = Measured(
+                tool,
+                cmd,
+                env=env,
+                ours=ours,
+                before=before,
+                check=_checker(bench, size, key, opener, shape),
+            )
+            out.append((case, m))
+    return out
+
+
+def run(bench: Bench) -> list[Row]:
+    """Generate the set (cached), then convert it with each tool to each store."""
+    paths, nbytes = nemo_set(bench.data_dir, bench.scale)
+    files = [str(p) for p in paths]
+    spec = nemo_spec(bench.scale)
+    shape = (spec.months, spec.nz, spec.ny, spec.nx)
+    fs = bench.server.s3fs()  # type: ignore[union-attr]
+    if not fs.exists(BUCKET):
+        fs.mkdir(BUCKET)
+    why = cli_has(bench, "convert")
+    rows = []
+    for case, m in _pairs(bench, files, shape):
+        if m.ours and why:
+            rows.append(not_available(case, m.tool, why))
+            continue
+        m.nbytes = nbytes
+        rows.append(measure(bench, case, m))
+    ref = run_once(
+        python_cmd(
+            bench,
+            "benchmarks.cases.convert:zstd3_reference",
+            files=files,
+            chunks=chunk_spec(bench.scale),
+        ),
+        base_env({}, bench.work_dir / "home"),
+    )
+    bench.cache["zstd3_bytes"] = ref.result.get("nbytes")
+    bench.notes.append(
+        f"convert input: {len(files)} files of {spec.nx}x{spec.ny}x{spec.nz} "
+        f"({sum(p.stat().st_size for p in paths) / 1e6:.0f} MB NetCDF, {nbytes / 1e6:.0f} MB "
+        f"of float32 fields); chunks {chunk_spec(bench.scale)}; zstd-3+shuffle reference "
+        f"{(ref.result.get('nbytes') or 0) / 1e6:.1f} MB"
+    )
+    return rows
+
+
+def checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """≥2x faster than the naive peer; stored bytes ≤ zstd-3+shuffle; peak RSS < 1 GB."""
+    out = [
+        ratio_check(
+            rows, "convert ≥2x faster than naive open_mfdataset().to_zarr(s3fs)", CASE_S3, PEER, 2.0
+        )
+    ]
+    ours = find_row(rows, CASE_S3)
+    ref = bench.cache.get("zstd3_bytes")
+    stored = bench.cache.get(f"stored:{BUCKET}/conv-ours.zarr")
+    target = "convert stored bytes ≤ zstd-3+shuffle with the same chunks"
+    if ours is None or not ref or not stored:
+        out.append(Check(target, "not measured", None))
+    else:
+        out.append(Check(target, f"{stored / 1e6:.1f} MB vs {ref / 1e6:.1f} MB", stored <= ref))
+    target = "convert peak RSS < 1 GB"
+    if ours is None or ours.rss_mb is None:
+        out.append(Check(target, "not measured", None))
+    else:
+        out.append(Check(target, f"{ours.rss_mb:.0f} MB", ours.rss_mb < 1000))
+    return out

@@ -1,0 +1,159 @@
+"""``cp -r`` of 1 GB in mixed 1-64 MB files (100 MB when quick), up and down.
+
+Ours: ``jasmin-access cp -r``.  Peers: ``aws s3 cp --recursive``, ``rclone copy``.
+Before each run the destination is emptied (not measured); after each run the
+bytes that arrived are checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..datasets import MiB, Tree, mixed_files
+from ..harness import (
+    Bench,
+    Check,
+    Measured,
+    Row,
+    Run,
+    cli_has,
+    measure,
+    not_available,
+    ratio_check,
+    skipped,
+)
+from ._common import BUCKET
+
+__all__ = ["NAME", "checks", "run"]
+
+NAME = "cp"
+
+TOOLS = ("jasmin-access cp -r", "aws s3 cp --recursive", "rclone copy")
+
+
+def _local_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _checker(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
+    def check(run: Run) -> str:
+        got = size_of()
+        if got != expected:
+            raise ValueError(f"{got} bytes arrived, expected {expected}")
+        return ""
+
+    return check
+
+
+def _label(tree: Tree, way: str) -> str:
+    size = f"{tree.nbytes / 1e9:.1f} GB" if tree.nbytes >= 1e9 else f"{tree.nbytes / 1e6:.0f} MB"
+    return f"cp -r {way} {size} in {tree.count} files of 1-64 MB"
+
+
+def _upload(bench: Bench, tree: Tree, tool: str, dest_key: str) -> tuple[list[str], dict]:
+    peers: Any = bench.peers
+    url = f"s3://{BUCKET}/{dest_key}"
+    if tool.startswith("jasmin"):
+        return [bench.cli, "cp", "-r", tree.url, url, "--profile", "bench"], bench.ours_env()
+    if tool.startswith("aws"):
+        return peers.aws("cp", "--recursive", "--only-show-errors", tree.url, url + "/")
+    return peers.rclone("copy", tree.url, f"bench:{BUCKET}/{dest_key}")
+
+
+def _download(bench: Bench, src_key: str, tool: str, dest: Path) -> tuple[list[str], dict]:
+    peers: Any = bench.peers
+    url = f"s3://{BUCKET}/{src_key}"
+    if tool.startswith("jasmin"):
+        return [bench.cli, "cp", "-r", url, str(dest), "--profile", "bench"], bench.ours_env()
+    if tool.startswith("aws"):
+        return peers.aws("cp", "--recursive", "--only-show-errors", url + "/", str(dest))
+    return peers.rclone("copy", f"bench:{BUCKET}/{src_key}", str(dest))
+
+
+def _available(bench: Bench, tool: str) -> tuple[str, str] | None:
+    """``(status, why)`` when ``tool`` cannot run, else None."""
+    if tool.startswith("jasmin"):
+        why = cli_has(bench, "cp")
+        return ("not available", why) if why else None
+    exe = tool.split()[0]
+    return None if bench.peers.have(exe) else ("skipped", bench.peers.missing(exe))
+
+
+def run(bench: Bench) -> list[Row]:
+    """Upload then download the mixed file set with each tool."""
+    assert bench.server is not None
+    total = (100 if bench.quick else 1024) * MiB
+    tree = mixed_files(bench.data_dir, total)
+    fs = bench.server.s3fs()
+    if not fs.exists(BUCKET):
+        fs.mkdir(BUCKET)
+    fs.put(tree.url, f"{BUCKET}/mixed", recursive=True)  # the download source
+    rows: list[Row] = []
+    for way in ("up", "down"):
+        case = _label(tree, way)
+        for index, tool in enumerate(TOOLS):
+            missing = _available(bench, tool)
+            if missing:
+                status, why = missing
+                row = not_available(case, tool, why) if status != "skipped" else None
+                rows.append(row or skipped(case, tool, why))
+                continue
+            rows.append(measure(bench, case, _measured(bench, tree, way, tool, index, fs)))
+    fs.rm(f"{BUCKET}/mixed", recursive=True)
+    return rows
+
+
+def _measured(bench: Bench, tree: Tree, way: str, tool: str, index: int, fs: Any) -> Measured:
+    if way == "up":
+        key = f"up-{index}"
+        cmd, env = _upload(bench, tree, tool, key)
+
+        def before() -> None:
+            if fs.exists(f"{BUCKET}/{key}"):
+                fs.rm(f"{BUCKET}/{key}", recursive=True)
+            fs.invalidate_cache()
+
+        def size() -> int:
+            fs.invalidate_cache()
+            return int(fs.du(f"{BUCKET}/{key}"))
+
+    else:
+        dest = bench.work_dir / f"down-{index}"
+        cmd, env = _download(bench, "mixed", tool, dest)
+
+        def before() -> None:
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+
+        def size() -> int:
+            return _local_bytes(dest)
+
+    return Measured(
+        tool,
+        cmd,
+        env=env,
+        ours=tool.startswith("jasmin"),
+        nbytes=tree.nbytes,
+        before=before,
+        check=_checker(size, tree.nbytes),
+    )
+
+
+def checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """cp -r at least as fast as aws s3 cp --recursive, both ways."""
+    out = []
+    for way in ("up", "down"):
+        case = next((r.case for r in rows if r.case.startswith(f"cp -r {way} ")), "")
+        out.append(
+            ratio_check(
+                rows,
+                f"cp -r {way} at least as fast as `aws s3 cp --recursive`",
+                case,
+                "aws s3 cp --recursive",
+                1.0,
+            )
+        )
+    return out

@@ -1,0 +1,97 @@
+"""``du`` (and a recursive listing) over many small objects on the S3 server.
+
+Ours: ``jasmin-access du s3://bench/tree -s``.  Peers: ``aws s3 ls --recursive
+--summarize``, ``s3cmd du``, ``rclone size``, each where installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..harness import Bench, Check, Measured, Row, cli_has, measure, not_available, ratio_check
+from ..harness import skipped as skipped_row
+from ._common import expect_count, human_count, small_tree
+
+__all__ = ["NAME", "case_name", "checks", "run"]
+
+NAME = "du"
+
+
+def case_name(count: int) -> str:
+    """Table label of the case for ``count`` keys."""
+    return f"du {human_count(count)} keys in 20 prefixes (S3)"
+
+
+def ours_du(bench: Bench, url: str, count: int) -> Measured:
+    """Our ``du -s`` of ``url`` on the bench profile."""
+    return Measured(
+        "jasmin-access du -s",
+        [bench.cli, "du", url, "-s", "--json", "--profile", "bench"],
+        env=bench.ours_env(),
+        ours=True,
+        check=expect_count(count),  # type: ignore[arg-type]
+    )
+
+
+def peer_commands(bench: Bench, url: str, count: int) -> list[Measured | tuple[str, str]]:
+    """The peer measurements, or ``(tool, why skipped)`` for those not installed."""
+    peers: Any = bench.peers
+    rest = url.removeprefix("s3://")
+    out: list[Measured | tuple[str, str]] = []
+    check = expect_count(count)
+    specs = [
+        (
+            "aws",
+            "aws s3 ls --recursive --summarize",
+            lambda: peers.aws("ls", url + "/", "--recursive", "--summarize"),
+        ),
+        ("s3cmd", "s3cmd du", lambda: peers.s3cmd("du", url + "/")),
+        ("rclone", "rclone size", lambda: peers.rclone("size", f"bench:{rest}")),
+    ]
+    for tool, label, build in specs:
+        if not peers.have(tool):
+            out.append((label, peers.missing(tool)))
+            continue
+        cmd, env = build()
+        out.append(Measured(label, cmd, env=env, check=check))  # type: ignore[arg-type]
+    return out
+
+
+def run(bench: Bench) -> list[Row]:
+    """Measure ours and the peers over the small-object tree."""
+    tree = small_tree(bench)
+    case = case_name(tree.count)
+    rows = []
+    why = cli_has(bench, "du")
+    if why:
+        rows.append(not_available(case, "jasmin-access du -s", why))
+    else:
+        rows.append(measure(bench, case, ours_du(bench, tree.url, tree.count)))
+    for item in peer_commands(bench, tree.url, tree.count):
+        if isinstance(item, tuple):
+            rows.append(skipped_row(case, *item))
+        else:
+            rows.append(measure(bench, case, item))
+    for row in rows:
+        if row.ok and row.seconds:
+            row.note = (row.note + f" {tree.count / row.seconds:,.0f} keys/s").strip()
+    return rows
+
+
+def checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """du ≥1.5x faster than rclone size, faster than aws s3 ls and s3cmd du."""
+    case = next((r.case for r in rows if r.case.startswith("du ")), "")
+    return [
+        ratio_check(
+            rows, "du over 20k keys ≥1.5x faster than `rclone size`", case, "rclone size", 1.5
+        ),
+        ratio_check(
+            rows,
+            "du faster than `aws s3 ls --recursive --summarize`",
+            case,
+            "aws s3 ls --recursive --summarize",
+            1.0,
+            strict=True,
+        ),
+        ratio_check(rows, "du faster than `s3cmd du`", case, "s3cmd du", 1.0, strict=True),
+    ]

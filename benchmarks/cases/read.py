@@ -1,0 +1,189 @@
+"""Open and read a Zarr store on S3: whole variable, one step, one point, a bbox mean.
+
+The store is written once per run from the NEMO set with xarray (chunks of one
+step, 25 levels, the whole horizontal grid).  Ours: ``jasmin_access.open_dataset``.
+Peer: ``xr.open_zarr`` over an s3fs mapper with defaults.  Both compute the same
+number, and the two must agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..datasets import nemo_set, nemo_spec
+from ..harness import (
+    Bench,
+    Check,
+    Measured,
+    Row,
+    Run,
+    api_has,
+    find_row,
+    measure,
+    not_available,
+    python_cmd,
+    ratio_check,
+)
+from ._common import BUCKET
+from .convert import _s3fs, chunk_spec
+
+__all__ = ["NAME", "checks", "ours_read", "peer_read", "prepare", "run"]
+
+NAME = "read"
+PEER = "xr.open_zarr(s3fs mapper)"
+OURS = "jasmin_access.open_dataset"
+STORE = f"{BUCKET}/read.zarr"
+BBOX = (-40.0, 20.0, 0.0, 50.0)  # lon_min, lat_min, lon_max, lat_max
+OPS = {
+    "whole": "read: whole 4-D thetao",
+    "step": "read: one time step of thetao",
+    "point": "read: point time series (surface thetao)",
+    "bbox": "read: bbox mean of tos over all steps",
+}
+
+
+def _point(ds: Any) -> tuple[int, int]:
+    return ds.sizes["y"] // 2, ds.sizes["x"] // 3
+
+
+def _compute(ds: Any, op: str, bbox_done: bool = False) -> dict[str, Any]:
+    """Do ``op`` on an opened dataset; return bytes read and a checksum value."""
+    import numpy as np
+
+    if op == "whole":
+        arr = ds["thetao"].load()
+    elif op == "step":
+        arr = ds["thetao"].isel(time_counter=-1).load()
+    elif op == "point":
+        j, i = _point(ds)
+        arr = ds["thetao"].isel(deptht=0, y=j, x=i).load()
+    else:
+        tos = ds["tos"]
+        if not bbox_done:
+            lon0, lat0, lon1, lat1 = BBOX
+            lon, lat = ds["nav_lon"], ds["nav_lat"]
+            tos = tos.where((lon >= lon0) & (lon <= lon1) & (lat >= lat0) & (lat <= lat1))
+        arr = tos.load()
+        return {"nbytes": int(arr.nbytes), "value": float(arr.mean())}
+    values = np.asarray(arr.values, dtype="f8")
+    return {"nbytes": int(arr.nbytes), "value": float(np.nansum(values[np.isfinite(values)]))}
+
+
+def peer_read(endpoint: str, path: str, op: str) -> dict[str, Any]:
+    """``xr.open_zarr`` over an s3fs mapper with defaults, then ``op`` (worker)."""
+    import xarray as xr
+
+    ds = xr.open_zarr(_s3fs(endpoint).get_mapper(path))
+    return _compute(ds, op)
+
+
+def ours_read(url: str, op: str) -> dict[str, Any]:
+    """``jasmin_access.open_dataset`` on the bench profile, then ``op`` (worker)."""
+    import jasmin_access
+
+    if op == "bbox":
+        ds = jasmin_access.open_dataset(url, profile="bench", variables=["tos"], bbox=BBOX)
+        return _compute(ds, op, bbox_done=True)
+    variables = ["thetao"]
+    ds = jasmin_access.open_dataset(url, profile="bench", variables=variables)
+    return _compute(ds, op)
+
+
+def prepare(endpoint: str, files: list[str], dest: str, chunks: dict[str, int]) -> dict:
+    """Write the read store from the NEMO set (worker; not measured)."""
+    import xarray as xr
+
+    ds = xr.open_mfdataset(files, data_vars="minimal", coords="minimal", compat="override")
+    ds = ds.chunk({k: v for k, v in chunks.items() if k in ds.dims})
+    ds.to_zarr(_s3fs(endpoint).get_mapper(dest), mode="w")
+    return {"ok": True}
+
+
+def _agree(bench: Bench, op: str) -> Any:
+    def check(run: Run) -> str:
+        value = run.result.get("value")
+        seen = bench.cache.setdefault(f"read:{op}", value)
+        if value is None or not math.isclose(value, seen, rel_tol=1e-5, abs_tol=1e-6):
+            raise ValueError(f"value {value} differs from the other side's {seen}")
+        return ""
+
+    return check
+
+
+def run(bench: Bench) -> list[Row]:
+    """Write the store once, then read it each way with each side."""
+    from ..harness import base_env, run_once
+
+    assert bench.server is not None
+    paths, _ = nemo_set(bench.data_dir, bench.scale)
+    files = [str(p) for p in paths]
+    endpoint = bench.server.endpoint
+    prep = run_once(
+        python_cmd(
+            bench,
+            "benchmarks.cases.read:prepare",
+            endpoint=endpoint,
+            files=files,
+            dest=STORE,
+            chunks=chunk_spec(bench.scale),
+        ),
+        base_env({}, bench.work_dir / "home"),
+    )
+    if prep.returncode != 0:
+        raise RuntimeError(f"could not write the read store: {prep.failure()}")
+    why = api_has("jasmin_access.open", "open_dataset")
+    rows = []
+    for op, case in OPS.items():
+        nbytes = lambda r: int(r.result.get("nbytes", 0))  # noqa: E731
+        peer = Measured(
+            PEER,
+            python_cmd(
+                bench, "benchmarks.cases.read:peer_read", endpoint=endpoint, path=STORE, op=op
+            ),
+            nbytes=nbytes,
+            check=_agree(bench, op),
+        )
+        peer_row = measure(bench, case, peer)  # first: its value is the reference
+        if why:
+            rows.append(not_available(case, OURS, why))
+        else:
+            ours = Measured(
+                OURS,
+                python_cmd(bench, "benchmarks.cases.read:ours_read", url=f"s3://{STORE}", op=op),
+                env=bench.ours_env(),
+                ours=True,
+                nbytes=nbytes,
+                check=_agree(bench, op),
+            )
+            rows.append(measure(bench, case, ours))
+        rows.append(peer_row)
+    spec = nemo_spec(bench.scale)
+    bench.cache["read_time_chunks"] = spec.months
+    return rows
+
+
+def checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """Whole load ≥1.5x faster; point series reads only the chunks holding the point."""
+    out = [
+        ratio_check(
+            rows,
+            "whole 4-D variable load ≥1.5x faster than xr.open_zarr defaults",
+            OPS["whole"],
+            PEER,
+            1.5,
+        )
+    ]
+    target = "point time series reads only the chunks holding the point"
+    ours = find_row(rows, OPS["point"])
+    expected = bench.cache.get("read_time_chunks")
+    if ours is None or ours.requests is None or expected is None:
+        out.append(Check(target, "not measured", None))
+    else:
+        got = ours.requests.chunks.get("thetao", 0)
+        out.append(
+            Check(
+                target, f"{got} thetao chunk GETs for {expected} chunks holding it", got == expected
+            )
+        )
+    return out

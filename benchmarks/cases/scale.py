@@ -1,0 +1,75 @@
+"""How ``du`` scales: time and client memory against the number of keys.
+
+20k keys on the S3 server (the small-object tree), 200k and 1M keys in the
+embedded local store (the local S3 server is too slow to fill with a million
+objects).  Quick mode: 2k on S3, 20k and 100k locally.  A streaming ``du``
+shows time linear in keys and flat client memory.
+"""
+
+from __future__ import annotations
+
+from ..datasets import key_tree
+from ..harness import Bench, Check, Row, cli_has, measure, not_available
+from ._common import human_count, small_tree
+from .du import ours_du
+
+__all__ = ["NAME", "checks", "run"]
+
+NAME = "scale"
+
+
+def _label(count: int, where: str) -> str:
+    return f"scale: du {human_count(count)} keys ({where})"
+
+
+def run(bench: Bench) -> list[Row]:
+    """Measure our ``du -s`` at each size."""
+    tree = small_tree(bench)
+    sizes = (20_000, 100_000) if bench.quick else (200_000, 1_000_000)
+    locals_ = [key_tree(bench.store_home, bench.data_dir, n) for n in sizes]
+    why = cli_has(bench, "du")
+    rows = []
+    for t, where in [(tree, "S3"), *((t, "local store") for t in locals_)]:
+        case = _label(t.count, where)
+        if why:
+            rows.append(not_available(case, "jasmin-access du -s", why))
+            continue
+        m = ours_du(bench, t.url, t.count)
+        if where != "S3":
+            m.cmd = [bench.cli, "du", t.url, "-s", "--json"]
+        row = measure(bench, case, m)
+        if row.ok and row.seconds:
+            row.note = (
+                f"{row.seconds / t.count * 1e6:.1f} µs/key, {t.count / row.seconds:,.0f} keys/s"
+            )
+        rows.append(row)
+    return rows
+
+
+def checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """Linear time in keys and flat client memory, between the two local-store sizes."""
+    local = [r for r in rows if r.case.startswith("scale:") and "local store" in r.case]
+    measured = [r for r in local if r.ok]
+    target_t = "du time linear in keys (local store, µs/key at the largest ≤ 1.5x the smaller)"
+    target_m = "du client memory flat in keys (peak RSS at the largest ≤ 1.25x the smaller + 20 MB)"
+    if len(measured) < 2:
+        return [Check(target_t, "not measured", None), Check(target_m, "not measured", None)]
+    small, large = measured[0], measured[-1]
+    n_small, n_large = (_keys(r.case) for r in (small, large))
+    per_small = small.seconds / n_small  # type: ignore[operator]
+    per_large = large.seconds / n_large  # type: ignore[operator]
+    rss_s, rss_l = small.rss_mb or 0.0, large.rss_mb or 0.0
+    return [
+        Check(
+            target_t,
+            f"{per_small * 1e6:.1f} → {per_large * 1e6:.1f} µs/key",
+            per_large <= 1.5 * per_small,
+        ),
+        Check(target_m, f"{rss_s:.0f} → {rss_l:.0f} MB", rss_l <= 1.25 * rss_s + 20),
+    ]
+
+
+def _keys(case: str) -> int:
+    word = case.split(" du ", 1)[1].split()[0]
+    factor = {"k": 1000, "M": 1_000_000}.get(word[-1], 1)
+    return int(word.rstrip("kM")) * factor

@@ -1,0 +1,118 @@
+"""The written report: the table, the targets, the machine, and how to reproduce."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from .harness import ROOT, Check, Row, render_checks, render_table
+
+__all__ = ["machine_info", "render_report"]
+
+PACKAGES = ("jasmin-access", "zarr", "xarray", "s3fs", "numpy", "dask", "moto", "numcodecs")
+
+REPRODUCE = """\
+## How to reproduce
+
+```bash
+make venv                               # the project's virtualenv (.venv)
+.venv/bin/python -m benchmarks --install-peers   # aws + s3cmd in benchmarks/.peers, rclone via apt
+make bench                              # everything (about 20-30 minutes on 2 cores)
+make bench-quick                        # small data, one run each (under 5 minutes)
+.venv/bin/python -m benchmarks du       # one case: convert, read, du, cp or scale
+.venv/bin/python -m benchmarks --scale 0.1 convert   # a smaller convert set
+```
+
+`python -m benchmarks` starts `moto_server` on a free loopback port as a separate
+process, generates the data (cached in `benchmarks/.data/`), and runs each case for
+this project and for the tools users would otherwise use, against the same server in
+the same run. Every measured command runs in a fresh process: the time is the wall
+time of that process (median of the runs; the range is in brackets), peak RSS comes
+from `os.wait4` (`ru_maxrss`), and the requests are the lines of the server's request
+log written while it ran (LIST, GET, CHUNK = GET of a Zarr chunk, HEAD, PUT, PART =
+multipart part, MPU = create/complete multipart upload, ...). `peer/ours` is the
+peer's time divided by ours: above 1 means this project is faster. A peer that is not
+installed is listed as skipped, with the command that installs it; a case of this
+project whose code is not there yet fails loudly as "not available".
+
+The S3 server shares the machine's cores with the client, so absolute numbers say
+little about a real object store: compare tools as ratios within one run.
+"""
+
+
+def _pkg(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _mem_total() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "?"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return "?"
+    return out.stdout.strip() or "?"
+
+
+def machine_info(peer_versions: dict[str, str]) -> list[str]:
+    """Lines describing the machine, the software and the date."""
+    versions = ", ".join(f"{p} {_pkg(p)}" for p in PACKAGES)
+    peers = ", ".join(f"{k}: {v}" for k, v in peer_versions.items()) or "none installed"
+    return [
+        f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC (commit {_git_commit()})",
+        f"machine: {os.cpu_count()} cores (nproc), {_mem_total()} RAM, {_cpu_model()}, "
+        f"{platform.system()} {platform.release()}",
+        f"Python {platform.python_version()}; {versions}",
+        f"peers: {peers}",
+    ]
+
+
+def render_report(
+    rows: list[Row],
+    checks: list[Check],
+    notes: list[str],
+    machine: list[str],
+    *,
+    title: str,
+    mode: str,
+) -> str:
+    """The Markdown report written to ``benchmarks/results/`` and ``docs/performance.md``."""
+    parts = [
+        f"# {title}\n",
+        f"Mode: {mode}. Latest run of `python -m benchmarks` (`make bench`).\n",
+        "## Results\n",
+        render_table(rows),
+        "\n## Targets from the capability issues\n",
+        render_checks(checks) or "- none measured\n",
+        "\n## Data and machine\n",
+        "".join(f"- {line}\n" for line in [*notes, *machine]),
+        "\n" + REPRODUCE,
+    ]
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts)

@@ -1,0 +1,83 @@
+"""The benchmark instrument end to end on one tiny case: ``du`` over 200 keys, our side only.
+
+No timings are asserted: only that the harness measures the real CLI against the
+test S3 server and counts the requests it made from the server's request log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks.cases.du import case_name, ours_du
+from benchmarks.datasets import small_objects
+from benchmarks.harness import Bench, Spawner, apply_ratios, measure, render_table
+from benchmarks.server import S3Server, classify, count_requests
+
+
+@pytest.fixture
+def request_log(s3_endpoint: str, tmp_path: Path) -> Iterator[Path]:
+    """The test server's werkzeug request lines, written to a file while the test runs."""
+    path = tmp_path / "requests.log"
+    logger = logging.getLogger("werkzeug")
+    handler = logging.FileHandler(path)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(old_level)
+
+
+def test_du_case_produces_a_row_with_requests(
+    s3_endpoint: str, request_log: Path, tmp_path: Path
+) -> None:
+    server = S3Server(tmp_path / "srv", endpoint=s3_endpoint, log_path=request_log)
+    bench = Bench(
+        quick=True,
+        scale=0.01,
+        runs=1,
+        data_dir=tmp_path / "data",
+        work_dir=tmp_path / "work",
+        server=server,
+    )
+    bench.work_dir.mkdir()
+    server.write_profile(bench.config_path)
+    tree = small_objects(server, "smoke-bench", 200)
+    try:
+        row = measure(bench, case_name(tree.count), ours_du(bench, tree.url, tree.count))
+    finally:
+        Spawner.close()
+    apply_ratios([row])
+    assert row.ok, row.note
+    assert row.ours
+    assert row.requests is not None
+    assert row.requests.total > 0
+    assert row.requests.kinds["LIST"] > 0
+    assert row.rss_mb is not None and row.rss_mb > 0
+    table = render_table([row])
+    assert "du 200 keys" in table
+    assert "jasmin-access du -s" in table
+
+
+def test_request_log_is_classified() -> None:
+    log = (
+        '127.0.0.1 - - [21/Nov/2026 07:48:41] "GET /b?list-type=2&prefix=a%2F HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [21/Nov/2026 07:48:41] "GET /b/s.zarr/thetao/c/0/1/0/0 HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [21/Nov/2026 07:48:41] "GET /b/s.zarr/zarr.json HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [21/Nov/2026 07:48:41] "PUT /b/k?partNumber=2&uploadId=x HTTP/1.1" 200 -\n'
+        '127.0.0.1 - - [21/Nov/2026 07:48:41] "HEAD /b/missing HTTP/1.1" 404 -\n'
+    )
+    counts = count_requests(log)
+    assert counts.total == 5
+    assert counts.kinds == {"LIST": 1, "CHUNK": 1, "GET": 1, "PART": 1, "HEAD": 1}
+    assert counts.chunks == {"thetao": 1}
+    assert counts.errors == 1
+    assert classify("POST", "/b?delete") == "BULKDEL"
+    assert classify("POST", "/b/k?uploads") == "MPU"
