@@ -149,40 +149,73 @@ def glob_base(pattern: str) -> str:
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
     """Compile a glob to a regex over whole keys.
 
-    ``*`` and ``?`` never cross ``/``; ``**`` matches any number of whole
-    components (including none); ``[...]`` and ``[!...]`` are classes.
-    Everything else, including ``+``, ``%``, spaces and non-ASCII, is literal.
+    ``*`` and ``?`` never cross ``/``; ``**`` as a whole component matches any
+    number of whole components (including none), elsewhere it is ``*``;
+    ``[...]`` and ``[!...]`` are classes (``]`` first is literal, reversed
+    ranges are empty, an unclosed ``[`` is literal).  Everything else,
+    including ``+``, ``%``, spaces and non-ASCII, is literal.
+
+    >>> bool(glob_to_regex("run1/**/*.nc").match("run1/a/b/x.nc"))
+    True
     """
     i, n, out = 0, len(pattern), []
     while i < n:
         c = pattern[i]
         if c == "*":
-            if pattern.startswith("**", i):
-                i += 2
-                if i < n and pattern[i] == "/":
-                    out.append("(?:[^/]*/)*")
-                    i += 1
-                else:
-                    out.append(".*")
+            stars = 2 if pattern.startswith("**", i) else 1
+            whole = stars == 2 and (i == 0 or pattern[i - 1] == "/")
+            after = i + stars
+            if whole and after < n and pattern[after] == "/":
+                out.append("(?:[^/]*/)*")
+                i = after + 1
                 continue
-            out.append("[^/]*")
-        elif c == "?":
+            out.append(".*" if whole and after == n else "[^/]*")
+            i = after
+            continue
+        if c == "?":
             out.append("[^/]")
         elif c == "[":
-            j = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : j]
-                neg = body.startswith("!")
-                body = body[1:] if neg else body
-                body = body.replace("\\", "\\\\").replace("^", "\\^")
-                out.append(f"[{'^' if neg else ''}{body}]" if not neg else f"[^/{body}]")
-                i = j
+            regex, end = _glob_class(pattern, i)
+            if regex is not None:
+                out.append(regex)
+                i = end
+                continue
+            out.append(re.escape(c))
         else:
             out.append(re.escape(c))
         i += 1
     return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _glob_class(pattern: str, start: int) -> tuple[str | None, int]:
+    """Regex of the class opening at ``pattern[start] == "["`` and the index after it.
+
+    Returns ``(None, start)`` when the class is not closed.
+    """
+    j = start + 1
+    negate = pattern.startswith("!", j)
+    j += negate
+    body_start = j
+    if pattern.startswith("]", j):
+        j += 1
+    end = pattern.find("]", j)
+    if end == -1:
+        return None, start
+    body = pattern[body_start:end]
+    items: list[str] = []
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            low, high = body[k], body[k + 2]
+            if low <= high:
+                items.append(f"{re.escape(low)}-{re.escape(high)}")
+            k += 3
+        else:
+            items.append(re.escape(body[k]))
+            k += 1
+    if negate:
+        return f"[^/{''.join(items)}]", end + 1
+    return (f"[{''.join(items)}]" if items else "(?!)"), end + 1
 
 
 def match_glob(pattern: str, key: str) -> bool:
