@@ -142,7 +142,7 @@ def stat(url: str) -> None:
 @global_options
 def cat(url: str, byte_range: str | None) -> None:
     """Write an object (or an inclusive byte range of it) to standard output."""
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     fs.cat_to(url, out, byte_range=byte_range, **get_options().resolve_kwargs)
     out.flush()
 
@@ -153,7 +153,7 @@ def cat(url: str, byte_range: str | None) -> None:
 @global_options
 def head(url: str, nbytes: int) -> None:
     """Write the first bytes of an object to standard output (one ranged read)."""
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     out.write(fs.head(url, nbytes=nbytes, **get_options().resolve_kwargs))
     out.flush()
 

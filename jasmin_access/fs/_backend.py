@@ -147,7 +147,7 @@ def _local_walk(fs_dir: str) -> Iterator[list[Obj]]:
         current = stack.pop()
         try:
             objs, dirs = _local_level(current)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             continue
         if objs:
             yield objs

@@ -158,19 +158,27 @@ def _upload(local_path: str, dst: Location, target: str, what: str) -> None:
 def _prepare_local(target: str) -> None:
     directory = os.path.dirname(target)
     if os.path.isdir(target):
-        raise InvalidInput(
-            f"cannot write {target}: it is a directory (a prefix), and a local store cannot "
-            "hold an object and a prefix with the same name",
-            "choose another destination name",
-        )
+        raise _same_name(target)
     try:
         os.makedirs(directory, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
-        raise InvalidInput(
-            f"cannot write {target}: a parent is a file (an object), and a local store "
-            "cannot hold an object and a prefix with the same name",
-            "choose another destination name",
-        ) from exc
+        raise _same_name(target) from exc
+
+
+def _same_name(target: str) -> InvalidInput:
+    return InvalidInput(
+        f"cannot write {target}: a local store cannot hold an object and a prefix "
+        "with the same name",
+        "choose another destination name",
+    )
+
+
+def _place(tmp: str, target: str) -> None:
+    os.chmod(tmp, 0o644)
+    try:
+        os.replace(tmp, target)
+    except (IsADirectoryError, NotADirectoryError) as exc:
+        raise _same_name(target) from exc
 
 
 @contextmanager
@@ -189,8 +197,7 @@ def _download(src: Location, obj: Obj, target: str, what: str) -> None:
     with _temp_beside(target) as tmp:
         src.fs.get_file(obj.path, tmp)
         checksums.verify_file(tmp, obj.size, obj.etag, what)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _place(tmp, target)
 
 
 def _local_copy(obj: Obj, target: str, what: str) -> None:
@@ -198,8 +205,7 @@ def _local_copy(obj: Obj, target: str, what: str) -> None:
         shutil.copyfile(obj.path, tmp)
         if checksums.local_etag(tmp) != checksums.local_etag(obj.path):
             raise IntegrityError(f"copy of {what} does not match its source", "re-run the copy")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        _place(tmp, target)
 
 
 def _server_copy(loc: Location, obj: Obj, target: str, what: str) -> None:

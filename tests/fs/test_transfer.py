@@ -1,0 +1,187 @@
+"""cp, mv and sync across local paths, the embedded store and S3."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jasmin_access import fs
+from jasmin_access.errors import IntegrityError, InvalidInput, NotFound, PartialFailure
+from jasmin_access.fs import checksums
+from jasmin_access.stores import resolve
+
+FILES = {
+    "a.nc": b"a" * 100,
+    "sub/b.nc": b"b" * 2000,
+    "sub/deeper/c b+%é.nc": b"c" * 5,
+}
+
+
+@pytest.fixture
+def src_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    for rel, data in FILES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_cp_recursive_up_and_down(bucket: str, src_dir: Path, tmp_path: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    up = fs.cp(str(src_dir), f"{bucket}/run1", recursive=True, profile=p)
+    assert up.count("copied") == 3 and up.bytes_copied == 2105
+    assert sorted(e.path for e in fs.walk(f"{bucket}/run1", profile=p)) == sorted(
+        f"{bucket}/run1/{k}" for k in FILES
+    )
+    down = tmp_path / "down"
+    fs.cp(f"{bucket}/run1", str(down), recursive=True, profile=p)
+    assert read_tree(down) == FILES
+    assert not [n for n in os.listdir(down) if n.startswith(".jasmin-tmp")]
+
+
+def test_cp_resumes_and_no_clobber(bucket: str, src_dir: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    fs.cp(str(src_dir), f"{bucket}/run1", recursive=True, profile=p)
+    again = fs.cp(str(src_dir), f"{bucket}/run1", recursive=True, profile=p)
+    assert again.count("skipped") == 3 and again.count("copied") == 0
+    (src_dir / "a.nc").write_bytes(b"A" * 100)  # same size, new content
+    changed = fs.cp(str(src_dir), f"{bucket}/run1", recursive=True, profile=p)
+    assert changed.count("copied") == 1
+    assert fs.cat(f"{bucket}/run1/a.nc", profile=p) == b"A" * 100
+    (src_dir / "a.nc").write_bytes(b"new")
+    kept = fs.cp(str(src_dir / "a.nc"), f"{bucket}/run1/a.nc", no_clobber=True, profile=p)
+    assert kept.count("exists") == 1
+    assert fs.cat(f"{bucket}/run1/a.nc", profile=p) == b"A" * 100
+
+
+def test_cp_single_file_into_directory(bucket: str, src_dir: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    fs.cp(str(src_dir / "a.nc"), f"{bucket}/inbox/", profile=p)
+    assert fs.cat(f"{bucket}/inbox/a.nc", profile=p) == FILES["a.nc"]
+    fs.cp(str(src_dir / "a.nc"), f"{bucket}/inbox", profile=p)  # existing prefix
+    assert [e.name for e in fs.ls(f"{bucket}/inbox", profile=p)] == ["a.nc"]
+    fs.cp(str(src_dir / "a.nc"), f"{bucket}/renamed.nc", profile=p)
+    assert fs.stat(f"{bucket}/renamed.nc", profile=p).size == 100
+
+
+def test_cp_errors(bucket: str, src_dir: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    with pytest.raises(InvalidInput, match="use -r"):
+        fs.cp(str(src_dir), f"{bucket}/x", profile=p)
+    with pytest.raises(NotFound):
+        fs.cp(f"{bucket}/missing.nc", str(src_dir / "m.nc"), profile=p)
+
+
+def test_cp_s3_to_s3_and_store(s3_bucket: str, s3_profile: str, local_bucket: str, src_dir) -> None:
+    fs.cp(str(src_dir), f"{s3_bucket}/run1", recursive=True, profile=s3_profile)
+    report = fs.cp(f"{s3_bucket}/run1", f"{s3_bucket}/copy", recursive=True, profile=s3_profile)
+    assert report.count("copied") == 3
+    assert fs.cat(f"{s3_bucket}/copy/sub/b.nc", profile=s3_profile) == FILES["sub/b.nc"]
+    fs.cp(f"{s3_bucket}/copy", f"{local_bucket}/from-s3", recursive=True, profile=s3_profile)
+    assert fs.cat(f"{local_bucket}/from-s3/sub/deeper/c b+%é.nc") == FILES["sub/deeper/c b+%é.nc"]
+    back = fs.cp(f"{local_bucket}/from-s3", f"{s3_bucket}/back", recursive=True, profile=s3_profile)
+    assert back.count("copied") == 3
+
+
+def test_glob_source(bucket: str, src_dir: Path, tmp_path: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    fs.cp(str(src_dir), f"{bucket}/run1", recursive=True, profile=p)
+    out = tmp_path / "globbed"
+    fs.cp(f"{bucket}/run1/**/*.nc", str(out), profile=p)
+    assert read_tree(out) == FILES
+
+
+def test_conflicting_tree_into_store(s3_bucket: str, s3_profile: str, local_bucket: str) -> None:
+    loc = resolve(s3_bucket, profile=s3_profile)
+    loc.fs.pipe_file(f"{loc.bucket}/t/p", b"object")
+    loc.fs.pipe_file(f"{loc.bucket}/t/p/x", b"inside")
+    with pytest.raises(PartialFailure) as info:
+        fs.cp(f"{s3_bucket}/t", f"{local_bucket}/t", recursive=True, profile=s3_profile)
+    assert "same name" in str(info.value)
+    assert len(info.value.failures) == 1
+
+
+def test_multipart_etag_verification(s3_bucket: str, s3_profile: str, tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(11 << 20))
+    loc = resolve(f"{s3_bucket}/big.bin", profile=s3_profile)
+    loc.fs.put_file(str(path), loc.path, chunksize=5 << 20)
+    etag = fs.stat(f"{s3_bucket}/big.bin", profile=s3_profile).etag
+    assert etag is not None and etag.endswith("-3")
+    assert checksums.local_etag(path, 5 << 20) == etag
+    assert checksums.etag_matches(path, etag) is True
+    down = tmp_path / "down.bin"
+    fs.cp(f"{s3_bucket}/big.bin", str(down), profile=s3_profile)
+    assert down.read_bytes() == path.read_bytes()
+
+
+def test_checksum_mismatch_detected(tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"hello")
+    checksums.verify_file(path, 5, "5d41402abc4b2a76b9719d911017c592", "f.bin")
+    with pytest.raises(IntegrityError, match="checksum mismatch"):
+        checksums.verify_file(path, 5, "00000000000000000000000000000000", "f.bin")
+    with pytest.raises(IntegrityError, match="size mismatch"):
+        checksums.verify_file(path, 6, None, "f.bin")
+
+
+def test_part_size_adapts() -> None:
+    mib = 1 << 20
+    assert checksums.part_size(100 * mib) == 64 * mib
+    assert checksums.part_size(30_000 * mib) >= 200 * mib
+    assert checksums.part_size(5_000_000 * mib) * 10_000 >= 5_000_000 * mib
+
+
+def test_mv_copies_verifies_then_deletes(bucket: str, src_dir: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    fs.cp(str(src_dir), f"{bucket}/run1", recursive=True, profile=p)
+    fs.cp(str(src_dir), f"{bucket}/run10", recursive=True, profile=p)
+    report = fs.mv(f"{bucket}/run1", f"{bucket}/moved", recursive=True, profile=p)
+    assert report.count("copied") == 3
+    with pytest.raises(NotFound):
+        fs.ls(f"{bucket}/run1", profile=p)
+    assert len(list(fs.walk(f"{bucket}/moved", profile=p))) == 3
+    assert len(list(fs.walk(f"{bucket}/run10", profile=p))) == 3  # untouched neighbour
+    local = src_dir / "a.nc"
+    fs.mv(str(local), f"{bucket}/single.nc", profile=p)
+    assert not local.exists() and fs.stat(f"{bucket}/single.nc", profile=p).size == 100
+
+
+def test_sync(bucket: str, src_dir: Path, profile_for) -> None:
+    p = profile_for(bucket)
+    first = fs.sync(str(src_dir), f"{bucket}/mirror", profile=p)
+    assert first.count("copied") == 3
+    assert fs.sync(str(src_dir), f"{bucket}/mirror", profile=p).count("copied") == 0
+    (src_dir / "a.nc").write_bytes(b"z" * 100)  # same size: only --checksum sees it
+    assert fs.sync(str(src_dir), f"{bucket}/mirror", profile=p).count("copied") == 0
+    assert fs.sync(str(src_dir), f"{bucket}/mirror", checksum=True, profile=p).count("copied") == 1
+    (src_dir / "sub" / "b.nc").unlink()
+    kept = fs.sync(str(src_dir), f"{bucket}/mirror", profile=p)
+    assert (
+        fs.stat(f"{bucket}/mirror/sub/b.nc", profile=p).size == 2000 and kept.count("deleted") == 0
+    )
+    preview = fs.sync(str(src_dir), f"{bucket}/mirror", delete=True, dry_run=True, profile=p)
+    assert [i.dst for i in preview.items if i.status == "would-delete"] == [
+        f"{bucket}/mirror/sub/b.nc"
+    ]
+    assert fs.stat(f"{bucket}/mirror/sub/b.nc", profile=p).size == 2000
+    done = fs.sync(str(src_dir), f"{bucket}/mirror", delete=True, profile=p)
+    assert done.count("deleted") == 1
+    with pytest.raises(NotFound):
+        fs.stat(f"{bucket}/mirror/sub/b.nc", profile=p)
+
+
+def test_sync_delete_refuses_bucket_root(bucket: str, src_dir: Path, profile_for) -> None:
+    with pytest.raises(InvalidInput, match="--force"):
+        fs.sync(str(src_dir), bucket, delete=True, profile=profile_for(bucket))
