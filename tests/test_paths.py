@@ -129,7 +129,7 @@ def test_natural_sort() -> None:
 # --------------------------------------------------------------------------- properties
 
 component = st.text(
-    alphabet=st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)),
+    alphabet=st.characters(blacklist_characters="/\\\x00", blacklist_categories=("Cs",)),
     min_size=1,
     max_size=12,
 ).filter(lambda c: c not in (".", ".."))
@@ -143,6 +143,12 @@ flat_keys = st.text(alphabet="ab-]![*?^\\&~|.+zc", max_size=8)
 def test_join_split_round_trip(bucket: str, key: str) -> None:
     assert paths.split_bucket(paths.join(bucket, key)) == (bucket, key)
     assert paths.validate_key(key) == key
+
+
+@given(left=keys, right=st.text(st.characters(blacklist_characters="\x00"), max_size=5))
+def test_backslashes_are_refused(left: str, right: str) -> None:
+    with pytest.raises(InvalidInput, match="backslash"):
+        paths.validate_key(f"{left}\\{right}")
 
 
 @given(key=keys)
