@@ -116,7 +116,7 @@ def rm(
         return RemoveReport(url=loc.url, dry_run=True)
     report.failures, report.bulk_refused = delete_paths(loc, [o.path for o in found])
     if loc.kind == "local" and recursive:
-        _remove_empty_dirs(base)
+        remove_empty_dirs(base)
     if report.failures:
         failed = {p for p, _ in report.failures}
         report.paths = [p for o, p in zip(found, report.paths, strict=True) if o.path not in failed]
@@ -190,7 +190,8 @@ def _delete_local(loc: Location, fs_paths: list[str]) -> list[tuple[str, str]]:
     return failures
 
 
-def _remove_empty_dirs(base: str) -> None:
+def remove_empty_dirs(base: str) -> None:
+    """Remove ``base`` and the directories below it that are empty (plain local paths)."""
     if not os.path.isdir(base):
         return
     for current, _dirs, _files in os.walk(base, topdown=False):

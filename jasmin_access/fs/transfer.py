@@ -34,7 +34,7 @@ from . import checksums
 from ._backend import Obj, bucket_exists, head, is_remote, list_level, locate, walk_pages
 from .listing import _missing, _split_glob
 from .records import TransferItem, TransferReport
-from .remove import delete_paths, is_root, refuse_root
+from .remove import delete_paths, is_root, refuse_root, remove_empty_dirs
 
 __all__ = ["cp", "mv", "sync"]
 
@@ -429,6 +429,8 @@ def mv(
     done = {i.src for i in report.items if i.status in ("copied", "skipped")}
     gone = [pair.src.path for pair in p.pairs if src_loc.to_url(pair.src.path) in done]
     failures, _ = delete_paths(src_loc, gone)
+    if src_loc.kind == "local" and not p.single:
+        remove_empty_dirs(src_loc.path)
     for url, message in failures:
         report.items.append(TransferItem(url, "", 0, "failed", f"source not deleted: {message}"))
     return finish(report, p.single and not failures, "move")

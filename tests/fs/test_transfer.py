@@ -153,6 +153,8 @@ def test_mv_copies_verifies_then_deletes(bucket: str, src_dir: Path, profile_for
         fs.ls(f"{bucket}/run1", profile=p)
     assert len(list(fs.walk(f"{bucket}/moved", profile=p))) == 3
     assert len(list(fs.walk(f"{bucket}/run10", profile=p))) == 3  # untouched neighbour
+    fs.mv(str(src_dir / "sub"), f"{bucket}/sub", recursive=True, profile=p)
+    assert not (src_dir / "sub").exists() and (src_dir / "a.nc").exists()
     local = src_dir / "a.nc"
     fs.mv(str(local), f"{bucket}/single.nc", profile=p)
     assert not local.exists() and fs.stat(f"{bucket}/single.nc", profile=p).size == 100
