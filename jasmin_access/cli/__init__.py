@@ -9,6 +9,7 @@ import click
 from .._version import __version__
 from ._common import global_options, run
 from .config_cmd import config
+from .convert_cmd import convert, verify
 from .fs_cmds import COMMANDS as FS_COMMANDS
 
 
@@ -24,6 +25,8 @@ def cli() -> None:
 
 
 cli.add_command(config)
+cli.add_command(convert)
+cli.add_command(verify)
 for _command in FS_COMMANDS:
     cli.add_command(_command)
 

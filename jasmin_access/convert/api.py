@@ -1,0 +1,294 @@
+"""``convert()``: NetCDF sources to one Zarr store, safely and resumably."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import translating
+from ..stores import Location, new_run_id, resolve
+from .chunking import parse_chunks
+from .execute import run_units
+from .plan import ConvertOptions, Plan, Unit, build_plan, write_template
+from .progress import Progress
+from .scan import scan
+from .sources import close_all, expand_sources
+from .writer import (
+    Journal,
+    StoreTarget,
+    check_destination,
+    copy_metadata,
+    finalize,
+    inspect_store,
+    remove_store,
+    stored_bytes,
+    write_marker,
+)
+
+__all__ = ["ConvertReport", "convert", "prepare"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion did (``to_dict()`` is the ``--json`` summary)."""
+
+    dest: str
+    sources: int
+    variables: list[str]
+    chunks_total: int = 0
+    chunks_written: int = 0
+    chunks_skipped: int = 0
+    bytes_uncompressed: int = 0
+    bytes_stored: int = 0
+    seconds: float = 0.0
+    resumed: bool = False
+    verified: bool | None = None
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def throughput_mb_s(self) -> float:
+        """Uncompressed MB/s written in this run."""
+        return self.bytes_uncompressed / 1e6 / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        out = asdict(self)
+        out["throughput_mb_s"] = round(self.throughput_mb_s, 3)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+def _options(**kw: Any) -> ConvertOptions:
+    attrs = kw.pop("attrs") or {}
+    if not isinstance(attrs, Mapping):
+        attrs = dict(a.split("=", 1) for a in attrs)
+    return ConvertOptions(
+        chunks=parse_chunks(kw.pop("chunks")),
+        variables=list(kw.pop("variables")) if kw.get("variables") else None,
+        drop_variables=list(kw.pop("drop_variables")) if kw.get("drop_variables") else None,
+        attrs={str(k): str(v) for k, v in attrs.items()},
+        **{k: v for k, v in kw.items() if k not in ("variables", "drop_variables")},
+    )
+
+
+def prepare(
+    sources: str | Path | Sequence[str | Path], options: ConvertOptions, resolve_kwargs: dict
+) -> Plan:
+    """Expand, scan and cross-check the sources, then plan the store (no writes)."""
+    refs = expand_sources(sources, **resolve_kwargs)
+    inventory = scan(
+        refs,
+        concat_dim=options.concat_dim,
+        variables=options.variables,
+        drop_variables=options.drop_variables,
+    )
+    return build_plan(inventory, options)
+
+
+def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
+    attrs = dict(plan.inventory.groups[""].attrs)
+    attrs.update(plan.options.attrs)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:]) if "jasmin-access" in sys.argv[0] else ""
+    line = f"{now} jasmin-access convert {argv or '(Python API)'}".rstrip()
+    history = str(attrs.get("history", "")).rstrip("\n")
+    attrs["history"] = f"{history}\n{line}" if history else line
+    attrs["jasmin_access"] = {
+        "converter_version": __version__,
+        "created": now,
+        "options": plan.options.to_dict(),
+        "sources": [
+            {"name": r.url, "size": r.size, "mtime": r.mtime} for r in plan.inventory.sources
+        ],
+    }
+    return attrs
+
+
+def convert(
+    sources: str | Path | Sequence[str | Path],
+    dest: str,
+    *,
+    chunks: str | Mapping[str, int] | None = None,
+    target_chunk_mb: float | None = None,
+    zarr_format: int = 3,
+    shard_mb: float | None = None,
+    compressor: str = "zstd",
+    compression_level: int | None = None,
+    keep_bits: int | None = None,
+    variables: Sequence[str] | None = None,
+    drop_variables: Sequence[str] | None = None,
+    concat_dim: str | None = None,
+    attrs: Mapping[str, str] | Sequence[str] | None = None,
+    overwrite: bool = False,
+    verify: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+    fail_after_units: int | None = None,
+) -> ConvertReport:
+    """Convert NetCDF files into one Zarr store.
+
+    Parameters
+    ----------
+    sources
+        Paths, globs (expanded here, natural order), ``@list.txt`` files and
+        ``s3://``/``https://`` URLs, concatenated along the record dimension.
+    dest
+        Destination URL or path of the store (any backend).
+    chunks
+        ``"dim=n,..."`` or a mapping; other dims follow the default rule
+        (:mod:`jasmin_access.convert.chunking`).
+    target_chunk_mb
+        Target uncompressed chunk size (default 16 MiB).
+    zarr_format
+        3 (default) or 2.
+    shard_mb
+        Zarr v3 shards of about this many MB along the record dimension.
+    compressor, compression_level
+        ``zstd`` (default, with byte shuffle), ``lz4``, ``zlib`` or ``none``.
+    keep_bits
+        Lossy: keep N mantissa bits of float data variables (recorded as the
+        ``keep_bits`` attribute).
+    variables, drop_variables
+        Keep only / drop these variables (coordinates and bounds of kept
+        variables are kept).
+    concat_dim
+        Record dimension (default: unlimited dim, else ``time_counter``/``time``).
+    attrs
+        Extra global attributes (mapping or ``key=value`` strings).
+    overwrite
+        Replace an existing store (made invisible first, then deleted).
+    verify
+        Read the store back and compare with the sources afterwards.
+    workers, scheduler
+        Parallelism: threads (default), ``"processes"`` or ``tcp://host:port``.
+    progress
+        Show a progress bar on stderr.
+    profile, endpoint_url, anon
+        How to reach ``s3://`` sources and destination.
+    fail_after_units
+        Test hook simulating a crash after N units.
+
+    Returns
+    -------
+    ConvertReport
+
+    Raises
+    ------
+    InvalidInput
+        Bad or mismatched sources, before anything is written.
+    AlreadyExists
+        The destination is a store already (use ``overwrite`` or ``append``).
+    """
+    started = time.monotonic()
+    rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    options = _options(
+        chunks=chunks,
+        target_chunk_mb=target_chunk_mb,
+        zarr_format=zarr_format,
+        shard_mb=shard_mb,
+        compressor=compressor,
+        compression_level=compression_level,
+        keep_bits=keep_bits,
+        variables=variables,
+        drop_variables=drop_variables,
+        concat_dim=concat_dim,
+        attrs=attrs,
+    )
+    try:
+        plan = prepare(sources, options, rkw)
+        loc = resolve(dest, write=True, **rkw)
+        report = _write(plan, loc, overwrite, progress, workers, scheduler, fail_after_units)
+    finally:
+        close_all()
+    report.seconds = time.monotonic() - started
+    if verify:
+        from .verify import verify as run_verify
+
+        result = run_verify(sources, dest, workers=workers, **_verify_kwargs(options), **rkw)
+        report.verified = result.ok
+        report.differences = result.differences
+    return report
+
+
+def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:
+    return {
+        "variables": options.variables,
+        "drop_variables": options.drop_variables,
+        "concat_dim": options.concat_dim,
+    }
+
+
+def _write(
+    plan: Plan,
+    loc: Location,
+    overwrite: bool,
+    progress: bool,
+    workers: int | None,
+    scheduler: str | None,
+    fail_after: int | None,
+) -> ConvertReport:
+    import zarr.storage
+
+    run_id = new_run_id()
+    target = StoreTarget.of(loc, run_id)
+    fmt = plan.options.zarr_format
+    with translating("write store", loc.url, loc.profile_name):
+        resume = check_destination(inspect_store(target), loc.url, plan.fingerprint, overwrite)
+        template = zarr.storage.MemoryStore()
+        write_template(plan, template, _root_attrs(plan, run_id))
+        journal = Journal(target, plan.fingerprint)
+        if resume:
+            journal.load()
+        else:
+            remove_store(target)
+        write_marker(target, plan.fingerprint)
+        index = {v.array_path for v in plan.variables if v.is_index}
+        root = copy_metadata(template, target, index)
+        journal.flush()
+        report = ConvertReport(
+            dest=loc.url,
+            sources=len(plan.inventory.sources),
+            variables=[v.array_path for v in plan.variables],
+            chunks_total=plan.count_units(),
+            resumed=resume,
+        )
+        units = list(plan.units(journal.done))
+        report.chunks_skipped = report.chunks_total - len(units)
+        bar = Progress(sum(u.nbytes for u in units), len(units), enabled=progress)
+
+        def on_done(unit: Unit, nbytes: Any) -> None:
+            journal.mark(unit)
+            report.chunks_written += 1
+            report.bytes_uncompressed += int(nbytes)
+            bar.advance(int(nbytes))
+
+        try:
+            with bar:
+                run_units(
+                    units,
+                    target,
+                    on_done,
+                    scheduler=scheduler,
+                    workers=workers,
+                    fail_after=fail_after,
+                )
+        finally:
+            journal.flush()
+        finalize(target, root, fmt)
+        report.bytes_stored = stored_bytes(target)
+    log.info("converted %d sources into %s", report.sources, loc.url)
+    return report

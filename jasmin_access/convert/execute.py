@@ -1,0 +1,135 @@
+"""Running work units with dask: threads, local processes or a cluster.
+
+``scheduler``:
+
+``"threads"`` (default)
+    A local thread pool of ``workers`` threads.  NetCDF/HDF5 reads are
+    serialised by :data:`jasmin_access.convert.sources.READ_LOCK`; compression
+    and uploads run in parallel.
+``"processes"``
+    ``workers`` local processes (dask's multiprocessing scheduler): reads in
+    parallel too.
+``"tcp://host:port"``
+    An existing ``dask.distributed`` scheduler, e.g. one started on a SLURM
+    system with dask-jobqueue (``SLURMCluster(...).scheduler_address``).  Tasks
+    carry no secrets; workers read credentials from their own config.
+
+Memory stays bounded by the unit size times the number of workers: each task
+reads one slab, writes it and returns only a byte count.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .plan import Unit
+from .writer import SimulatedCrash, StoreTarget, write_unit
+
+__all__ = ["run_units"]
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[StoreTarget, Unit], Any]
+
+
+def default_workers() -> int:
+    """Default number of local workers: the CPUs, at least 2, at most 16."""
+    return max(2, min(16, os.cpu_count() or 2))
+
+
+def _local(
+    task: Task,
+    target: StoreTarget,
+    units: list[Unit],
+    on_done: Callable[[Unit, Any], None],
+    scheduler: str,
+    workers: int,
+) -> None:
+    import dask
+    from dask.callbacks import Callback
+
+    keys = {f"unit-{i}": u for i, u in enumerate(units)}
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        unit = keys.get(key if isinstance(key, str) else str(key))
+        if unit is not None:
+            on_done(unit, result)
+
+    delayed = [dask.delayed(task, pure=False)(target, u, dask_key_name=k) for k, u in keys.items()]
+    with Callback(posttask=posttask):
+        dask.compute(*delayed, scheduler=scheduler, num_workers=workers)
+
+
+def _distributed(
+    task: Task,
+    target: StoreTarget,
+    units: list[Unit],
+    on_done: Callable[[Unit, Any], None],
+    address: str,
+) -> None:
+    from distributed import Client, as_completed
+
+    with Client(address) as client:
+        futures = {client.submit(task, target, u, pure=False): u for u in units}
+        try:
+            for fut in as_completed(futures):
+                on_done(futures[fut], fut.result())
+        finally:
+            client.cancel(list(futures))
+
+
+def run_units(
+    units: Iterable[Unit],
+    target: StoreTarget,
+    on_done: Callable[[Unit, Any], None],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    task: Task = write_unit,
+    fail_after: int | None = None,
+) -> None:
+    """Run ``task(target, unit)`` for every unit, calling ``on_done`` as each finishes.
+
+    Parameters
+    ----------
+    units
+        The units to run.
+    target
+        Where to write.
+    on_done
+        Called in the coordinating thread with ``(unit, result)``.
+    scheduler
+        ``"threads"``, ``"processes"`` or a ``tcp://`` scheduler address.
+    workers
+        Local threads or processes (default: CPUs, 2-16).
+    task
+        The function to run (write or verify).
+    fail_after
+        Test hook: stop with :class:`SimulatedCrash` after this many units.
+    """
+    todo = list(units)
+    if not todo:
+        return
+    count = 0
+
+    def done(unit: Unit, result: Any) -> None:
+        nonlocal count
+        on_done(unit, result)
+        count += 1
+        if fail_after is not None and count >= fail_after:
+            raise SimulatedCrash(f"stopped after {count} units (test hook)")
+
+    scheduler = scheduler or "threads"
+    if scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        _distributed(task, target, todo, done, scheduler)
+    elif scheduler in ("threads", "processes", "sync", "synchronous"):
+        _local(task, target, todo, done, scheduler, workers or default_workers())
+    else:
+        from ..errors import InvalidInput
+
+        raise InvalidInput(
+            f"unknown scheduler {scheduler!r}", "use threads, processes or tcp://host:port"
+        )

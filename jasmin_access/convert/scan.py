@@ -1,0 +1,299 @@
+"""Scan sources and check that they agree before anything is written.
+
+Multi-file inputs are concatenated along a record dimension: the one given
+with ``concat_dim``, else the unlimited dimension, else ``time_counter`` or
+``time``.  Everything else must agree with the first file (groups, variables,
+dims, dtypes, non-record shapes, variable attributes and the values of
+variables without the record dimension), and the record coordinate must
+increase strictly across files.  The first offending file is named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput
+from .sources import READ_LOCK, SourceRef, list_groups, open_group
+
+__all__ = ["GroupInventory", "Inventory", "VarInfo", "scan"]
+
+log = logging.getLogger(__name__)
+
+RECORD_NAMES = ("time_counter", "time")
+_HASH_LIMIT = 16 << 20
+_TIME_ATTRS = ("units", "time_origin")
+
+
+@dataclass
+class VarInfo:
+    """Shape and attributes of one variable (record length of the whole set)."""
+
+    name: str
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    attrs: dict[str, Any]
+
+    def record_axis(self, record_dim: str | None) -> int | None:
+        """Axis of the record dimension, or None."""
+        return self.dims.index(record_dim) if record_dim in self.dims else None
+
+
+@dataclass
+class GroupInventory:
+    """One group of the concatenated set."""
+
+    path: str
+    record_dim: str | None
+    counts: list[int]
+    variables: dict[str, VarInfo]
+    attrs: dict[str, Any]
+    units: dict[str, list[str | None]] = field(default_factory=dict)
+    calendars: dict[str, str] = field(default_factory=dict)
+    record_values: np.ndarray | None = None
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Start of each file along the record dimension (length files + 1)."""
+        return np.concatenate([[0], np.cumsum(self.counts)]).astype(int)
+
+    @property
+    def nrec(self) -> int:
+        """Total length of the record dimension."""
+        return int(sum(self.counts))
+
+
+@dataclass
+class Inventory:
+    """Everything known about the sources before writing."""
+
+    sources: list[SourceRef]
+    groups: dict[str, GroupInventory]
+
+
+def _record_dim(ds: Any, concat_dim: str | None, multi: bool, ref: SourceRef) -> str | None:
+    if concat_dim:
+        if concat_dim not in ds.dims and multi:
+            raise InvalidInput(f"{ref.url} has no dimension '{concat_dim}'", "check --concat-dim")
+        return concat_dim if concat_dim in ds.dims else None
+    unlimited = [d for d in ds.encoding.get("unlimited_dims", ()) or () if d in ds.dims]
+    if unlimited:
+        return str(unlimited[0])
+    return next((n for n in RECORD_NAMES if n in ds.dims), None)
+
+
+def _time_units(ds: Any, name: str) -> str | None:
+    attrs = ds[name].attrs
+    units = attrs.get("units")
+    if units is None:
+        parent = next((v for v in ds.variables if ds[v].attrs.get("bounds") == name), None)
+        units = ds[parent].attrs.get("units") if parent else None
+    return str(units) if isinstance(units, str) and " since " in units else None
+
+
+def _calendar(ds: Any, name: str) -> str:
+    attrs = ds[name].attrs
+    cal = attrs.get("calendar")
+    if cal is None:
+        parent = next((v for v in ds.variables if ds[v].attrs.get("bounds") == name), None)
+        cal = ds[parent].attrs.get("calendar") if parent else None
+    return str(cal or "standard")
+
+
+def _digest(values: np.ndarray) -> str:
+    if values.dtype == object:
+        data = "\x00".join(map(str, values.ravel())).encode()
+    else:
+        data = np.ascontiguousarray(values).tobytes()
+    return hashlib.sha1(data + str(values.shape).encode()).hexdigest()
+
+
+def _select(ds: Any, variables: list[str] | None, drop: list[str] | None) -> list[str]:
+    names = [str(n) for n in ds.variables]
+    if variables:
+        missing = [v for v in variables if v not in names]
+        if missing:
+            raise InvalidInput(f"no variable {missing[0]!r} in the sources", "check --variables")
+        keep = set(variables)
+        for v in variables:
+            keep.update(ds[v].dims)
+            attrs = ds[v].attrs
+            keep.update(str(attrs.get("coordinates", "")).split())
+            keep.update([attrs["bounds"]] if "bounds" in attrs else [])
+        for v in list(keep):
+            if v in names and "bounds" in ds[v].attrs:
+                keep.add(ds[v].attrs["bounds"])
+        names = [n for n in names if n in keep]
+    if drop:
+        names = [n for n in names if n not in set(drop)]
+    return names
+
+
+def _attrs_equal(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) -> str | None:
+    keys = sorted((set(a) | set(b)) - set(skip))
+    for k in keys:
+        va, vb = a.get(k), b.get(k)
+        if not np.array_equal(np.asarray(va, dtype=object), np.asarray(vb, dtype=object)):
+            return f"attribute {k!r} ({va!r} vs {vb!r})"
+    return None
+
+
+def _group_first(ref: SourceRef, path: str, opts: dict[str, Any], multi: bool) -> GroupInventory:
+    ds = open_group(ref, path)
+    rdim = _record_dim(ds, opts.get("concat_dim"), multi and not path, ref)
+    if multi and rdim is None and not path:
+        raise InvalidInput(
+            f"{ref.url} has no record dimension to concatenate along",
+            "pass --concat-dim NAME",
+        )
+    names = _select(ds, opts.get("variables"), opts.get("drop_variables"))
+    variables = {
+        n: VarInfo(
+            n, tuple(map(str, ds[n].dims)), tuple(ds[n].shape), ds[n].dtype, dict(ds[n].attrs)
+        )
+        for n in names
+    }
+    for info in variables.values():
+        if info.dtype.kind == "U":
+            info.dtype = np.dtype(object)
+    inv = GroupInventory(path, rdim, [], variables, dict(ds.attrs))
+    for n, info in variables.items():
+        if rdim in info.dims:
+            units = _time_units(ds, n)
+            if units:
+                inv.units[n] = []
+                inv.calendars[n] = _calendar(ds, n)
+    return inv
+
+
+def _check_group(inv: GroupInventory, ref: SourceRef, first: SourceRef, hashes: dict) -> None:
+    ds = open_group(ref, inv.path)
+    where = f"group '{inv.path}' of " if inv.path else ""
+    rdim = inv.record_dim
+    count = int(ds.sizes.get(rdim, 0)) if rdim else 0
+    for n, info in inv.variables.items():
+        if n not in ds.variables:
+            raise InvalidInput(
+                f"{ref.url}: variable {n!r} missing ({where}{first.name} has it)",
+                "convert matching files only, or use --drop-variables",
+            )
+        var = ds[n]
+        dtype = np.dtype(object) if var.dtype.kind == "U" else var.dtype
+        diff = None
+        if tuple(map(str, var.dims)) != info.dims:
+            diff = f"dims {tuple(var.dims)} vs {info.dims}"
+        elif dtype != info.dtype:
+            diff = f"dtype {dtype} vs {info.dtype}"
+        else:
+            shape = [s for d, s in zip(var.dims, var.shape, strict=True) if d != rdim]
+            want = [s for d, s in zip(info.dims, info.shape, strict=True) if d != rdim]
+            if shape != want:
+                diff = f"shape {tuple(var.shape)} vs {info.shape}"
+        if diff is None:
+            skip = _TIME_ATTRS if n in inv.units else ()
+            diff = _attrs_equal(dict(var.attrs), info.attrs, skip)
+        if diff is None and rdim not in info.dims and n in hashes:
+            with READ_LOCK:
+                values = var.values
+            if _digest(values) != hashes[n]:
+                diff = "values"
+        if diff is not None:
+            raise InvalidInput(
+                f"{ref.url}: variable {n!r} differs from {first.name} ({where.strip()}): {diff}",
+                "all files must share grid, variables and attributes",
+            )
+    inv.counts.append(count)
+    for n in inv.units:
+        inv.units[n].append(_time_units(ds, n))
+
+
+def _hashes(inv: GroupInventory, ref: SourceRef) -> dict[str, str]:
+    ds = open_group(ref, inv.path)
+    out = {}
+    for n, info in inv.variables.items():
+        if inv.record_dim in info.dims:
+            continue
+        if np.prod(info.shape, dtype=np.int64) * max(info.dtype.itemsize, 8) <= _HASH_LIMIT:
+            with READ_LOCK:
+                out[n] = _digest(ds[n].values)
+    return out
+
+
+def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
+    """Scan and cross-check the sources.
+
+    Parameters
+    ----------
+    refs
+        The expanded sources.
+    **opts
+        ``concat_dim``, ``variables``, ``drop_variables``.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the first file that is not NetCDF or that differs from the first.
+    """
+    first = refs[0]
+    multi = len(refs) > 1
+    group_paths = list_groups(first)
+    groups = {p: _group_first(first, p, opts, multi) for p in group_paths}
+    hashes = {p: _hashes(inv, first) for p, inv in groups.items()} if multi else {}
+    for ref in refs:
+        if ref is not first:
+            found = list_groups(ref)
+            if found != group_paths:
+                extra = sorted(set(found) ^ set(group_paths))
+                raise InvalidInput(
+                    f"{ref.url}: groups differ from {first.name} (e.g. '{extra[0]}')",
+                    "all files must have the same groups",
+                )
+        for p, inv in groups.items():
+            _check_group(inv, ref, first, hashes.get(p, {}))
+    for inv in groups.values():
+        _finish_group(inv, refs)
+    return Inventory(refs, groups)
+
+
+def _finish_group(inv: GroupInventory, refs: list[SourceRef]) -> None:
+    rdim = inv.record_dim
+    for info in inv.variables.values():
+        if rdim in info.dims:
+            axis = info.dims.index(rdim)
+            info.shape = (*info.shape[:axis], inv.nrec, *info.shape[axis + 1 :])
+    if rdim is None or rdim not in inv.variables:
+        return
+    from .encoding import convert_times
+
+    parts = []
+    prev_last: float | None = None
+    for i, ref in enumerate(refs):
+        ds = open_group(ref, inv.path)
+        with READ_LOCK:
+            values = np.asarray(ds[rdim].values)
+        if rdim in inv.units:
+            values = convert_times(
+                values, inv.units[rdim][i], inv.units[rdim][0], inv.calendars[rdim]
+            )
+        steps = np.diff(values)
+        if (steps <= 0).any():
+            bad = int(np.argmax(steps <= 0)) + 1
+            raise InvalidInput(
+                f"{ref.url}: {rdim} not strictly increasing at step {bad}",
+                "remove duplicated or unsorted steps",
+            )
+        if prev_last is not None and len(values) and values[0] <= prev_last:
+            raise InvalidInput(
+                f"{ref.url}: {rdim} starts at {values[0]!r}, not after the previous file's "
+                f"last value {prev_last!r} (overlapping or unsorted files)",
+                "give files in time order without overlaps",
+            )
+        if len(values):
+            prev_last = values[-1]
+        parts.append(values)
+    inv.record_values = np.concatenate(parts) if parts else None

@@ -1,0 +1,252 @@
+"""Source files: expand what users type, open NetCDF safely, read raw slabs.
+
+Sources are local paths, quoted globs (expanded here, in natural order),
+``@list.txt`` files naming one source per line, and ``s3://``/``https://``
+URLs.  Remote files are read by byte ranges through an fsspec file object
+(h5netcdf for NetCDF4/HDF5, scipy for NetCDF3); nothing is downloaded whole.
+
+Values are always read *raw* (``decode_cf=False``): packed integers stay
+packed, times stay numbers in their file's units.  NetCDF/HDF5 libraries are
+not thread-safe, so every open and read goes through one process-wide lock;
+compression and uploads happen outside it.
+"""
+
+from __future__ import annotations
+
+import glob as pyglob
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .. import paths
+from ..errors import InvalidInput, JasminAccessError, translating
+from ..stores import resolve
+
+__all__ = ["READ_LOCK", "SourceRef", "expand_sources", "list_groups", "open_group", "read_slab"]
+
+log = logging.getLogger(__name__)
+
+READ_LOCK = threading.RLock()
+_CACHE_SIZE = 24
+_cache: OrderedDict[tuple[str, str], tuple[xr.Dataset, Any]] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """One source file: where it is and how big/new it was when scanned.
+
+    Pickles without secrets (the S3 filesystem pickles by profile name).
+    """
+
+    url: str
+    fs: Any
+    path: str
+    kind: str
+    size: int
+    mtime: float | None
+
+    @property
+    def name(self) -> str:
+        """Base name, for messages."""
+        return paths.basename(self.path)
+
+    @property
+    def is_remote(self) -> bool:
+        """True for S3 and https sources (read through fsspec file objects)."""
+        return self.kind in ("s3", "https")
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ref(fs: Any, path: str, url: str, kind: str) -> SourceRef:
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise InvalidInput(f"source {url} does not exist", "check the path or URL") from None
+    if info.get("type") == "directory":
+        raise InvalidInput(f"source {url} is a directory", "give files or a glob such as dir/*.nc")
+    return SourceRef(url, fs, path, kind, int(info.get("size") or 0), _mtime(info))
+
+
+def _read_list_file(item: str) -> list[str]:
+    path = Path(item[1:]).expanduser()
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read list file {path}: {exc.strerror}", "check the name"
+        ) from None
+    return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+
+
+def _expand_one(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
+    loc = resolve(item, **resolve_kwargs)
+    with translating("read source", loc.url, loc.profile_name):
+        if not paths.has_magic(item):
+            return [_ref(loc.fs, loc.path, loc.url, loc.kind)]
+        if loc.kind == "local":
+            found = [p for p in pyglob.glob(loc.path, recursive=True) if Path(p).is_file()]
+        else:
+            found = loc.fs.glob(loc.path)
+    if not found:
+        raise InvalidInput(f"no files match {item}", "check the pattern (quote it in the shell)")
+    urls = {loc.to_url(p): p for p in found}
+    return [_ref(loc.fs, urls[u], u, loc.kind) for u in paths.natural_sorted(urls)]
+
+
+def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
+    """Expand paths, globs, ``@list`` files and URLs into source references.
+
+    Parameters
+    ----------
+    sources
+        One item or a list of items; globs are expanded in natural order,
+        ``@file`` items name a text file with one source per line.
+    **resolve_kwargs
+        ``profile``, ``endpoint_url``, ``anon`` for :func:`jasmin_access.resolve`.
+
+    Returns
+    -------
+    list of SourceRef
+        In the order given, each glob sorted naturally; duplicates dropped.
+
+    Raises
+    ------
+    InvalidInput
+        For an empty selection, a missing file or an empty glob.
+    """
+    items = [sources] if isinstance(sources, str | Path) else list(sources)
+    refs: list[SourceRef] = []
+    seen: set[str] = set()
+    for raw in items:
+        item = str(raw)
+        expanded = _read_list_file(item) if item.startswith("@") else [item]
+        for entry in expanded:
+            for ref in _expand_one(entry, resolve_kwargs):
+                if ref.url not in seen:
+                    seen.add(ref.url)
+                    refs.append(ref)
+    if not refs:
+        raise InvalidInput("no source files given", "name NetCDF files, globs or @list.txt")
+    return refs
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _magic(ref: SourceRef) -> bytes:
+    with ref.fs.open(ref.path, "rb") as f:
+        return bytes(f.read(8))
+
+
+def _engine(ref: SourceRef) -> str:
+    head = _magic(ref)
+    if head.startswith(b"\x89HDF"):
+        return "h5netcdf" if ref.is_remote else "netcdf4"
+    if head.startswith(b"CDF"):
+        return "scipy" if ref.is_remote else "netcdf4"
+    raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
+
+
+def _open_uncached(ref: SourceRef, group: str) -> tuple[xr.Dataset, Any]:
+    engine = _engine(ref)
+    handle = ref.fs.open(ref.path, "rb", block_size=4 << 20) if ref.is_remote else None
+    target = handle if handle is not None else ref.path
+    kwargs: dict[str, Any] = {"group": group} if group else {}
+    try:
+        ds = xr.open_dataset(
+            target, engine=engine, decode_cf=False, cache=False, chunks=None, **kwargs
+        )
+    except JasminAccessError:
+        raise
+    except OSError as exc:
+        if handle is not None:
+            handle.close()
+        if group:
+            raise InvalidInput(f"{ref.url}: cannot open group '{group}'", str(exc)) from None
+        raise InvalidInput(f"{ref.url} is not a readable NetCDF file: {exc}", "") from None
+    except Exception as exc:
+        if handle is not None:
+            handle.close()
+        raise InvalidInput(f"{ref.url} is not a readable NetCDF file ({exc})", "") from None
+    return ds, handle
+
+
+def open_group(ref: SourceRef, group: str = "") -> xr.Dataset:
+    """Open one group of a source raw (``decode_cf=False``), cached per process.
+
+    Parameters
+    ----------
+    ref
+        The source.
+    group
+        Group path (``""`` for the root group).
+    """
+    key = (ref.url, group)
+    with READ_LOCK:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key][0]
+        ds, handle = _open_uncached(ref, group)
+        _cache[key] = (ds, handle)
+        while len(_cache) > _CACHE_SIZE:
+            _, (old, old_handle) = _cache.popitem(last=False)
+            old.close()
+            if old_handle is not None:
+                old_handle.close()
+        return ds
+
+
+def close_all() -> None:
+    """Close every cached source."""
+    with READ_LOCK:
+        while _cache:
+            _, (ds, handle) = _cache.popitem()
+            ds.close()
+            if handle is not None:
+                handle.close()
+
+
+def list_groups(ref: SourceRef) -> list[str]:
+    """Paths of all groups in a source (``""`` for the root), parents first."""
+    _engine(ref)  # raises for files that are not NetCDF
+    if _magic(ref).startswith(b"CDF"):
+        return [""]
+    import h5netcdf
+
+    with READ_LOCK, ref.fs.open(ref.path, "rb") as handle, h5netcdf.File(handle, "r") as f:
+        out = [""]
+        stack = [(f, "")]
+        while stack:
+            node, prefix = stack.pop()
+            for name in sorted(node.groups):
+                path = paths.join(prefix, name)
+                out.append(path)
+                stack.append((node.groups[name], path))
+    return out
+
+
+def read_slab(ref: SourceRef, group: str, name: str, selection: tuple[slice, ...]) -> np.ndarray:
+    """Read raw values of one variable over a selection (thread-safe)."""
+    ds = open_group(ref, group)
+    with READ_LOCK:
+        values = ds[name].variable[selection].values
+    if values.dtype.kind == "U":
+        values = values.astype(object)
+    return np.asarray(values)

@@ -1,0 +1,295 @@
+"""Atomic, resumable writing of a planned store.
+
+Order of writes, so that a reader never sees a half-written store:
+
+1. ``.jasmin-access/in-progress.json``: which run owns the store (run id,
+   host, pid, start time, fingerprint of sources and options).
+2. Every array's and sub-group's metadata, but *not* the root group metadata
+   (``zarr.json`` for v3; ``.zgroup``/``.zattrs``/``.zmetadata`` for v2):
+   without it the store cannot be opened.
+3. The data, one work unit per task; completed units go to a progress journal
+   (``.jasmin-access/progress.json``) flushed every few seconds.
+4. The root metadata with the consolidated metadata, last; then the
+   ``.jasmin-access/`` prefix is removed.
+
+A re-run with the same fingerprint skips the units in the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from .. import paths
+from ..errors import AlreadyExists, JasminAccessError
+from ..stores import Location
+from .plan import Unit, read_unit
+
+__all__ = ["Journal", "StoreState", "StoreTarget", "inspect_store", "write_unit"]
+
+log = logging.getLogger(__name__)
+
+STATE_PREFIX = ".jasmin-access"
+MARKER = f"{STATE_PREFIX}/in-progress.json"
+JOURNAL = f"{STATE_PREFIX}/progress.json"
+ROOT_KEYS = {3: ["zarr.json"], 2: [".zattrs", ".zmetadata", ".zgroup"]}
+ALL_ROOT_KEYS = ("zarr.json", ".zgroup", ".zmetadata", ".zattrs")
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where tasks write: a filesystem and a root path (pickles without secrets)."""
+
+    fs: Any
+    path: str
+    kind: str
+    run_id: str
+
+    @classmethod
+    def of(cls, loc: Location, run_id: str) -> StoreTarget:
+        """The target for a resolved destination."""
+        return cls(loc.fs, loc.path, loc.kind, run_id)
+
+    def key(self, rel: str) -> str:
+        """Path on :attr:`fs` of a key relative to the store root."""
+        return self.path.rstrip("/") + "/" + paths.validate_key(rel)
+
+    def zarr_store(self, read_only: bool = False) -> Any:
+        """A zarr store over the target (cached per process)."""
+        key = (self.run_id, self.path, read_only)
+        store = _stores.get(key)
+        if store is None:
+            if len(_stores) > 64:
+                _stores.clear()
+            store = _stores[key] = zarr_store_for(self.fs, self.path, self.kind, read_only)
+        return store
+
+
+_stores: dict[tuple[str, str, bool], Any] = {}
+
+
+def zarr_store_for(fs: Any, path: str, kind: str, read_only: bool = False) -> Any:
+    """A zarr store over ``path`` on ``fs``.
+
+    S3 filesystems are re-created in asynchronous mode, as zarr drives them from
+    its own event loop (a synchronous s3fs instance breaks there).
+    """
+    import zarr.storage
+
+    if kind in ("store", "local"):
+        return zarr.storage.LocalStore(path, read_only=read_only)
+    opts = dict(fs.storage_options)
+    opts.update(asynchronous=True, skip_instance_cache=True)
+    afs = type(fs)(**opts)
+    if hasattr(fs, "retries"):
+        afs.retries = fs.retries
+    return zarr.storage.FsspecStore(fs=afs, path=path, read_only=read_only)
+
+
+_arrays: dict[tuple[str, str, str], Any] = {}
+
+
+def _array(target: StoreTarget, path: str) -> Any:
+    import zarr
+
+    key = (target.run_id, target.path, path)
+    arr = _arrays.get(key)
+    if arr is None:
+        if len(_arrays) > 256:
+            _arrays.clear()
+        arr = zarr.open_array(target.zarr_store(), path=path, mode="r+")
+        _arrays[key] = arr
+    return arr
+
+
+def write_unit(target: StoreTarget, unit: Unit) -> int:
+    """Read one unit from the sources and write it as whole chunks; return its bytes."""
+    values = read_unit(unit)
+    _array(target, unit.array)[unit.selection] = values
+    return unit.nbytes
+
+
+class SimulatedCrash(JasminAccessError):
+    """Raised by the test-only ``fail_after_units`` option."""
+
+
+# --------------------------------------------------------------------------- store state
+
+
+@dataclass
+class StoreState:
+    """What is at the destination before a run."""
+
+    complete: bool
+    marker: dict[str, Any] | None
+    has_objects: bool
+
+
+def _read_json(fs: Any, path: str) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(fs.cat_file(path)))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        return {}
+
+
+def inspect_store(target: StoreTarget) -> StoreState:
+    """Is the destination a complete store, an unfinished run, or empty?"""
+    fs = target.fs
+    complete = any(fs.exists(target.key(k)) for k in ALL_ROOT_KEYS)
+    marker = _read_json(fs, target.key(MARKER))
+    try:
+        has_objects = (
+            bool(fs.find(target.path, maxdepth=None)[:1]) if fs.isdir(target.path) else False
+        )
+    except FileNotFoundError:
+        has_objects = False
+    return StoreState(complete, marker, has_objects or complete)
+
+
+def check_destination(state: StoreState, url: str, fingerprint: str, overwrite: bool) -> bool:
+    """Decide what to do with an existing destination; True means resume.
+
+    Raises
+    ------
+    AlreadyExists
+        For a complete store, another run's unfinished store, or unrelated objects.
+    """
+    if overwrite:
+        return False
+    marker = state.marker
+    if marker is not None and marker.get("fingerprint") == fingerprint:
+        return True
+    if state.complete and marker is None:
+        raise AlreadyExists(
+            f"{url} is already a Zarr store", "use --overwrite, or jasmin-access append"
+        )
+    if marker is not None:
+        raise AlreadyExists(
+            f"{url} holds an unfinished conversion of other sources or options "
+            f"(run {marker.get('run_id')} started {marker.get('started')})",
+            "re-run that command to resume it, or use --overwrite",
+        )
+    if state.has_objects:
+        raise AlreadyExists(f"{url} is not empty and not a Zarr store", "use --overwrite")
+    return False
+
+
+def remove_store(target: StoreTarget) -> None:
+    """Delete a store: root metadata first (it vanishes for readers), then the rest."""
+    fs = target.fs
+    for k in ALL_ROOT_KEYS:
+        if fs.exists(target.key(k)):
+            fs.rm_file(target.key(k))
+    if fs.exists(target.path):
+        fs.rm(target.path, recursive=True)
+
+
+def write_marker(target: StoreTarget, fingerprint: str) -> None:
+    """Write the in-progress marker naming this run."""
+    marker = {
+        "run_id": target.run_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fingerprint": fingerprint,
+    }
+    target.fs.pipe_file(target.key(MARKER), json.dumps(marker).encode())
+
+
+def copy_metadata(template: Any, target: StoreTarget, index_arrays: set[str]) -> dict[str, bytes]:
+    """Copy the template's metadata (and index arrays' data) but the root metadata.
+
+    Returns the root metadata keys' bytes, to be written last by :func:`finalize`.
+    Other data keys of the template (placeholders) are never copied, so a resumed
+    run cannot clobber units written before.
+    """
+    root: dict[str, bytes] = {}
+    for key, buf in sorted(template._store_dict.items()):
+        data = bytes(buf.to_bytes())
+        if key in ALL_ROOT_KEYS:
+            root[key] = data
+        elif paths.basename(key) in (*ALL_ROOT_KEYS, ".zarray") or any(
+            paths.is_within(a, key) for a in index_arrays
+        ):
+            target.fs.pipe_file(target.key(key), data)
+    return root
+
+
+def finalize(target: StoreTarget, root: dict[str, bytes], zarr_format: int) -> None:
+    """Make the store visible (root metadata last) and drop the run state."""
+    for key in ROOT_KEYS[zarr_format]:
+        if key in root:
+            target.fs.pipe_file(target.key(key), root[key])
+    state = target.key(STATE_PREFIX)
+    if target.fs.exists(state):
+        target.fs.rm(state, recursive=True)
+
+
+# --------------------------------------------------------------------------- journal
+
+
+def _ranges(values: set[int]) -> list[list[int]]:
+    out: list[list[int]] = []
+    for v in sorted(values):
+        if out and out[-1][1] == v:
+            out[-1][1] = v + 1
+        else:
+            out.append([v, v + 1])
+    return out
+
+
+@dataclass
+class Journal:
+    """Completed units, flushed to the store every few seconds."""
+
+    target: StoreTarget
+    fingerprint: str
+    done: dict[str, set[int]] = field(default_factory=dict)
+    interval: float = 2.0
+    _last: float = 0.0
+    _dirty: int = 0
+
+    def load(self) -> None:
+        """Read a previous run's journal (same fingerprint only)."""
+        data = _read_json(self.target.fs, self.target.key(JOURNAL)) or {}
+        if data.get("fingerprint") != self.fingerprint:
+            return
+        for array, ranges in data.get("done", {}).items():
+            self.done[array] = {i for a, b in ranges for i in range(a, b)}
+
+    def mark(self, unit: Unit) -> None:
+        """Record a finished unit; flush if the interval has passed."""
+        self.done.setdefault(unit.array, set()).add(unit.index)
+        self._dirty += 1
+        if time.monotonic() - self._last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the journal object (one PUT)."""
+        if not self._dirty and self._last:
+            return
+        payload = {
+            "fingerprint": self.fingerprint,
+            "done": {k: _ranges(v) for k, v in sorted(self.done.items())},
+        }
+        self.target.fs.pipe_file(self.target.key(JOURNAL), json.dumps(payload).encode())
+        self._last = time.monotonic()
+        self._dirty = 0
+
+
+def stored_bytes(target: StoreTarget) -> int:
+    """Total size of the objects under the store."""
+    try:
+        return int(np.sum([int(s) for s in target.fs.du(target.path, total=False).values()]))
+    except FileNotFoundError:
+        return 0
