@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.cases or list(CASES)
     scale = args.scale if args.scale is not None else (0.02 if args.quick else 1.0)
     runs = args.runs or (1 if args.quick else 3)
+    args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=args.data_dir))
     started = time.monotonic()

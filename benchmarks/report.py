@@ -94,6 +94,19 @@ def machine_info(peer_versions: dict[str, str]) -> list[str]:
     ]
 
 
+def describe_cases() -> str:
+    """A Markdown list of the cases, from each case module's docstring."""
+    from .cases import CASES
+
+    lines = []
+    for name, module in CASES.items():
+        text = " ".join((module.__doc__ or "").split("\n\n", 1)[0].split())
+        more = (module.__doc__ or "").split("\n\n", 1)[1:] or [""]
+        extra = " ".join(more[0].split())
+        lines.append(f"- **{name}**: {text} {extra}".rstrip() + "\n")
+    return "".join(lines)
+
+
 def render_report(
     rows: list[Row],
     checks: list[Check],
@@ -111,6 +124,8 @@ def render_report(
         render_table(rows),
         "\n## Targets from the capability issues\n",
         render_checks(checks) or "- none measured\n",
+        "\n## Cases\n",
+        describe_cases(),
         "\n## Data and machine\n",
         "".join(f"- {line}\n" for line in [*notes, *machine]),
         "\n" + REPRODUCE,

@@ -120,7 +120,7 @@ def _checker(
             raise ValueError(f"{url}: thetao has shape {got}, expected {shape}")
         stored = size_of()
         bench.cache[f"stored:{url}"] = stored
-        return f"stored {stored / 1e6:.1f} MB"
+        return f"stored {stored / 1e6:.2f} MB"
 
     return check
 
@@ -219,7 +219,7 @@ def run(bench: Bench) -> list[Row]:
         f"convert input: {len(files)} files of {spec.nx}x{spec.ny}x{spec.nz} "
         f"({sum(p.stat().st_size for p in paths) / 1e6:.0f} MB NetCDF, {nbytes / 1e6:.0f} MB "
         f"of float32 fields); chunks {chunk_spec(bench.scale)}; zstd-3+shuffle reference "
-        f"{(ref.result.get('nbytes') or 0) / 1e6:.1f} MB"
+        f"{(ref.result.get('nbytes') or 0) / 1e6:.2f} MB"
     )
     return rows
 
@@ -238,7 +238,9 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
     if ours is None or not ref or not stored:
         out.append(Check(target, "not measured", None))
     else:
-        out.append(Check(target, f"{stored / 1e6:.1f} MB vs {ref / 1e6:.1f} MB", stored <= ref))
+        out.append(
+            Check(target, f"{stored:,} vs {ref:,} bytes ({stored / ref:.3f}x)", stored <= ref)
+        )
     target = "convert peak RSS < 1 GB"
     if ours is None or ours.rss_mb is None:
         out.append(Check(target, "not measured", None))

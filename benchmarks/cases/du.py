@@ -1,14 +1,26 @@
-"""``du`` (and a recursive listing) over many small objects on the S3 server.
+"""``du`` and a recursive long listing over many small objects on the S3 server.
 
-Ours: ``jasmin-access du s3://bench/tree -s``.  Peers: ``aws s3 ls --recursive
---summarize``, ``s3cmd du``, ``rclone size``, each where installed.
+Ours: ``jasmin-access du s3://bench/tree -s --json`` and ``jasmin-access ls -R -l``.
+Peers: ``aws s3 ls --recursive --summarize``, ``s3cmd du``, ``rclone size``; for the
+listing ``aws s3 ls --recursive``, ``s3cmd ls -r``, ``rclone lsl``; each where installed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ..harness import Bench, Check, Measured, Row, cli_has, measure, not_available, ratio_check
+from ..harness import (
+    Bench,
+    Check,
+    Measured,
+    Row,
+    Run,
+    cli_has,
+    measure,
+    not_available,
+    ratio_check,
+)
 from ..harness import skipped as skipped_row
 from ._common import expect_count, human_count, small_tree
 
@@ -57,24 +69,73 @@ def peer_commands(bench: Bench, url: str, count: int) -> list[Measured | tuple[s
     return out
 
 
-def run(bench: Bench) -> list[Row]:
-    """Measure ours and the peers over the small-object tree."""
-    tree = small_tree(bench)
-    case = case_name(tree.count)
+def expect_lines(count: int) -> Callable[[Run], str]:
+    """A run check: at least one output line per object."""
+
+    def check(run: Run) -> str:
+        lines = [ln for ln in run.stdout.splitlines() if ln.strip()]
+        if len(lines) < count:
+            raise ValueError(f"{len(lines)} lines listed, expected at least {count}")
+        return ""
+
+    return check
+
+
+def ls_commands(bench: Bench, url: str, count: int) -> list[Measured | tuple[str, str]]:
+    """Ours and the peers' recursive long listings (or why a peer is skipped)."""
+    peers: Any = bench.peers
+    rest = url.removeprefix("s3://")
+    check = expect_lines(count)
+    out: list[Measured | tuple[str, str]] = [
+        Measured(
+            "jasmin-access ls -R -l",
+            [bench.cli, "ls", "-R", "-l", url, "--profile", "bench"],
+            env=bench.ours_env(),
+            ours=True,
+            check=check,
+        )
+    ]
+    specs = [
+        ("aws", "aws s3 ls --recursive", lambda: peers.aws("ls", url + "/", "--recursive")),
+        ("s3cmd", "s3cmd ls -r", lambda: peers.s3cmd("ls", "-r", url + "/")),
+        ("rclone", "rclone lsl", lambda: peers.rclone("lsl", f"bench:{rest}")),
+    ]
+    for tool, label, build in specs:
+        if not peers.have(tool):
+            out.append((label, peers.missing(tool)))
+            continue
+        cmd, env = build()
+        out.append(Measured(label, cmd, env=env, check=check))
+    return out
+
+
+def _measure_all(
+    bench: Bench, case: str, items: list[Measured | tuple[str, str]], command: str
+) -> list[Row]:
     rows = []
-    why = cli_has(bench, "du")
-    if why:
-        rows.append(not_available(case, "jasmin-access du -s", why))
-    else:
-        rows.append(measure(bench, case, ours_du(bench, tree.url, tree.count)))
-    for item in peer_commands(bench, tree.url, tree.count):
+    why = cli_has(bench, command)
+    for item in items:
         if isinstance(item, tuple):
             rows.append(skipped_row(case, *item))
+        elif item.ours and why:
+            rows.append(not_available(case, item.tool, why))
         else:
             rows.append(measure(bench, case, item))
+    return rows
+
+
+def run(bench: Bench) -> list[Row]:
+    """Measure ours and the peers over the small-object tree: du, then ls -R."""
+    tree = small_tree(bench)
+    case = case_name(tree.count)
+    items = [ours_du(bench, tree.url, tree.count), *peer_commands(bench, tree.url, tree.count)]
+    rows = _measure_all(bench, case, items, "du")
+    ls_case = f"ls -R -l {human_count(tree.count)} keys in 20 prefixes (S3)"
+    rows += _measure_all(bench, ls_case, ls_commands(bench, tree.url, tree.count), "ls")
     for row in rows:
         if row.ok and row.seconds:
             row.note = (row.note + f" {tree.count / row.seconds:,.0f} keys/s").strip()
+    bench.cache["du_row"] = rows[0]
     return rows
 
 
