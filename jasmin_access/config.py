@@ -31,7 +31,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError, CredentialsMissing, ProfileNotFound, register_secret
+from .errors import (
+    ConfigError,
+    CredentialsMissing,
+    JasminAccessError,
+    ProfileNotFound,
+    register_secret,
+)
 
 __all__ = [
     "LOCAL_PROFILE",
@@ -53,6 +59,7 @@ ENV_PROFILE = "JASMIN_ACCESS_PROFILE"
 ENV_HOME = "JASMIN_ACCESS_HOME"
 
 _SECRET_FIELDS = ("secret", "token")
+_CREDENTIAL_FIELDS = ("key", "secret", "token")
 
 
 def jasmin_endpoint(tenancy: str, location: str = "external") -> str:
@@ -131,6 +138,23 @@ class Profile:
     cache_size: str = "2GB"
     source: str = "built-in"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle without credentials; unpickling re-reads them from the config file.
+
+        Filesystems and locations sent to dask workers carry profiles: this keeps
+        keys and secrets out of every task graph.
+        """
+        public = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in _CREDENTIAL_FIELDS:
+            public[name] = None
+        return (_restore_profile, (public,))
+
+    def __copy__(self) -> Profile:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Profile:
+        return self  # immutable; copying must not drop the credentials
+
     @property
     def is_local(self) -> bool:
         """True for the embedded directory-backed store."""
@@ -138,11 +162,13 @@ class Profile:
 
     @property
     def resolved_endpoint(self) -> str | None:
-        """The endpoint URL, expanding a JASMIN ``tenancy`` if given."""
+        """The endpoint: ``endpoint_url``, the ``tenancy``'s, or the credentials file's."""
         if self.endpoint_url:
             return self.endpoint_url.rstrip("/")
         if self.tenancy:
             return jasmin_endpoint(self.tenancy, self.location)
+        if self.credentials_file and not self.is_local:
+            return _file_endpoint(self.credentials_file)
         return None
 
     @property
@@ -205,6 +231,20 @@ class Profile:
         return creds
 
 
+def _restore_profile(public: dict[str, Any]) -> Profile:
+    """Rebuild a pickled profile, taking its credentials from its config file."""
+    profile = Profile(**public)
+    if profile.source in ("built-in", "env"):
+        return profile
+    try:
+        stored = load_config(Path(profile.source)).profiles.get(profile.name)
+    except (JasminAccessError, OSError):
+        return profile
+    if stored is None:
+        return profile
+    return replace(profile, key=stored.key, secret=stored.secret, token=stored.token)
+
+
 def _mask_key(key: str) -> str:
     return key[:4] + "…" if len(key) > 8 else "****"
 
@@ -220,6 +260,11 @@ def _read_credentials_file(path: str, profile: str) -> dict[str, str]:
         ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read credentials file {p}: {type(exc).__name__}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"credentials file {p} is not a JSON object",
+            'write it as {"token": "<access key>", "secret": "<secret key>"}',
+        )
     key = data.get("token") or data.get("key") or data.get("aws_access_key_id")
     secret = data.get("secret") or data.get("aws_secret_access_key")
     if not key or not secret:
@@ -227,7 +272,18 @@ def _read_credentials_file(path: str, profile: str) -> dict[str, str]:
             f"credentials file {p} lacks 'token' and 'secret'",
             'write it as {"token": "<access key>", "secret": "<secret key>"}',
         )
+    _warn_if_readable(p)
     return {"key": str(key), "secret": str(secret)}
+
+
+def _file_endpoint(path: str) -> str | None:
+    """``endpoint_url`` of an OceanDataStore-style credentials file, if it names one."""
+    try:
+        data = json.loads(Path(path).expanduser().read_text())
+    except (OSError, ValueError):
+        return None
+    value = data.get("endpoint_url") if isinstance(data, dict) else None
+    return str(value).rstrip("/") if value else None
 
 
 @dataclass
@@ -282,7 +338,9 @@ def load_config(path: Path | None = None) -> Config:
 
 def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
     if not isinstance(table, dict):
-        raise ConfigError(f"config file {path}: profiles.{name} must be a table")
+        raise ConfigError(
+            f"config file {path}: profiles.{name} must be a table", f"use [profiles.{name}]"
+        )
     unknown = set(table) - _PROFILE_FIELDS
     if unknown:
         raise ConfigError(
@@ -290,13 +348,43 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
             f"valid settings are: {', '.join(sorted(_PROFILE_FIELDS))}",
         )
     if table.get("type", "s3") not in ("s3", "local"):
-        raise ConfigError(f'profile \'{name}\': type must be "s3" or "local"')
+        raise ConfigError(
+            f'profile \'{name}\' in {path}: type must be "s3" or "local"',
+            f"fix profiles.{name}.type (s3 for object stores, local for a directory)",
+        )
+    if name == LOCAL_PROFILE and table.get("type") != "local":
+        raise ConfigError(
+            f"profile 'local' in {path} must have type = \"local\"",
+            "the name 'local' is reserved for the embedded store; rename the profile",
+        )
+    _check_types(name, table, path)
     profile = Profile(name=name, source=str(path), **table)
     if profile.secret:
         register_secret(profile.secret)
     if profile.tenancy:
         jasmin_endpoint(profile.tenancy, profile.location)  # validates location
     return profile
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "anon": (bool,),
+    "retries": (int,),
+    "max_concurrency": (int,),
+    "connect_timeout": (int, float),
+    "read_timeout": (int, float),
+}
+
+
+def _check_types(name: str, table: dict[str, Any], path: Path) -> None:
+    for key, value in table.items():
+        expected = _FIELD_TYPES.get(key, (str,))
+        wrong_bool = isinstance(value, bool) and bool not in expected
+        if not isinstance(value, expected) or wrong_bool:
+            want = " or ".join(t.__name__ for t in expected).replace("str", "a string")
+            raise ConfigError(
+                f"profile '{name}' in {path}: {key} must be {want}, not {value!r}",
+                f"fix profiles.{name}.{key}",
+            )
 
 
 def _warn_if_readable(path: Path) -> None:

@@ -35,7 +35,7 @@ import s3fs
 from fsspec.implementations.local import LocalFileSystem
 
 from . import paths
-from .config import Config, Profile, get_profile, load_config
+from .config import Config, Profile, get_profile
 from .errors import InvalidInput, ReadOnly, WrongEndpoint
 
 __all__ = ["LocalObjectFileSystem", "Location", "resolve", "s3_filesystem"]
@@ -200,7 +200,8 @@ class JasminS3FileSystem(s3fs.S3FileSystem):
     def __reduce__(self) -> tuple[Any, ...]:
         if self.jasmin_profile is None:
             return super().__reduce__()
-        return (_rebuild_s3, (_public(self.jasmin_profile),))
+        # Profile pickles without credentials and re-reads them when unpickled
+        return (s3_filesystem, (self.jasmin_profile,))
 
 
 def _fail_fast(caught_exception: BaseException | None = None, attempts: int = 0, **_: Any) -> None:
@@ -226,24 +227,6 @@ _LIST_FIELDS = {
 }
 S3FS_RETRIES = 3
 FAST_FAIL_ATTEMPTS = 2
-
-
-def _public(profile: Profile) -> Profile:
-    return replace(profile, key=None, secret=None, token=None)
-
-
-def _rebuild_s3(profile: Profile) -> JasminS3FileSystem:
-    if profile.source not in ("built-in", "env"):
-        config = load_config(Path(profile.source))
-        stored = config.profiles.get(profile.name)
-        if stored is not None:
-            profile = replace(
-                stored,
-                endpoint_url=profile.endpoint_url,
-                tenancy=profile.tenancy,
-                anon=profile.anon,
-            )
-    return s3_filesystem(profile)
 
 
 def s3_config_kwargs(profile: Profile) -> dict[str, Any]:
