@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s: %(message)s",
     )
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # unclosed set-up sessions at exit
     if args.install_peers:
         return install_peers(print)
     names = args.cases or list(CASES)
