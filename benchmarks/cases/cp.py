@@ -1,4 +1,4 @@
-"""``cp -r`` of 1 GB in mixed 1-64 MB files (100 MB when quick), up and down.
+"""``cp -r`` of 1 GiB in mixed 1-64 MiB files (100 MiB when quick), up and down.
 
 Ours: ``jasmin-access cp -r``.  Peers: ``aws s3 cp --recursive``, ``rclone copy``.
 Before each run the destination is emptied (not measured); after each run the
@@ -49,8 +49,9 @@ def _checker(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
 
 
 def _label(tree: Tree, way: str) -> str:
-    size = f"{tree.nbytes / 1e9:.1f} GB" if tree.nbytes >= 1e9 else f"{tree.nbytes / 1e6:.0f} MB"
-    return f"cp -r {way} {size} in {tree.count} files of 1-64 MB"
+    gib = tree.nbytes / MiB / 1024
+    size = f"{gib:.0f} GiB" if gib >= 1 else f"{tree.nbytes / MiB:.0f} MiB"
+    return f"cp -r {way} {size} in {tree.count} files of 1-64 MiB"
 
 
 def _upload(bench: Bench, tree: Tree, tool: str, dest_key: str) -> tuple[list[str], dict]:
