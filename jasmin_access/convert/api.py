@@ -25,6 +25,7 @@ from .writer import (
     Journal,
     StoreTarget,
     check_destination,
+    close_stores,
     copy_metadata,
     finalize,
     inspect_store,
@@ -214,6 +215,7 @@ def convert(
         report = _write(plan, loc, overwrite, progress, workers, scheduler, fail_after_units)
     finally:
         close_all()
+        close_stores()
     report.seconds = time.monotonic() - started
     if verify:
         from .verify import verify as run_verify

@@ -173,13 +173,13 @@ def _group_first(ref: SourceRef, path: str, opts: dict[str, Any], multi: bool) -
 
 def _check_group(inv: GroupInventory, ref: SourceRef, first: SourceRef, hashes: dict) -> None:
     ds = open_group(ref, inv.path)
-    where = f"group '{inv.path}' of " if inv.path else ""
+    where = f"in group '{inv.path}' " if inv.path else ""
     rdim = inv.record_dim
     count = int(ds.sizes.get(rdim, 0)) if rdim else 0
     for n, info in inv.variables.items():
         if n not in ds.variables:
             raise InvalidInput(
-                f"{ref.url}: variable {n!r} missing ({where}{first.name} has it)",
+                f"{ref.url}: variable {n!r} {where}missing ({first.name} has it)",
                 "convert matching files only, or use --drop-variables",
             )
         var = ds[n]
@@ -204,7 +204,7 @@ def _check_group(inv: GroupInventory, ref: SourceRef, first: SourceRef, hashes: 
                 diff = "values"
         if diff is not None:
             raise InvalidInput(
-                f"{ref.url}: variable {n!r} differs from {first.name} ({where.strip()}): {diff}",
+                f"{ref.url}: variable {n!r} {where}differs from {first.name}: {diff}",
                 "all files must share grid, variables and attributes",
             )
     inv.counts.append(count)

@@ -230,15 +230,21 @@ def list_groups(ref: SourceRef) -> list[str]:
         return [""]
     import h5netcdf
 
-    with READ_LOCK, ref.fs.open(ref.path, "rb") as handle, h5netcdf.File(handle, "r") as f:
-        out = [""]
-        stack = [(f, "")]
-        while stack:
-            node, prefix = stack.pop()
-            for name in sorted(node.groups):
-                path = paths.join(prefix, name)
-                out.append(path)
-                stack.append((node.groups[name], path))
+    try:
+        with READ_LOCK, ref.fs.open(ref.path, "rb") as handle, h5netcdf.File(handle, "r") as f:
+            out = [""]
+            stack = [(f, "")]
+            while stack:
+                node, prefix = stack.pop()
+                for name in sorted(node.groups):
+                    path = paths.join(prefix, name)
+                    out.append(path)
+                    stack.append((node.groups[name], path))
+    except OSError as exc:
+        reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+        raise InvalidInput(
+            f"{ref.url} is not a readable NetCDF file ({reason})", "re-copy or remove it"
+        ) from None
     return out
 
 

@@ -24,7 +24,7 @@ from .execute import run_units
 from .plan import ConvertOptions, Unit, VarPlan, read_unit
 from .progress import Progress
 from .sources import close_all
-from .writer import StoreTarget
+from .writer import StoreTarget, close_stores
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -201,6 +201,8 @@ def verify(
             _compare_all(plan, root, target, report, workers, scheduler, progress)
     finally:
         close_all()
+        close_stores()
+        _stores.clear()
     report.seconds = time.monotonic() - started
     return report
 

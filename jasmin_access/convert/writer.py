@@ -94,6 +94,21 @@ def zarr_store_for(fs: Any, path: str, kind: str, read_only: bool = False) -> An
     return zarr.storage.FsspecStore(fs=afs, path=path, read_only=read_only)
 
 
+def close_stores() -> None:
+    """Close the S3 sessions of the cached zarr stores of this process."""
+    from zarr.core.sync import sync
+
+    for store in list(_stores.values()):
+        s3 = getattr(getattr(store, "fs", None), "_s3", None)
+        if s3 is not None:
+            try:
+                sync(s3.__aexit__(None, None, None))
+            except Exception as exc:  # closing is best effort
+                log.debug("closing an S3 session failed: %s", exc)
+    _stores.clear()
+    _arrays.clear()
+
+
 _arrays: dict[tuple[str, str, str], Any] = {}
 
 

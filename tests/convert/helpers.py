@@ -31,13 +31,14 @@ def open_store(url: str, profile: str | None = None, group: str | None = None) -
     return xr.open_zarr(zstore(url, profile), group=group, consolidated=True).load()
 
 
-def zstore(url: str, profile: str | None = None) -> object:
-    """A read-only zarr store for a URL."""
-    from jasmin_access.convert.writer import zarr_store_for
+def zstore(url: str, profile: str | None = None, read_only: bool = True) -> object:
+    """A zarr store for a URL (read-only unless asked)."""
+    from jasmin_access.convert.writer import StoreTarget
     from jasmin_access.stores import resolve
 
     loc = resolve(url, profile=profile)
-    return zarr_store_for(loc.fs, loc.path, loc.kind, read_only=True)
+    # cached stores have their S3 sessions closed by the next convert/verify
+    return StoreTarget.of(loc, "tests").zarr_store(read_only=read_only)
 
 
 def assert_same(store: xr.Dataset, ref: xr.Dataset) -> None:

@@ -97,20 +97,20 @@ def test_time_units_differing_between_files(tmp_path: Path, feature_files: Any) 
 
 @pytest.mark.parametrize(
     "options",
-    [{"zarr_format": 2}, {"shard_mb": 0.05, "chunks": "time_counter=2"}],
+    [{"zarr_format": 2}, {"shard_mb": 1, "chunks": "time_counter=1"}],
     ids=["v2", "sharded"],
 )
 def test_zarr_v2_and_sharded(
-    bucket: str, profile_for: Any, nemo_daily_files: list[Path], options: dict[str, Any]
+    bucket: str, profile_for: Any, nemo_files: list[Path], options: dict[str, Any]
 ) -> None:
     url = f"{bucket}/variant.zarr"
-    _run(nemo_daily_files, url, profile_for(bucket), **options)
+    _run(nemo_files, url, profile_for(bucket), **options)
     store = open_store(url, profile_for(bucket))
-    assert_same(store, reference(nemo_daily_files))
+    assert_same(store, reference(nemo_files))
     group = zarr.open_group(zstore(url, profile_for(bucket)), mode="r")
     assert group.metadata.zarr_format == options.get("zarr_format", 3)
     if "shard_mb" in options:
-        assert group["tos"].shards is not None and group["tos"].shards[0] > 2
+        assert group["thetao"].shards == (3, 5, 30, 36) and group["thetao"].chunks[0] == 1
 
 
 def test_sources_on_s3_read_by_range(

@@ -1,0 +1,82 @@
+"""``jasmin-access convert`` / ``verify``: exit codes, JSON summary, error lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zarr
+
+from jasmin_access.cli import cli
+from jasmin_access.cli._common import run
+from jasmin_access.convert.writer import StoreTarget
+from jasmin_access.stores import resolve
+
+
+def cli_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(cli, list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_convert_and_verify(
+    bucket: str, profile_for: Any, nemo_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = profile_for(bucket)
+    p = ["-p", profile] if profile else []
+    files = [str(f) for f in nemo_files]
+    url = f"{bucket}/cli.zarr"
+    code, out, err = cli_run(
+        capsys, "convert", *files, url, "--json", "--chunks", "time_counter=1", "--verify", *p
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["chunks_written"] == summary["chunks_total"] > 0
+    assert summary["verified"] is True and summary["sources"] == 3
+    code, out, err = cli_run(capsys, "convert", *files, url, *p)
+    assert code == 1 and "already a Zarr store" in err and "--overwrite" in err
+    code, out, _ = cli_run(capsys, "verify", *files, url, "--json", *p)
+    assert code == 0 and json.loads(out)["ok"] is True
+    target = StoreTarget.of(resolve(url, profile=profile), "tests")
+    arr = zarr.open_array(target.zarr_store(), path="zos", mode="r+")
+    arr[0, 0, 0] = 123.0
+    code, out, err = cli_run(capsys, "verify", *files, url, *p)
+    assert code == 1 and out.startswith("DIFF zos[") and "differs from its sources" in err
+
+
+def test_convert_errors_are_one_line(
+    tmp_path: Path, nemo_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.nc"
+    bad.write_text("not netcdf")
+    code, _, err = cli_run(
+        capsys, "convert", str(nemo_files[0]), str(bad), str(tmp_path / "o.zarr")
+    )
+    assert code == 1 and err.count("\n") == 1 and "bad.nc is not a NetCDF file" in err
+    code, _, err = cli_run(capsys, "convert", str(nemo_files[0]), str(tmp_path / "o.zarr"),
+                           "--attrs", "novalue")  # fmt: skip
+    assert code == 2 and "KEY=VALUE" in err
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_console_script_with_glob_and_list(tmp_path: Path, nemo_files: list[Path]) -> None:
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(str(f) for f in nemo_files[1:]) + "\n")
+    exe = Path(sys.executable).with_name("jasmin-access")
+    glob = str(nemo_files[0].parent / "*_19760101_*.nc")
+    dest = str(tmp_path / "script.zarr")
+    proc = subprocess.run(
+        [str(exe), "convert", glob, f"@{listing}", dest, "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    group = zarr.open_group(dest, mode="r")
+    assert group["time_counter"].shape == (3,)
+    sources = [s["name"] for s in group.attrs["jasmin_access"]["sources"]]
+    assert sources == [str(f) for f in nemo_files]
