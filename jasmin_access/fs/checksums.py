@@ -42,13 +42,14 @@ def is_multipart(size: int, chunk: int) -> bool:
     return size >= min(SINGLE_LIMIT, 2 * chunk)
 
 
-def _digests(path: str, chunk: int) -> tuple[str, list[bytes]]:
+def _digests(path: str, chunk: int, parts_too: bool = True) -> tuple[str, list[bytes]]:
     whole = hashlib.md5(usedforsecurity=False)
     parts: list[bytes] = []
     with open(path, "rb") as f:
-        while block := f.read(chunk):
+        while block := f.read(min(chunk, 16 * MiB) if not parts_too else chunk):
             whole.update(block)
-            parts.append(hashlib.md5(block, usedforsecurity=False).digest())
+            if parts_too:
+                parts.append(hashlib.md5(block, usedforsecurity=False).digest())
     return whole.hexdigest(), parts
 
 
@@ -57,9 +58,9 @@ def local_etag(path: str | os.PathLike[str], chunk: int | None = None) -> str:
     path = os.fspath(path)
     size = os.path.getsize(path)
     chunk = chunk or part_size(size)
-    whole, parts = _digests(path, chunk)
     if not is_multipart(size, chunk):
-        return whole
+        return _digests(path, chunk, parts_too=False)[0]
+    _, parts = _digests(path, chunk)
     combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
     return f"{combined}-{len(parts)}"
 
@@ -78,7 +79,7 @@ def etag_matches(path: str | os.PathLike[str], etag: str | None) -> bool | None:
     path = os.fspath(path)
     etag = etag.strip('"')
     if "-" not in etag:
-        return _digests(path, 8 * MiB)[0] == etag
+        return _digests(path, 8 * MiB, parts_too=False)[0] == etag
     try:
         count = int(etag.rsplit("-", 1)[1])
     except ValueError:

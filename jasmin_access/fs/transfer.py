@@ -9,10 +9,13 @@ interrupted copy resumes it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import mimetypes
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -140,9 +143,55 @@ def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum
     return checksums.local_etag(pair.src.path) == checksums.local_etag(found.path)
 
 
+class _Budget:
+    """Bytes held in memory by single-request uploads at once (one file may exceed it alone)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self.cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, n: int) -> Iterator[None]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.used -= n
+                self.cond.notify_all()
+
+
+_BUDGET = _Budget(512 * checksums.MiB)
+
+
+def _put_small(local_path: str, size: int, dst: Location, target: str, what: str) -> None:
+    """One PUT from memory; the MD5 of those bytes must equal the ETag returned."""
+    bucket, key = paths.split_bucket(target)
+    extra = {}
+    content_type = mimetypes.guess_type(local_path)[0]
+    if content_type:
+        extra["ContentType"] = content_type
+    with _BUDGET.hold(size):
+        with open(local_path, "rb") as f:
+            data = f.read()
+        expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        resp = dst.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, **extra)
+    dst.fs.invalidate_cache(target)
+    got = str(resp.get("ETag", "")).strip('"')
+    if len(data) != size or (got and got != expected):
+        raise IntegrityError(
+            f"upload of {what} did not verify: sent MD5 {expected}, store reports {got}",
+            "re-run the same command to upload it again",
+        )
+
+
 def _upload(local_path: str, dst: Location, target: str, what: str) -> None:
     size = os.path.getsize(local_path)
     chunk = checksums.part_size(size)
+    if not checksums.is_multipart(size, chunk):
+        return _put_small(local_path, size, dst, target, what)
     expected = checksums.local_etag(local_path, chunk)
     parallel = max(1, min(8, (512 * checksums.MiB) // chunk))
     dst.fs.put_file(local_path, target, chunksize=chunk, max_concurrency=parallel)
