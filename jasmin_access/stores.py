@@ -20,6 +20,7 @@ anything else
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -28,7 +29,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import fsspec
 import s3fs
@@ -54,6 +55,9 @@ class _AtomicWriter:
 
     def __init__(self, path: str, mode: str) -> None:
         self.path = path
+        self.exclusive = "x" in mode
+        if self.exclusive and os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "object exists", path)
         directory = os.path.dirname(path)
         fd, self.tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=directory)
         self.f = os.fdopen(fd, mode.replace("x", "w"))
@@ -71,7 +75,13 @@ class _AtomicWriter:
         self.closed = True
         self.f.close()
         os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.path)
+        if not self.exclusive:
+            os.replace(self.tmp, self.path)
+            return
+        try:  # "x" mode: publish only if nobody else did meanwhile
+            os.link(self.tmp, self.path)
+        finally:
+            os.unlink(self.tmp)
 
     def discard(self) -> None:
         self.closed = True
@@ -128,6 +138,13 @@ class LocalObjectFileSystem(LocalFileSystem):
         path = self._strip_protocol(path)
         super().rm_file(path)
         self._prune(os.path.dirname(path))
+
+    def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
+        """Remove objects (and, with ``recursive``, prefixes); prune emptied parents."""
+        targets = [self._strip_protocol(p) for p in (path if isinstance(path, list) else [path])]
+        super().rm(targets, recursive=recursive, maxdepth=maxdepth)
+        for target in targets:
+            self._prune(os.path.dirname(target.rstrip("/")))
 
     def _prune(self, directory: str) -> None:
         while directory.startswith(self.store_root + os.sep) and directory != self.store_root:
@@ -249,14 +266,31 @@ def s3_config_kwargs(profile: Profile) -> dict[str, Any]:
     return config
 
 
-def s3_filesystem(profile: Profile) -> JasminS3FileSystem:
-    """Build (or reuse) the s3fs filesystem for an S3 profile."""
-    creds = profile.credentials()
-    return _cached_s3(profile, tuple(sorted(creds.items())))
+def s3_filesystem(profile: Profile, *, asynchronous: bool = False) -> JasminS3FileSystem:
+    """Build (or reuse) the s3fs filesystem for an S3 profile.
+
+    Parameters
+    ----------
+    profile
+        An S3 profile.
+    asynchronous
+        Build a new instance for use from the caller's own event loop (zarr's
+        ``FsspecStore``); synchronous instances are cached and shared.
+    """
+    creds = tuple(sorted(profile.credentials().items()))
+    if asynchronous:
+        return _new_s3(profile, creds, asynchronous=True)
+    return _cached_s3(profile, creds)
 
 
 @lru_cache(maxsize=32)
 def _cached_s3(profile: Profile, creds: tuple[tuple[str, str], ...]) -> JasminS3FileSystem:
+    return _new_s3(profile, creds)
+
+
+def _new_s3(
+    profile: Profile, creds: tuple[tuple[str, str], ...], asynchronous: bool = False
+) -> JasminS3FileSystem:
     kwargs: dict[str, Any] = dict(creds)
     fs = JasminS3FileSystem(
         anon=profile.anon,
@@ -265,6 +299,7 @@ def _cached_s3(profile: Profile, creds: tuple[tuple[str, str], ...]) -> JasminS3
         config_kwargs=s3_config_kwargs(profile),
         max_concurrency=profile.max_concurrency,
         skip_instance_cache=True,
+        asynchronous=asynchronous,
         jasmin_profile=profile,
         **kwargs,
     )
@@ -334,15 +369,21 @@ class Location:
         if self.kind == "local":
             return fs_path
         rel = fs_path[len(fs_root) :].lstrip("/") if fs_root else fs_path.lstrip("/")
+        if self.kind == "https":  # a usable object URL: percent-encode the key
+            bucket, key = paths.split_bucket(rel)
+            return url_root + paths.join(bucket, quote(key, safe="/")) if key else url_root + rel
         return url_root + rel
 
     def child(self, relative_key: str) -> Location:
         """The location of ``relative_key`` below this one."""
         paths.validate_key(relative_key)
-        sep_path = paths.join(self.path, relative_key) if self.kind != "local" else ""
         if self.kind == "local":
-            sep_path = str(Path(self.path) / relative_key)
-        return replace(self, path=sep_path, url=self.to_url(sep_path))
+            new_path = str(Path(self.path) / relative_key)
+        elif self.kind == "store":  # absolute directory path: keep the leading /
+            new_path = "/" + paths.join(self.path, relative_key)
+        else:
+            new_path = paths.join(self.path, relative_key)
+        return replace(self, path=new_path, url=self.to_url(new_path))
 
     def require_writable(self) -> None:
         """Raise :class:`ReadOnly` for read-only locations."""
@@ -376,8 +417,10 @@ class Location:
 
         if self.kind in ("store", "local"):
             return zarr.storage.LocalStore(self.path, read_only=read_only)
+        # zarr drives the filesystem from its own event loop: give it an async instance
+        fs = s3_filesystem(self.profile, asynchronous=True) if self.profile else self.fs
         return zarr.storage.FsspecStore(
-            fs=self.fs, path=self.path, read_only=read_only or self.read_only
+            fs=fs, path=self.path, read_only=read_only or self.read_only
         )
 
     def __repr__(self) -> str:
@@ -453,6 +496,7 @@ def _resolve_keyspace(rest: str, prof: Profile) -> Location:
     trailing = rest.endswith("/") and rest.strip("/") != ""
     rest = rest.strip("/")
     bucket, key = paths.split_bucket(rest)
+    paths.validate_key(rest)  # the bucket too: no "..", NUL or backslash anywhere
     paths.validate_key(key)
     if bucket in ("..", "."):
         raise InvalidInput(f"invalid bucket name '{bucket}'", "name a bucket, e.g. s3://mybucket/")
@@ -472,9 +516,8 @@ def _resolve_keyspace(rest: str, prof: Profile) -> Location:
 def _resolve_http(text: str, profile: str | Profile | None, config: Config | None) -> Location:
     parts = urlsplit(text)
     endpoint = f"{parts.scheme}://{parts.netloc}"
-    rest = parts.path.strip("/")
-    _bucket, key = paths.split_bucket(rest)
-    paths.validate_key(key)
+    rest = unquote(parts.path).strip("/")  # object URLs are percent-encoded
+    paths.validate_key(rest)
     if profile is not None:
         prof = profile if isinstance(profile, Profile) else get_profile(profile, config=config)
         if prof.resolved_endpoint and urlsplit(prof.resolved_endpoint).netloc == parts.netloc:
