@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000
 LIST_WORKERS = 16
 _DONE = object()
+_V1_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()  # filesystems whose server refused v2
 
 
 class Obj(NamedTuple):
@@ -81,7 +83,7 @@ def _s3_pages(
     kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
     if delimiter:
         kwargs["Delimiter"] = "/"
-    version = 2
+    version = 1 if loc.fs in _V1_ONLY else 2
     token: str | None = None
     while True:
         try:
@@ -95,6 +97,7 @@ def _s3_pages(
             if version == 2 and not isinstance(translate(exc), JasminAccessError):
                 log.info("ListObjectsV2 refused (%s); using ListObjects v1", exc)
                 version, token = 1, None
+                _V1_ONLY.add(loc.fs)
                 continue
             raise
         contents = resp.get("Contents", [])

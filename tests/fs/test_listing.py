@@ -158,3 +158,18 @@ def test_tree(tree_bucket: str, profile_for) -> None:
     shallow = fs.tree(tree_bucket, max_depth=1, profile=profile_for(tree_bucket))
     assert [c.name for c in shallow.children] == ["run1", "run10", "top.txt"]
     assert shallow.children[0].children == [] and shallow.children[0].size == 18
+
+
+def test_listing_falls_back_to_v1(s3_proxy, proxied_profile: str, s3_profile: str) -> None:
+    bucket = "test-list-v1"
+    loc = resolve(f"s3://{bucket}", profile=s3_profile)
+    loc.fs.mkdir(bucket)
+    for i in range(3):
+        loc.fs.pipe_file(f"{bucket}/run1/k{i}", b"x" * i)
+    loc.fs.pipe_file(f"{bucket}/run10/k", b"x")
+    s3_proxy.fail(query="list-type", status=501, code="NotImplemented")
+    got = fs.ls(f"s3://{bucket}/run1", profile=proxied_profile)
+    assert names(got) == ["k0", "k1", "k2"]
+    [total] = fs.du(f"s3://{bucket}/run1", summarize=True, profile=proxied_profile)
+    assert (total.bytes, total.objects) == (3, 3)
+    assert s3_proxy.count_faults() == 1  # v2 is tried once, then v1 is remembered
