@@ -20,7 +20,6 @@ from .cases import CASES
 from .harness import (
     ROOT,
     Bench,
-    Check,
     Row,
     Spawner,
     apply_ratios,
@@ -28,7 +27,7 @@ from .harness import (
     render_table,
 )
 from .peers import Peers, install_peers
-from .report import machine_info, render_report
+from .report import CaseResult, load_results, machine_info, render_report, save_results
 from .server import S3Server
 
 log = logging.getLogger("benchmarks")
@@ -81,25 +80,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_cases(bench: Bench, names: list[str]) -> tuple[list[Row], list[Check]]:
+def run_cases(bench: Bench, names: list[str], mode: str) -> list[CaseResult]:
     """Run the named cases; a case that crashes becomes a failed row, not a crash."""
-    rows: list[Row] = []
-    checks: list[Check] = []
+    results = []
     for name in names:
         module = CASES[name]
         start = time.monotonic()
+        notes_before = len(bench.notes)
         print(f"== {name} ...", file=sys.stderr, flush=True)
         try:
-            case_rows = module.run(bench)
+            rows = module.run(bench)
         except Exception as exc:
             log.debug("case %s crashed", name, exc_info=True)
             traceback.print_exc(file=sys.stderr)
-            case_rows = [Row(name, "(case)", status="failed", note=f"case failed: {exc}")]
-        apply_ratios(case_rows)
-        rows.extend(case_rows)
-        checks.extend(module.checks(bench, case_rows))
-        print(f"== {name} done in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
-    return rows, checks
+            rows = [Row(name, "(case)", status="failed", note=f"case failed: {exc}")]
+        apply_ratios(rows)
+        took = time.monotonic() - start
+        results.append(
+            CaseResult(
+                name,
+                rows,
+                module.checks(bench, rows),
+                bench.notes[notes_before:],
+                f"{mode}, took {took:.0f} s",
+            )
+        )
+        print(f"== {name} done in {took:.0f} s", file=sys.stderr, flush=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=args.data_dir))
-    started = time.monotonic()
+    mode = f"{'quick' if args.quick else 'full'}, scale {scale:g}, {runs} run(s) each"
     try:
         with S3Server(work) as server:
             bench = Bench(
@@ -131,44 +138,47 @@ def main(argv: list[str] | None = None) -> int:
             )
             server.write_profile(bench.config_path)
             bench.peers = Peers(server, work)
-            rows, checks = run_cases(bench, names)
+            results = run_cases(bench, names, mode)
             machine = machine_info(bench.peers.versions())
     finally:
         Spawner.close()
         shutil.rmtree(work, ignore_errors=True)
-    mode = (
-        f"{'quick' if args.quick else 'full'}, scale {scale:g}, {runs} run(s) each, "
-        f"cases: {', '.join(names)}; took {time.monotonic() - started:.0f} s"
-    )
+    rows = [row for r in results for row in r.rows]
     print(render_table(rows))
-    print(render_checks(checks))
+    print(render_checks([c for r in results for c in r.checks]))
     for line in [*bench.notes, *machine]:
         print(f"- {line}")
     if not args.no_save:
-        save(rows, checks, bench.notes, machine, mode, full=not args.quick and not args.cases)
+        save(results, machine, canonical=not args.quick and scale == 1.0 and runs >= 3)
     failed = [r for r in rows if r.status in ("failed", "not available")]
     return 1 if failed else 0
 
 
-def save(
-    rows: list[Row],
-    checks: list[Check],
-    notes: list[str],
-    machine: list[str],
-    mode: str,
-    *,
-    full: bool,
-) -> None:
-    """Write the report: results/latest.md (quick.md when quick), docs after a full run."""
-    report = render_report(rows, checks, notes, machine, title="Performance", mode=mode)
+def save(results: list[CaseResult], machine: list[str], *, canonical: bool) -> None:
+    """Write the report.
+
+    Quick or non-default runs go to ``results/quick.md`` or ``results/partial.md`` alone.
+    Default full runs (scale 1, 3 runs) update their cases in ``results/latest.json``
+    and rewrite ``results/latest.md`` and ``docs/performance.md`` from all saved cases,
+    so running one case refreshes its part of the table.
+    """
     RESULTS.mkdir(exist_ok=True)
-    name = "latest.md" if not mode.startswith("quick") else "quick.md"
-    (RESULTS / name).write_text(report)
-    written = [RESULTS / name]
-    if full:
-        (ROOT / "docs").mkdir(exist_ok=True)
-        (ROOT / "docs" / "performance.md").write_text(report)
-        written.append(ROOT / "docs" / "performance.md")
+    quick = results[0].mode.startswith("quick") if results else False
+    written = []
+    if canonical:
+        saved = load_results(RESULTS / "latest.json")
+        saved.update({r.name: r for r in results})
+        save_results(RESULTS / "latest.json", saved)
+        ordered = [saved[name] for name in CASES if name in saved]
+        report = render_report(ordered, machine, title="Performance")
+        for path in (RESULTS / "latest.md", ROOT / "docs" / "performance.md"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(report)
+            written.append(path)
+    else:
+        path = RESULTS / ("quick.md" if quick else "partial.md")
+        path.write_text(render_report(results, machine, title="Performance (partial run)"))
+        written.append(path)
     print("written: " + ", ".join(str(p.relative_to(ROOT)) for p in written), file=sys.stderr)
 
 

@@ -3,15 +3,82 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .harness import ROOT, Check, Row, render_checks, render_table
+from .server import RequestCounts
 
-__all__ = ["machine_info", "render_report"]
+__all__ = ["CaseResult", "load_results", "machine_info", "render_report", "save_results"]
+
+
+@dataclass
+class CaseResult:
+    """What one case produced in one run, kept so single-case runs can update the report."""
+
+    name: str
+    rows: list[Row]
+    checks: list[Check]
+    notes: list[str] = field(default_factory=list)
+    mode: str = ""
+    date: str = field(default_factory=lambda: f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        rows = []
+        for row in self.rows:
+            raw = {f.name: getattr(row, f.name) for f in fields(row) if f.name != "requests"}
+            req = row.requests
+            raw["requests"] = (
+                None
+                if req is None
+                else {"kinds": dict(req.kinds), "errors": req.errors, "chunks": dict(req.chunks)}
+            )
+            rows.append(raw)
+        checks = [asdict(c) for c in self.checks]
+        return {
+            "name": self.name,
+            "rows": rows,
+            "checks": checks,
+            "notes": self.notes,
+            "mode": self.mode,
+            "date": self.date,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaseResult:
+        """The inverse of :meth:`to_json`."""
+        rows = []
+        for raw in data["rows"]:
+            req = raw.pop("requests", None)
+            if req is not None:
+                req = RequestCounts(Counter(req["kinds"]), req["errors"], Counter(req["chunks"]))
+            rows.append(Row(**raw, requests=req))
+        checks = [Check(**c) for c in data["checks"]]
+        return cls(data["name"], rows, checks, data["notes"], data["mode"], data["date"])
+
+
+def load_results(path: Path) -> dict[str, CaseResult]:
+    """Saved case results by name (empty when there are none or they are unreadable)."""
+    try:
+        raw = json.loads(path.read_text())
+        return {name: CaseResult.from_json(d) for name, d in raw["cases"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def save_results(path: Path, results: dict[str, CaseResult]) -> None:
+    """Write case results as JSON."""
+    data = {"cases": {name: r.to_json() for name, r in results.items()}}
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
 
 PACKAGES = ("jasmin-access", "zarr", "xarray", "s3fs", "numpy", "dask", "moto", "numcodecs")
 
@@ -107,27 +174,24 @@ def describe_cases() -> str:
     return "".join(lines)
 
 
-def render_report(
-    rows: list[Row],
-    checks: list[Check],
-    notes: list[str],
-    machine: list[str],
-    *,
-    title: str,
-    mode: str,
-) -> str:
+def render_report(results: list[CaseResult], machine: list[str], *, title: str) -> str:
     """The Markdown report written to ``benchmarks/results/`` and ``docs/performance.md``."""
+    rows = [row for r in results for row in r.rows]
+    checks = [check for r in results for check in r.checks]
+    notes = [note for r in results for note in r.notes]
+    runs = "".join(f"- {r.name}: {r.mode}, {r.date}\n" for r in results)
     parts = [
         f"# {title}\n",
-        f"Mode: {mode}. Latest run of `python -m benchmarks` (`make bench`).\n",
+        "Latest results of `python -m benchmarks` (`make bench`), case by case:\n",
+        runs,
         "## Results\n",
         render_table(rows),
-        "\n## Targets from the capability issues\n",
+        "## Targets from the capability issues\n",
         render_checks(checks) or "- none measured\n",
-        "\n## Cases\n",
+        "## Cases\n",
         describe_cases(),
-        "\n## Data and machine\n",
+        "## Data and machine\n",
         "".join(f"- {line}\n" for line in [*notes, *machine]),
-        "\n" + REPRODUCE,
+        REPRODUCE,
     ]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)

@@ -142,66 +142,74 @@ def _checker(
     return check
 
 
-def _pairs(bench: Bench, files: list[str], shape: tuple) -> list[tuple[str, Measured]]:
-    """(case, measurement) for ours and the peer, on S3 and in the local store."""
+def _destination(bench: Bench, key: str, on_s3: bool) -> tuple[Any, Any, Any]:
+    """(stored-size function, opener, emptier) of a destination on S3 or local disk."""
     import xarray as xr
 
+    if on_s3:
+        fs = bench.server.s3fs()  # type: ignore[union-attr]
+        endpoint = bench.server.endpoint  # type: ignore[union-attr]
+
+        def before() -> None:
+            if fs.exists(key):
+                fs.rm(key, recursive=True)
+
+        return (
+            _stored_s3(bench, key),
+            lambda: xr.open_zarr(_s3fs(endpoint).get_mapper(key)),
+            before,
+        )
+    local = Path(key)
+    return (
+        _stored_local(local),
+        lambda: xr.open_zarr(str(local)),
+        lambda: shutil.rmtree(local, ignore_errors=True),
+    )
+
+
+def _pairs(bench: Bench, files: list[str], shape: tuple) -> list[tuple[str, Measured]]:
+    """(case, measurement) for ours and the peer, on S3 and in the local store."""
     chunks = chunk_spec(bench.scale)
     text = ",".join(f"{k}={v}" for k, v in chunks.items())
     endpoint = bench.server.endpoint  # type: ignore[union-attr]
     store = bench.store_home / BUCKET
     store.mkdir(parents=True, exist_ok=True)
-    fs = bench.server.s3fs()  # type: ignore[union-attr]
     out = []
-    for case, ours_url, peer_dest in (
-        (CASE_S3, f"s3://{BUCKET}/conv-ours.zarr", f"{BUCKET}/conv-xr.zarr"),
-        (CASE_LOCAL, f"local://{BUCKET}/conv-ours.zarr", str(store / "conv-xr.zarr")),
+    for case, ours_url, ours_key, peer_key in (
+        (
+            CASE_S3,
+            f"s3://{BUCKET}/conv-ours.zarr",
+            f"{BUCKET}/conv-ours.zarr",
+            f"{BUCKET}/conv-xr.zarr",
+        ),
+        (
+            CASE_LOCAL,
+            f"local://{BUCKET}/conv-ours.zarr",
+            str(store / "conv-ours.zarr"),
+            str(store / "conv-xr.zarr"),
+        ),
     ):
         on_s3 = case == CASE_S3
         for ours in (True, False):
-            key = ours_url.split("://", 1)[1] if ours else peer_dest
-            if on_s3:
-                size, path = _stored_s3(bench, key), key
-
-                def opener(path: str = path) -> Any:
-                    return xr.open_zarr(_s3fs(endpoint).get_mapper(path))
-
-                def before(path: str = path) -> None:
-                    if fs.exists(path):
-                        fs.rm(path, recursive=True)
-            else:
-                local = store / "conv-ours.zarr" if ours else Path(peer_dest)
-                size = _stored_local(local)
-
-                def opener(local: Path = local) -> Any:
-                    return xr.open_zarr(str(local))
-
-                def before(local: Path = local) -> None:
-                    shutil.rmtree(local, ignore_errors=True)
-
+            key = ours_key if ours else peer_key
+            size, opener, before = _destination(bench, key, on_s3)
             if ours:
                 cmd = [bench.cli, "convert", *files, ours_url, "--chunks", text]
                 cmd += ["--profile", "bench"] if on_s3 else []
                 tool, env = "jasmin-access convert", bench.ours_env()
             else:
+                func = "benchmarks.cases.convert:peer_convert"
                 cmd = python_cmd(
                     bench,
-                    "benchmarks.cases.convert:peer_convert",
+                    func,
                     files=files,
-                    dest=peer_dest,
+                    dest=peer_key,
                     chunks=chunks,
                     endpoint=endpoint if on_s3 else None,
                 )
                 tool, env = PEER, {}
-            m = Measured(
-                tool,
-                cmd,
-                env=env,
-                ours=ours,
-                before=before,
-                check=_checker(bench, size, key, opener, shape),
-            )
-            out.append((case, m))
+            check = _checker(bench, size, key, opener, shape)
+            out.append((case, Measured(tool, cmd, env=env, ours=ours, before=before, check=check)))
     return out
 
 
@@ -250,7 +258,7 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
     ]
     ours = find_row(rows, CASE_S3)
     ref = bench.cache.get("zstd3_bytes")
-    stored = bench.cache.get(f"stored:{BUCKET}/conv-ours.zarr")
+    stored = bench.cache.get(f"stored:{BUCKET}/conv-ours.zarr")  # the S3 destination key
     target = "convert stored chunk bytes ≤ zstd-3+shuffle with the same chunks"
     if ours is None or not ref or not stored:
         out.append(Check(target, "not measured", None))
