@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -57,7 +58,8 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
         root.obj = opts
         if name == "verbose":
             opts.verbose = max(opts.verbose, value or 0)
-            _configure_logging(opts.verbose)
+            if opts.verbose:
+                _configure_logging(opts.verbose)
         elif value not in (None, False):
             setattr(opts, name, value)
         return value
@@ -186,12 +188,15 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
     130 interrupted.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbose = any(a in ("-v", "-vv", "--verbose") for a in argv)
+    verbose = any(a == "--verbose" or re.fullmatch(r"-v+", a) for a in argv)
     try:
         cli.main(args=argv, prog_name="jasmin-access", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click wraps Ctrl-C in Abort
+            click.echo("jasmin-access: interrupted; re-run the same command to resume", err=True)
+            return 130
         click.echo("jasmin-access: aborted", err=True)
         return 1
     except click.ClickException as exc:

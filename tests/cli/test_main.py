@@ -1,0 +1,204 @@
+"""The command shell: help, version, global options anywhere, the error boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from jasmin_access import __version__
+from jasmin_access.cli import cli
+from jasmin_access.cli._common import (
+    GlobalOptions,
+    echo,
+    get_options,
+    global_options,
+    human_size,
+    note,
+    run,
+)
+from jasmin_access.config import add_profile
+from jasmin_access.errors import AccessDenied, PartialFailure, register_secret
+
+EXE = str(Path(sys.executable).with_name("jasmin-access"))
+
+
+def cli_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(cli, list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_commands_and_global_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli_run(capsys, "--help")
+    assert code == 0
+    for option in ("--profile", "--endpoint-url", "--anon", "--json", "--quiet", "--verbose"):
+        assert option in out
+    assert "config" in out and "ls" in out
+    code, out, _ = cli_run(capsys, "config", "show", "-h")
+    assert code == 0 and "--profile" in out and "--json" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli_run(capsys, "--version")
+    assert code == 0 and out.strip() == f"jasmin-access, version {__version__}"
+
+
+def test_every_command_takes_the_global_options() -> None:
+    def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            found.append((f"{prefix}{name}", command))
+            if isinstance(command, click.Group):
+                found.extend(walk(command, f"{prefix}{name} "))
+        return found
+
+    commands = walk(cli, "")
+    assert len(commands) > 5
+    for name, command in commands:
+        flags = {opt for p in command.params for opt in getattr(p, "opts", [])}
+        missing = {"--profile", "--endpoint-url", "--anon", "--json", "-q", "-v"} - flags
+        assert not missing, f"{name} lacks {missing}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--profile", "a", "--json", "config", "show"],
+        ["config", "--profile", "a", "--json", "show"],
+        ["config", "show", "--profile", "a", "--json"],
+        ["-p", "a", "config", "show", "--json"],
+    ],
+)
+def test_global_options_before_and_after_the_command(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_profile("a", {"endpoint_url": "http://a.example", "anon": True})
+    code, out, _ = cli_run(capsys, *argv)
+    assert code == 0
+    assert json.loads(out)["name"] == "a"
+
+
+def test_endpoint_and_anon_overrides_reach_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    add_profile("a", {"endpoint_url": "http://a.example", "key": "AKIAXXXX", "secret": "s-123456"})
+    code, out, _ = cli_run(
+        capsys, "--endpoint-url", "http://b.example", "config", "show", "a", "--anon", "--json"
+    )
+    shown = json.loads(out)
+    assert code == 0 and shown["endpoint"] == "http://b.example" and shown["anon"] is True
+
+
+# --------------------------------------------------------------------------- error boundary
+
+
+@click.group()
+@global_options
+def toy() -> None:
+    """A small command group exercising the error boundary."""
+
+
+@toy.command()
+@click.argument("kind")
+@global_options
+def fail(kind: str) -> None:
+    """Raise the error named by KIND."""
+    opts = get_options()
+    note("working")
+    if kind == "denied":
+        raise AccessDenied("access denied listing s3://b/", "renew the key")
+    if kind == "partial":
+        raise PartialFailure("2 of 3 objects failed", "re-run to retry", failures=["x", "y"])
+    if kind == "interrupt":
+        raise KeyboardInterrupt
+    if kind == "pipe":
+        raise BrokenPipeError
+    if kind == "bug":
+        raise RuntimeError("secret=hunter2-long-value went wrong\nsecond line")
+    echo(json.dumps({"quiet": opts.quiet, "verbose": opts.verbose, "json": opts.json}))
+
+
+def test_known_error_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(toy, ["fail", "denied"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        "working",
+        "jasmin-access: error: access denied listing s3://b/: renew the key",
+    ]
+
+
+def test_verbose_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(toy, ["fail", "denied", "-vv"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback (most recent call last)" in err
+    assert err.rstrip().endswith(
+        "jasmin-access: error: access denied listing s3://b/: renew the key"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "line"),
+    [
+        ("partial", 2, "jasmin-access: error: 2 of 3 objects failed: re-run to retry"),
+        ("interrupt", 130, "jasmin-access: interrupted; re-run the same command to resume"),
+        ("pipe", 0, None),
+    ],
+)
+def test_exit_codes(
+    kind: str, code: int, line: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(toy, ["fail", kind, "-q"]) == code
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x]  # click writes a blank line on Ctrl-C
+    assert lines == ([line] if line else [])  # and -q silenced the note
+
+
+def test_unexpected_errors_are_one_redacted_line(capsys: pytest.CaptureFixture[str]) -> None:
+    register_secret("hunter2-long-value")
+    code = run(toy, ["fail", "bug"])
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 2  # the note, then the error
+    assert lines[1].startswith("jasmin-access: error: RuntimeError: ")
+    assert "hunter2" not in err and "re-run with -v" in lines[1]
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(cli, ["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+    assert run(cli, ["config", "show", "--no-such-option"]) == 2
+
+
+def test_options_merge_into_one_object(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(toy, ["-q", "fail", "ok", "--json", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"quiet": True, "verbose": 1, "json": True}
+    opts = GlobalOptions(profile="p", anon=True)
+    assert opts.resolve_kwargs == {"profile": "p", "endpoint_url": None, "anon": True}
+    assert GlobalOptions().resolve_kwargs["anon"] is None
+    assert not GlobalOptions(json=True).progress
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(None, "-"), (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 2**30, "5.0 GiB")],
+)
+def test_human_size(n: int | None, text: str) -> None:
+    assert human_size(n) == text
+
+
+def test_installed_command_end_to_end(isolated_env: Path) -> None:
+    done = subprocess.run([EXE, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and __version__ in done.stdout
+    done = subprocess.run(
+        [EXE, "config", "show", "ghost"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "jasmin-access: error: unknown profile 'ghost' (known: local): add it with "
+        "`jasmin-access config add ghost ...` or pick one of: local"
+    ]
