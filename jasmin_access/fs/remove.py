@@ -187,6 +187,9 @@ def _delete_local(loc: Location, fs_paths: list[str]) -> list[tuple[str, str]]:
                 os.unlink(p)
         except OSError as exc:
             failures.append((loc.to_url(p), str(translate(exc, action="deleting", url=p))))
+    if loc.kind == "store" and loc.bucket:
+        # the store prunes empty directories up to its root: keep the (now empty) bucket
+        os.makedirs(os.path.join(loc.fs_root, loc.bucket), exist_ok=True)
     return failures
 
 

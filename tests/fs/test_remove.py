@@ -49,6 +49,7 @@ def test_rm_refuses_bucket_root(tree_bucket: str, profile_for) -> None:
         fs.rm(tree_bucket, recursive=True, profile=p)
     assert len(remaining(tree_bucket, p)) == 5
     assert fs.rm(tree_bucket, recursive=True, force=True, profile=p).objects == 5
+    assert fs.ls(tree_bucket, profile=p) == []  # the emptied bucket still exists
 
 
 def test_rm_confirmation(tree_bucket: str, profile_for) -> None:
