@@ -1,0 +1,354 @@
+"""Open Zarr stores and NetCDF objects on a store as lazy, Dask-backed xarray Datasets.
+
+One line in a notebook::
+
+    import jasmin_access as ja
+    ds = ja.open_dataset("s3://bucket/run.zarr", profile="jasmin",
+                         variables=["thetao"], time=("1976-01", "1980-12"),
+                         bbox=(-30, 40, 10, 65))
+
+Opening a consolidated Zarr store costs one metadata request whatever the
+number of variables; selections are applied lazily before any data moves, and
+loading fetches only the chunks that intersect them, many at once.  NetCDF
+objects (``.nc``), lists and globs of them, and reference indexes
+(``.index.json``, see :func:`build_index`) open the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import xarray as xr
+
+from . import paths
+from .config import Profile
+from .errors import InvalidInput, NotFound, translating
+from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
+from .reading.index import build_references, default_index_key, open_index
+from .reading.info import DatasetInfo, info
+from .reading.netcdf import is_netcdf, open_netcdf
+from .reading.subset import record_dim, select_bbox, select_time, select_variables
+from .reading.tasks import ReadTask, slices
+from .reading.zstore import configure_zarr, open_metadata, read_store
+from .stores import Location, resolve
+
+__all__ = [
+    "DatasetInfo",
+    "ReadTask",
+    "build_index",
+    "info",
+    "open_dataset",
+    "open_mfdataset",
+    "slices",
+]
+
+log = logging.getLogger(__name__)
+
+URLs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+ZARR_CONCURRENCY = 64
+
+
+def _locations(url: URLs, resolve_kwargs: dict[str, Any]) -> list[Location]:
+    """Resolve a URL, a glob or a list of them to locations (natural order)."""
+    items = [url] if isinstance(url, (str, os.PathLike)) else list(url)
+    if not items:
+        raise InvalidInput("no URL given", "give a store URL, a NetCDF URL, a list or a glob")
+    out: list[Location] = []
+    for item in items:
+        loc = resolve(item, **resolve_kwargs)
+        if paths.has_magic(loc.path):
+            with translating("listing", loc.url, loc.profile_name):
+                found = paths.natural_sorted(loc.fs.glob(loc.path))
+            if not found:
+                raise NotFound(f"nothing matches {loc.url}", "check the pattern with ls")
+            out.extend(resolve(loc.to_url(p), **resolve_kwargs) for p in found)
+        else:
+            out.append(loc)
+    return out
+
+
+def _chunk_cache(cache: Any, cache_size: Any, location: Location) -> ChunkCache | None:
+    """The chunk cache asked for (argument, else profile setting), for remote stores only."""
+    if cache is False or location.kind not in ("s3", "https"):
+        return None
+    profile = location.profile
+    if cache is None:
+        cache = profile.cache if profile is not None and profile.cache else None
+        if cache is None:
+            return None
+    directory = DEFAULT_CACHE_DIR if cache is True else str(cache)
+    size = cache_size or (profile.cache_size if profile is not None else "2GB")
+    return ChunkCache(directory, size)
+
+
+def open_zarr_store(
+    location: Location,
+    *,
+    chunks: Any = "auto",
+    cache: Any = None,
+    cache_size: Any = None,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Open one Zarr store: one metadata request, then lazy arrays.
+
+    Parameters
+    ----------
+    location
+        The store.
+    chunks
+        Dask chunks; ``"auto"`` uses multiples of the storage chunks so each
+        task fetches many chunks at once.  None gives lazily indexed arrays.
+    cache, cache_size
+        Chunk cache directory (or True for the default) and its size bound.
+    **kwargs
+        Passed to :func:`xarray.open_zarr` (``decode_times``, ``drop_variables`` ...).
+    """
+    configure_zarr(ZARR_CONCURRENCY)
+    with translating("opening", location.url, location.profile_name):
+        store, root = open_metadata(read_store(location), location.url)
+    chunk_cache = _chunk_cache(cache, cache_size, location)
+    if chunk_cache is not None:
+        endpoint = location.profile.resolved_endpoint if location.profile else ""
+        store = CachingStore(store, chunk_cache, namespace_for(f"{endpoint}/{location.path}", root))
+    zarr_format = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
+    with translating("opening", location.url, location.profile_name):
+        return xr.open_zarr(
+            store, consolidated=None, zarr_format=zarr_format, chunks=chunks, **kwargs
+        )
+
+
+def _open_location(location: Location, *, chunks: Any, verify_index: bool, **kw: Any) -> Any:
+    if location.path.endswith(".json"):
+        return open_index(location, chunks=chunks, verify=verify_index)
+    if is_netcdf(location.path):
+        return open_netcdf([location], chunks=chunks, **_xr_kwargs(kw))
+    return open_zarr_store(location, chunks=chunks, **kw)
+
+
+def _xr_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if k not in ("cache", "cache_size")}
+
+
+def _combine(parts: list[xr.Dataset], dim: str | None) -> xr.Dataset:
+    if len(parts) == 1:
+        return parts[0]
+    dim = dim or record_dim(parts[0])
+    combined = xr.combine_nested(
+        parts,
+        concat_dim=dim,
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="override",
+    )
+    if dim in combined.indexes and not combined.indexes[dim].is_monotonic_increasing:
+        combined = combined.sortby(dim)
+    return combined
+
+
+def open_dataset(
+    url: URLs,
+    *,
+    profile: str | Profile | None = None,
+    variables: Sequence[str] | str | None = None,
+    time: Any = None,
+    bbox: Sequence[float] | None = None,
+    chunks: Any = "auto",
+    cache: str | bool | None = None,
+    cache_size: str | int | None = None,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+    verify_index: bool = True,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Open a Zarr store, NetCDF object(s) or reference index as a lazy Dataset.
+
+    Parameters
+    ----------
+    url
+        ``s3://bucket/run.zarr``, ``local://…``, a public
+        ``https://<tenancy>-o.s3-ext.jc.rl.ac.uk/bucket/run.zarr``, a NetCDF
+        object ``…/file.nc``, a glob or list of them (joined along the record
+        dimension), or an index ``…/name.index.json``.
+    profile
+        Profile for ``s3://`` URLs (none is needed for public https URLs).
+    variables
+        Keep only these variables (and their coordinates).
+    time
+        ``(start, stop)`` in the store's own calendar, inclusive, e.g.
+        ``("1976-01", "1980-12")``.
+    bbox
+        ``(lon_min, lat_min, lon_max, lat_max)``: keep the minimal index window
+        whose cells cover the box (1-D or 2-D curvilinear lat/lon, either
+        longitude convention, boxes may cross the dateline).
+    chunks
+        Dask chunks: ``"auto"`` (multiples of the storage chunks), a dict,
+        or None for lazily indexed arrays without Dask.
+    cache
+        Directory of a local chunk cache (True: ``~/.cache/jasmin-access/chunks``;
+        False: off; None: the profile's ``cache`` setting).
+    cache_size
+        Size bound of the cache (default: the profile's ``cache_size``, 2GB).
+    endpoint_url, anon
+        Overrides of the profile's endpoint and anonymity.
+    verify_index
+        For indexes: check first that no source changed since it was built.
+    **kwargs
+        Passed to xarray (``decode_times``, ``drop_variables`` ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        Lazy: no data is read until values are needed.
+
+    Raises
+    ------
+    NotFound
+        No store at the URL (or an unfinished conversion: re-run convert).
+    InvalidInput
+        Unknown variables, an empty time range, a bbox outside the grid.
+    IntegrityError
+        An index whose sources changed.
+    """
+    resolve_kwargs = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    locations = _locations(url, resolve_kwargs)
+    opts = {"cache": cache, "cache_size": cache_size, **kwargs}
+    if len(locations) > 1 and all(is_netcdf(loc.path) for loc in locations):
+        ds = open_netcdf(locations, chunks=chunks, **_xr_kwargs(opts))
+    else:
+        parts = [
+            _open_location(loc, chunks=chunks, verify_index=verify_index, **opts)
+            for loc in locations
+        ]
+        ds = _combine(parts, None)
+    return subset(ds, variables=variables, time=time, bbox=bbox)
+
+
+def subset(
+    ds: xr.Dataset,
+    *,
+    variables: Sequence[str] | str | None = None,
+    time: Any = None,
+    bbox: Sequence[float] | None = None,
+) -> xr.Dataset:
+    """Apply the ``variables``/``time``/``bbox`` selections lazily (see :func:`open_dataset`)."""
+    ds = select_time(ds, time)
+    ds = select_bbox(ds, bbox)
+    return select_variables(ds, variables)
+
+
+def _children(location: Location) -> list[str]:
+    """Zarr stores (``*.zarr``) or else NetCDF objects directly under a prefix."""
+    with translating("listing", location.url, location.profile_name):
+        entries = location.fs.ls(location.path.rstrip("/"), detail=False)
+    names = paths.natural_sorted(str(e).rstrip("/") for e in entries)
+    stores = [n for n in names if n.endswith(".zarr")]
+    return stores or [n for n in names if is_netcdf(n)]
+
+
+def open_mfdataset(
+    urls: URLs,
+    *,
+    profile: str | Profile | None = None,
+    dim: str | None = None,
+    variables: Sequence[str] | str | None = None,
+    time: Any = None,
+    bbox: Sequence[float] | None = None,
+    chunks: Any = "auto",
+    cache: str | bool | None = None,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Open several stores (or NetCDF objects) joined along the record dimension.
+
+    Parameters
+    ----------
+    urls
+        A prefix (every ``*.zarr`` store, else every NetCDF object, directly
+        under it), a glob, or a list of URLs.
+    dim
+        Dimension to join along (default: the record dimension, e.g.
+        ``time_counter``).
+    profile, variables, time, bbox, chunks, cache, endpoint_url, anon, **kwargs
+        As for :func:`open_dataset`.
+    """
+    resolve_kwargs = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if isinstance(urls, (str, os.PathLike)):
+        base = resolve(urls, **resolve_kwargs)
+        if not paths.has_magic(base.path) and not _is_openable(base):
+            found = _children(base)
+            if not found:
+                raise NotFound(f"no Zarr stores or NetCDF objects under {base.url}")
+            urls = [base.to_url(p) for p in found]
+    locations = _locations(urls, resolve_kwargs)
+    opts = {"cache": cache, **kwargs}
+    if all(is_netcdf(loc.path) for loc in locations):
+        ds = open_netcdf(locations, chunks=chunks, **_xr_kwargs(opts))
+    else:
+        parts = [_open_location(loc, chunks=chunks, verify_index=True, **opts) for loc in locations]
+        ds = _combine(parts, dim)
+    return subset(ds, variables=variables, time=time, bbox=bbox)
+
+
+def _is_openable(location: Location) -> bool:
+    path = location.path.rstrip("/")
+    if is_netcdf(path) or path.endswith((".json", ".zarr")):
+        return True
+    fs = location.fs
+    return bool(fs.exists(f"{path}/zarr.json") or fs.exists(f"{path}/.zmetadata"))
+
+
+def build_index(
+    sources: URLs,
+    dest: str | None = None,
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+    record_dim: str = "time_counter",
+) -> str:
+    """Build a reference index over NetCDF objects already on a store.
+
+    Parameters
+    ----------
+    sources
+        NetCDF object URLs, globs or a list of them (all on one store).
+    dest
+        URL of the index object; default ``<prefix>/<first name>.index.json``.
+    profile, endpoint_url, anon
+        Store access.
+    record_dim
+        Dimension the sources are joined along.
+
+    Returns
+    -------
+    str
+        The URL of the index written.
+    """
+    import json
+
+    resolve_kwargs = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    locations = _locations(sources, resolve_kwargs)
+    bad = [loc.url for loc in locations if not is_netcdf(loc.path)]
+    if bad:
+        raise InvalidInput(f"not NetCDF objects: {', '.join(bad)}", "index *.nc objects only")
+    if len({(loc.kind, loc.bucket, loc.profile_name) for loc in locations}) > 1:
+        raise InvalidInput("index sources must all be on one store and bucket")
+    first = locations[0]
+    target = resolve(dest, **resolve_kwargs) if dest else None
+    if target is None:
+        target = resolve(first.to_url(default_index_key(locations)), **resolve_kwargs)
+    target.require_writable()
+    doc = build_references(locations, record_dim=record_dim)
+    with (
+        translating("writing", target.url, target.profile_name),
+        target.fs.open(target.path, "wb") as f,
+    ):
+        f.write(json.dumps(doc, separators=(",", ":")).encode())
+    log.info("index of %d sources written to %s", len(locations), target.url)
+    return target.url

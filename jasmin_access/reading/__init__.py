@@ -1,0 +1,1 @@
+"""Helpers behind :mod:`jasmin_access.open`: stores, subsetting, caching, indexes, info."""

@@ -1,0 +1,290 @@
+"""A dataset summary: dims, variables, chunks, codecs, stored vs uncompressed bytes, time range.
+
+Works on Zarr stores (from their consolidated metadata plus one listing for the
+stored sizes) and on NetCDF4 objects (from the HDF5 headers, read by ranges).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import translating
+from ..stores import Location, resolve
+from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
+from .subset import record_dim
+from .zstore import is_metadata_key, open_metadata, read_store
+
+__all__ = ["DatasetInfo", "VariableInfo", "info"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VariableInfo:
+    """One variable of a :class:`DatasetInfo`."""
+
+    name: str
+    dtype: str
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...] | None
+    codecs: list[str]
+    nbytes: int
+    stored_bytes: int | None = None
+    shards: tuple[int, ...] | None = None
+
+
+@dataclass
+class DatasetInfo:
+    """Summary of a Zarr store or NetCDF object (see :func:`info`)."""
+
+    url: str
+    format: str
+    dims: dict[str, int]
+    variables: list[VariableInfo]
+    stored_bytes: int | None
+    nbytes: int
+    time_start: str | None = None
+    time_end: str | None = None
+    calendar: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        """Uncompressed / stored bytes."""
+        return self.nbytes / self.stored_bytes if self.stored_bytes else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for v in self.variables:
+            rows.append(
+                (
+                    v.name,
+                    v.dtype,
+                    f"({', '.join(v.dims)})",
+                    "x".join(map(str, v.shape)) or "scalar",
+                    "x".join(map(str, v.chunks)) if v.chunks else "-",
+                    ", ".join(v.codecs) or "-",
+                    _size(v.stored_bytes),
+                    _size(v.nbytes),
+                )
+            )
+        return rows
+
+    def __str__(self) -> str:
+        dims = ", ".join(f"{k}: {n}" for k, n in self.dims.items())
+        lines = [f"{self.url} ({self.format})", f"dims: {dims}"]
+        if self.time_start:
+            lines.append(f"time: {self.time_start} .. {self.time_end} ({self.calendar})")
+        ratio = f" (x{self.ratio:.2f})" if self.ratio else ""
+        sizes = f"stored: {_size(self.stored_bytes)}, uncompressed: {_size(self.nbytes)}"
+        lines.append(sizes + ratio)
+        header = ("variable", "dtype", "dims", "shape", "chunks", "codecs", "stored", "raw")
+        rows = [header, *self._rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        for row in rows:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("variable", "dtype", "dims", "shape", "chunks", "codecs", "stored", "raw")
+        )
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in self._rows()
+        )
+        dims = ", ".join(f"{esc(k)}: {n}" for k, n in self.dims.items())
+        time = (
+            f"<br>time: {esc(str(self.time_start))} .. {esc(str(self.time_end))}"
+            if self.time_start
+            else ""
+        )
+        return (
+            f"<div><b>{esc(self.url)}</b> ({esc(self.format)})<br>dims: {dims}{time}<br>"
+            f"stored {esc(_size(self.stored_bytes))}, uncompressed {esc(_size(self.nbytes))}"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        )
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+def _codec_text(codec: Any) -> str:
+    if hasattr(codec, "to_dict"):
+        d = codec.to_dict()
+        name, cfg = d.get("name", type(codec).__name__), dict(d.get("configuration") or {})
+    elif hasattr(codec, "get_config"):
+        cfg = dict(codec.get_config())
+        name = cfg.pop("id", type(codec).__name__)
+    else:
+        return type(codec).__name__
+    keep = {k: v for k, v in cfg.items() if isinstance(v, (int, float, str)) and k != "typesize"}
+    args = ",".join(f"{k}={v}" for k, v in keep.items())
+    return f"{name}({args})" if args else str(name)
+
+
+def _time_range(ds: xr.Dataset) -> tuple[str | None, str | None, str | None]:
+    try:
+        dim = record_dim(ds)
+    except Exception:
+        return None, None, None
+    if dim not in ds.indexes or ds.sizes[dim] == 0:
+        return None, None, None
+    index = ds.indexes[dim]
+    calendar = ds[dim].encoding.get("calendar") or getattr(index, "calendar", None)
+    return str(index[0]), str(index[-1]), calendar
+
+
+def _stored_by_array(location: Location) -> dict[str, int]:
+    sizes: dict[str, int] = defaultdict(int)
+    root = location.path.rstrip("/")
+    with translating("listing", location.url, location.profile_name):
+        found = location.fs.find(root, detail=True)
+    for name, entry in found.items():
+        rel = name[len(root) :].lstrip("/")
+        if "/" not in rel or is_metadata_key(rel) or rel.startswith(".jasmin-access/"):
+            continue
+        sizes[rel.split("/", 1)[0]] += int(entry.get("size") or 0)
+    return sizes
+
+
+def _zarr_info(location: Location) -> DatasetInfo:
+    import zarr
+
+    store, root = open_metadata(read_store(location), location.url)
+    fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
+    group = zarr.open_group(store, mode="r", zarr_format=fmt, use_consolidated=True)
+    stored = _stored_by_array(location)
+    ds = xr.open_zarr(store, zarr_format=fmt, consolidated=None, chunks=None)
+    variables = []
+    for name, arr in sorted(group.arrays()):
+        codecs = [*arr.filters, *([arr.serializer] if fmt == 3 else []), *arr.compressors]
+        dims = tuple(map(str, ds[name].dims)) if name in ds.variables else ()
+        variables.append(
+            VariableInfo(
+                name=name,
+                dtype=str(arr.dtype),
+                dims=dims,
+                shape=tuple(arr.shape),
+                chunks=tuple(arr.chunks),
+                codecs=[_codec_text(c) for c in codecs if c is not None],
+                nbytes=int(arr.nbytes),
+                stored_bytes=stored.get(name, 0),
+                shards=tuple(arr.shards) if getattr(arr, "shards", None) else None,
+            )
+        )
+    start, end, calendar = _time_range(ds)
+    return DatasetInfo(
+        url=location.url,
+        format=f"zarr v{fmt}",
+        dims={str(k): int(v) for k, v in ds.sizes.items()},
+        variables=variables,
+        stored_bytes=sum(stored.values()),
+        nbytes=sum(v.nbytes for v in variables),
+        time_start=start,
+        time_end=end,
+        calendar=calendar,
+        attrs=dict(group.attrs),
+    )
+
+
+def _h5_codecs(var: Any) -> list[str]:
+    out = []
+    if var.shuffle:
+        out.append("shuffle")
+    if var.compression:
+        level = var.compression_opts
+        out.append(f"{var.compression}({level})" if level is not None else var.compression)
+    if var.fletcher32:
+        out.append("fletcher32")
+    return out
+
+
+def _netcdf_info(location: Location) -> DatasetInfo:
+    import h5netcdf
+
+    with translating("reading", location.url, location.profile_name):
+        size = int(location.fs.info(location.path)["size"])
+        with h5netcdf.File(open_netcdf_file(location), "r") as f:
+            variables = []
+            for name, var in sorted(f.variables.items()):
+                nbytes = int(np.prod(var.shape, dtype="i8")) * var.dtype.itemsize
+                stored = int(var._h5ds.id.get_storage_size())
+                variables.append(
+                    VariableInfo(
+                        name=name,
+                        dtype=str(var.dtype),
+                        dims=tuple(var.dimensions),
+                        shape=tuple(var.shape),
+                        chunks=tuple(var.chunks) if var.chunks else None,
+                        codecs=_h5_codecs(var),
+                        nbytes=nbytes,
+                        stored_bytes=stored,
+                    )
+                )
+            dims = {str(k): int(d.size) for k, d in f.dimensions.items()}
+            attrs = dict(f.attrs)
+        ds = open_netcdf([location], chunks=None)
+    start, end, calendar = _time_range(ds)
+    return DatasetInfo(
+        url=location.url,
+        format="netcdf4",
+        dims=dims,
+        variables=variables,
+        stored_bytes=size,
+        nbytes=sum(v.nbytes for v in variables),
+        time_start=start,
+        time_end=end,
+        calendar=calendar,
+        attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items()},
+    )
+
+
+def info(
+    url: str,
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    anon: bool | None = None,
+) -> DatasetInfo:
+    """Summarise a Zarr store or a NetCDF object without reading its data.
+
+    Parameters
+    ----------
+    url
+        Store or object URL.
+    profile, endpoint_url, anon
+        Store access.
+
+    Returns
+    -------
+    DatasetInfo
+        Dims, variables (dtype, shape, chunks, codecs), stored and uncompressed
+        bytes, time range in the dataset's calendar.  Printable; renders as
+        HTML in notebooks; ``.as_dict()`` for JSON.
+    """
+    location = resolve(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
+    if is_netcdf(location.path):
+        return _netcdf_info(location)
+    return _zarr_info(location)

@@ -1,0 +1,240 @@
+"""Selections applied before any data moves: variables, time range, lon/lat box.
+
+All selections are lazy index operations; only the coordinate arrays needed to
+place them (the time axis, ``nav_lat``/``nav_lon``) are read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import InvalidInput
+
+__all__ = [
+    "bbox_window",
+    "find_lat_lon",
+    "lon_in_box",
+    "record_dim",
+    "select_bbox",
+    "select_time",
+    "select_variables",
+]
+
+log = logging.getLogger(__name__)
+
+_LAT_NAMES = ("nav_lat", "lat", "latitude", "nav_lat_grid_T", "gphit", "y_lat")
+_LON_NAMES = ("nav_lon", "lon", "longitude", "nav_lon_grid_T", "glamt", "x_lon")
+
+
+def record_dim(ds: xr.Dataset) -> str:
+    """The record (time) dimension: ``time_counter``, ``time`` or a decoded time axis."""
+    unlimited = ds.encoding.get("unlimited_dims") or ()
+    for name in ("time_counter", "time", *unlimited):
+        if name in ds.dims:
+            return str(name)
+    for coord in ds.coords.values():
+        if coord.ndim == 1 and _is_time(coord):
+            return str(coord.dims[0])
+    raise InvalidInput(
+        "the dataset has no time dimension", "name the dimension to use, e.g. dim='t'"
+    )
+
+
+def _is_time(var: xr.DataArray) -> bool:
+    if np.issubdtype(var.dtype, np.datetime64):
+        return True
+    return var.attrs.get("axis") == "T" or var.attrs.get("standard_name") == "time"
+
+
+def select_variables(ds: xr.Dataset, variables: Sequence[str] | str | None) -> xr.Dataset:
+    """Keep ``variables`` (and the coordinates they need)."""
+    if variables is None:
+        return ds
+    names = [variables] if isinstance(variables, str) else list(variables)
+    missing = [v for v in names if v not in ds.variables]
+    if missing:
+        known = ", ".join(sorted(map(str, ds.data_vars)))
+        raise InvalidInput(
+            f"variable(s) not in the dataset: {', '.join(missing)}", f"available: {known}"
+        )
+    return ds[names]
+
+
+def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
+    """Select a time range ``(start, stop)`` in the dataset's own calendar.
+
+    Strings such as ``"1976-01"`` are partial dates: ``("1976-01", "1980-12")``
+    keeps January 1976 to the end of December 1980, inclusive.
+    """
+    if time is None:
+        return ds
+    if isinstance(time, slice):
+        start, stop = time.start, time.stop
+    elif isinstance(time, (tuple, list)) and len(time) == 2:
+        start, stop = time
+    else:
+        raise InvalidInput(
+            f"time must be (start, stop), got {time!r}", 'e.g. time=("1976-01", "1980-12")'
+        )
+    dim = record_dim(ds)
+    if dim not in ds.indexes:
+        raise InvalidInput(f"time axis '{dim}' has no coordinate values to select on")
+    try:
+        out = ds.sel({dim: slice(start, stop)})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"cannot select time {start!r}..{stop!r} on '{dim}': {exc}",
+            "give dates like '1976-01' or '1976-01-15' in the dataset's calendar",
+        ) from None
+    if out.sizes[dim] == 0:
+        first, last = ds.indexes[dim][0], ds.indexes[dim][-1]
+        raise InvalidInput(
+            f"no time steps between {start} and {stop}", f"the dataset covers {first} to {last}"
+        )
+    return out
+
+
+def find_lat_lon(ds: xr.Dataset) -> tuple[str, str]:
+    """Names of the latitude and longitude variables (1-D or 2-D)."""
+
+    def pick(names: tuple[str, ...], standard: str, units: str) -> str | None:
+        for name in names:
+            if name in ds.variables:
+                return name
+        for name, var in ds.variables.items():
+            if var.attrs.get("standard_name") == standard or var.attrs.get("units") == units:
+                return str(name)
+        return None
+
+    lat = pick(_LAT_NAMES, "latitude", "degrees_north")
+    lon = pick(_LON_NAMES, "longitude", "degrees_east")
+    if lat is None or lon is None:
+        raise InvalidInput(
+            "bbox needs latitude/longitude coordinates and none were found",
+            "open without bbox and select with .isel on the grid dimensions",
+        )
+    return lat, lon
+
+
+def lon_in_box(
+    lon: np.ndarray, lon_min: float, lon_max: float, widen: np.ndarray | float = 0.0
+) -> np.ndarray:
+    """Longitudes inside ``[lon_min - widen, lon_max + widen]``, in any convention.
+
+    Longitudes may run -180..180 or 0..360; a box with ``lon_min > lon_max``
+    (e.g. ``(170, -170)``) crosses the dateline.
+    """
+    lon = np.asarray(lon, dtype="f8")
+    if lon_max - lon_min >= 360.0:
+        return np.ones(lon.shape, dtype=bool)
+    span = (lon_max - lon_min) % 360.0 + 2.0 * np.asarray(widen)
+    return np.asarray(((lon - lon_min + widen) % 360.0 <= span) | (span >= 360.0))
+
+
+def _half_spacing(values: np.ndarray, periodic: bool = False) -> np.ndarray:
+    """Half the largest step to a neighbour, per point (the cell's half-width)."""
+    v = np.asarray(values, dtype="f8")
+    half = np.zeros_like(v)
+    for axis in range(v.ndim):
+        if v.shape[axis] < 2:
+            continue
+        step = np.abs(np.diff(v, axis=axis))
+        if periodic:
+            step = np.minimum(step, 360.0 - step)
+        pad_lo = [(0, 0)] * v.ndim
+        pad_hi = [(0, 0)] * v.ndim
+        pad_lo[axis], pad_hi[axis] = (1, 0), (0, 1)
+        before = np.pad(step, pad_lo, mode="edge")
+        after = np.pad(step, pad_hi, mode="edge")
+        half = np.maximum(half, np.maximum(before, after) / 2.0)
+    return half
+
+
+def _covering(indices: np.ndarray, n: int, periodic: bool) -> slice | np.ndarray:
+    """Smallest window holding ``indices``; may wrap around the end when periodic."""
+    lo, hi = int(indices.min()), int(indices.max())
+    if not periodic or len(indices) < 2:
+        return slice(lo, hi + 1)
+    gaps = np.diff(indices)
+    big = int(np.argmax(gaps))
+    inner_gap = int(gaps[big]) - 1
+    wrap_gap = n - 1 - hi + lo
+    if inner_gap <= wrap_gap:
+        return slice(lo, hi + 1)
+    start, stop = int(indices[big + 1]), int(indices[big])
+    return np.concatenate([np.arange(start, n), np.arange(0, stop + 1)])
+
+
+def bbox_window(
+    lat: np.ndarray, lon: np.ndarray, bbox: Sequence[float]
+) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+    """Index window of the cells covering ``bbox`` on a 2-D (y, x) grid.
+
+    A cell is kept when its centre lies within the box widened by half the
+    local grid spacing, i.e. when the cell overlaps the box.  Longitudes may
+    use either convention; the x window may wrap around (periodic grids).
+
+    Returns
+    -------
+    tuple
+        ``(y, x)`` selections: slices, or an index array for a wrapped x window.
+    """
+    lon_min, lat_min, lon_max, lat_max = (float(b) for b in bbox)
+    lat = np.asarray(lat, dtype="f8")
+    lon = np.asarray(lon, dtype="f8")
+    hlat = _half_spacing(lat)
+    hlon = _half_spacing(lon, periodic=True)
+    in_lat = (lat + hlat >= lat_min) & (lat - hlat <= lat_max)
+    in_lon = lon_in_box(lon, lon_min, lon_max, widen=hlon)
+    mask = in_lat & in_lon & np.isfinite(lat) & np.isfinite(lon)
+    if not mask.any():
+        raise InvalidInput(
+            f"no grid cell in bbox {tuple(bbox)}",
+            "bbox is (lon_min, lat_min, lon_max, lat_max); check it against the grid",
+        )
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return _covering(rows, mask.shape[0], False), _covering(cols, mask.shape[1], True)
+
+
+def _check_bbox(bbox: Sequence[float]) -> None:
+    if len(bbox) != 4:
+        raise InvalidInput(
+            f"bbox must have 4 numbers, got {bbox!r}", "use (lon_min, lat_min, lon_max, lat_max)"
+        )
+    _, lat_min, _, lat_max = bbox
+    if not -90 <= lat_min <= lat_max <= 90:
+        raise InvalidInput(
+            f"invalid latitudes in bbox {tuple(bbox)}",
+            "use (lon_min, lat_min, lon_max, lat_max) with -90 <= lat_min <= lat_max <= 90",
+        )
+
+
+def select_bbox(ds: xr.Dataset, bbox: Sequence[float] | None) -> xr.Dataset:
+    """Select the minimal index window covering ``bbox = (lon_min, lat_min, lon_max, lat_max)``.
+
+    Works on 1-D ``lat``/``lon`` axes (ascending or descending) and on 2-D
+    curvilinear grids (``nav_lat``/``nav_lon``); only the coordinate arrays are
+    read.
+    """
+    if bbox is None:
+        return ds
+    _check_bbox(bbox)
+    lat_name, lon_name = find_lat_lon(ds)
+    lat, lon = ds[lat_name], ds[lon_name]
+    if lat.ndim == 2 and lon.ndim == 2:
+        ydim, xdim = lat.dims
+        ysel, xsel = bbox_window(lat.values, lon.transpose(*lat.dims).values, bbox)
+    elif lat.ndim == 1 and lon.ndim == 1:
+        ydim, xdim = lat.dims[0], lon.dims[0]
+        lat2, lon2 = np.meshgrid(lat.values, lon.values, indexing="ij")
+        ysel, xsel = bbox_window(lat2, lon2, bbox)
+    else:
+        raise InvalidInput(f"unsupported latitude/longitude shapes {lat.dims} / {lon.dims}")
+    log.debug("bbox %s -> %s=%s, %s=%s", bbox, ydim, ysel, xdim, xsel)
+    return ds.isel({ydim: ysel, xdim: xsel})

@@ -1,0 +1,201 @@
+"""Zarr stores over a :class:`~jasmin_access.stores.Location`, tuned for reading.
+
+zarr drives its stores from its own event loop, so an S3 store needs an s3fs
+instance created in asynchronous mode (the synchronous one is bound to fsspec's
+loop).  The filesystem here pickles by profile, never by secret, like the
+synchronous one in :mod:`jasmin_access.stores`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from typing import Any
+
+import zarr
+import zarr.storage
+from zarr.storage import WrapperStore
+
+from ..config import Profile
+from ..errors import NotFound
+from ..stores import JasminS3FileSystem, Location, s3_config_kwargs
+
+__all__ = [
+    "AsyncJasminS3FileSystem",
+    "MetadataStore",
+    "async_s3_filesystem",
+    "configure_zarr",
+    "open_metadata",
+    "read_store",
+]
+
+log = logging.getLogger(__name__)
+
+
+class AsyncJasminS3FileSystem(JasminS3FileSystem):
+    """An asynchronous :class:`JasminS3FileSystem` for zarr; pickles without secrets."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        profile = self.jasmin_profile
+        if profile is None:  # pragma: no cover - always set by async_s3_filesystem
+            return super().__reduce__()
+        # a Profile pickles without credentials and re-reads them when unpickled
+        return (async_s3_filesystem, (profile,))
+
+
+def async_s3_filesystem(profile: Profile) -> AsyncJasminS3FileSystem:
+    """An asynchronous s3fs filesystem for ``profile``, for use inside zarr."""
+    creds = profile.credentials()
+    return _cached_async(profile, tuple(sorted(creds.items())))
+
+
+@lru_cache(maxsize=32)
+def _cached_async(profile: Profile, creds: tuple[tuple[str, str], ...]) -> AsyncJasminS3FileSystem:
+    config = s3_config_kwargs(profile)
+    config["max_pool_connections"] = max(profile.max_concurrency, 64)
+    fs = AsyncJasminS3FileSystem(
+        anon=profile.anon,
+        endpoint_url=profile.resolved_endpoint,
+        client_kwargs={"region_name": profile.region} if profile.region else {},
+        config_kwargs=config,
+        max_concurrency=1,  # zarr fetches chunks concurrently; >1 costs a HEAD per GET
+        skip_instance_cache=True,
+        asynchronous=True,
+        jasmin_profile=profile,
+        **dict(creds),
+    )
+    fs.retries = min(max(profile.retries, 1), 3)  # botocore retries each request already
+    return fs
+
+
+def read_store(location: Location) -> zarr.abc.store.Store:
+    """A read-only zarr store over ``location`` (local directory or S3 prefix)."""
+    if location.kind in ("store", "local"):
+        return zarr.storage.LocalStore(location.path, read_only=True)
+    profile = location.profile
+    if profile is None:  # pragma: no cover - S3 locations always carry a profile
+        raise ValueError(f"{location.url} has no profile")
+    fs = async_s3_filesystem(profile)
+    return zarr.storage.FsspecStore(fs=fs, path=location.path, read_only=True)
+
+
+def configure_zarr(concurrency: int) -> None:
+    """Raise zarr's async concurrency so one task fetches many chunks at once."""
+    current = int(zarr.config.get("async.concurrency") or 10)
+    if concurrency > current:
+        zarr.config.set({"async.concurrency": concurrency})
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+_META_NAMES = {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"}
+IN_PROGRESS_KEY = ".jasmin-access/in-progress.json"
+
+
+def is_metadata_key(key: str) -> bool:
+    """True for zarr metadata documents (v2 and v3)."""
+    return key.rsplit("/", 1)[-1] in _META_NAMES
+
+
+class MetadataStore(WrapperStore[Any]):
+    """A store whose metadata documents come from one consolidated read.
+
+    Opening a store through it costs a single request (``zarr.json`` for v3,
+    ``.zmetadata`` for v2, after one miss on ``zarr.json``) whatever the number
+    of arrays; every other metadata lookup is answered from memory.  Chunk
+    reads go to the wrapped store.
+    """
+
+    def __init__(self, store: Any, metadata: dict[str, bytes] | None = None) -> None:
+        super().__init__(store)
+        self.metadata = dict(metadata or {})
+
+    def _with_store(self, store: Any) -> MetadataStore:
+        return type(self)(store, self.metadata)
+
+    def __str__(self) -> str:
+        return str(self._store)
+
+    def __repr__(self) -> str:
+        return f"MetadataStore({self._store!r})"
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+        if is_metadata_key(key):
+            data = self.metadata.get(key)
+            return None if data is None else prototype.buffer.from_bytes(data)
+        return await self._store.get(key, prototype, byte_range)
+
+    async def exists(self, key: str) -> bool:
+        if is_metadata_key(key):
+            return key in self.metadata
+        return bool(await self._store.exists(key))
+
+
+async def _fetch(store: Any, key: str) -> bytes | None:
+    from zarr.core.buffer import default_buffer_prototype
+
+    buf = await store.get(key, default_buffer_prototype())
+    return None if buf is None else buf.to_bytes()
+
+
+def _v3_documents(root: dict[str, Any]) -> dict[str, bytes] | None:
+    consolidated = root.get("consolidated_metadata")
+    if not isinstance(consolidated, dict) or "metadata" not in consolidated:
+        return None
+    docs = {"zarr.json": json.dumps(root).encode()}
+    for path, meta in consolidated["metadata"].items():
+        docs[f"{path}/zarr.json"] = json.dumps(meta).encode()
+    return docs
+
+
+def _v2_documents(raw: bytes) -> dict[str, bytes]:
+    meta = json.loads(raw).get("metadata", {})
+    docs = {key: json.dumps(value).encode() for key, value in meta.items()}
+    docs[".zmetadata"] = raw
+    return docs
+
+
+async def _load_metadata(store: Any) -> tuple[dict[str, bytes] | None, bytes | None]:
+    raw = await _fetch(store, "zarr.json")
+    if raw is not None:
+        return _v3_documents(json.loads(raw)), raw
+    raw = await _fetch(store, ".zmetadata")
+    if raw is not None:
+        return _v2_documents(raw), raw
+    return None, None
+
+
+def open_metadata(store: Any, url: str) -> tuple[Any, bytes]:
+    """Wrap ``store`` with its consolidated metadata read in one request.
+
+    Returns
+    -------
+    tuple
+        The store to give to zarr/xarray and the raw root document (used to
+        key the chunk cache: a rewritten store gets a new cache namespace).
+
+    Raises
+    ------
+    NotFound
+        When there is no zarr store at ``url``; the message says so when it is
+        an unfinished conversion.
+    """
+    from zarr.core.sync import sync
+
+    docs, raw = sync(_load_metadata(store))
+    if raw is None:
+        if sync(store.exists(IN_PROGRESS_KEY)):
+            raise NotFound(
+                f"{url} is an unfinished conversion (no root metadata yet)",
+                "re-run the same convert command to resume it, then open the store",
+            )
+        raise NotFound(
+            f"no Zarr store at {url}",
+            "check the URL with `jasmin-access ls`; NetCDF objects must end in .nc",
+        )
+    if docs is None:  # not consolidated: zarr reads each array's metadata itself
+        log.info("%s has no consolidated metadata; opening costs one request per array", url)
+        return store, raw
+    return MetadataStore(store, docs), raw

@@ -1,0 +1,119 @@
+"""Request counting against a real S3 server: what opening and reading cost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import jasmin_access as ja
+from tests.reading.counting import CountingServer
+from tests.reading.helpers import COUNTED_PROFILE, counted_bucket_url
+
+META = (".zmetadata", ".zarray", ".zattrs", ".zgroup", "zarr.json")
+
+
+def _metadata_gets(server: CountingServer, bucket: str) -> list[str]:
+    return [r.key for r in server.log.gets(bucket[5:]) if r.key.endswith(META)]
+
+
+def _chunk_gets(server: CountingServer, bucket: str, var: str) -> list[str]:
+    return [r.key for r in server.log.gets(bucket[5:]) if f"/{var}/" in r.key]
+
+
+def test_opening_a_consolidated_v3_store_costs_one_metadata_request(
+    counted: CountingServer, make_store: Callable[..., str]
+) -> None:
+    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
+    bucket = url.rsplit("/", 1)[0]
+    counted.log.clear()
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    assert len(ds.data_vars) >= 4
+    assert _metadata_gets(counted, bucket) == ["run.zarr/zarr.json"]
+    assert not [r for r in counted.log.requests if r.method == "HEAD"]
+    assert _chunk_gets(counted, bucket, "thetao") == []  # opening reads no data
+
+
+def test_opening_a_consolidated_v2_store_reads_only_zmetadata(
+    counted: CountingServer, make_store: Callable[..., str]
+) -> None:
+    url = make_store(counted_bucket_url(counted) + "/run2.zarr", COUNTED_PROFILE, 2)
+    bucket = url.rsplit("/", 1)[0]
+    counted.log.clear()
+    ja.open_dataset(url, profile=COUNTED_PROFILE)
+    # one probe for a v3 root (absent), then the consolidated v2 document; no .zarray reads
+    assert _metadata_gets(counted, bucket) == ["run2.zarr/zarr.json", "run2.zarr/.zmetadata"]
+
+
+def test_metadata_cost_does_not_grow_with_variables(
+    counted: CountingServer, nemo_ref: xr.Dataset
+) -> None:
+    from tests.reading.helpers import write_store
+
+    wide = nemo_ref.assign({f"extra{i}": nemo_ref.tos * i for i in range(20)})
+    url = write_store(wide, counted_bucket_url(counted) + "/wide.zarr", COUNTED_PROFILE)
+    counted.log.clear()
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    assert "extra19" in ds
+    assert _metadata_gets(counted, url.rsplit("/", 1)[0]) == ["wide.zarr/zarr.json"]
+
+
+def test_subset_fetches_only_intersecting_chunks(
+    counted: CountingServer, make_store: Callable[..., str], nemo_ref: xr.Dataset
+) -> None:
+    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
+    bucket = url.rsplit("/", 1)[0]
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    counted.log.clear()
+    part = ds.thetao.isel(time_counter=slice(1, 3), deptht=slice(2, 4)).values
+    np.testing.assert_array_equal(
+        part, nemo_ref.thetao.isel(time_counter=slice(1, 3), deptht=slice(2, 4)).values
+    )
+    # storage chunks are (1, 1, y, x): 2 steps x 2 levels = 4 chunks, each fetched once
+    assert sorted(_chunk_gets(counted, bucket, "thetao")) == sorted(
+        f"run.zarr/thetao/c/{t}/{z}/0/0" for t in (1, 2) for z in (2, 3)
+    )
+    assert _chunk_gets(counted, bucket, "so") == []
+
+
+def test_point_time_series_touches_only_chunks_holding_the_point(
+    counted: CountingServer, nemo_ref: xr.Dataset
+) -> None:
+    from tests.reading.helpers import write_store
+
+    url = counted_bucket_url(counted) + "/tiled.zarr"
+    tiled = nemo_ref.copy()
+    tiled["tos"].encoding = {"chunks": (1, 10, 12)}
+    write_store(tiled, url, COUNTED_PROFILE)
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    counted.log.clear()
+    series = ds.tos.isel(y=15, x=20).values
+    np.testing.assert_array_equal(series, nemo_ref.tos.isel(y=15, x=20).values)
+    keys = _chunk_gets(counted, url.rsplit("/", 1)[0], "tos")
+    assert sorted(keys) == [f"tiled.zarr/tos/c/{t}/1/1" for t in range(3)]
+
+
+def test_chunks_are_fetched_concurrently(
+    counted: CountingServer, make_store: Callable[..., str]
+) -> None:
+    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    counted.log.clear()
+    counted.log.delay = 0.05  # each data GET holds the server for a while
+    ds.thetao.load()
+    n = len(_chunk_gets(counted, url.rsplit("/", 1)[0], "thetao"))
+    assert n == 15  # 3 steps x 5 levels, no chunk read twice
+    assert counted.log.max_in_flight > 2
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_whole_variable_is_one_dask_task(
+    counted: CountingServer, make_store: Callable[..., str], fmt: int
+) -> None:
+    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, fmt)
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    # dask chunks are multiples of the (1, 1, y, x) storage chunks, not one task per chunk
+    assert ds.thetao.data.npartitions == 1
+    assert ds.thetao.encoding["preferred_chunks"]["deptht"] == 1
