@@ -140,10 +140,36 @@ def get_options() -> GlobalOptions:
     return root.obj
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now (it may be replaced, e.g. under test)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    handler = _StderrHandler()
+    handler.addFilter(_redact_record)
+    logging.basicConfig(
+        level=level,
+        format="%(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
+        force=True,
+    )
     logging.getLogger("jasmin_access").setLevel(level)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Mask secrets in a log record before it is written (debug logs quote requests)."""
+    record.msg = redact(record.getMessage())
+    record.args = None
+    return True
 
 
 # --------------------------------------------------------------------------- rendering

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..config import add_profile, get_profile, load_config
@@ -80,7 +82,7 @@ def add(
 ) -> None:
     """Add or replace profile NAME in the config file."""
     if secret_stdin:
-        secret = click.get_text_stream("stdin").readline().strip()
+        secret = sys.stdin.readline().strip()
     settings = {
         "endpoint_url": endpoint,
         "tenancy": tenancy,
