@@ -72,7 +72,9 @@ class Run:
     def failure(self) -> str:
         """One line saying why the run failed."""
         lines = [ln for ln in (self.stderr or self.stdout).strip().splitlines() if ln.strip()]
-        return f"exit {self.returncode}: {lines[-1][:160] if lines else 'no output'}"
+        errors = [ln for ln in lines if "Error" in ln or "error:" in ln or "Exception" in ln]
+        line = (errors or lines or ["no output"])[-1].strip()
+        return f"exit {self.returncode}: {line[:200]}"
 
 
 @dataclass
