@@ -147,7 +147,11 @@ class LocalObjectFileSystem(LocalFileSystem):
             self._prune(os.path.dirname(target.rstrip("/")))
 
     def _prune(self, directory: str) -> None:
-        while directory.startswith(self.store_root + os.sep) and directory != self.store_root:
+        """Remove emptied pseudo-directories up to, but not including, the bucket."""
+        while (
+            directory.startswith(self.store_root + os.sep)
+            and os.path.dirname(directory) != self.store_root
+        ):
             try:
                 os.rmdir(directory)
             except OSError:

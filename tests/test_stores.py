@@ -350,3 +350,13 @@ def test_anonymous_access_never_sends_credentials(
     assert flagged.profile is not None and flagged.profile.anon
     assert s3_proxy.count(kind="get") >= 2
     assert s3_proxy.authorized_requests == []
+
+
+def test_removing_last_object_keeps_the_bucket(local_bucket: str) -> None:
+    """As on S3, an emptied bucket still exists; only emptied prefixes vanish."""
+    loc = resolve(local_bucket + "/run1/sub/a.nc")
+    loc.fs.pipe(loc.path, b"x")
+    loc.fs.rm_file(loc.path)
+    bucket_dir = resolve(local_bucket)
+    assert os.path.isdir(bucket_dir.path)
+    assert not os.path.exists(resolve(local_bucket + "/run1").path)
