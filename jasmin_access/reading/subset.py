@@ -7,6 +7,7 @@ place them (the time axis, ``nav_lat``/``nav_lon``) are read.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,11 +66,62 @@ def select_variables(ds: xr.Dataset, variables: Sequence[str] | str | None) -> x
     return ds[names]
 
 
+_DATE = re.compile(
+    r"^\s*(-?\d{1,4})(?:-(\d{1,2})(?:-(\d{1,2})"
+    r"(?:[T ](\d{1,2})(?::(\d{1,2})(?::(\d{1,2}))?)?)?)?)?\s*$"
+)
+
+
+def _date_bound(value: Any, index: Any, end: bool) -> tuple[Any, bool]:
+    """A comparable bound for ``index`` and whether it is exclusive.
+
+    A partial date string stands for its whole period: as an end bound
+    ``"1980-12"`` means "before 1981-01-01".
+    """
+    if not isinstance(value, str):
+        return value, False
+    m = _DATE.match(value)
+    if not m:
+        raise InvalidInput(
+            f"cannot read the date '{value}'", "write dates as YYYY, YYYY-MM or YYYY-MM-DD[THH:MM]"
+        )
+    given = [int(g) for g in m.groups() if g is not None]
+    parts = given + [1, 1, 0, 0, 0][len(given) - 1 :]
+    if end:  # the first instant after the period named
+        if len(given) == 1:
+            parts[0] += 1
+        elif len(given) == 2:
+            parts[0], parts[1] = (parts[0] + 1, 1) if parts[1] == 12 else (parts[0], parts[1] + 1)
+    calendar = getattr(index, "calendar", None)
+    if calendar is not None:
+        import cftime
+
+        stamp = cftime.datetime(*parts[:3], *parts[3:6], calendar=calendar)
+        if end and len(given) >= 3:
+            stamp += _unit_step(len(given))
+    else:
+        import pandas as pd
+
+        stamp = pd.Timestamp(*parts[:3], *parts[3:6])
+        if end and len(given) >= 3:
+            stamp += _unit_step(len(given))
+    return stamp, end
+
+
+def _unit_step(n_given: int) -> Any:
+    from datetime import timedelta
+
+    return {3: timedelta(days=1), 4: timedelta(hours=1), 5: timedelta(minutes=1)}.get(
+        n_given, timedelta(seconds=1)
+    )
+
+
 def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
     """Select a time range ``(start, stop)`` in the dataset's own calendar.
 
     Strings such as ``"1976-01"`` are partial dates: ``("1976-01", "1980-12")``
-    keeps January 1976 to the end of December 1980, inclusive.
+    keeps January 1976 to the end of December 1980, inclusive, whatever the
+    calendar (``360_day``, ``noleap``, ``gregorian`` ...).
     """
     if time is None:
         return ds
@@ -84,19 +136,28 @@ def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
     dim = record_dim(ds)
     if dim not in ds.indexes:
         raise InvalidInput(f"time axis '{dim}' has no coordinate values to select on")
+    index = ds.indexes[dim]
+    keep = np.ones(len(index), dtype=bool)
     try:
-        out = ds.sel({dim: slice(start, stop)})
-    except (KeyError, TypeError, ValueError) as exc:
+        if start is not None:
+            keep &= np.asarray(index >= _date_bound(start, index, end=False)[0])
+        if stop is not None:
+            bound, exclusive = _date_bound(stop, index, end=True)
+            keep &= np.asarray(index < bound if exclusive else index <= bound)
+    except TypeError as exc:
         raise InvalidInput(
-            f"cannot select time {start!r}..{stop!r} on '{dim}': {exc}",
-            "give dates like '1976-01' or '1976-01-15' in the dataset's calendar",
+            f"cannot compare {start!r}..{stop!r} with the '{dim}' axis: {exc}",
+            "give dates as strings like '1976-01' or '1976-01-15'",
         ) from None
-    if out.sizes[dim] == 0:
-        first, last = ds.indexes[dim][0], ds.indexes[dim][-1]
+    if not keep.any():
         raise InvalidInput(
-            f"no time steps between {start} and {stop}", f"the dataset covers {first} to {last}"
+            f"no time steps between {start} and {stop}",
+            f"the dataset covers {index[0]} to {index[-1]}",
         )
-    return out
+    positions = np.flatnonzero(keep)
+    contiguous = positions[-1] - positions[0] + 1 == len(positions)
+    sel = slice(int(positions[0]), int(positions[-1]) + 1) if contiguous else positions
+    return ds.isel({dim: sel})
 
 
 def find_lat_lon(ds: xr.Dataset) -> tuple[str, str]:
@@ -122,18 +183,24 @@ def find_lat_lon(ds: xr.Dataset) -> tuple[str, str]:
 
 
 def lon_in_box(
-    lon: np.ndarray, lon_min: float, lon_max: float, widen: np.ndarray | float = 0.0
+    lon: np.ndarray,
+    lon_min: float,
+    lon_max: float,
+    widen: np.ndarray | float = 0.0,
+    strict: bool = False,
 ) -> np.ndarray:
     """Longitudes inside ``[lon_min - widen, lon_max + widen]``, in any convention.
 
     Longitudes may run -180..180 or 0..360; a box with ``lon_min > lon_max``
-    (e.g. ``(170, -170)``) crosses the dateline.
+    (e.g. ``(170, -170)``) crosses the dateline.  ``strict`` excludes the edges.
     """
     lon = np.asarray(lon, dtype="f8")
     if lon_max - lon_min >= 360.0:
         return np.ones(lon.shape, dtype=bool)
     span = (lon_max - lon_min) % 360.0 + 2.0 * np.asarray(widen)
-    return np.asarray(((lon - lon_min + widen) % 360.0 <= span) | (span >= 360.0))
+    offset = (lon - lon_min + widen) % 360.0
+    inside = ((offset > 0) & (offset < span)) if strict else (offset <= span)
+    return np.asarray(inside | (span >= 360.0))
 
 
 def _half_spacing(values: np.ndarray, periodic: bool = False) -> np.ndarray:
@@ -189,8 +256,11 @@ def bbox_window(
     lon = np.asarray(lon, dtype="f8")
     hlat = _half_spacing(lat)
     hlon = _half_spacing(lon, periodic=True)
-    in_lat = (lat + hlat >= lat_min) & (lat - hlat <= lat_max)
-    in_lon = lon_in_box(lon, lon_min, lon_max, widen=hlon)
+    if lat_min == lat_max:  # a point: the cell holding it, edges included
+        in_lat = (lat + hlat >= lat_min) & (lat - hlat <= lat_max)
+    else:  # cells overlapping the box; merely touching its edge does not count
+        in_lat = (lat + hlat > lat_min) & (lat - hlat < lat_max)
+    in_lon = lon_in_box(lon, lon_min, lon_max, widen=hlon, strict=lon_min != lon_max)
     mask = in_lat & in_lon & np.isfinite(lat) & np.isfinite(lon)
     if not mask.any():
         raise InvalidInput(

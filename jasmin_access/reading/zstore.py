@@ -136,7 +136,10 @@ class MetadataStore(WrapperStore[Any]):
 async def _fetch(store: Any, key: str) -> bytes | None:
     from zarr.core.buffer import default_buffer_prototype
 
-    buf = await store.get(key, default_buffer_prototype())
+    try:
+        buf = await store.get(key, default_buffer_prototype())
+    except FileNotFoundError:  # a local store whose directory does not exist
+        return None
     return None if buf is None else buf.to_bytes()
 
 
@@ -186,7 +189,7 @@ def open_metadata(store: Any, url: str) -> tuple[Any, bytes]:
 
     docs, raw = sync(_load_metadata(store))
     if raw is None:
-        if sync(store.exists(IN_PROGRESS_KEY)):
+        if sync(_fetch(store, IN_PROGRESS_KEY)) is not None:
             raise NotFound(
                 f"{url} is an unfinished conversion (no root metadata yet)",
                 "re-run the same convert command to resume it, then open the store",
