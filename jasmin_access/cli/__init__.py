@@ -9,8 +9,9 @@ import click
 from .._version import __version__
 from ._common import global_options, run
 from .config_cmd import config
-from .convert_cmd import convert, verify
+from .convert_cmd import append, convert, verify
 from .fs_cmds import COMMANDS as FS_COMMANDS
+from .open_cmds import COMMANDS as OPEN_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,8 +27,11 @@ def cli() -> None:
 
 cli.add_command(config)
 cli.add_command(convert)
+cli.add_command(append)
 cli.add_command(verify)
 for _command in FS_COMMANDS:
+    cli.add_command(_command)
+for _command in OPEN_COMMANDS:
     cli.add_command(_command)
 
 

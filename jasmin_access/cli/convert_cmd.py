@@ -97,3 +97,26 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
         raise IntegrityError(
             f"{report.dest} differs from its sources ({len(report.differences)} differences)"
         )
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.argument("dest")
+@click.option("--replace", is_flag=True, help="Overwrite steps already in the store.")
+@click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
+@click.option("--workers", type=int, help="Local workers (default: CPUs).")
+@click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@global_options
+def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
+    """Append NetCDF SOURCES to the Zarr store DEST along its record dimension."""
+    from ..convert import append as run_append
+
+    opts = get_options()
+    report = run_append(list(sources), dest, progress=opts.progress, **opts.resolve_kwargs, **kw)
+    if opts.json:
+        emit_json([report.to_dict()])
+    elif not opts.quiet:
+        echo(
+            f"{report.dest}: {report.chunks_written} chunks written, "
+            f"{report.chunks_skipped} skipped in {report.seconds:.1f} s"
+        )

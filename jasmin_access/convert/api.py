@@ -108,6 +108,7 @@ def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
         "converter_version": __version__,
         "created": now,
         "options": plan.options.to_dict(),
+        "record_dim": plan.inventory.groups[""].record_dim,
         "sources": [
             {"name": r.url, "size": r.size, "mtime": r.mtime} for r in plan.inventory.sources
         ],

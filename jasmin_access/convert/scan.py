@@ -105,6 +105,15 @@ def _calendar(ds: Any, name: str) -> str:
     return str(cal or "standard")
 
 
+def step_label(value: Any, units: str | None, calendar: str) -> str:
+    """A record value as a date when it has time units (for messages)."""
+    if not units:
+        return repr(value.item() if hasattr(value, "item") else value)
+    import cftime
+
+    return str(cftime.num2date(value, units, calendar=calendar))
+
+
 def _digest(values: np.ndarray) -> str:
     if values.dtype == object:
         data = "\x00".join(map(str, values.ravel())).encode()
@@ -280,17 +289,21 @@ def _finish_group(inv: GroupInventory, refs: list[SourceRef]) -> None:
             values = convert_times(
                 values, inv.units[rdim][i], inv.units[rdim][0], inv.calendars[rdim]
             )
+        units = inv.units[rdim][0] if rdim in inv.units else None
+        cal = inv.calendars.get(rdim, "standard")
         steps = np.diff(values)
         if (steps <= 0).any():
             bad = int(np.argmax(steps <= 0)) + 1
             raise InvalidInput(
-                f"{ref.url}: {rdim} not strictly increasing at step {bad}",
+                f"{ref.url}: {rdim} step {bad} ({step_label(values[bad], units, cal)}) is "
+                "duplicated or out of order",
                 "remove duplicated or unsorted steps",
             )
         if prev_last is not None and len(values) and values[0] <= prev_last:
             raise InvalidInput(
-                f"{ref.url}: {rdim} starts at {values[0]!r}, not after the previous file's "
-                f"last value {prev_last!r} (overlapping or unsorted files)",
+                f"{ref.url}: {rdim} starts at {step_label(values[0], units, cal)}, not after "
+                f"the previous file's last step {step_label(prev_last, units, cal)} "
+                "(overlapping or unsorted files)",
                 "give files in time order without overlaps",
             )
         if len(values):

@@ -209,9 +209,10 @@ def remove_store(target: StoreTarget) -> None:
         fs.rm(target.path, recursive=True)
 
 
-def write_marker(target: StoreTarget, fingerprint: str) -> None:
-    """Write the in-progress marker naming this run."""
+def write_marker(target: StoreTarget, fingerprint: str, **extra: Any) -> None:
+    """Write the in-progress marker naming this run (``extra`` keys are added)."""
     marker = {
+        **extra,
         "run_id": target.run_id,
         "host": socket.gethostname(),
         "pid": os.getpid(),
