@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -87,6 +89,7 @@ def run_cases(bench: Bench, names: list[str], mode: str) -> list[CaseResult]:
         module = CASES[name]
         start = time.monotonic()
         notes_before = len(bench.notes)
+        load_before = os.getloadavg()[0]
         print(f"== {name} ...", file=sys.stderr, flush=True)
         try:
             rows = module.run(bench)
@@ -96,17 +99,22 @@ def run_cases(bench: Bench, names: list[str], mode: str) -> list[CaseResult]:
             rows = [Row(name, "(case)", status="failed", note=f"case failed: {exc}")]
         apply_ratios(rows)
         took = time.monotonic() - start
+        load = f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
         results.append(
             CaseResult(
                 name,
                 rows,
                 module.checks(bench, rows),
                 bench.notes[notes_before:],
-                f"{mode}, took {took:.0f} s",
+                f"{mode}, took {took:.0f} s, {load}",
             )
         )
         print(f"== {name} done in {took:.0f} s", file=sys.stderr, flush=True)
     return results
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s: %(message)s",
     )
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # unclosed set-up sessions at exit
+    signal.signal(signal.SIGTERM, _terminate)  # so the server is stopped on `kill`
     if args.install_peers:
         return install_peers(print)
     names = args.cases or list(CASES)
@@ -177,7 +186,8 @@ def save(results: list[CaseResult], machine: list[str], *, canonical: bool) -> N
             written.append(path)
     else:
         path = RESULTS / ("quick.md" if quick else "partial.md")
-        path.write_text(render_report(results, machine, title="Performance (partial run)"))
+        title = "Performance (quick run)" if quick else "Performance (partial run)"
+        path.write_text(render_report(results, machine, title=title))
         written.append(path)
     print("written: " + ", ".join(str(p.relative_to(ROOT)) for p in written), file=sys.stderr)
 

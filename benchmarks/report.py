@@ -107,7 +107,9 @@ installed is listed as skipped, with the command that installs it; a case of thi
 project whose code is not there yet fails loudly as "not available".
 
 The S3 server shares the machine's cores with the client, so absolute numbers say
-little about a real object store: compare tools as ratios within one run.
+little about a real object store: compare tools as ratios within one run. The 1-minute
+load average at the start and end of each case is recorded above: other work on the
+machine slows every tool and widens the spread between runs.
 """
 
 
