@@ -184,6 +184,21 @@ _QUOTA_CODES = {
     "StorageQuotaExceeded",
     "InsufficientStorage",
 }
+_DROPPED = {
+    "ConnectionClosedError",
+    "ServerDisconnectedError",
+    "ClientPayloadError",
+    "IncompleteRead",
+    "ResponseStreamingError",
+    "ConnectionResetError",
+}
+_NAME_CODES = {
+    "InvalidBucketName",
+    "InvalidArgument",
+    "InvalidObjectName",
+    "KeyTooLongError",
+    "EntityTooLarge",
+}
 _BUSY_CODES = {"SlowDown", "ServiceUnavailable", "503", "500", "InternalError", "RequestTimeout"}
 
 
@@ -256,12 +271,17 @@ def translate(
                 f"set key/secret in profile '{profile or 'default'}', export AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or use --anon for public data",
             )
+        if name in _DROPPED or (isinstance(cause, OSError) and cause.errno == errno.ECONNRESET):
+            return ServiceUnavailable(
+                f"the store dropped the connection while {where} (after all retries)",
+                "re-run the same command; if it persists raise `retries` in the profile "
+                f"or {test_hint}",
+            )
         if name in {
             "EndpointConnectionError",
             "ConnectTimeoutError",
             "ClientConnectorError",
             "ClientConnectorDNSError",
-            "ServerDisconnectedError",
             "ConnectionRefusedError",
             "gaierror",
         } or (
@@ -294,6 +314,13 @@ def _from_code(
             f"bucket '{bucket}' does not exist ({where})",
             "check the bucket name with `jasmin-access ls s3://`",
         )
+    if code in _NAME_CODES:
+        return InvalidInput(
+            f"the store refused the request while {where} ({code}: {message})",
+            "check the bucket and key names (bucket names: 3-63 lower-case letters, digits, -)",
+        )
+    if code in {"BucketAlreadyExists", "BucketAlreadyOwnedByYou"}:
+        return AlreadyExists(f"bucket '{_bucket_of(url)}' already exists ({where})")
     if code in {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}:
         return NotFound(f"not found: {url}" if url else f"not found ({where})")
     if code in _BAD_KEY_CODES:

@@ -243,3 +243,26 @@ def test_error_messages_are_distinct(
         messages.add(info.value.message.split(" (")[0].split(":")[0])
         assert TEST_SECRET not in str(info.value), name
     assert len(messages) == len(cases)
+
+
+def test_persistent_resets_say_the_connection_dropped(
+    s3_bucket: str, s3_proxy: S3Proxy, isolated_env: object
+) -> None:
+    name = _profile("flaky", s3_proxy.url, retries=1)
+    s3_proxy.plan = FaultPlan(rate=1.0, kinds=("reset",))
+    with pytest.raises(ServiceUnavailable, match="dropped the connection while listing") as info:
+        _ls(s3_bucket + "/", name)
+    assert not isinstance(info.value, EndpointUnreachable)
+    assert s3_proxy.count_faults("reset") >= 1
+
+
+def test_invalid_bucket_name_is_invalid_input(s3_profile: str) -> None:
+    loc = resolve("s3://x", profile=s3_profile)
+    with pytest.raises(InvalidInput, match="InvalidBucketName"), translating("creating", loc.url):
+        loc.fs.mkdir("x")
+
+
+def test_existing_bucket_is_already_exists(s3_bucket: str, s3_profile: str) -> None:
+    loc = resolve(s3_bucket, profile=s3_profile)
+    with pytest.raises(AlreadyExists), translating("creating", loc.url):
+        loc.fs.mkdir(loc.bucket, exist_ok=False)
