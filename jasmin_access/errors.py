@@ -259,50 +259,60 @@ def translate(
     where = f"{action} {url}".strip()
     test_hint = f"run `jasmin-access config test {profile}`" if profile else "check the profile"
     for cause in _walk_causes(exc):
-        name = type(cause).__name__
         coded = _client_error_code(cause)
-        if coded:
-            result = _from_code(coded[0], coded[1], where, url, profile, test_hint)
-            if result is not None:
-                return result
-        if name in {"NoCredentialsError", "PartialCredentialsError"}:
-            return CredentialsMissing(
-                f"no credentials for {where}",
-                f"set key/secret in profile '{profile or 'default'}', export AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or use --anon for public data",
-            )
-        if name in _DROPPED or (isinstance(cause, OSError) and cause.errno == errno.ECONNRESET):
-            return ServiceUnavailable(
-                f"the store dropped the connection while {where} (after all retries)",
-                "re-run the same command; if it persists raise `retries` in the profile "
-                f"or {test_hint}",
-            )
-        if name in {
-            "EndpointConnectionError",
-            "ConnectTimeoutError",
-            "ClientConnectorError",
-            "ClientConnectorDNSError",
-            "ConnectionRefusedError",
-            "gaierror",
-        } or (
-            isinstance(cause, OSError) and cause.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH}
-        ):
-            return EndpointUnreachable(
-                f"cannot reach the endpoint while {where}",
-                f"check endpoint_url in profile '{profile}' and your network ({test_hint})"
-                if profile
-                else "check the endpoint URL and your network",
-            )
-        if name == "ResponseParserError":
-            return WrongEndpoint(
-                f"the endpoint did not answer like an S3 store while {where}",
-                f"check endpoint_url in profile '{profile}' (`jasmin-access config show {profile}`)"
-                if profile
-                else "check the endpoint URL",
-            )
-        if name == "InvalidEndpointError" or name == "ParamValidationError":
-            return ConfigError(f"invalid request while {where}: {cause}", "check endpoint_url")
+        result = _from_code(*coded, where, url, profile, test_hint) if coded else None
+        result = result or _from_transport(cause, where, profile, test_hint)
+        if result is not None:
+            return result
     return _from_builtin(exc, where, url, profile, test_hint)
+
+
+_UNREACHABLE = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ClientConnectorError",
+    "ClientConnectorDNSError",
+    "ConnectionRefusedError",
+    "gaierror",
+}
+
+
+def _from_transport(
+    cause: BaseException, where: str, profile: str | None, test_hint: str
+) -> BaseException | None:
+    """Errors below HTTP: credentials lookup, connections, unparsable answers."""
+    name = type(cause).__name__
+    if name in {"NoCredentialsError", "PartialCredentialsError"}:
+        return CredentialsMissing(
+            f"no credentials for {where}",
+            f"set key/secret in profile '{profile or 'default'}', export AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or use --anon for public data",
+        )
+    if name in _DROPPED or (isinstance(cause, OSError) and cause.errno == errno.ECONNRESET):
+        return ServiceUnavailable(
+            f"the store dropped the connection while {where} (after all retries)",
+            "re-run the same command; if it persists raise `retries` in the profile "
+            f"or {test_hint}",
+        )
+    if name in _UNREACHABLE or (
+        isinstance(cause, OSError) and cause.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH}
+    ):
+        return EndpointUnreachable(
+            f"cannot reach the endpoint while {where}",
+            f"check endpoint_url in profile '{profile}' and your network ({test_hint})"
+            if profile
+            else "check the endpoint URL and your network",
+        )
+    if name == "ResponseParserError":
+        return WrongEndpoint(
+            f"the endpoint did not answer like an S3 store while {where}",
+            f"check endpoint_url in profile '{profile}' (`jasmin-access config show {profile}`)"
+            if profile
+            else "check the endpoint URL",
+        )
+    if name == "InvalidEndpointError" or name == "ParamValidationError":
+        return ConfigError(f"invalid request while {where}: {cause}", "check endpoint_url")
+    return None
 
 
 def _from_code(
