@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -23,7 +24,14 @@ def write_store(ds: xr.Dataset, url: str, profile: str | None, fmt: int = 3) -> 
             var.encoding["chunks"] = tuple(
                 min(c, n) for c, n in zip(var.encoding["chunksizes"], var.shape, strict=True)
             )
-    ds.to_zarr(loc.zarr_store(), zarr_format=fmt, consolidated=True, mode="w")
+    if loc.kind != "s3":
+        ds.to_zarr(loc.zarr_store(), zarr_format=fmt, consolidated=True, mode="w")
+        return url
+    with tempfile.TemporaryDirectory() as tmp:  # write locally, upload in one batch
+        ds.to_zarr(tmp, zarr_format=fmt, consolidated=True, mode="w")
+        files = [p for p in Path(tmp).rglob("*") if p.is_file()]
+        targets = [f"{loc.path}/{p.relative_to(tmp).as_posix()}" for p in files]
+        loc.fs.put([str(p) for p in files], targets)
     return url
 
 
