@@ -17,7 +17,7 @@ def _split(value: str | None) -> list[str] | None:
 
 
 def _parallel(func: Any) -> Any:
-    func = click.option("--workers", type=int, help="Local workers (default: CPUs).")(func)
+    func = click.option("--workers", type=int, help="N local worker processes.")(func)
     func = click.option(
         "--scheduler", metavar="NAME|URL", help="threads (default), processes or tcp://host:port."
     )(func)
@@ -104,7 +104,7 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.argument("dest")
 @click.option("--replace", is_flag=True, help="Overwrite steps already in the store.")
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
-@click.option("--workers", type=int, help="Local workers (default: CPUs).")
+@click.option("--workers", type=int, help="N local worker processes.")
 @click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:

@@ -2,13 +2,13 @@
 
 ``scheduler``:
 
-``"threads"`` (default)
-    A local thread pool of ``workers`` threads.  NetCDF/HDF5 reads are
+``"threads"`` (default when ``workers`` is not given)
+    A local thread pool (CPUs threads, 4x that when writing to S3).  NetCDF/HDF5 reads are
     serialised by :data:`jasmin_access.convert.sources.READ_LOCK`; compression
     and uploads run in parallel.
-``"processes"``
+``"processes"`` (default when ``workers`` is given)
     ``workers`` local processes (dask's multiprocessing scheduler): reads in
-    parallel too.
+    parallel too.  ``scheduler="threads", workers=N`` gives N threads.
 ``"tcp://host:port"``
     An existing ``dask.distributed`` scheduler, e.g. one started on a SLURM
     system with dask-jobqueue (``SLURMCluster(...).scheduler_address``).  Tasks
@@ -35,9 +35,14 @@ log = logging.getLogger(__name__)
 Task = Callable[[StoreTarget, Unit], Any]
 
 
-def default_workers() -> int:
-    """Default number of local workers: the CPUs, at least 2, at most 16."""
-    return max(2, min(16, os.cpu_count() or 2))
+def default_workers(remote: bool = False) -> int:
+    """Default local workers: the CPUs (at least 2), times 4 when writing to S3.
+
+    Uploads wait on the network, so more threads than cores keep the link busy;
+    memory stays bounded (each worker holds one unit).  At most 16.
+    """
+    cpus = max(2, os.cpu_count() or 2)
+    return min(16, cpus * 4 if remote else cpus)
 
 
 def _local(
@@ -48,7 +53,6 @@ def _local(
     scheduler: str,
     workers: int,
 ) -> None:
-    import dask
     from dask.callbacks import Callback
 
     keys = {f"unit-{i}": u for i, u in enumerate(units)}
@@ -58,9 +62,25 @@ def _local(
         if unit is not None:
             on_done(unit, result)
 
-    delayed = [dask.delayed(task, pure=False)(target, u, dask_key_name=k) for k, u in keys.items()]
+    # A plain task graph: units are passed as literals, not traversed by dask.
+    graph = {k: (task, target, u) for k, u in keys.items()}
+    get = _getter(scheduler)
     with Callback(posttask=posttask):
-        dask.compute(*delayed, scheduler=scheduler, num_workers=workers)
+        get(graph, list(keys), num_workers=workers)
+
+
+def _getter(scheduler: str) -> Callable[..., Any]:
+    if scheduler == "processes":
+        from dask.multiprocessing import get as mp_get
+
+        return mp_get
+    if scheduler in ("sync", "synchronous"):
+        from dask.local import get_sync
+
+        return lambda graph, keys, num_workers: get_sync(graph, keys)
+    from dask.threaded import get as threaded_get
+
+    return threaded_get
 
 
 def _distributed(
@@ -122,11 +142,12 @@ def run_units(
         if fail_after is not None and count >= fail_after:
             raise SimulatedCrash(f"stopped after {count} units (test hook)")
 
-    scheduler = scheduler or "threads"
+    scheduler = scheduler or ("processes" if workers else "threads")
     if scheduler.startswith(("tcp://", "tls://", "inproc://")):
         _distributed(task, target, todo, done, scheduler)
     elif scheduler in ("threads", "processes", "sync", "synchronous"):
-        _local(task, target, todo, done, scheduler, workers or default_workers())
+        remote = target.kind in ("s3", "https")
+        _local(task, target, todo, done, scheduler, workers or default_workers(remote))
     else:
         from ..errors import InvalidInput
 

@@ -80,3 +80,17 @@ def test_console_script_with_glob_and_list(tmp_path: Path, nemo_files: list[Path
     assert group["time_counter"].shape == (3,)
     sources = [s["name"] for s in group.attrs["jasmin_access"]["sources"]]
     assert sources == [str(f) for f in nemo_files]
+
+
+def test_append_command(
+    tmp_path: Path, nemo_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = str(tmp_path / "grow.zarr")
+    files = [str(f) for f in nemo_files]
+    assert cli_run(capsys, "convert", *files[:2], dest, "-q")[0] == 0
+    code, out, _ = cli_run(capsys, "append", files[2], dest, "--json")
+    assert code == 0 and json.loads(out)["chunks_written"] > 0
+    assert zarr.open_group(dest, mode="r")["time_counter"].shape == (3,)
+    code, _, err = cli_run(capsys, "append", files[1], dest)
+    assert code == 1 and "already in the store" in err and "--replace" in err
+    assert cli_run(capsys, "append", files[1], dest, "--replace", "-q")[0] == 0
