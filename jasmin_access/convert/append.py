@@ -388,6 +388,12 @@ def _append(
     fmt = root.metadata.zarr_format
     plan = prepare(sources, ConvertOptions(concat_dim=rdim, zarr_format=fmt), rkw)
     inv = plan.inventory.groups[""]
+    nested = [p for p, g in plan.inventory.groups.items() if p and g.record_dim]
+    if nested:
+        raise InvalidInput(
+            f"group '{nested[0]}' has a record dimension; append handles the root group only",
+            "convert the full set again",
+        )
     if inv.record_dim != rdim or inv.record_values is None:
         raise InvalidInput(f"the sources have no {rdim!r} coordinate", "check the files")
     _check_variables(plan, root, rdim)

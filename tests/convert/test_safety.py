@@ -157,3 +157,25 @@ def test_verify_reports_differences(tmp_path: Path, nemo_files: list[Path]) -> N
     assert report.differences[0].startswith("tos[") and "1 values differ" in report.differences[0]
     with pytest.raises(NotFound):
         verify(files, str(tmp_path / "absent.zarr"))
+
+
+def test_work_units_pickle_without_secrets(
+    s3_bucket: str, s3_profile: str, nemo_files: list[Path]
+) -> None:
+    import pickle
+
+    from jasmin_access.convert.api import prepare
+    from jasmin_access.convert.plan import ConvertOptions
+    from jasmin_access.convert.writer import StoreTarget
+    from jasmin_access.stores import resolve
+    from tests.conftest import TEST_KEY, TEST_SECRET
+
+    loc = resolve(f"{s3_bucket}/in/a.nc", profile=s3_profile)
+    loc.fs.put_file(str(nemo_files[0]), loc.path)
+    plan = prepare(f"{s3_bucket}/in/a.nc", ConvertOptions(), {"profile": s3_profile})
+    unit = next(iter(plan.units()))
+    target = StoreTarget.of(resolve(f"{s3_bucket}/out.zarr", profile=s3_profile), "run")
+    blob = pickle.dumps((target, unit))
+    assert TEST_SECRET.encode() not in blob and TEST_KEY.encode() not in blob
+    again_target, again_unit = pickle.loads(blob)
+    assert again_unit.parts[0][0].url == f"{s3_bucket}/in/a.nc" and again_target.path
