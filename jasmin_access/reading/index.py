@@ -131,7 +131,7 @@ def _inline_partial_chunks(
         meta = json.loads(refs[key])
         attrs = json.loads(refs.get(f"{name}/.zattrs", "{}"))
         dims = attrs.get("_ARRAY_DIMENSIONS", [])
-        if not dims or dims[0] != record_dim or meta["chunks"][0] == length or name not in h5:
+        if not dims or dims[0] != record_dim or length % meta["chunks"][0] == 0 or name not in h5:
             continue
         data = np.ascontiguousarray(h5[name][()], dtype=np.dtype(meta["dtype"]))
         if data.nbytes > INLINE_LIMIT:
@@ -142,11 +142,12 @@ def _inline_partial_chunks(
             )
         for chunk_key in [k for k in refs if k.startswith(f"{name}/") and "/." not in k]:
             del refs[chunk_key]
-        meta.update(chunks=list(data.shape), compressor=None, filters=None)
+        meta.update(chunks=[1, *data.shape[1:]], compressor=None, filters=None)
         refs[key] = json.dumps(meta)
-        refs[f"{name}/" + ".".join("0" * data.ndim)] = (
-            "base64:" + base64.b64encode(data.tobytes()).decode()
-        )
+        rest = "".join(".0" for _ in data.shape[1:])
+        for step in range(length):  # one chunk per step: uniform across files of any length
+            raw = data[step : step + 1].tobytes()
+            refs[f"{name}/{step}{rest}"] = "base64:" + base64.b64encode(raw).decode()
 
 
 def _ref_url(location: Location, key: str) -> str:
