@@ -1,0 +1,46 @@
+"""Dataset summaries for Zarr stores and NetCDF objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jasmin_access as ja
+from tests.reading.helpers import put_files
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_zarr_info(bucket: str, profile_for, make_store: Callable[..., str], fmt: int) -> None:
+    url = make_store(f"{bucket}/run.zarr", profile_for(bucket), fmt)
+    summary = ja.info(url, profile=profile_for(bucket))
+    assert summary.format == f"zarr v{fmt}"
+    assert summary.dims["time_counter"] == 3 and summary.dims["x"] == 36
+    thetao = next(v for v in summary.variables if v.name == "thetao")
+    assert thetao.shape == (3, 5, 30, 36) and thetao.chunks == (1, 1, 30, 36)
+    assert thetao.dims == ("time_counter", "deptht", "y", "x")
+    assert thetao.nbytes == 3 * 5 * 30 * 36 * 4
+    assert 0 < thetao.stored_bytes < thetao.nbytes  # compressed
+    assert thetao.codecs  # e.g. zstd / blosc
+    assert summary.stored_bytes == sum(v.stored_bytes for v in summary.variables)
+    assert summary.time_start.startswith("1976-01-16") and summary.time_end.startswith("1976-03")
+    assert summary.calendar in ("gregorian", "standard", "proleptic_gregorian")
+    text = str(summary)
+    assert "thetao" in text and "1x1x30x36" in text
+    assert "<table>" in summary._repr_html_()
+    json.dumps(summary.as_dict(), default=str)
+
+
+def test_netcdf_info(bucket: str, profile_for, nemo_files: list[Path]) -> None:
+    (url,) = put_files(nemo_files[:1], f"{bucket}/nc", profile_for(bucket))
+    summary = ja.info(url, profile=profile_for(bucket))
+    assert summary.format == "netcdf4"
+    assert summary.stored_bytes == nemo_files[0].stat().st_size
+    tos = next(v for v in summary.variables if v.name == "tos")
+    assert tos.codecs == ["shuffle", "gzip(1)"]
+    assert tos.chunks == (1, 30, 36)
+    assert tos.nbytes == int(np.prod(tos.shape)) * 4
+    assert summary.time_start == summary.time_end
