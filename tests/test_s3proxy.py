@@ -232,3 +232,31 @@ def test_five_percent_faults_are_survived(proxied_profile: str, s3_proxy: S3Prox
         assert fs.cat(path) == data
     assert sorted(fs.ls(name, refresh=True)) == sorted(blobs)
     assert s3_proxy.faults_injected > 0
+
+
+def test_multipart_and_bulk_delete_are_classified(proxied_profile: str, s3_proxy: S3Proxy) -> None:
+    name = f"px-{uuid.uuid4().hex[:10]}"
+    fs = resolve(f"s3://{name}", profile=proxied_profile).fs
+    fs.mkdir(name)
+    with fs.open(f"{name}/big.bin", "wb", block_size=5 * 2**20) as f:
+        f.write(b"\1" * (6 * 2**20))
+    assert s3_proxy.count(kind="multipart") >= 3  # create, parts, complete
+    fs.pipe({f"{name}/a": b"a", f"{name}/b": b"b"})
+    s3_proxy.reset()
+    fs.rm([f"{name}/a", f"{name}/b"])
+    assert s3_proxy.count(kind="bulk-delete") == 1
+    assert s3_proxy.count(kind="delete") == 0
+
+
+def test_bulk_delete_refused_but_single_deletes_work(
+    proxied_profile: str, s3_proxy: S3Proxy
+) -> None:
+    name = f"px-{uuid.uuid4().hex[:10]}"
+    fs = resolve(f"s3://{name}", profile=proxied_profile).fs
+    fs.mkdir(name)
+    fs.pipe({f"{name}/a": b"a", f"{name}/b": b"b"})
+    s3_proxy.fail(method="POST", query="delete", status=403, code="AccessDenied")
+    with pytest.raises(AccessDenied), translating("deleting", f"s3://{name}/", proxied_profile):
+        fs.rm([f"{name}/a", f"{name}/b"])
+    fs.rm_file(f"{name}/a")
+    assert fs.ls(name, refresh=True) == [f"{name}/b"]
