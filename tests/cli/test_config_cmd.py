@@ -73,10 +73,12 @@ def test_show_never_prints_a_secret(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_show_in_a_subprocess_with_debug_logging(isolated_env: Path) -> None:
     add_profile("s", {"endpoint_url": "http://127.0.0.1:9", "key": TEST_KEY, "secret": TEST_SECRET})
+    config_path().chmod(0o644)  # secrets readable by others: warned about
     done = subprocess.run(
         [EXE, "-vv", "config", "show", "s"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "****" in done.stdout
+    assert "readable by others" in done.stderr and "chmod 600" in done.stderr
     assert TEST_SECRET not in done.stdout + done.stderr
 
 
@@ -110,15 +112,6 @@ def test_add_refuses_the_reserved_name(capsys: pytest.CaptureFixture[str]) -> No
     code, _, err = cli_run(capsys, "config", "add", "local", "--endpoint", "http://h")
     assert code == 1 and err.count("\n") == 1 and "reserved" in err
     assert not config_path().exists()
-
-
-def test_readable_config_warns_on_stderr(isolated_env: Path) -> None:
-    add_profile("s", {"endpoint_url": "http://h", "key": TEST_KEY, "secret": TEST_SECRET})
-    config_path().chmod(0o644)
-    done = subprocess.run([EXE, "config", "list"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0
-    assert "readable by others" in done.stderr and "chmod 600" in done.stderr
-    assert TEST_SECRET not in done.stderr + done.stdout
 
 
 # --------------------------------------------------------------------------- config test
