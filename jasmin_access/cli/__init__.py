@@ -1,20 +1,53 @@
-"""The ``jasmin-access`` command: a thin shell over the Python API."""
+"""The ``jasmin-access`` command: a thin shell over the Python API.
+
+Command modules are imported only when their command runs, so ``jasmin-access ls``
+does not pay for importing xarray, dask and the converter.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from .._version import __version__
 from ._common import global_options, run
-from .config_cmd import config
-from .convert_cmd import append, convert, verify
-from .fs_cmds import COMMANDS as FS_COMMANDS
-from .open_cmds import COMMANDS as OPEN_COMMANDS
+
+# name → (module in this package, attribute), in the order ``--help`` shows them
+_COMMANDS: dict[str, tuple[str, str]] = {
+    **{
+        name: ("fs_cmds", name)
+        for name in ("ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync")
+    },
+    "convert": ("convert_cmd", "convert"),
+    "append": ("convert_cmd", "append"),
+    "verify": ("convert_cmd", "verify"),
+    "info": ("open_cmds", "info"),
+    "index": ("open_cmds", "index"),
+    "config": ("config_cmd", "config"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group that imports a command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module = importlib.import_module(f".{target[0]}", __name__)
+        command: click.Command = getattr(module, target[1])
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="jasmin-access")
 @global_options
 def cli() -> None:
@@ -23,16 +56,6 @@ def cli() -> None:
     URLs: s3://bucket/key (profile from --profile or the config), local://bucket/key
     (the embedded local store), https://host/bucket/key (public, read-only), or local paths.
     """
-
-
-cli.add_command(config)
-cli.add_command(convert)
-cli.add_command(append)
-cli.add_command(verify)
-for _command in FS_COMMANDS:
-    cli.add_command(_command)
-for _command in OPEN_COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:
