@@ -63,7 +63,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_every_command_takes_the_global_options() -> None:
     def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
         found = []
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, f"{prefix}{name} is listed but cannot be loaded"
             found.append((f"{prefix}{name}", command))
             if isinstance(command, click.Group):
                 found.extend(walk(command, f"{prefix}{name} "))
