@@ -161,6 +161,11 @@ class Bench:
         return str(Path(self.python).with_name("jasmin-access"))
 
     @property
+    def run_id(self) -> str:
+        """A name unique to this run (for destinations in the shared local store)."""
+        return self.work_dir.name
+
+    @property
     def config_path(self) -> Path:
         """The jasmin-access config file with the ``bench`` profile."""
         return self.work_dir / "jasmin-access.toml"

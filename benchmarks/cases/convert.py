@@ -184,9 +184,9 @@ def _pairs(bench: Bench, files: list[str], shape: tuple) -> list[tuple[str, Meas
         ),
         (
             CASE_LOCAL,
-            f"local://{BUCKET}/conv-ours.zarr",
-            str(store / "conv-ours.zarr"),
-            str(store / "conv-xr.zarr"),
+            f"local://{BUCKET}/conv-ours-{bench.run_id}.zarr",
+            str(store / f"conv-ours-{bench.run_id}.zarr"),
+            str(store / f"conv-xr-{bench.run_id}.zarr"),
         ),
     ):
         on_s3 = case == CASE_S3
@@ -224,12 +224,16 @@ def run(bench: Bench) -> list[Row]:
         fs.mkdir(BUCKET)
     why = cli_has(bench, "convert")
     rows = []
-    for case, m in _pairs(bench, files, shape):
+    pairs = _pairs(bench, files, shape)
+    for case, m in pairs:
         if m.ours and why:
             rows.append(not_available(case, m.tool, why))
             continue
         m.nbytes = nbytes
         rows.append(measure(bench, case, m))
+    for _, m in pairs:
+        if m.before:
+            m.before()  # empty the destinations again: nothing left behind
     ref = run_once(
         python_cmd(
             bench,
