@@ -9,7 +9,6 @@ interrupted copy resumes it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mimetypes
 import os
@@ -22,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from fsspec import asyn
+
 from .. import paths
 from ..errors import (
     BucketNotFound,
@@ -33,6 +34,7 @@ from ..errors import (
     translating,
 )
 from ..stores import TMP_PREFIX, Location
+from . import _transfer_async as engine
 from . import checksums
 from ._backend import Obj, bucket_exists, head, is_remote, list_level, locate, walk_pages
 from .listing import _missing, _split_glob
@@ -169,22 +171,34 @@ _BUDGET = _Budget(512 * checksums.MiB)
 def _put_small(local_path: str, size: int, dst: Location, target: str, what: str) -> None:
     """One PUT from memory; the MD5 of those bytes must equal the ETag returned."""
     bucket, key = paths.split_bucket(target)
-    extra = {}
-    content_type = mimetypes.guess_type(local_path)[0]
-    if content_type:
-        extra["ContentType"] = content_type
+    extra = _content_type(local_path)
     with _BUDGET.hold(size):
-        with open(local_path, "rb") as f:
-            data = f.read()
-        expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        resp = dst.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data, **extra)
+        body, expected = engine.read_body(local_path, 0, size + 1)  # +1: notice growth
+        sent = len(body.getbuffer())
+        if sent == size:
+            md5 = engine.content_md5(expected)
+            resp = dst.fs.call_s3(
+                "put_object", Bucket=bucket, Key=key, Body=body, ContentMD5=md5, **extra
+            )
+        del body
+    if sent != size:
+        raise IntegrityError(f"{what} changed while it was being read", "re-run the command")
     dst.fs.invalidate_cache(target)
     got = str(resp.get("ETag", "")).strip('"')
-    if len(data) != size or (got and got != expected):
+    if got and got != expected:
         raise IntegrityError(
             f"upload of {what} did not verify: sent MD5 {expected}, store reports {got}",
             "re-run the same command to upload it again",
         )
+
+
+def _content_type(local_path: str) -> dict[str, str]:
+    content_type = mimetypes.guess_type(local_path)[0]
+    return {"ContentType": content_type} if content_type else {}
+
+
+def _noop(_: int) -> None:
+    return None
 
 
 def _upload(local_path: str, dst: Location, target: str, what: str) -> None:
@@ -192,12 +206,23 @@ def _upload(local_path: str, dst: Location, target: str, what: str) -> None:
     chunk = checksums.part_size(size)
     if not checksums.is_multipart(size, chunk):
         return _put_small(local_path, size, dst, target, what)
-    expected = checksums.local_etag(local_path, chunk)
-    parallel = max(1, min(8, (512 * checksums.MiB) // chunk))
-    dst.fs.put_file(local_path, target, chunksize=chunk, max_concurrency=parallel)
-    landed = head(dst, target)
-    if landed is None or landed.size != size or (landed.etag and landed.etag != expected):
-        got = landed.etag if landed else "nothing"
+    bucket, key = paths.split_bucket(target)
+    expected, got = asyn.sync(
+        dst.fs.loop,
+        engine.upload_multipart,
+        dst.fs,
+        local_path,
+        bucket,
+        key,
+        chunk,
+        _content_type(local_path),
+        _noop,
+    )
+    dst.fs.invalidate_cache(target)
+    if not got:  # a store that does not report the ETag on completion
+        landed = head(dst, target)
+        got = (landed.etag or expected) if landed and landed.size == size else "nothing"
+    if got != expected:
         raise IntegrityError(
             f"upload of {what} did not verify: expected ETag {expected}, store has {got}",
             "re-run the same command to upload it again",
@@ -243,9 +268,24 @@ def _temp_beside(target: str) -> Iterator[str]:
 
 
 def _download(src: Location, obj: Obj, target: str, what: str) -> None:
+    """Stream ``obj`` into a temporary file beside ``target``, verified as it arrives."""
+    bucket, key = paths.split_bucket(obj.path)
     with _temp_beside(target) as tmp:
-        src.fs.get_file(obj.path, tmp)
-        checksums.verify_file(tmp, obj.size, obj.etag, what)
+        digest = asyn.sync(
+            src.fs.loop, engine.download, src.fs, bucket, key, obj.size, obj.etag, tmp, _noop
+        )
+        if digest.done != obj.size:
+            raise IntegrityError(
+                f"size mismatch for {what}: expected {obj.size} bytes, got {digest.done}",
+                "re-run the same command to transfer it again",
+            )
+        if obj.etag and digest.etag() != obj.etag:
+            if "-" not in obj.etag:
+                raise IntegrityError(
+                    f"checksum mismatch for {what}: content does not match ETag {obj.etag}",
+                    "re-run the same command to transfer it again",
+                )
+            checksums.verify_file(tmp, obj.size, obj.etag, what)  # other part sizes
         _place(tmp, target)
 
 

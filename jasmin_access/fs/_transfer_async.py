@@ -1,0 +1,359 @@
+"""Streaming S3 uploads and downloads driven on the s3fs event loop.
+
+Each transfer is one coroutine run on the filesystem's own loop (through
+``fs._call_s3``), so no per-file s3fs machinery (``get_file``/``put_file``,
+extra HEADs) sits in the way:
+
+* a download is read in large blocks, hashed as it streams (MD5, or the
+  per-part MD5s of a multipart ETag) and written with ``os.pwrite`` into the
+  temporary file, so the file is never read back to be verified; objects of
+  :data:`RANGE_MIN` bytes or more are fetched as parallel ranged GETs, hashed
+  in order as they arrive;
+* a multipart upload sends its parts in parallel, each checked against the
+  part's MD5, and takes the object's ETag from the CompleteMultipartUpload
+  answer (no HEAD).
+
+Hashing and file writes run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import logging
+import math
+import os
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from s3fs.core import S3_RETRYABLE_ERRORS
+
+from ..errors import IntegrityError
+from . import checksums
+
+log = logging.getLogger(__name__)
+
+MiB = checksums.MiB
+READ = 4 * MiB  # bytes asked of the response stream at once
+RANGE = 16 * MiB  # size of one ranged GET
+RANGE_MIN = 96 * MiB  # objects at least this big are fetched as parallel ranges
+WINDOW = 4  # ranged GETs (or upload parts) of one file in flight at once
+
+Progress = Callable[[int], None]
+_RETRYABLE = (*S3_RETRYABLE_ERRORS, OSError)
+
+
+def _md5(data: Any = b"") -> Any:
+    return hashlib.md5(data, usedforsecurity=False)
+
+
+class StreamDigest:
+    """The ETag of bytes fed in order: an MD5, or a multipart ETag for a known part size.
+
+    For a multipart ETag (``…-N``) the part size is guessed (ours, then common
+    ones); :meth:`etag` is then only right when the guess was.
+    """
+
+    def __init__(self, size: int, etag: str | None) -> None:
+        self.size, self.done = size, 0
+        self.parts: list[bytes] = []
+        self.chunk = 0
+        count = _part_count(etag)
+        if count:
+            self.chunk = _guess_part(size, count)
+        self.current = _md5()
+        self.filled = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        """Feed the next bytes of the object."""
+        view = memoryview(data)
+        self.done += len(view)
+        if not self.chunk:
+            self.current.update(view)
+            return
+        while view:
+            take = min(len(view), self.chunk - self.filled)
+            self.current.update(view[:take])
+            self.filled += take
+            view = view[take:]
+            if self.filled == self.chunk:
+                self._close_part()
+
+    def _close_part(self) -> None:
+        self.parts.append(self.current.digest())
+        self.current, self.filled = _md5(), 0
+
+    def etag(self) -> str:
+        """The ETag of what was fed (call once, after the last byte)."""
+        if not self.chunk:
+            return str(self.current.hexdigest())
+        if self.filled or not self.parts:
+            self._close_part()
+        combined = _md5(b"".join(self.parts)).hexdigest()
+        return f"{combined}-{len(self.parts)}"
+
+
+def _part_count(etag: str | None) -> int:
+    if not etag or "-" not in etag:
+        return 0
+    try:
+        return int(etag.rsplit("-", 1)[1])
+    except ValueError:
+        return 0
+
+
+def _guess_part(size: int, count: int) -> int:
+    candidates = [checksums.part_size(size), *checksums._COMMON_PARTS]
+    candidates.append(math.ceil(size / count / MiB) * MiB)
+    for chunk in candidates:
+        if chunk and math.ceil(size / chunk) == count:
+            return chunk
+    return max(1, math.ceil(size / count))
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _in_thread(func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Start ``func(*args)`` in the loop's thread pool now; await the result later."""
+    return asyncio.get_running_loop().run_in_executor(None, func, *args)
+
+
+def _write(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _hash_and_write(digest: StreamDigest, fd: int, data: bytes, offset: int) -> None:
+    digest.update(data)
+    _write(fd, data, offset)
+
+
+async def _get(fs: Any, bucket: str, key: str, start: int, end: int | None) -> Any:
+    kw: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if start or end is not None:
+        kw["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+    resp = await fs._call_s3("get_object", **kw)
+    return resp["Body"]
+
+
+async def _stream(
+    fs: Any, bucket: str, key: str, fd: int, digest: StreamDigest, progress: Progress
+) -> None:
+    """One GET, read in blocks; a broken stream is resumed with a ranged GET."""
+    offset, failures = 0, 0
+    pending: asyncio.Future[Any] | None = None
+    body = await _get(fs, bucket, key, 0, None)
+    try:
+        while True:
+            try:
+                data = await body.read(READ)
+            except _RETRYABLE as exc:
+                failures += 1
+                if failures > max(1, int(getattr(fs, "retries", 1))):
+                    raise
+                log.info("read of %s/%s broke at %d (%s); resuming", bucket, key, offset, exc)
+                body.close()
+                body = await _get(fs, bucket, key, offset, None)
+                continue
+            if pending is not None:
+                await pending
+            if not data:
+                return
+            pending = _in_thread(_hash_and_write, digest, fd, data, offset)
+            offset += len(data)
+            progress(len(data))
+    finally:
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
+        body.close()
+
+
+async def _fetch_range(fs: Any, bucket: str, key: str, fd: int, start: int, end: int) -> bytes:
+    body = await _get(fs, bucket, key, start, end)
+    try:
+        data = await body.read()
+    finally:
+        body.close()
+    if len(data) != end - start:
+        raise IntegrityError(
+            f"ranged read of {bucket}/{key} returned {len(data)} bytes, expected {end - start}",
+            "re-run the same command to transfer it again",
+        )
+    await _in_thread(_write, fd, data, start)
+    return bytes(data)
+
+
+async def _ranged(
+    fs: Any, bucket: str, key: str, fd: int, digest: StreamDigest, progress: Progress
+) -> None:
+    """Parallel ranged GETs (``WINDOW`` at once), hashed in order as they complete."""
+    size = digest.size
+    starts = deque(range(0, size, RANGE))
+    inflight: deque[asyncio.Task[bytes]] = deque()
+    try:
+        while starts or inflight:
+            while starts and len(inflight) < WINDOW:
+                start = starts.popleft()
+                end = min(size, start + RANGE)
+                fetch = _fetch_range(fs, bucket, key, fd, start, end)
+                inflight.append(asyncio.ensure_future(fetch))
+            data = await inflight.popleft()
+            await _in_thread(digest.update, data)
+            progress(len(data))
+    finally:
+        for task in inflight:
+            task.cancel()
+        await asyncio.gather(*inflight, return_exceptions=True)
+
+
+async def download(
+    fs: Any,
+    bucket: str,
+    key: str,
+    size: int,
+    etag: str | None,
+    tmp: str,
+    progress: Progress,
+) -> StreamDigest:
+    """Fetch ``bucket/key`` (``size`` bytes) into the existing file ``tmp``.
+
+    Returns
+    -------
+    StreamDigest
+        The digest of the bytes received (``.done`` of them), for the caller
+        to compare with the ETag.
+    """
+    digest = StreamDigest(size, etag)
+    fd = os.open(tmp, os.O_WRONLY)
+    try:
+        if size >= RANGE_MIN:
+            os.ftruncate(fd, size)
+            await _ranged(fs, bucket, key, fd, digest, progress)
+        else:
+            await _stream(fs, bucket, key, fd, digest, progress)
+    finally:
+        os.close(fd)
+    return digest
+
+
+# --------------------------------------------------------------------------- multipart upload
+
+
+def read_body(path: str, offset: int, length: int) -> tuple[io.BytesIO, str]:
+    """``length`` bytes of ``path`` from ``offset`` as a request body, and their MD5.
+
+    The bytes are read straight into the body's own buffer (no copy is made
+    later when the HTTP client takes a view of it); the body may be shorter
+    than ``length`` if the file shrank.
+    """
+    body = io.BytesIO()
+    if length:
+        body.seek(length - 1)
+        body.write(b"\0")
+    digest = _md5()
+    got = 0
+    with open(path, "rb", buffering=0) as f, body.getbuffer() as buf:
+        f.seek(offset)
+        while got < length:
+            n = f.readinto(buf[got:])
+            if not n:
+                break
+            got += n
+        digest.update(buf[:got])
+    body.truncate(got)
+    body.seek(0)
+    return body, str(digest.hexdigest())
+
+
+def content_md5(hexdigest: str) -> str:
+    """The ``Content-MD5`` header value for an MD5 given in hex."""
+    return base64.b64encode(bytes.fromhex(hexdigest)).decode()
+
+
+async def _send_part(
+    fs: Any, path: str, target: tuple[str, str, str], number: int, span: tuple[int, int]
+) -> tuple[str, str]:
+    bucket, key, upload_id = target
+    offset, length = span
+    data, expected = await _in_thread(read_body, path, offset, length)
+    if len(data.getbuffer()) != length:
+        raise IntegrityError(
+            f"{path} changed while it was being uploaded", "re-run the same command"
+        )
+    resp = await fs._call_s3(
+        "upload_part",
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        PartNumber=number,
+        Body=data,
+        ContentMD5=content_md5(expected),
+    )
+    got = str(resp.get("ETag", "")).strip('"')
+    if got and got != expected:
+        raise IntegrityError(
+            f"part {number} of {path} did not verify: sent MD5 {expected}, store reports {got}",
+            "re-run the same command to upload it again",
+        )
+    return got or expected, expected
+
+
+async def upload_multipart(
+    fs: Any,
+    path: str,
+    bucket: str,
+    key: str,
+    chunk: int,
+    extra: dict[str, Any],
+    progress: Progress,
+) -> tuple[str, str]:
+    """Upload ``path`` in parts of ``chunk`` bytes, ``WINDOW`` parts at once.
+
+    Returns
+    -------
+    tuple of str
+        ``(expected, reported)``: the multipart ETag computed from the parts
+        sent, and the one the store reported on completion ('' if none).
+    """
+    size = os.path.getsize(path)
+    spans = [(o, min(chunk, size - o)) for o in range(0, size, chunk)]
+    created = await fs._call_s3("create_multipart_upload", Bucket=bucket, Key=key, **extra)
+    target = (bucket, key, created["UploadId"])
+    window = asyncio.Semaphore(WINDOW)
+
+    async def one(number: int, span: tuple[int, int]) -> tuple[str, str]:
+        async with window:
+            out = await _send_part(fs, path, target, number, span)
+        progress(span[1])
+        return out
+
+    try:
+        sent = await asyncio.gather(*(one(i + 1, s) for i, s in enumerate(spans)))
+        parts = [{"PartNumber": i + 1, "ETag": f'"{got}"'} for i, (got, _) in enumerate(sent)]
+        done = await fs._call_s3(
+            "complete_multipart_upload",
+            Bucket=bucket,
+            Key=key,
+            UploadId=target[2],
+            MultipartUpload={"Parts": parts},
+        )
+    except BaseException:
+        await _abort(fs, target)
+        raise
+    digests = b"".join(bytes.fromhex(md5) for _, md5 in sent)
+    expected = f"{_md5(digests).hexdigest()}-{len(sent)}"
+    return expected, str(done.get("ETag", "")).strip('"')
+
+
+async def _abort(fs: Any, target: tuple[str, str, str]) -> None:
+    bucket, key, upload_id = target
+    try:
+        await fs._call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
+    except Exception as exc:  # the original error matters more
+        log.warning("could not abort the multipart upload of %s/%s: %s", bucket, key, exc)
