@@ -13,8 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .. import paths
 from ..errors import translating
 from ..stores import Location
@@ -194,6 +192,8 @@ def _nbytes(meta: dict[str, Any]) -> int:
     dtype = meta.get("dtype", meta.get("data_type"))
     if isinstance(dtype, dict):
         dtype = dtype.get("name")
+    import numpy as np  # only here: numpy costs ~0.1 s of CLI start-up
+
     try:
         itemsize = np.dtype(dtype).itemsize if dtype is not None else 0
     except TypeError:
