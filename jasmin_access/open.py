@@ -27,6 +27,7 @@ from . import paths
 from .config import Profile
 from .errors import InvalidInput, NotFound, translating
 from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
+from .reading.chunking import auto_chunk
 from .reading.index import build_references, default_index_key, open_index
 from .reading.info import DatasetInfo, info
 from .reading.netcdf import is_netcdf, open_netcdf
@@ -114,15 +115,31 @@ def open_zarr_store(
         endpoint = location.profile.resolved_endpoint if location.profile else ""
         store = CachingStore(store, chunk_cache, namespace_for(f"{endpoint}/{location.path}", root))
     zarr_format = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
+    lazy = chunks == "auto"
     with translating("opening", location.url, location.profile_name):
-        return xr.open_zarr(
-            store, consolidated=None, zarr_format=zarr_format, chunks=chunks, **kwargs
+        ds = xr.open_zarr(
+            store,
+            consolidated=None,
+            zarr_format=zarr_format,
+            chunks=None if lazy else chunks,
+            **kwargs,
         )
+    return _auto(ds) if lazy else ds
+
+
+def _auto(ds: xr.Dataset) -> xr.Dataset:
+    """Dask chunks made of whole storage chunks, sized for this machine."""
+    try:
+        dim: str | None = record_dim(ds)
+    except InvalidInput:
+        dim = None
+    return auto_chunk(ds, dim)
 
 
 def _open_location(location: Location, *, chunks: Any, verify_index: bool, **kw: Any) -> Any:
     if location.path.endswith(".json"):
-        return open_index(location, chunks=chunks, verify=verify_index)
+        ds = open_index(location, chunks=None if chunks == "auto" else chunks, verify=verify_index)
+        return _auto(ds) if chunks == "auto" else ds
     if is_netcdf(location.path):
         return open_netcdf([location], chunks=chunks, **_xr_kwargs(kw))
     return open_zarr_store(location, chunks=chunks, **kw)
@@ -186,8 +203,9 @@ def open_dataset(
         whose cells cover the box (1-D or 2-D curvilinear lat/lon, either
         longitude convention, boxes may cross the dateline).
     chunks
-        Dask chunks: ``"auto"`` (multiples of the storage chunks), a dict,
-        or None for lazily indexed arrays without Dask.
+        Dask chunks: ``"auto"`` (whole multiples of each variable's storage
+        chunks, a few tasks per core, each fetching several chunks at once), a
+        dict, or None for lazily indexed arrays without Dask.
     cache
         Directory of a local chunk cache (True: ``~/.cache/jasmin-access/chunks``;
         False: off; None: the profile's ``cache`` setting).

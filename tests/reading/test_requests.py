@@ -99,7 +99,9 @@ def test_chunks_are_fetched_concurrently(
     counted: CountingServer, make_store: Callable[..., str]
 ) -> None:
     url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
-    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    # one Dask task covering all 15 storage chunks: zarr must fetch them side by side
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE, chunks={"time_counter": 3, "deptht": 5})
+    assert ds.thetao.data.npartitions == 1
     counted.log.clear()
     counted.log.delay = 0.05  # each data GET holds the server for a while
     ds.thetao.load()
@@ -109,11 +111,12 @@ def test_chunks_are_fetched_concurrently(
 
 
 @pytest.mark.parametrize("fmt", [2, 3])
-def test_whole_variable_is_one_dask_task(
+def test_dask_chunks_are_whole_storage_chunks(
     counted: CountingServer, make_store: Callable[..., str], fmt: int
 ) -> None:
     url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, fmt)
     ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
-    # dask chunks are multiples of the (1, 1, y, x) storage chunks, not one task per chunk
-    assert ds.thetao.data.npartitions == 1
-    assert ds.thetao.encoding["preferred_chunks"]["deptht"] == 1
+    storage = ds.thetao.encoding["preferred_chunks"]
+    assert storage == {"time_counter": 1, "deptht": 1, "y": 30, "x": 36}
+    for dim, sizes in zip(ds.thetao.dims, ds.thetao.chunks, strict=True):
+        assert all(size % storage[dim] == 0 for size in sizes[:-1])
