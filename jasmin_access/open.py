@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,7 +117,9 @@ def open_zarr_store(
         store = CachingStore(store, chunk_cache, namespace_for(f"{endpoint}/{location.path}", root))
     zarr_format = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     lazy = chunks == "auto"
-    with translating("opening", location.url, location.profile_name):
+    with translating("opening", location.url, location.profile_name), warnings.catch_warnings():
+        # zarr warns on every v3 store with consolidated metadata: not actionable here
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         ds = xr.open_zarr(
             store,
             consolidated=None,

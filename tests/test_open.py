@@ -131,3 +131,37 @@ def test_chunks_none_gives_lazy_numpy_backed_arrays(
     ds = ja.open_dataset(url, chunks=None)
     assert ds.thetao.chunks is None
     np.testing.assert_array_equal(ds.thetao[1, 2].values, reference.thetao[1, 2].values)
+
+
+def test_sharded_store_with_hidden_prefix_opens(
+    bucket: str, profile_for, reference: xr.Dataset, tmp_path: Path
+) -> None:
+    import zarr
+
+    profile = profile_for(bucket)
+    loc = resolve(f"{bucket}/sharded.zarr", profile=profile)
+    store = loc.zarr_store()
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    arr = group.create_array(
+        "tos",
+        shape=reference.tos.shape,
+        chunks=(1, 10, 12),
+        shards=(3, 30, 36),
+        dtype="f4",
+        dimension_names=["time_counter", "y", "x"],
+        attributes={"units": "degC"},
+    )
+    arr[:] = reference.tos.values
+    t = group.create_array("time_counter", shape=(3,), dtype="f8", dimension_names=["time_counter"])
+    t[:] = np.arange(3.0)
+    t.attrs.update(units="days since 1976-01-01", calendar="noleap")
+    marker = loc.child(".jasmin-access/run.json")
+    with marker.fs.open(marker.path, "wb") as f:
+        f.write(b"{}")
+    zarr.consolidate_metadata(store)
+    cache = str(tmp_path / "cache")
+    ds = ja.open_dataset(loc.url, profile=profile, cache=cache)
+    np.testing.assert_array_equal(ds.tos.values, reference.tos.values)
+    assert ds.tos.encoding["preferred_chunks"]["time_counter"] in (1, 3)
+    again = ja.open_dataset(loc.url, profile=profile, cache=cache, time=("1976-01-02", None))
+    np.testing.assert_array_equal(again.tos.values, reference.tos.values[1:])
