@@ -3,7 +3,7 @@
 ``scheduler``:
 
 ``"threads"`` (default when ``workers`` is not given)
-    A local thread pool (CPUs threads, 4x that when writing to S3).  NetCDF/HDF5 reads are
+    A local thread pool with one thread per CPU.  NetCDF/HDF5 reads are
     serialised by :data:`jasmin_access.convert.sources.READ_LOCK`; compression
     and uploads run in parallel.
 ``"processes"`` (default when ``workers`` is given)
@@ -35,14 +35,13 @@ log = logging.getLogger(__name__)
 Task = Callable[[StoreTarget, Unit], Any]
 
 
-def default_workers(remote: bool = False) -> int:
-    """Default local workers: the CPUs (at least 2), times 4 when writing to S3.
+def default_workers() -> int:
+    """Default number of local workers: the CPUs, at least 2, at most 16.
 
-    Uploads wait on the network, so more threads than cores keep the link busy;
-    memory stays bounded (each worker holds one unit).  At most 16.
+    (More threads than cores did not speed up uploads to the test server on two
+    cores: compression and the HTTP client compete for the same CPUs.)
     """
-    cpus = max(2, os.cpu_count() or 2)
-    return min(16, cpus * 4 if remote else cpus)
+    return max(2, min(16, os.cpu_count() or 2))
 
 
 def _local(
@@ -146,8 +145,7 @@ def run_units(
     if scheduler.startswith(("tcp://", "tls://", "inproc://")):
         _distributed(task, target, todo, done, scheduler)
     elif scheduler in ("threads", "processes", "sync", "synchronous"):
-        remote = target.kind in ("s3", "https")
-        _local(task, target, todo, done, scheduler, workers or default_workers(remote))
+        _local(task, target, todo, done, scheduler, workers or default_workers())
     else:
         from ..errors import InvalidInput
 

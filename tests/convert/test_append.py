@@ -57,6 +57,7 @@ def _check(url: str, files: list[str], profile: str | None = None) -> None:
     xr.testing.assert_equal(open_store(url, profile), ref(files))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layout", [{}, {"zarr_format": 2}, {"shard_mb": 0.05}], ids=["v3", "v2", "sharded"]
 )
