@@ -179,11 +179,11 @@ def check_destination(state: StoreState, url: str, fingerprint: str, overwrite: 
     AlreadyExists
         For a complete store, another run's unfinished store, or unrelated objects.
     """
-    if overwrite:
-        return False
     marker = state.marker
     if marker is not None and marker.get("fingerprint") == fingerprint:
-        return True
+        return True  # the same command crashed: any old store was removed before the marker
+    if overwrite:
+        return False
     if state.complete and marker is None:
         raise AlreadyExists(
             f"{url} is already a Zarr store", "use --overwrite, or jasmin-access append"

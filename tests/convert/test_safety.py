@@ -142,7 +142,10 @@ def test_unfinished_store_of_other_inputs_is_refused(
         convert(files, url, fail_after_units=1, chunks="time_counter=1")
     with pytest.raises(AlreadyExists, match="unfinished"):
         convert(files, url, chunks="time_counter=2")
-    convert(files, url, chunks="time_counter=2", overwrite=True)
+    with pytest.raises(SimulatedCrash):
+        convert(files, url, chunks="time_counter=2", overwrite=True, fail_after_units=2)
+    report = convert(files, url, chunks="time_counter=2", overwrite=True)
+    assert report.resumed and report.chunks_skipped >= 2  # same command: resumed, not restarted
     assert open_store(url).thetao.encoding["chunks"][0] == 2
 
 
