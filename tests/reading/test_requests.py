@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -15,6 +13,30 @@ from tests.reading.helpers import COUNTED_PROFILE, counted_bucket_url
 META = (".zmetadata", ".zarray", ".zattrs", ".zgroup", "zarr.json")
 
 
+@pytest.fixture(scope="module")
+def stores(counting_server: CountingServer, nemo_ref: xr.Dataset) -> dict[int, str]:
+    """One v3 and one v2 store on the counting server, shared by the read-only tests."""
+    import uuid
+
+    from jasmin_access.config import Profile
+    from jasmin_access.stores import resolve
+    from tests.conftest import TEST_KEY, TEST_SECRET
+    from tests.reading.helpers import write_store
+
+    profile = Profile(
+        name=COUNTED_PROFILE,
+        endpoint_url=counting_server.url,
+        key=TEST_KEY,
+        secret=TEST_SECRET,
+        source="env",
+    )
+    name = f"shared-{uuid.uuid4().hex[:10]}"
+    resolve(f"s3://{name}", profile=profile).fs.mkdir(name)
+    return {
+        fmt: write_store(nemo_ref, f"s3://{name}/run{fmt}.zarr", profile, fmt) for fmt in (2, 3)
+    }
+
+
 def _metadata_gets(server: CountingServer, bucket: str) -> list[str]:
     return [r.key for r in server.log.gets(bucket[5:]) if r.key.endswith(META)]
 
@@ -24,22 +46,22 @@ def _chunk_gets(server: CountingServer, bucket: str, var: str) -> list[str]:
 
 
 def test_opening_a_consolidated_v3_store_costs_one_metadata_request(
-    counted: CountingServer, make_store: Callable[..., str]
+    counted: CountingServer, stores: dict[int, str]
 ) -> None:
-    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
+    url = stores[3]
     bucket = url.rsplit("/", 1)[0]
     counted.log.clear()
     ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
     assert len(ds.data_vars) >= 4
-    assert _metadata_gets(counted, bucket) == ["run.zarr/zarr.json"]
+    assert _metadata_gets(counted, bucket) == ["run3.zarr/zarr.json"]
     assert not [r for r in counted.log.requests if r.method == "HEAD"]
     assert _chunk_gets(counted, bucket, "thetao") == []  # opening reads no data
 
 
 def test_opening_a_consolidated_v2_store_reads_only_zmetadata(
-    counted: CountingServer, make_store: Callable[..., str]
+    counted: CountingServer, stores: dict[int, str]
 ) -> None:
-    url = make_store(counted_bucket_url(counted) + "/run2.zarr", COUNTED_PROFILE, 2)
+    url = stores[2]
     bucket = url.rsplit("/", 1)[0]
     counted.log.clear()
     ja.open_dataset(url, profile=COUNTED_PROFILE)
@@ -61,9 +83,9 @@ def test_metadata_cost_does_not_grow_with_variables(
 
 
 def test_subset_fetches_only_intersecting_chunks(
-    counted: CountingServer, make_store: Callable[..., str], nemo_ref: xr.Dataset
+    counted: CountingServer, stores: dict[int, str], nemo_ref: xr.Dataset
 ) -> None:
-    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
+    url = stores[3]
     bucket = url.rsplit("/", 1)[0]
     ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
     counted.log.clear()
@@ -73,7 +95,7 @@ def test_subset_fetches_only_intersecting_chunks(
     )
     # storage chunks are (1, 1, y, x): 2 steps x 2 levels = 4 chunks, each fetched once
     assert sorted(_chunk_gets(counted, bucket, "thetao")) == sorted(
-        f"run.zarr/thetao/c/{t}/{z}/0/0" for t in (1, 2) for z in (2, 3)
+        f"run3.zarr/thetao/c/{t}/{z}/0/0" for t in (1, 2) for z in (2, 3)
     )
     assert _chunk_gets(counted, bucket, "so") == []
 
@@ -95,10 +117,8 @@ def test_point_time_series_touches_only_chunks_holding_the_point(
     assert sorted(keys) == [f"tiled.zarr/tos/c/{t}/1/1" for t in range(3)]
 
 
-def test_chunks_are_fetched_concurrently(
-    counted: CountingServer, make_store: Callable[..., str]
-) -> None:
-    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, 3)
+def test_chunks_are_fetched_concurrently(counted: CountingServer, stores: dict[int, str]) -> None:
+    url = stores[3]
     # one Dask task covering all 15 storage chunks: zarr must fetch them side by side
     ds = ja.open_dataset(url, profile=COUNTED_PROFILE, chunks={"time_counter": 3, "deptht": 5})
     assert ds.thetao.data.npartitions == 1
@@ -112,9 +132,9 @@ def test_chunks_are_fetched_concurrently(
 
 @pytest.mark.parametrize("fmt", [2, 3])
 def test_dask_chunks_are_whole_storage_chunks(
-    counted: CountingServer, make_store: Callable[..., str], fmt: int
+    counted: CountingServer, stores: dict[int, str], fmt: int
 ) -> None:
-    url = make_store(counted_bucket_url(counted) + "/run.zarr", COUNTED_PROFILE, fmt)
+    url = stores[fmt]
     ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
     storage = ds.thetao.encoding["preferred_chunks"]
     assert storage == {"time_counter": 1, "deptht": 1, "y": 30, "x": 36}
