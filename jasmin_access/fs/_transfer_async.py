@@ -129,15 +129,19 @@ def _write(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
-def _hash_and_write(digest: StreamDigest, fd: int, data: bytes, offset: int) -> None:
-    digest.update(data)
-    _write(fd, data, offset)
+def _hash_and_write(digest: StreamDigest, fd: int, chunks: list[bytes], offset: int) -> None:
+    for chunk in chunks:
+        digest.update(chunk)
+    total = sum(len(c) for c in chunks)
+    written = os.pwritev(fd, chunks, offset)
+    if written < total:  # a short write: finish it piece by piece
+        _write(fd, b"".join(chunks)[written:], offset + written)
 
 
-async def _get(fs: Any, bucket: str, key: str, start: int, end: int | None) -> Any:
+async def _get(fs: Any, bucket: str, key: str, start: int) -> Any:
     kw: dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if start or end is not None:
-        kw["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+    if start:
+        kw["Range"] = f"bytes={start}-"
     resp = await fs._call_s3("get_object", **kw)
     return resp["Body"]
 
@@ -145,10 +149,14 @@ async def _get(fs: Any, bucket: str, key: str, start: int, end: int | None) -> A
 async def _stream(
     fs: Any, bucket: str, key: str, fd: int, digest: StreamDigest, progress: Progress
 ) -> None:
-    """One GET, read in blocks; a broken stream is resumed with a ranged GET."""
-    offset, failures = 0, 0
+    """One GET; what arrives is gathered into blocks of about :data:`READ` bytes,
+    each hashed and written (``pwritev``, no joining) in a worker thread while
+    the next block arrives.  A broken stream is resumed with a ranged GET.
+    """
+    offset = received = failures = 0
+    chunks: list[bytes] = []
     pending: asyncio.Future[Any] | None = None
-    body = await _get(fs, bucket, key, 0, None)
+    body = await _get(fs, bucket, key, 0)
     try:
         while True:
             try:
@@ -157,17 +165,22 @@ async def _stream(
                 failures += 1
                 if failures > max(1, int(getattr(fs, "retries", 1))):
                     raise
-                log.info("read of %s/%s broke at %d (%s); resuming", bucket, key, offset, exc)
+                log.info("read of %s/%s broke at %d (%s); resuming", bucket, key, received, exc)
                 body.close()
-                body = await _get(fs, bucket, key, offset, None)
+                body = await _get(fs, bucket, key, received)
                 continue
-            if pending is not None:
-                await pending
+            if data:
+                chunks.append(data)
+                received += len(data)
+            if chunks and (not data or received - offset >= READ or len(chunks) >= 256):
+                if pending is not None:
+                    await pending
+                pending = _in_thread(_hash_and_write, digest, fd, chunks, offset)
+                progress(received - offset)
+                chunks, offset = [], received
             if not data:
+                await pending if pending is not None else None
                 return
-            pending = _in_thread(_hash_and_write, digest, fd, data, offset)
-            offset += len(data)
-            progress(len(data))
     finally:
         if pending is not None:
             await asyncio.gather(pending, return_exceptions=True)
@@ -175,18 +188,26 @@ async def _stream(
 
 
 async def _fetch_range(fs: Any, bucket: str, key: str, fd: int, start: int, end: int) -> bytes:
-    body = await _get(fs, bucket, key, start, end)
+    kw = {"Bucket": bucket, "Key": key, "Range": f"bytes={start}-{end - 1}"}
+    resp = await fs._call_s3("get_object", **kw)
+    body = resp["Body"]
     try:
         data = await body.read()
     finally:
         body.close()
-    if len(data) != end - start:
+    total = str(resp.get("ContentRange", "")).rpartition("/")[2]
+    if len(data) != end - start or (total.isdigit() and int(total) != _size_of(fd)):
         raise IntegrityError(
-            f"ranged read of {bucket}/{key} returned {len(data)} bytes, expected {end - start}",
+            f"size mismatch for {bucket}/{key}: expected {_size_of(fd)} bytes, the store "
+            f"has {total or 'another size'} (ranged read of {len(data)} bytes at {start})",
             "re-run the same command to transfer it again",
         )
     await _in_thread(_write, fd, data, start)
     return bytes(data)
+
+
+def _size_of(fd: int) -> int:
+    return os.fstat(fd).st_size
 
 
 async def _ranged(

@@ -9,7 +9,10 @@ import pytest
 
 from jasmin_access import fs
 from jasmin_access.errors import IntegrityError, InvalidInput, NotFound, PartialFailure
+from jasmin_access.fs import _backend as fs_backend
+from jasmin_access.fs import _transfer_async as engine
 from jasmin_access.fs import checksums
+from jasmin_access.fs import transfer as fs_transfer
 from jasmin_access.stores import resolve
 
 FILES = {
@@ -187,3 +190,82 @@ def test_sync(bucket: str, src_dir: Path, profile_for) -> None:
 def test_sync_delete_refuses_bucket_root(bucket: str, src_dir: Path, profile_for) -> None:
     with pytest.raises(InvalidInput, match="--force"):
         fs.sync(str(src_dir), bucket, delete=True, profile=profile_for(bucket))
+
+
+# --------------------------------------------------------------------------- streaming engine
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+def test_stream_digest_matches_local_etag(tmp_path: Path, multipart: bool) -> None:
+    data = os.urandom(11 * MIB + 123)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    etag = checksums.local_etag(path, 5 * MIB) if multipart else checksums.local_etag(path)
+    assert etag.endswith("-3") == multipart
+    digest = engine.StreamDigest(len(data), etag)
+    for start in range(0, len(data), 3 * MIB + 7):  # pieces that straddle part boundaries
+        digest.update(data[start : start + 3 * MIB + 7])
+    assert digest.done == len(data) and digest.etag() == etag
+    body, md5 = engine.read_body(str(path), 5 * MIB, 5 * MIB)
+    assert body.read() == data[5 * MIB : 10 * MIB]
+    assert md5 == checksums._digests(str(path), 5 * MIB)[1][1].hex()
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multipart uploads in 5 MiB parts and ranged downloads in 1 MiB ranges, for small files."""
+    monkeypatch.setattr(checksums, "part_size", lambda size: 5 * MIB)
+    monkeypatch.setattr(engine, "RANGE_MIN", 2 * MIB)
+    monkeypatch.setattr(engine, "RANGE", MIB)
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_multipart_upload_and_ranged_download(
+    s3_bucket: str, s3_profile: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"big.nc": os.urandom(11 * MIB + 5), "mid.nc": os.urandom(3 * MIB + 1), "s.nc": b"s"}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    up = fs.cp(str(src), f"{s3_bucket}/run", recursive=True, profile=s3_profile)
+    assert up.count("copied") == 3
+    big = fs.stat(f"{s3_bucket}/run/big.nc", profile=s3_profile)
+    assert big.etag == checksums.local_etag(src / "big.nc", 5 * MIB) and big.etag.endswith("-3")
+    again = fs.cp(str(src), f"{s3_bucket}/run", recursive=True, profile=s3_profile)
+    assert again.count("skipped") == 3
+    down = tmp_path / "down"
+    fs.cp(f"{s3_bucket}/run", str(down), recursive=True, profile=s3_profile)
+    assert read_tree(down) == files
+    assert (
+        fs.cp(f"{s3_bucket}/run", str(down), recursive=True, profile=s3_profile).count("skipped")
+        == 3
+    )
+
+
+@pytest.mark.parametrize("ranged", [False, True])
+@pytest.mark.parametrize("wrong", ["etag", "size"])
+def test_download_that_does_not_verify_leaves_nothing(
+    s3_bucket: str,
+    s3_profile: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ranged: bool,
+    wrong: str,
+) -> None:
+    if ranged:
+        monkeypatch.setattr(engine, "RANGE_MIN", MIB)
+        monkeypatch.setattr(engine, "RANGE", MIB // 2)
+    data = os.urandom(MIB + 17)
+    loc = resolve(f"{s3_bucket}/obj.nc", profile=s3_profile)
+    loc.fs.pipe_file(loc.path, data)
+    obj = fs_backend.head(loc, loc.path)
+    assert obj is not None and obj.size == len(data)
+    obj = obj._replace(etag="0" * 32) if wrong == "etag" else obj._replace(size=len(data) - 1)
+    out = tmp_path / "out"
+    target = str(out / "obj.nc")
+    with pytest.raises(IntegrityError, match="checksum mismatch" if wrong == "etag" else "size"):
+        fs_transfer.transfer_one(loc, resolve(str(out)), obj, target)
+    assert os.listdir(out) == []  # no partial file, no temporary file
