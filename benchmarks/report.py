@@ -98,7 +98,8 @@ make bench-quick                        # small data, one run each (under 5 minu
 process, generates the data (cached in `benchmarks/.data/`), and runs each case for
 this project and for the tools users would otherwise use, against the same server in
 the same run. Every measured command runs in a fresh process: the time is the wall
-time of that process (median of the runs; the range is in brackets), peak RSS comes
+time of that process (median of the runs, the range in brackets; a peer whose first
+run takes over a minute is run once), peak RSS comes
 from `os.wait4` (`ru_maxrss`), and the requests are the lines of the server's request
 log written while it ran (LIST, GET, CHUNK = GET of a Zarr chunk, HEAD, PUT, PART =
 multipart part, MPU = create/complete multipart upload, ...). `peer/ours` is the
