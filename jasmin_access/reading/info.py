@@ -261,6 +261,58 @@ def _netcdf_info(location: Location) -> DatasetInfo:
     )
 
 
+def _ref_size(value: Any) -> int:
+    if isinstance(value, list):
+        return int(value[2]) if len(value) == 3 else 0
+    return len(value)
+
+
+def _index_info(location: Location) -> DatasetInfo:
+    import json
+
+    from .index import load_index, open_index
+
+    refs = load_index(location)["refs"]
+    variables = []
+    for key in sorted(k for k in refs if k.endswith("/.zarray")):
+        name = key[: -len("/.zarray")]
+        meta = json.loads(refs[key])
+        attrs = json.loads(refs.get(f"{name}/.zattrs", "{}"))
+        codecs = [f.get("id", "?") for f in meta.get("filters") or []]
+        if meta.get("compressor"):
+            codecs.append(meta["compressor"].get("id", "?"))
+        stored = sum(
+            _ref_size(v) for k, v in refs.items() if k.startswith(f"{name}/") and "/." not in k
+        )
+        shape = tuple(meta["shape"])
+        variables.append(
+            VariableInfo(
+                name=name,
+                dtype=str(np.dtype(meta["dtype"])),
+                dims=tuple(attrs.get("_ARRAY_DIMENSIONS", [])),
+                shape=shape,
+                chunks=tuple(meta["chunks"]),
+                codecs=codecs,
+                nbytes=int(np.prod(shape, dtype="i8")) * np.dtype(meta["dtype"]).itemsize,
+                stored_bytes=stored,
+            )
+        )
+    ds = open_index(location, chunks=None, verify=False)
+    start, end, calendar = _time_range(ds)
+    return DatasetInfo(
+        url=location.url,
+        format="kerchunk index",
+        dims={str(k): int(v) for k, v in ds.sizes.items()},
+        variables=variables,
+        stored_bytes=sum(v.stored_bytes or 0 for v in variables),
+        nbytes=sum(v.nbytes for v in variables),
+        time_start=start,
+        time_end=end,
+        calendar=calendar,
+        attrs=dict(ds.attrs),
+    )
+
+
 def info(
     url: str,
     *,
@@ -268,7 +320,7 @@ def info(
     endpoint_url: str | None = None,
     anon: bool | None = None,
 ) -> DatasetInfo:
-    """Summarise a Zarr store or a NetCDF object without reading its data.
+    """Summarise a Zarr store, NetCDF object or index without reading its data.
 
     Parameters
     ----------
@@ -287,4 +339,6 @@ def info(
     location = resolve(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
     if is_netcdf(location.path):
         return _netcdf_info(location)
+    if location.path.endswith(".json"):
+        return _index_info(location)
     return _zarr_info(location)

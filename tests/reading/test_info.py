@@ -44,3 +44,18 @@ def test_netcdf_info(bucket: str, profile_for, nemo_files: list[Path]) -> None:
     assert tos.chunks == (1, 30, 36)
     assert tos.nbytes == int(np.prod(tos.shape)) * 4
     assert summary.time_start == summary.time_end
+
+
+def test_index_info(local_bucket: str, nemo_files: list[Path]) -> None:
+    from jasmin_access.open import build_index
+
+    put_files(nemo_files, f"{local_bucket}/nc", None)
+    url = build_index(f"{local_bucket}/nc/*.nc")
+    summary = ja.info(url)
+    assert summary.format == "kerchunk index"
+    assert summary.dims["time_counter"] == 3
+    tos = next(v for v in summary.variables if v.name == "tos")
+    assert tos.shape == (3, 30, 36) and tos.codecs == ["shuffle", "zlib"]
+    nc_sizes = [ja.info(f"{local_bucket}/nc/{f.name}") for f in nemo_files]
+    per_file = [next(v for v in s.variables if v.name == "tos").stored_bytes for s in nc_sizes]
+    assert tos.stored_bytes == sum(per_file)  # the index points at the files' own bytes
