@@ -201,11 +201,15 @@ def _noop(_: int) -> None:
     return None
 
 
-def _upload(local_path: str, dst: Location, target: str, what: str) -> None:
+Tick = Callable[[int], None]
+
+
+def _upload(local_path: str, dst: Location, target: str, what: str, tick: Tick = _noop) -> None:
     size = os.path.getsize(local_path)
     chunk = checksums.part_size(size)
     if not checksums.is_multipart(size, chunk):
-        return _put_small(local_path, size, dst, target, what)
+        _put_small(local_path, size, dst, target, what)
+        return tick(size)
     bucket, key = paths.split_bucket(target)
     expected, got = asyn.sync(
         dst.fs.loop,
@@ -216,7 +220,7 @@ def _upload(local_path: str, dst: Location, target: str, what: str) -> None:
         key,
         chunk,
         _content_type(local_path),
-        _noop,
+        tick,
     )
     dst.fs.invalidate_cache(target)
     if not got:  # a store that does not report the ETag on completion
@@ -267,12 +271,12 @@ def _temp_beside(target: str) -> Iterator[str]:
             os.unlink(tmp)
 
 
-def _download(src: Location, obj: Obj, target: str, what: str) -> None:
+def _download(src: Location, obj: Obj, target: str, what: str, tick: Tick = _noop) -> None:
     """Stream ``obj`` into a temporary file beside ``target``, verified as it arrives."""
     bucket, key = paths.split_bucket(obj.path)
     with _temp_beside(target) as tmp:
         digest = asyn.sync(
-            src.fs.loop, engine.download, src.fs, bucket, key, obj.size, obj.etag, tmp, _noop
+            src.fs.loop, engine.download, src.fs, bucket, key, obj.size, obj.etag, tmp, tick
         )
         if digest.done != obj.size:
             raise IntegrityError(
@@ -309,15 +313,18 @@ def _server_copy(loc: Location, obj: Obj, target: str, what: str) -> None:
         raise IntegrityError(f"server-side copy of {what} did not verify", "re-run the copy")
 
 
-def transfer_one(src: Location, dst: Location, obj: Obj, target: str) -> None:
-    """Copy one object/file from ``src`` to the fs path ``target`` on ``dst``, verified."""
+def transfer_one(src: Location, dst: Location, obj: Obj, target: str, tick: Tick = _noop) -> None:
+    """Copy one object/file from ``src`` to the fs path ``target`` on ``dst``, verified.
+
+    ``tick(n)`` is called as ``n`` more bytes have moved (uploads and downloads).
+    """
     what = src.to_url(obj.path)
     if not is_remote(src) and not is_remote(dst):
         _local_copy(obj, target, what)
     elif not is_remote(src):
-        _upload(obj.path, dst, target, what)
+        _upload(obj.path, dst, target, what, tick)
     elif not is_remote(dst):
-        _download(src, obj, target, what)
+        _download(src, obj, target, what, tick)
     elif src.fs is dst.fs and src.kind == dst.kind:
         _server_copy(src, obj, target, what)
     else:
@@ -377,34 +384,48 @@ def run_plan(
 ) -> TransferReport:
     """Run ``transfer_one`` for each pair that ``decide`` does not settle (bounded threads)."""
     report = TransferReport(dry_run=dry_run)
+    total = sum(pair.src.size for pair in p.pairs)
+    bar = _Bar(progress and not dry_run, total, label)
 
     def one(pair: Pair) -> TransferItem:
         item = TransferItem(p.src.to_url(pair.src.path), p.dst.to_url(pair.dst), pair.src.size, "")
         verdict = decide(pair)
         if verdict is not None:
             item.status = verdict
-            return item
-        if dry_run:
+        elif dry_run:
             item.status = "would-copy"
+        else:
+            moved = _copy(p, pair, item, bar)
+            bar.advance(item.size - moved)  # the rest (skipped, failed, not streamed)
             return item
-        try:
-            transfer_one(p.src, p.dst, pair.src, pair.dst)
-            item.status = "copied"
-        except Exception as exc:
-            err = translate(exc, action="copying", url=item.src, profile=p.src.profile_name)
-            if not isinstance(err, JasminAccessError):
-                raise
-            item.status, item.error = "failed", str(err)
-            item.exc = err  # type: ignore[attr-defined]
+        bar.advance(item.size)
         return item
 
-    total = sum(pair.src.size for pair in p.pairs)
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(p.pairs) or 1)))
-    with _Bar(progress and not dry_run, total, label) as bar, pool:
-        for item in pool.map(one, p.pairs):
-            report.items.append(item)
-            bar.advance(item.size)
+    with bar, pool:
+        report.items.extend(pool.map(one, p.pairs))
     return report
+
+
+def _copy(p: Plan, pair: Pair, item: TransferItem, bar: _Bar) -> int:
+    """Transfer one pair, recording the outcome in ``item``; the bytes reported to ``bar``."""
+    moved = 0
+
+    def tick(n: int) -> None:
+        nonlocal moved
+        moved += n
+        bar.advance(n)
+
+    try:
+        transfer_one(p.src, p.dst, pair.src, pair.dst, tick)
+        item.status = "copied"
+    except Exception as exc:
+        err = translate(exc, action="copying", url=item.src, profile=p.src.profile_name)
+        if not isinstance(err, JasminAccessError):
+            raise
+        item.status, item.error = "failed", str(err)
+        item.exc = err  # type: ignore[attr-defined]
+    return min(moved, item.size)
 
 
 def finish(report: TransferReport, single: bool, verb: str) -> TransferReport:

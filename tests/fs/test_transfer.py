@@ -269,3 +269,23 @@ def test_download_that_does_not_verify_leaves_nothing(
     with pytest.raises(IntegrityError, match="checksum mismatch" if wrong == "etag" else "size"):
         fs_transfer.transfer_one(loc, resolve(str(out)), obj, target)
     assert os.listdir(out) == []  # no partial file, no temporary file
+
+
+@pytest.mark.usefixtures("small_parts")
+@pytest.mark.parametrize("size", [3, 3 * MIB + 1, 11 * MIB + 5])  # one PUT/GET, ranged, multipart
+def test_progress_counts_every_byte_once(
+    s3_bucket: str, s3_profile: str, tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "f.nc"
+    path.write_bytes(os.urandom(size))
+    local, remote = resolve(str(path)), resolve(f"{s3_bucket}/f.nc", profile=s3_profile)
+    ticks: list[int] = []
+    fs_transfer.transfer_one(
+        local, remote, fs_backend.head(local, str(path)), remote.path, ticks.append
+    )
+    assert sum(ticks) == size and all(n > 0 for n in ticks)
+    ticks.clear()
+    obj = fs_backend.head(remote, remote.path)
+    back = tmp_path / "back.nc"
+    fs_transfer.transfer_one(remote, resolve(str(tmp_path)), obj, str(back), ticks.append)
+    assert sum(ticks) == size and back.read_bytes() == path.read_bytes()
