@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -47,11 +48,14 @@ class AsyncJasminS3FileSystem(JasminS3FileSystem):
 def async_s3_filesystem(profile: Profile) -> AsyncJasminS3FileSystem:
     """An asynchronous s3fs filesystem for ``profile``, for use inside zarr."""
     creds = profile.credentials()
-    return _cached_async(profile, tuple(sorted(creds.items())))
+    # per process: a forked worker must not reuse sessions bound to its parent's loop
+    return _cached_async(profile, tuple(sorted(creds.items())), os.getpid())
 
 
 @lru_cache(maxsize=32)
-def _cached_async(profile: Profile, creds: tuple[tuple[str, str], ...]) -> AsyncJasminS3FileSystem:
+def _cached_async(
+    profile: Profile, creds: tuple[tuple[str, str], ...], pid: int
+) -> AsyncJasminS3FileSystem:
     config = s3_config_kwargs(profile)
     config["max_pool_connections"] = max(profile.max_concurrency, 64)
     fs = AsyncJasminS3FileSystem(

@@ -60,3 +60,18 @@ def test_slices_bad_arguments(local_bucket: str, make_store: Callable[..., str])
         ja.slices(url, dim="time")
     with pytest.raises(InvalidInput, match="at least 1"):
         ja.slices(url, n=0)
+
+
+def test_tasks_run_in_forked_workers_after_the_parent_read(
+    s3_bucket: str, make_store: Callable[..., str], nemo_ref: xr.Dataset
+) -> None:
+    url = make_store(f"{s3_bucket}/run.zarr", "moto")
+    tasks = ja.slices(url, n=3, profile="moto")
+    in_parent = [_tos_mean(t) for t in tasks]  # the parent's filesystems are now in use
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        in_workers = list(pool.map(_tos_mean, tasks, timeout=60))
+    assert in_workers == in_parent
+    assert in_parent == pytest.approx(
+        [float(nemo_ref.tos.isel(time_counter=i).mean()) for i in range(3)], rel=1e-6
+    )
