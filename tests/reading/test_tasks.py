@@ -75,3 +75,13 @@ def test_tasks_run_in_forked_workers_after_the_parent_read(
     assert in_parent == pytest.approx(
         [float(nemo_ref.tos.isel(time_counter=i).mean()) for i in range(3)], rel=1e-6
     )
+
+
+def test_lazy_dataset_pickles_without_secrets(
+    s3_bucket: str, make_store: Callable[..., str], nemo_ref: xr.Dataset
+) -> None:
+    url = make_store(f"{s3_bucket}/run.zarr", "moto")
+    ds = ja.open_dataset(url, profile="moto", cache=False)
+    blob = pickle.dumps(ds)  # what a distributed scheduler ships to its workers
+    assert TEST_SECRET.encode() not in blob
+    xr.testing.assert_equal(pickle.loads(blob).tos.load(), nemo_ref.tos)
