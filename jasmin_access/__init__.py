@@ -49,7 +49,7 @@ _LAZY = {
     **dict.fromkeys(
         ["ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync"], "fs"
     ),
-    **dict.fromkeys(["convert", "verify", "append"], "convert"),
+    **dict.fromkeys(["convert", "verify", "append"], "conversion"),
     **dict.fromkeys(["open_dataset", "open_mfdataset", "slices", "info"], "open"),
 }
 

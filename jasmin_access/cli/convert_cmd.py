@@ -49,7 +49,7 @@ def convert(
     sources: tuple[str, ...], dest: str, zarr_format: str, verify_: bool, **kw: Any
 ) -> None:
     """Convert NetCDF SOURCES (files, quoted globs, @list.txt, URLs) into the Zarr store DEST."""
-    from ..convert import convert as run_convert
+    from ..conversion import convert as run_convert
 
     opts = get_options()
     for key in _SPLIT:
@@ -81,7 +81,7 @@ def convert(
 @global_options
 def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     """Compare the Zarr store DEST with its NetCDF SOURCES, value by value."""
-    from ..convert import verify as run_verify
+    from ..conversion import verify as run_verify
 
     opts = get_options()
     for key in _SPLIT:
@@ -109,7 +109,7 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     """Append NetCDF SOURCES to the Zarr store DEST along its record dimension."""
-    from ..convert import append as run_append
+    from ..conversion import append as run_append
 
     opts = get_options()
     report = run_append(list(sources), dest, progress=opts.progress, **opts.resolve_kwargs, **kw)

@@ -152,7 +152,7 @@ def convert(
         Destination URL or path of the store (any backend).
     chunks
         ``"dim=n,..."`` or a mapping; other dims follow the default rule
-        (:mod:`jasmin_access.convert.chunking`).
+        (:mod:`jasmin_access.conversion.chunking`).
     target_chunk_mb
         Target uncompressed chunk size (default 16 MiB).
     zarr_format

@@ -4,7 +4,7 @@
 
 ``"threads"`` (default when ``workers`` is not given)
     A local thread pool with one thread per CPU.  NetCDF/HDF5 reads are
-    serialised by :data:`jasmin_access.convert.sources.READ_LOCK`; compression
+    serialised by :data:`jasmin_access.conversion.sources.READ_LOCK`; compression
     and uploads run in parallel.
 ``"processes"`` (default when ``workers`` is given)
     ``workers`` local processes (dask's multiprocessing scheduler): reads in

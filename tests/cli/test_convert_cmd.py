@@ -13,7 +13,7 @@ import zarr
 
 from jasmin_access.cli import cli
 from jasmin_access.cli._common import run
-from jasmin_access.convert.writer import StoreTarget
+from jasmin_access.conversion.writer import StoreTarget
 from jasmin_access.stores import resolve
 
 

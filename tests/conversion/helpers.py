@@ -33,7 +33,7 @@ def open_store(url: str, profile: str | None = None, group: str | None = None) -
 
 def zstore(url: str, profile: str | None = None, read_only: bool = True) -> object:
     """A zarr store for a URL (read-only unless asked)."""
-    from jasmin_access.convert.writer import StoreTarget
+    from jasmin_access.conversion.writer import StoreTarget
     from jasmin_access.stores import resolve
 
     loc = resolve(url, profile=profile)

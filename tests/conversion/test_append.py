@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 import zarr
 
-from jasmin_access.convert import append, convert, verify
-from jasmin_access.convert.writer import SimulatedCrash
+from jasmin_access.conversion import append, convert, verify
+from jasmin_access.conversion.writer import SimulatedCrash
 from jasmin_access.errors import InvalidInput
 from jasmin_access.samples import NemoSpec, write_nemo_set
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jasmin_access.convert.chunking import choose_chunks, choose_shards, parse_chunks
-from jasmin_access.convert.encoding import bitround, compressors_for, keep_bits_tolerance
+from jasmin_access.conversion.chunking import choose_chunks, choose_shards, parse_chunks
+from jasmin_access.conversion.encoding import bitround, compressors_for, keep_bits_tolerance
 from jasmin_access.errors import InvalidInput
 
 T4 = ("time_counter", "deptht", "y", "x")

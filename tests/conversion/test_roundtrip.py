@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 import zarr
 
-from jasmin_access.convert import convert, verify
+from jasmin_access.conversion import convert, verify
 from jasmin_access.stores import resolve
 
 from .helpers import assert_same, open_store, reference, zstore

@@ -11,8 +11,8 @@ import pytest
 import xarray as xr
 import zarr
 
-from jasmin_access.convert import convert, verify
-from jasmin_access.convert.writer import MARKER, SimulatedCrash
+from jasmin_access.conversion import convert, verify
+from jasmin_access.conversion.writer import MARKER, SimulatedCrash
 from jasmin_access.errors import AlreadyExists, InvalidInput, NotFound
 from jasmin_access.samples import NemoSpec, write_nemo_set
 
@@ -167,9 +167,9 @@ def test_work_units_pickle_without_secrets(
 ) -> None:
     import pickle
 
-    from jasmin_access.convert.api import prepare
-    from jasmin_access.convert.plan import ConvertOptions
-    from jasmin_access.convert.writer import StoreTarget
+    from jasmin_access.conversion.api import prepare
+    from jasmin_access.conversion.plan import ConvertOptions
+    from jasmin_access.conversion.writer import StoreTarget
     from jasmin_access.stores import resolve
     from tests.conftest import TEST_KEY, TEST_SECRET
 
