@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import logging
 import math
 import os
+import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from s3fs.core import S3_RETRYABLE_ERRORS
@@ -44,6 +46,35 @@ WINDOW = 4  # ranged GETs (or upload parts) of one file in flight at once
 
 Progress = Callable[[int], None]
 _RETRYABLE = (*S3_RETRYABLE_ERRORS, OSError)
+
+
+class Budget:
+    """Bytes of request bodies held in memory at once by all uploads on a loop.
+
+    One body larger than the limit is let through alone.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._state: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, n: int) -> AsyncIterator[None]:
+        """Wait until ``n`` more bytes fit, and keep them for the ``async with`` block."""
+        state = self._state.setdefault(asyncio.get_running_loop(), [asyncio.Condition(), 0])
+        cond = state[0]
+        async with cond:
+            await cond.wait_for(lambda: state[1] == 0 or state[1] + n <= self.limit)
+            state[1] += n
+        try:
+            yield
+        finally:
+            async with cond:
+                state[1] -= n
+                cond.notify_all()
+
+
+BUDGET = Budget(512 * MiB)
 
 
 def _md5(data: Any = b"") -> Any:
@@ -303,7 +334,9 @@ async def _send_part(
     bucket, key, upload_id = target
     offset, length = span
     data, expected = await _in_thread(read_body, path, offset, length)
-    if len(data.getbuffer()) != length:
+    with data.getbuffer() as view:
+        sent = len(view)
+    if sent != length:
         raise IntegrityError(
             f"{path} changed while it was being uploaded", "re-run the same command"
         )
@@ -349,13 +382,14 @@ async def upload_multipart(
     window = asyncio.Semaphore(WINDOW)
 
     async def one(number: int, span: tuple[int, int]) -> tuple[str, str]:
-        async with window:
+        async with window, BUDGET.hold(span[1]):
             out = await _send_part(fs, path, target, number, span)
         progress(span[1])
         return out
 
+    tasks = [asyncio.ensure_future(one(i + 1, s)) for i, s in enumerate(spans)]
     try:
-        sent = await asyncio.gather(*(one(i + 1, s) for i, s in enumerate(spans)))
+        sent = await asyncio.gather(*tasks)
         parts = [{"PartNumber": i + 1, "ETag": f'"{got}"'} for i, (got, _) in enumerate(sent)]
         done = await fs._call_s3(
             "complete_multipart_upload",
@@ -365,11 +399,44 @@ async def upload_multipart(
             MultipartUpload={"Parts": parts},
         )
     except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await _abort(fs, target)
         raise
     digests = b"".join(bytes.fromhex(md5) for _, md5 in sent)
     expected = f"{_md5(digests).hexdigest()}-{len(sent)}"
     return expected, str(done.get("ETag", "")).strip('"')
+
+
+async def upload_single(
+    fs: Any, path: str, bucket: str, key: str, extra: dict[str, Any], progress: Progress
+) -> tuple[str, str]:
+    """One PUT of the whole file from memory (within :data:`BUDGET`), sent with its MD5.
+
+    Returns
+    -------
+    tuple of str
+        ``(expected, reported)``: the MD5 of the bytes sent and the ETag the
+        store answered with ('' if none).
+    """
+    size = os.path.getsize(path)
+    async with BUDGET.hold(size):
+        body, expected = await _in_thread(read_body, path, 0, size + 1)  # +1: notice growth
+        with body.getbuffer() as view:
+            sent = len(view)
+        if sent != size:
+            raise IntegrityError(f"{path} changed while it was being read", "re-run the command")
+        resp = await fs._call_s3(
+            "put_object",
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentMD5=content_md5(expected),
+            **extra,
+        )
+    progress(size)
+    return expected, str(resp.get("ETag", "")).strip('"')
 
 
 async def _abort(fs: Any, target: tuple[str, str, str]) -> None:

@@ -14,7 +14,6 @@ import mimetypes
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -145,53 +144,6 @@ def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum
     return checksums.local_etag(pair.src.path) == checksums.local_etag(found.path)
 
 
-class _Budget:
-    """Bytes held in memory by single-request uploads at once (one file may exceed it alone)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.used = limit, 0
-        self.cond = threading.Condition()
-
-    @contextmanager
-    def hold(self, n: int) -> Iterator[None]:
-        with self.cond:
-            self.cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
-            self.used += n
-        try:
-            yield
-        finally:
-            with self.cond:
-                self.used -= n
-                self.cond.notify_all()
-
-
-_BUDGET = _Budget(512 * checksums.MiB)
-
-
-def _put_small(local_path: str, size: int, dst: Location, target: str, what: str) -> None:
-    """One PUT from memory; the MD5 of those bytes must equal the ETag returned."""
-    bucket, key = paths.split_bucket(target)
-    extra = _content_type(local_path)
-    with _BUDGET.hold(size):
-        body, expected = engine.read_body(local_path, 0, size + 1)  # +1: notice growth
-        sent = len(body.getbuffer())
-        if sent == size:
-            md5 = engine.content_md5(expected)
-            resp = dst.fs.call_s3(
-                "put_object", Bucket=bucket, Key=key, Body=body, ContentMD5=md5, **extra
-            )
-        del body
-    if sent != size:
-        raise IntegrityError(f"{what} changed while it was being read", "re-run the command")
-    dst.fs.invalidate_cache(target)
-    got = str(resp.get("ETag", "")).strip('"')
-    if got and got != expected:
-        raise IntegrityError(
-            f"upload of {what} did not verify: sent MD5 {expected}, store reports {got}",
-            "re-run the same command to upload it again",
-        )
-
-
 def _content_type(local_path: str) -> dict[str, str]:
     content_type = mimetypes.guess_type(local_path)[0]
     return {"ContentType": content_type} if content_type else {}
@@ -204,12 +156,26 @@ def _noop(_: int) -> None:
 Tick = Callable[[int], None]
 
 
+def _put_small(local_path: str, dst: Location, target: str, what: str, tick: Tick) -> None:
+    """One PUT from memory; the MD5 of those bytes must equal the ETag returned."""
+    bucket, key = paths.split_bucket(target)
+    extra = _content_type(local_path)
+    expected, got = asyn.sync(
+        dst.fs.loop, engine.upload_single, dst.fs, local_path, bucket, key, extra, tick
+    )
+    dst.fs.invalidate_cache(target)
+    if got and got != expected:
+        raise IntegrityError(
+            f"upload of {what} did not verify: sent MD5 {expected}, store reports {got}",
+            "re-run the same command to upload it again",
+        )
+
+
 def _upload(local_path: str, dst: Location, target: str, what: str, tick: Tick = _noop) -> None:
     size = os.path.getsize(local_path)
     chunk = checksums.part_size(size)
     if not checksums.is_multipart(size, chunk):
-        _put_small(local_path, size, dst, target, what)
-        return tick(size)
+        return _put_small(local_path, dst, target, what, tick)
     bucket, key = paths.split_bucket(target)
     expected, got = asyn.sync(
         dst.fs.loop,

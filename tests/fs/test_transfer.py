@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -289,3 +290,24 @@ def test_progress_counts_every_byte_once(
     back = tmp_path / "back.nc"
     fs_transfer.transfer_one(remote, resolve(str(tmp_path)), obj, str(back), ticks.append)
     assert sum(ticks) == size and back.read_bytes() == path.read_bytes()
+
+
+def test_upload_budget_bounds_bytes_in_memory() -> None:
+    budget = engine.Budget(10)
+    held: list[int] = []
+    seen: list[tuple[int, int]] = []  # (bytes held, holders) whenever someone enters
+
+    async def user(n: int) -> None:
+        async with budget.hold(n):
+            held.append(n)
+            seen.append((sum(held), len(held)))
+            await asyncio.sleep(0.01)
+            held.remove(n)
+
+    async def main() -> None:
+        await asyncio.wait_for(asyncio.gather(*(user(n) for n in (4, 4, 4, 12, 3, 6))), 10)
+
+    asyncio.run(main())
+    assert len(seen) == 6 and not held
+    assert all(total <= 10 or holders == 1 for total, holders in seen)  # 12 only alone
+    assert max(holders for _, holders in seen) >= 2  # but smaller bodies do share it
