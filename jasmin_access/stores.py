@@ -110,7 +110,11 @@ class JasminS3FileSystem(s3fs.S3FileSystem):
         if self.jasmin_profile is None:
             return super().__reduce__()
         # Profile pickles without credentials and re-reads them when unpickled
-        return (s3_filesystem, (self.jasmin_profile,))
+        return (_rebuild_s3, (self.jasmin_profile, bool(self.asynchronous)))
+
+
+def _rebuild_s3(profile: Profile, asynchronous: bool) -> JasminS3FileSystem:
+    return s3_filesystem(profile, asynchronous=asynchronous)
 
 
 def _fail_fast(caught_exception: BaseException | None = None, attempts: int = 0, **_: Any) -> None:
@@ -189,7 +193,9 @@ def _new_s3(
         endpoint_url=profile.resolved_endpoint,
         client_kwargs={"region_name": profile.region} if profile.region else {},
         config_kwargs=s3_config_kwargs(profile),
-        max_concurrency=profile.max_concurrency,
+        # zarr issues many requests at once itself; with max_concurrency > 1 s3fs would
+        # add a HEAD before every whole-object GET to split it into ranges
+        max_concurrency=1 if asynchronous else profile.max_concurrency,
         skip_instance_cache=True,
         asynchronous=asynchronous,
         jasmin_profile=profile,

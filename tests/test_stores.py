@@ -360,3 +360,23 @@ def test_removing_last_object_keeps_the_bucket(local_bucket: str) -> None:
     bucket_dir = resolve(local_bucket)
     assert os.path.isdir(bucket_dir.path)
     assert not os.path.exists(resolve(local_bucket + "/run1").path)
+
+
+def test_zarr_store_reads_a_chunk_with_one_get_and_pickles_async(s3_proxy, proxied_profile) -> None:
+    """zarr's store issues one GET per chunk (no HEAD first) and unpickles still async."""
+    import zarr
+
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    loc = resolve(f"s3://{name}/a.zarr", profile=proxied_profile)
+    loc.fs.mkdir(name)
+    store = loc.zarr_store()
+    arr = zarr.create_array(store, shape=(4, 1000), chunks=(1, 1000), dtype="f8", fill_value=0.0)
+    arr[:] = np.arange(4000.0).reshape(4, 1000)
+    again = pickle.loads(pickle.dumps(store.fs))
+    assert again.asynchronous and TEST_SECRET.encode() not in pickle.dumps(store.fs)
+    s3_proxy.reset()
+    reread = zarr.open_array(loc.zarr_store(read_only=True), mode="r")
+    assert float(reread[2, 5]) == 2005.0
+    assert s3_proxy.count(method="HEAD") == 0
+    chunk_gets = [r for r in s3_proxy.requests if r[0] == "GET" and "/c/" in r[1]]
+    assert chunk_gets == [("GET", f"/{name}/a.zarr/c/2/0", "")]
