@@ -31,6 +31,7 @@ __all__ = [
     "head",
     "info",
     "ls",
+    "mb",
     "mv",
     "open_dataset",
     "open_mfdataset",
@@ -47,7 +48,7 @@ _LAZY = {
     "resolve": "stores",
     "get_profile": "config",
     **dict.fromkeys(
-        ["ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync"], "fs"
+        ["ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync", "mb"], "fs"
     ),
     **dict.fromkeys(["convert", "verify", "append"], "conversion"),
     **dict.fromkeys(["open_dataset", "open_mfdataset", "slices", "info"], "open"),

@@ -18,7 +18,20 @@ from ._common import global_options, run
 _COMMANDS: dict[str, tuple[str, str]] = {
     **{
         name: ("fs_cmds", name)
-        for name in ("ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync")
+        for name in (
+            "ls",
+            "du",
+            "tree",
+            "find",
+            "stat",
+            "cat",
+            "head",
+            "cp",
+            "mv",
+            "rm",
+            "sync",
+            "mb",
+        )
     },
     "convert": ("convert_cmd", "convert"),
     "append": ("convert_cmd", "append"),

@@ -258,4 +258,16 @@ def rm(url: str, recursive: bool, dry_run: bool, yes: bool, force: bool) -> None
     note(f"{verb} {report.objects} objects ({human_size(report.bytes)})")
 
 
-COMMANDS = [ls, du, tree, find, stat, cat, head, cp, mv, rm, sync]
+@click.command()
+@click.argument("url")
+@click.option("--exist-ok", is_flag=True, help="Succeed if the bucket already exists.")
+@global_options
+def mb(url: str, exist_ok: bool) -> None:
+    """Make a bucket (e.g. s3://my-bucket)."""
+    made = fs.mb(url, exist_ok=exist_ok, **get_options().resolve_kwargs)
+    if get_options().json:
+        return emit_json([{"path": made, "type": "bucket"}])
+    note(f"bucket {made} ready")
+
+
+COMMANDS = [ls, du, tree, find, stat, cat, head, cp, mv, rm, sync, mb]

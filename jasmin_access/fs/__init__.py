@@ -1,5 +1,5 @@
 """POSIX-like commands over object-store prefixes: ls, du, tree, find, stat, cat, head,
-cp, mv, rm, sync.
+cp, mv, rm, sync, mb.
 
 A "directory" is a common prefix ending in ``/``.  Every function takes a URL
 (``s3://``, ``local://``, ``https://`` read-only, or a local path) and the
@@ -8,6 +8,7 @@ keyword arguments ``profile``, ``endpoint_url`` and ``anon``.
 
 from __future__ import annotations
 
+from .buckets import mb
 from .listing import find, iter_objects, ls, tree, walk
 from .objects import cat, cat_to, head, stat
 from .records import (
@@ -43,6 +44,7 @@ __all__ = [
     "head",
     "iter_objects",
     "ls",
+    "mb",
     "mv",
     "rm",
     "stat",
