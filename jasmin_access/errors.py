@@ -322,7 +322,8 @@ def _from_code(
         bucket = _bucket_of(url)
         return BucketNotFound(
             f"bucket '{bucket}' does not exist ({where})",
-            "check the bucket name with `jasmin-access ls s3://`",
+            f"check the name with `jasmin-access ls s3://`, or make it with "
+            f"`jasmin-access mb s3://{bucket}`",
         )
     if code in _NAME_CODES:
         return InvalidInput(

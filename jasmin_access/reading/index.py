@@ -19,6 +19,7 @@ import json
 import logging
 import warnings
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,9 +190,16 @@ def _combine(parts: list[dict[str, Any]], values: list[Any], dim: str) -> dict[s
         coo_map={dim: list(values)},
         coo_dtypes={dim: values[0].dtype},
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return dict(mzz.translate())
+
+    def translate() -> dict[str, Any]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dict(mzz.translate())
+
+    # kerchunk runs its own event loop (asyncio.run), which fails where one is already
+    # running, as in Jupyter: give it a thread of its own
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(translate).result()
 
 
 def build_references(sources: list[Location], record_dim: str = "time_counter") -> dict[str, Any]:

@@ -101,3 +101,19 @@ def test_opening_an_index_reads_only_the_index_and_needed_ranges(
 def test_index_rejects_non_netcdf(local_bucket: str) -> None:
     with pytest.raises(InvalidInput, match="not NetCDF"):
         build_index([f"{local_bucket}/run.zarr"])
+
+
+def test_index_builds_inside_a_running_event_loop(local_bucket: str, nemo_files) -> None:
+    """As in Jupyter, where an event loop is already running in the main thread."""
+    import asyncio
+
+    import jasmin_access as ja
+
+    ja.cp(str(nemo_files[0].parent) + "/", local_bucket + "/nc/", recursive=True)
+
+    async def inside_a_loop() -> str:
+        return ja.open.build_index(local_bucket + "/nc/*_grid_T.nc")
+
+    url = asyncio.run(inside_a_loop())
+    ds = ja.open_dataset(url)
+    assert ds.sizes["time_counter"] == len(nemo_files)
