@@ -101,7 +101,7 @@ def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
     attrs.update(plan.options.attrs)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:]) if "jasmin-access" in sys.argv[0] else ""
-    line = f"{now} jasmin-access convert {argv or '(Python API)'}".rstrip()
+    line = f"{now} jasmin-access {argv or 'convert (Python API)'}".rstrip()
     history = str(attrs.get("history", "")).rstrip("\n")
     attrs["history"] = f"{history}\n{line}" if history else line
     attrs["jasmin_access"] = {

@@ -5,7 +5,9 @@
 ``"threads"`` (default when ``workers`` is not given)
     A local thread pool with one thread per CPU.  NetCDF/HDF5 reads are
     serialised by :data:`jasmin_access.conversion.sources.READ_LOCK`; compression
-    and uploads run in parallel.
+    runs in parallel outside it.  When writing, the threads only read and
+    encode: uploads to S3 are coroutines on the filesystem's event loop, many in
+    flight at once (:func:`_pipeline`).
 ``"processes"`` (default when ``workers`` is given)
     ``workers`` local processes (dask's multiprocessing scheduler): reads in
     parallel too.  ``scheduler="threads", workers=N`` gives N threads.
@@ -15,24 +17,31 @@
     carry no secrets; workers read credentials from their own config.
 
 Memory stays bounded by the unit size times the number of workers: each task
-reads one slab, writes it and returns only a byte count.
+reads one slab, writes it and returns only a byte count (the threads pipeline
+keeps at most :data:`WINDOW_PER_WORKER` units per worker read, encoded or
+uploading).
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .chunkio import encode_unit, put_sync, start_put
 from .plan import Unit
-from .writer import SimulatedCrash, StoreTarget, write_unit
+from .writer import SimulatedCrash, StoreTarget, write_unit, write_unit_zarr
 
 __all__ = ["run_units"]
 
 log = logging.getLogger(__name__)
 
 Task = Callable[[StoreTarget, Unit], Any]
+
+#: Units in flight (read, encoded or uploading) per worker thread.
+WINDOW_PER_WORKER = 3
 
 
 def default_workers() -> int:
@@ -66,6 +75,49 @@ def _local(
     get = _getter(scheduler)
     with Callback(posttask=posttask):
         get(graph, list(keys), num_workers=workers)
+
+
+def _stage(target: StoreTarget, unit: Unit) -> cf.Future[Any] | None:
+    """Read and encode a unit; start its upload (returned) or store it here."""
+    chunk = encode_unit(target, unit)
+    if chunk is None:
+        write_unit_zarr(target, unit)
+        return None
+    upload = start_put(target, chunk)
+    if upload is None:
+        put_sync(target, chunk)
+    return upload
+
+
+def _pipeline(
+    target: StoreTarget, units: list[Unit], on_done: Callable[[Unit, Any], None], workers: int
+) -> None:
+    """Threads read and encode; uploads run on the event loop; ``on_done`` once stored."""
+    todo: Iterator[Unit] = iter(units)
+    pending: dict[cf.Future[Any], Unit] = {}
+    window = WINDOW_PER_WORKER * workers
+    pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="convert")
+    try:
+        while True:
+            while len(pending) < window:
+                unit = next(todo, None)
+                if unit is None:
+                    break
+                pending[pool.submit(_stage, target, unit)] = unit
+            if not pending:
+                return
+            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                unit = pending.pop(fut)
+                result = fut.result()
+                if isinstance(result, cf.Future):
+                    pending[result] = unit  # encoded: now uploading
+                else:
+                    on_done(unit, unit.nbytes)
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _getter(scheduler: str) -> Callable[..., Any]:
@@ -144,6 +196,8 @@ def run_units(
     scheduler = scheduler or ("processes" if workers else "threads")
     if scheduler.startswith(("tcp://", "tls://", "inproc://")):
         _distributed(task, target, todo, done, scheduler)
+    elif scheduler == "threads" and task is write_unit:
+        _pipeline(target, todo, done, workers or default_workers())
     elif scheduler in ("threads", "processes", "sync", "synchronous"):
         _local(task, target, todo, done, scheduler, workers or default_workers())
     else:

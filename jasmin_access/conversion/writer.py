@@ -31,6 +31,7 @@ import numpy as np
 from .. import paths
 from ..errors import AlreadyExists, JasminAccessError
 from ..stores import Location
+from .chunkio import clear_encoders, encode_unit, put_sync
 from .plan import Unit, read_unit
 
 __all__ = ["Journal", "StoreState", "StoreTarget", "inspect_store", "write_unit"]
@@ -107,6 +108,7 @@ def close_stores() -> None:
                 log.debug("closing an S3 session failed: %s", exc)
     _stores.clear()
     _arrays.clear()
+    clear_encoders()
 
 
 _arrays: dict[tuple[str, str, str], Any] = {}
@@ -127,9 +129,17 @@ def _array(target: StoreTarget, path: str) -> Any:
 
 def write_unit(target: StoreTarget, unit: Unit) -> int:
     """Read one unit from the sources and write it as whole chunks; return its bytes."""
-    values = read_unit(unit)
-    _array(target, unit.array)[unit.selection] = values
+    chunk = encode_unit(target, unit)
+    if chunk is None:
+        write_unit_zarr(target, unit)
+    else:
+        put_sync(target, chunk)
     return unit.nbytes
+
+
+def write_unit_zarr(target: StoreTarget, unit: Unit) -> None:
+    """Read one unit and write it through zarr (sharded and string arrays)."""
+    _array(target, unit.array)[unit.selection] = read_unit(unit)
 
 
 class SimulatedCrash(JasminAccessError):
