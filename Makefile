@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
-.PHONY: all venv demo test lint docs bench bench-quick clean
+.PHONY: all venv demo test lint docs docs-check bench bench-quick clean
 
 all: test
 
@@ -25,11 +25,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check jasmin_access tests benchmarks
 
-test: $(STAMP) lint
+test: $(STAMP) lint docs-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-check: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
