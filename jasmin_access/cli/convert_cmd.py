@@ -70,6 +70,8 @@ def convert(
             f"{human_size(report.bytes_stored)} stored in {report.seconds:.1f} s"
         )
         _render_differences(report.differences)
+        if report.verified:
+            echo(f"verified: every variable equals its {report.sources} source file(s)")
     if report.verified is False:
         raise IntegrityError(f"{report.dest} differs from its sources", "see the DIFF lines")
 
