@@ -20,6 +20,7 @@ anything else
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import uuid
@@ -48,6 +49,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _quiet_exit_time_sessions() -> None:
+    """Silence aiohttp's "Unclosed client session" reports at interpreter exit.
+
+    Async S3 clients handed to zarr live for the whole process; their sockets are
+    closed by the OS at exit, and aiohttp's complaint about it (through the
+    ``asyncio`` logger, during teardown) is noise, not a problem to report.
+    """
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
+atexit.register(_quiet_exit_time_sessions)
 
 Kind = Literal["s3", "store", "local", "https"]
 

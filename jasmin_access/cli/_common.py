@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import JasminAccessError, PartialFailure, redact
+from ..errors import JasminAccessError, PartialFailure, redact, translate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -241,6 +241,11 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: still one line
         if verbose:
             traceback.print_exc()
+        command, url, profile = _context_of(argv)
+        known = translate(exc, action=f"running {command}", url=url, profile=profile)
+        if isinstance(known, JasminAccessError):
+            click.echo(f"jasmin-access: error: {known}", err=True)
+            return 1
         message = redact(str(exc).splitlines()[0] if str(exc) else "")
         click.echo(
             f"jasmin-access: error: {type(exc).__name__}: {message} (re-run with -v for details)",
@@ -248,3 +253,19 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _context_of(argv: list[str]) -> tuple[str, str, str | None]:
+    """Command name, first URL and profile named on a command line (for error messages)."""
+    command, profile, words = "the command", None, iter(argv)
+    for arg in words:
+        if arg in ("-p", "--profile"):
+            profile = next(words, None)
+        elif arg == "--endpoint-url":
+            next(words, None)
+        elif arg.startswith("--profile="):
+            profile = arg.split("=", 1)[1]
+        elif not arg.startswith("-") and command == "the command":
+            command = arg
+    url = next((a for a in argv if "://" in a), "")
+    return command, url, profile
