@@ -16,6 +16,7 @@ from .._version import __version__
 from ..errors import translating
 from ..stores import Location, new_run_id, resolve
 from .chunking import parse_chunks
+from .chunkio import prime_encoders
 from .execute import run_units
 from .plan import ConvertOptions, Plan, Unit, build_plan, write_template
 from .progress import Progress
@@ -261,6 +262,7 @@ def _write(
         write_marker(target, plan.fingerprint)
         index = {v.array_path for v in plan.variables if v.is_index}
         root = copy_metadata(template, target, index)
+        prime_encoders(target, template, [v.array_path for v in plan.variables])
         journal.flush()
         report = ConvertReport(
             dest=loc.url,

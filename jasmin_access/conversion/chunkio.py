@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EncodedChunk", "encode_unit", "encoder_for", "put_sync", "start_put"]
+__all__ = [
+    "EncodedChunk",
+    "encode_unit",
+    "encoder_for",
+    "prime_encoders",
+    "put_sync",
+    "start_put",
+]
 
 _encoders: dict[tuple[str, str, str], ChunkEncoder | None] = {}
 
@@ -100,19 +107,39 @@ class ChunkEncoder:
         return bytes(data.to_bytes())
 
 
+def _encoder(store: Any, array_path: str) -> ChunkEncoder | None:
+    import zarr
+
+    array = zarr.open_array(store, path=array_path, mode="r")
+    sharded = getattr(array, "shards", None) is not None
+    plain = np.dtype(array.dtype).kind in "biufcmM"
+    return ChunkEncoder(array) if plain and not sharded else None
+
+
 def encoder_for(target: Any, array_path: str) -> ChunkEncoder | None:
     """The encoder of an array of ``target``, or None when zarr must write it (shards)."""
     key = (target.run_id, target.path, array_path)
     if key not in _encoders:
-        import zarr
-
         if len(_encoders) > 256:
             _encoders.clear()
-        array = zarr.open_array(target.zarr_store(read_only=True), path=array_path, mode="r")
-        sharded = getattr(array, "shards", None) is not None
-        plain = np.dtype(array.dtype).kind in "biufcmM"
-        _encoders[key] = ChunkEncoder(array) if plain and not sharded else None
+        _encoders[key] = _encoder(target.zarr_store(read_only=True), array_path)
     return _encoders[key]
+
+
+def prime_encoders(target: Any, template: Any, array_paths: list[str]) -> None:
+    """Build this process's encoders from the in-memory template (no reads from the store).
+
+    Parameters
+    ----------
+    target
+        The store being written (:class:`~jasmin_access.conversion.writer.StoreTarget`).
+    template
+        The zarr store holding the same metadata (a ``MemoryStore``).
+    array_paths
+        Arrays written unit by unit.
+    """
+    for path in array_paths:
+        _encoders[(target.run_id, target.path, path)] = _encoder(template, path)
 
 
 def clear_encoders() -> None:

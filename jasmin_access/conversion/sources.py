@@ -215,6 +215,9 @@ def open_group(ref: SourceRef, group: str = "") -> xr.Dataset:
 
 def close_all() -> None:
     """Close every cached source."""
+    from .rawread import close_direct
+
+    close_direct()
     with READ_LOCK:
         while _cache:
             _, (ds, handle) = _cache.popitem()
@@ -249,7 +252,17 @@ def list_groups(ref: SourceRef) -> list[str]:
 
 
 def read_slab(ref: SourceRef, group: str, name: str, selection: tuple[slice, ...]) -> np.ndarray:
-    """Read raw values of one variable over a selection (thread-safe)."""
+    """Read raw values of one variable over a selection (thread-safe).
+
+    Deflated variables of local NetCDF4 files are inflated outside the lock
+    (:mod:`jasmin_access.conversion.rawread`); everything else goes through
+    netCDF4/h5netcdf/scipy with the lock held.
+    """
+    from .rawread import read_direct
+
+    direct = read_direct(ref, group, name, selection)
+    if direct is not None:
+        return direct
     ds = open_group(ref, group)
     with READ_LOCK:
         values = ds[name].variable[selection].values

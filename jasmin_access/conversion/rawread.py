@@ -1,0 +1,152 @@
+"""Fast reads of deflated NetCDF4/HDF5 variables: raw chunks under the lock, inflate outside.
+
+The HDF5 library is not thread-safe, so every call into it is serialised by
+:data:`jasmin_access.conversion.sources.READ_LOCK`.  Going through netCDF4,
+the lock is held while zlib inflates every chunk, which makes decompression
+single-threaded.  Here only the raw chunk bytes are fetched under the lock
+(``H5Dread_chunk``, a plain file read); inflating and un-shuffling happen in
+the calling thread, in parallel with other threads (zlib releases the GIL).
+
+Only local files whose variable is chunked, numeric, and filtered by nothing
+but deflate and/or byte shuffle take this path; :func:`read_direct` returns
+None for everything else (and for chunks a filter was skipped on, or that were
+never written) and the caller reads through netCDF4 as before.  Values are
+the stored (raw) values, exactly what netCDF4 returns with masking and
+scaling off.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import zlib
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from numcodecs import Shuffle
+
+__all__ = ["close_direct", "read_direct"]
+
+log = logging.getLogger(__name__)
+
+_CACHE_SIZE = 16
+_files: OrderedDict[str, Any] = OrderedDict()
+_vars: dict[tuple[str, str, str], _Var | None] = {}
+_SUPPORTED = {"gzip", "shuffle"}
+
+
+class _Var:
+    """An eligible HDF5 dataset and what is needed to decode its chunks."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self.chunks: tuple[int, ...] = tuple(dataset.chunks)
+        self.shape: tuple[int, ...] = tuple(dataset.shape)
+        self.dtype = np.dtype(dataset.dtype)
+        filters = dict(dataset._filters)
+        self.deflate = "gzip" in filters
+        self.shuffle = "shuffle" in filters and self.dtype.itemsize > 1
+        self.unshuffle = Shuffle(elementsize=self.dtype.itemsize)
+
+    def decode(self, raw: bytes) -> np.ndarray:
+        """Inflate and un-shuffle one chunk's bytes into a chunk-shaped array."""
+        data: Any = zlib.decompress(raw) if self.deflate else raw
+        if self.shuffle:
+            data = self.unshuffle.decode(data)
+        return np.frombuffer(data, dtype=self.dtype).reshape(self.chunks)
+
+
+def _eligible(dataset: Any) -> bool:
+    if dataset.chunks is None or dataset.dtype.kind not in "biuf":
+        return False
+    return set(dict(dataset._filters)) <= _SUPPORTED
+
+
+def _lookup(path: str, group: str, name: str) -> _Var | None:
+    """The dataset of a variable, or None when it cannot be read directly (lock held)."""
+    key = (path, group, name)
+    if key in _vars:
+        return _vars[key]
+    import h5py
+
+    handle = _files.get(path)
+    if handle is None:
+        handle = _files[path] = h5py.File(path, "r")
+        while len(_files) > _CACHE_SIZE:
+            _, old = _files.popitem(last=False)
+            _vars.clear()
+            old.close()
+    node = handle[group] if group else handle
+    dataset = node.get(name)
+    var = _Var(dataset) if isinstance(dataset, h5py.Dataset) and _eligible(dataset) else None
+    _vars[key] = var
+    return var
+
+
+def _fetch(var: _Var, selection: tuple[slice, ...]) -> list[tuple[tuple[int, ...], bytes]] | None:
+    """Raw bytes of every chunk overlapping ``selection`` (lock held)."""
+    ranges = [
+        range(s.start // c, (s.stop - 1) // c + 1) if s.stop > s.start else range(0)
+        for s, c in zip(selection, var.chunks, strict=True)
+    ]
+    out = []
+    for index in itertools.product(*ranges):
+        offset = tuple(i * c for i, c in zip(index, var.chunks, strict=True))
+        mask, raw = var.dataset.id.read_direct_chunk(offset)
+        if mask:
+            return None  # a filter was skipped for this chunk
+        out.append((offset, bytes(raw)))
+    return out
+
+
+def read_direct(ref: Any, group: str, name: str, selection: tuple[slice, ...]) -> Any:
+    """Raw values of ``selection`` of a variable of a local file, or None if not possible.
+
+    Parameters
+    ----------
+    ref
+        The source (:class:`~jasmin_access.conversion.sources.SourceRef`).
+    group, name
+        Group path (``""`` for the root) and variable name.
+    selection
+        One slice per dimension, steps of 1.
+    """
+    from .sources import READ_LOCK
+
+    if ref.kind not in ("local", "store") or not all(
+        s.start is not None and s.stop is not None and s.step in (None, 1) for s in selection
+    ):
+        return None
+    try:
+        with READ_LOCK:
+            var = _lookup(ref.path, group, name)
+            if var is None or len(selection) != len(var.shape):
+                return None
+            chunks = _fetch(var, selection)
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        log.debug("direct read of %s:%s failed (%s); using netCDF4", ref.url, name, exc)
+        return None
+    if chunks is None:
+        return None
+    out = np.empty(tuple(s.stop - s.start for s in selection), dtype=var.dtype)
+    for offset, raw in chunks:
+        block = var.decode(raw)
+        src, dst = [], []
+        for s, o, c in zip(selection, offset, var.chunks, strict=True):
+            lo, hi = max(s.start, o), min(s.stop, o + c)
+            src.append(slice(lo - o, hi - o))
+            dst.append(slice(lo - s.start, hi - s.start))
+        out[tuple(dst)] = block[tuple(src)]
+    return out
+
+
+def close_direct() -> None:
+    """Close the files opened for direct reads."""
+    from .sources import READ_LOCK
+
+    with READ_LOCK:
+        _vars.clear()
+        while _files:
+            _, handle = _files.popitem()
+            handle.close()
