@@ -88,7 +88,8 @@ class ChunkEncoder:
     def encode(self, selection: tuple[slice, ...], values: np.ndarray) -> EncodedChunk:
         """Encode the chunk starting at ``selection`` (one whole chunk, edge-padded)."""
         coords = tuple(s.start // c for s, c in zip(selection, self.chunks, strict=True))
-        key = f"{self.path}/{self.metadata.encode_chunk_key(coords)}"
+        name = self.metadata.encode_chunk_key(coords)
+        key = f"{self.path}/{name}" if self.path else name
         buf = self.prototype.nd_buffer.from_numpy_array(self._pad(values))
         if not self.write_empty and buf.all_equal(self.fill):
             return EncodedChunk(key, None)
