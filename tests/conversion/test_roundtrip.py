@@ -44,6 +44,15 @@ def test_nemo_daily_uneven_files_give_uniform_chunks(
     assert arr.chunks[0] == 10  # uniform across the 31/29/31 file boundaries
 
 
+def test_worker_processes_write_the_same_chunks(
+    s3_bucket: str, s3_profile: str, nemo_files: list[Path]
+) -> None:
+    """Worker processes open the store themselves (no encoders from the parent)."""
+    url = f"{s3_bucket}/procs.zarr"
+    _run(nemo_files, url, s3_profile, chunks="time_counter=1", workers=2)
+    assert_same(open_store(url, s3_profile), reference(nemo_files))
+
+
 @pytest.mark.parametrize("fmt", ["NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF4_CLASSIC"])
 def test_netcdf_formats(bucket: str, profile_for: Any, feature_files: Any, fmt: str) -> None:
     files = feature_files(fmt=fmt)
