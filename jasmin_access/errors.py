@@ -12,6 +12,7 @@ manager; nowhere else in the package inspects botocore error codes.
 from __future__ import annotations
 
 import errno
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -359,9 +360,41 @@ def _from_code(
     return None
 
 
+_NOT_HDF5 = ("unable to synchronously open file", "file signature not found", "unknown file format")
+
+
+def _from_content(exc: BaseException, where: str, url: str) -> BaseException | None:
+    """Damaged or unreadable content: corrupt JSON metadata, unknown codecs, non-HDF5 files."""
+    for cause in _walk_causes(exc):
+        if isinstance(cause, json.JSONDecodeError):
+            return InvalidInput(
+                f"corrupt metadata while {where}: not valid JSON ({cause.msg}, char {cause.pos})",
+                "the store is damaged: re-run the command that wrote it with --overwrite, "
+                "or restore its metadata",
+            )
+        if type(cause).__name__ == "UnknownCodecError":
+            found = re.findall(r"'([^']+)'", str(cause))
+            name = found[-1] if found else str(cause)
+            return InvalidInput(
+                f"{where} needs codec {name!r}, which is not installed here",
+                "install the package providing it, or re-convert with a standard compressor",
+            )
+        text = str(cause).lower()
+        if isinstance(cause, OSError) and any(k in text for k in _NOT_HDF5):
+            detail = str(cause).split("(", 1)[-1].rstrip(")") if "(" in str(cause) else str(cause)
+            return InvalidInput(
+                f"{url or where} is not a readable NetCDF/HDF5 file ({detail})",
+                "re-copy it, or remove it from the sources",
+            )
+    return None
+
+
 def _from_builtin(
     exc: BaseException, where: str, url: str, profile: str | None, test_hint: str
 ) -> BaseException:
+    content = _from_content(exc, where, url)
+    if content is not None:
+        return content
     text = str(exc)
     if isinstance(exc, FileNotFoundError):
         if "bucket" in text.lower() and "not" in text.lower():

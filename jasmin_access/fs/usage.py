@@ -158,7 +158,8 @@ def _read_json(loc: Location, base: str, rel: str) -> dict[str, Any]:
     try:
         return dict(json.loads(loc.fs.cat_file(sep_join(loc, base, rel))))
     except (OSError, ValueError) as exc:
-        log.warning("cannot read Zarr metadata %s: %s", rel, exc)
+        where = loc.to_url(sep_join(loc, base, rel))
+        log.warning("corrupt Zarr metadata %s (%s): its totals may be incomplete", where, exc)
         return {}
 
 

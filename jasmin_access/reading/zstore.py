@@ -19,7 +19,7 @@ import zarr.storage
 from zarr.storage import WrapperStore
 
 from ..config import Profile
-from ..errors import NotFound
+from ..errors import InvalidInput, NotFound
 from ..stores import JasminS3FileSystem, Location, s3_config_kwargs
 
 __all__ = [
@@ -164,14 +164,69 @@ def _v2_documents(raw: bytes) -> dict[str, bytes]:
     return docs
 
 
-async def _load_metadata(store: Any) -> tuple[dict[str, bytes] | None, bytes | None]:
+async def _load_metadata(store: Any, url: str) -> tuple[dict[str, bytes] | None, bytes | None]:
     raw = await _fetch(store, "zarr.json")
     if raw is not None:
-        return _v3_documents(json.loads(raw)), raw
+        return _v3_documents(_parse(raw, url, "zarr.json")), raw
     raw = await _fetch(store, ".zmetadata")
     if raw is not None:
+        _parse(raw, url, ".zmetadata")
         return _v2_documents(raw), raw
     return None, None
+
+
+def _parse(raw: bytes, url: str, key: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{url}: corrupt metadata, {key} is not valid JSON ({exc})",
+            "the store is damaged: re-run the convert that wrote it with --overwrite, "
+            f"or restore {key}",
+        ) from exc
+    if not isinstance(doc, dict):
+        raise InvalidInput(
+            f"{url}: corrupt metadata, {key} is not a JSON object",
+            f"the store is damaged: re-run the convert that wrote it, or restore {key}",
+        )
+    return doc
+
+
+def _codec_names(codecs: Any) -> list[str]:
+    """Names of a v3 codec pipeline, sharding's inner codecs included."""
+    names = []
+    for codec in codecs if isinstance(codecs, list) else []:
+        name = codec if isinstance(codec, str) else (codec or {}).get("name")
+        names.append(str(name))
+        config = {} if isinstance(codec, str) else (codec.get("configuration") or {})
+        names += _codec_names(config.get("codecs")) + _codec_names(config.get("index_codecs"))
+    return names
+
+
+def check_codecs(docs: dict[str, bytes], url: str) -> None:
+    """Raise when an array of a v3 store needs a codec that is not installed here.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the store, the variable and the codec.
+    """
+    from zarr.registry import get_codec_class
+
+    for key, raw in sorted(docs.items()):
+        meta = json.loads(raw) if key.endswith("zarr.json") else {}
+        if meta.get("node_type") != "array":
+            continue
+        for name in _codec_names(meta.get("codecs")):
+            try:
+                get_codec_class(name)
+            except KeyError:
+                var = key.rsplit("/", 1)[0] if "/" in key else "(root)"
+                raise InvalidInput(
+                    f"{url}: variable '{var}' uses codec '{name}', which is not installed here",
+                    "install the package providing that codec, or re-convert the store "
+                    "with a standard compressor (zstd)",
+                ) from None
 
 
 def open_metadata(store: Any, url: str) -> tuple[Any, bytes]:
@@ -188,10 +243,12 @@ def open_metadata(store: Any, url: str) -> tuple[Any, bytes]:
     NotFound
         When there is no zarr store at ``url``; the message says so when it is
         an unfinished conversion.
+    InvalidInput
+        Corrupt (non-JSON) metadata, or a codec that is not installed here.
     """
     from zarr.core.sync import sync
 
-    docs, raw = sync(_load_metadata(store))
+    docs, raw = sync(_load_metadata(store, url))
     if raw is None:
         if sync(_fetch(store, IN_PROGRESS_KEY)) is not None:
             raise NotFound(
@@ -205,4 +262,5 @@ def open_metadata(store: Any, url: str) -> tuple[Any, bytes]:
     if docs is None:  # not consolidated: zarr reads each array's metadata itself
         log.info("%s has no consolidated metadata; opening costs one request per array", url)
         return store, raw
+    check_codecs(docs, url)
     return MetadataStore(store, docs), raw
