@@ -7,6 +7,7 @@ does not pay for importing xarray, dask and the converter.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -73,4 +74,8 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run(cli))
+    code = run(cli)
+    # the command is over: a Ctrl-C while the interpreter shuts down must not turn
+    # a finished run into a silent death by signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
