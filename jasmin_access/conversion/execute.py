@@ -18,8 +18,8 @@
 
 Memory stays bounded by the unit size times the number of workers: each task
 reads one slab, writes it and returns only a byte count (the threads pipeline
-keeps at most :data:`WINDOW_PER_WORKER` units per worker read, encoded or
-uploading).
+reads and encodes at most :data:`WINDOW_PER_WORKER` units per worker, and keeps
+at most :data:`UPLOADS_PER_WORKER` encoded units per worker uploading).
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 
 Task = Callable[[StoreTarget, Unit], Any]
 
-#: Units in flight (read, encoded or uploading) per worker thread.
-WINDOW_PER_WORKER = 3
+#: Units being read or encoded per worker thread.
+WINDOW_PER_WORKER = 2
+#: Encoded units uploading per worker thread (compressed bytes only).
+UPLOADS_PER_WORKER = 8
 
 
 def default_workers() -> int:
@@ -95,11 +97,14 @@ def _pipeline(
     """Threads read and encode; uploads run on the event loop; ``on_done`` once stored."""
     todo: Iterator[Unit] = iter(units)
     pending: dict[cf.Future[Any], Unit] = {}
-    window = WINDOW_PER_WORKER * workers
+    uploads: set[cf.Future[Any]] = set()
     pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="convert")
     try:
         while True:
-            while len(pending) < window:
+            while (
+                len(pending) - len(uploads) < WINDOW_PER_WORKER * workers
+                and len(uploads) < UPLOADS_PER_WORKER * workers
+            ):
                 unit = next(todo, None)
                 if unit is None:
                     break
@@ -109,9 +114,11 @@ def _pipeline(
             finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
                 unit = pending.pop(fut)
+                uploads.discard(fut)
                 result = fut.result()
                 if isinstance(result, cf.Future):
                     pending[result] = unit  # encoded: now uploading
+                    uploads.add(result)
                 else:
                     on_done(unit, unit.nbytes)
     finally:
