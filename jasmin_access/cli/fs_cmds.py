@@ -58,8 +58,10 @@ def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
     if u.zarr is not None:
         z = u.zarr
         ratio = f", ratio {z.ratio:.2f}" if z.ratio else ""
+        expected = z.chunks_expected
+        of = f" of {expected}" if expected is not None and expected != z.chunks else ""
         line += (
-            f"  [zarr v{z.zarr_format} store: {len(z.variables)} variables, {z.chunks} chunks, "
+            f"  [zarr v{z.zarr_format} store: {len(z.variables)} variables, {z.chunks}{of} chunks, "
             f"{_size(z.bytes_stored, human)} stored, "
             f"{_size(z.bytes_uncompressed, human)} uncompressed{ratio}]"
         )

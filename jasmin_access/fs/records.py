@@ -64,6 +64,7 @@ class ZarrSummary:
     chunks: int
     bytes_stored: int
     bytes_uncompressed: int
+    chunks_expected: int | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -95,6 +96,7 @@ class Usage:
                 zarr_format=z.zarr_format,
                 variables=z.variables,
                 chunks=z.chunks,
+                chunks_expected=z.chunks_expected,
                 bytes_uncompressed=z.bytes_uncompressed,
                 ratio=round(z.ratio, 3) if z.ratio else None,
             )

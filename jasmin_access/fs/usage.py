@@ -151,7 +151,22 @@ def _summary(loc: Location, store: str, tally: _Tally, row: list[int]) -> ZarrSu
         chunks=row[1] - row[2],
         bytes_stored=row[0],
         bytes_uncompressed=uncompressed,
+        chunks_expected=sum(_grid_count(meta) for meta in arrays.values()) if arrays else None,
     )
+
+
+def _grid_count(meta: dict[str, Any]) -> int:
+    """Chunk (or shard) objects an array has when every chunk is written.
+
+    Chunks holding only the fill value may legitimately be absent, so fewer
+    chunks present than this is a hint, not proof, of damage.
+    """
+    shape = meta.get("shape") or []
+    grid = (meta.get("chunk_grid") or {}).get("configuration", {}).get("chunk_shape")
+    chunks = grid if grid is not None else meta.get("chunks") or shape
+    if len(chunks) != len(shape):
+        return 0
+    return int(math.prod(-(-int(s) // max(int(c), 1)) for s, c in zip(shape, chunks, strict=True)))
 
 
 def _read_json(loc: Location, base: str, rel: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ destination (or the store itself) unchanged.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -157,8 +158,8 @@ def test_missing_chunk_named_by_verify(
     assert len(err) == 1 and str(store) in err[0] and "differ" in err[0], err
     assert "thetao[" in out.out + out.err  # the variable and the chunk's index window
     assert run(cli, ["du", "--json", str(store)]) == 0
-    row = [line for line in capsys.readouterr().out.splitlines() if line.strip()][-1]
-    assert '"type": "zarr"' in row
+    row = json.loads([line for line in capsys.readouterr().out.splitlines() if line.strip()][-1])
+    assert row["type"] == "zarr" and row["chunks"] == row["chunks_expected"] - 1, row
     assert _snapshot(store) == before
 
 
