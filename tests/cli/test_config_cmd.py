@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from jasmin_access.cli import cli
-from jasmin_access.cli._common import run
 from jasmin_access.config import add_profile, config_path, load_config
+from tests.cli.helpers import cli_run
 from tests.conftest import TEST_KEY, TEST_SECRET
 from tests.s3proxy import S3Proxy
 
 EXE = str(Path(sys.executable).with_name("jasmin-access"))
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``-v`` reconfigures the root logger in-process: undo it after each test."""
-    root, ours = logging.getLogger(), logging.getLogger("jasmin_access")
-    saved = (list(root.handlers), root.level, ours.level)
-    yield
-    root.handlers[:], root.level = saved[0], saved[1]
-    ours.setLevel(saved[2])
-
-
-def cli_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = run(cli, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _profile(name: str, endpoint: str) -> str:

@@ -11,16 +11,9 @@ from typing import Any
 import pytest
 import zarr
 
-from jasmin_access.cli import cli
-from jasmin_access.cli._common import run
 from jasmin_access.conversion.writer import StoreTarget
 from jasmin_access.stores import resolve
-
-
-def cli_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = run(cli, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli.helpers import cli_run
 
 
 def test_convert_and_verify(

@@ -12,6 +12,7 @@ import pytest
 from jasmin_access.cli import cli
 from jasmin_access.cli._common import run
 from jasmin_access.stores import resolve
+from tests.cli.helpers import cli_run
 
 
 @pytest.fixture
@@ -22,12 +23,6 @@ def filled(bucket: str, profile_for) -> tuple[str, list[str]]:
         loc = resolve(f"{bucket}/{key}", profile=p)
         loc.fs.pipe_file(loc.path, data)
     return bucket, (["-p", p] if p else [])
-
-
-def cli_run(capsys, *args: str) -> tuple[int, str, str]:
-    code = run(cli, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def records(out: str) -> list[dict]:

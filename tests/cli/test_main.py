@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -25,24 +23,9 @@ from jasmin_access.cli._common import (
 )
 from jasmin_access.config import add_profile
 from jasmin_access.errors import AccessDenied, PartialFailure, register_secret
+from tests.cli.helpers import cli_run
 
 EXE = str(Path(sys.executable).with_name("jasmin-access"))
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``-v`` reconfigures the root logger in-process: undo it after each test."""
-    root, ours = logging.getLogger(), logging.getLogger("jasmin_access")
-    saved = (list(root.handlers), root.level, ours.level)
-    yield
-    root.handlers[:], root.level = saved[0], saved[1]
-    ours.setLevel(saved[2])
-
-
-def cli_run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = run(cli, list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_help_lists_commands_and_global_options(capsys: pytest.CaptureFixture[str]) -> None:
