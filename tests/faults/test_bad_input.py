@@ -95,7 +95,6 @@ def test_index_and_info_refuse_non_netcdf(
     for case in ("truncated.nc", "notes.nc"):
         _one_line(["info", str(corpus[case])], capsys, case, "not a readable")
         _one_line(["index", str(corpus[case]), "local://out/i.json"], capsys, case)
-    _one_line(["index", str(corpus["plain.h5.nc"]), "local://out/i.json"], capsys, "plain.h5.nc")
     assert _snapshot(isolated_env / "store") == {}
 
 
