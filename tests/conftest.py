@@ -44,6 +44,16 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A CLI run with ``-v`` reconfigures logging in-process: undo it after every test."""
+    root, ours = logging.getLogger(), logging.getLogger("jasmin_access")
+    saved = (list(root.handlers), root.level, ours.level)
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    ours.setLevel(saved[2])
+
+
+@pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private config file and embedded store for each test."""
     home = tmp_path_factory.mktemp("jasmin-home")
