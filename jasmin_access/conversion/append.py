@@ -366,7 +366,10 @@ def append(
 def _open_root(target: StoreTarget, url: str) -> Any:
     import zarr
 
+    from ..reading.zstore import open_metadata
+
     try:
+        open_metadata(target.zarr_store(), url)  # unfinished store, unknown codecs: one line
         return zarr.open_group(target.zarr_store(), mode="r")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError):
         raise NotFound(f"{url} is not a complete Zarr store", "convert the first files") from None

@@ -185,6 +185,15 @@ def _open_uncached(ref: SourceRef, group: str) -> tuple[xr.Dataset, Any]:
         if handle is not None:
             handle.close()
         raise InvalidInput(f"{ref.url} is not a readable NetCDF file ({exc})", "") from None
+    phony = [str(d) for d in ds.dims if str(d).startswith("phony_dim_")]
+    if phony:  # netCDF-4 invents these for plain HDF5 datasets without dimension scales
+        ds.close()
+        if handle is not None:
+            handle.close()
+        raise InvalidInput(
+            f"{ref.url} is an HDF5 file without NetCDF dimensions, not a NetCDF file",
+            "convert NetCDF files only: remove it from the sources",
+        )
     return ds, handle
 
 

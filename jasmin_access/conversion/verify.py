@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NotFound, translating
+from ..reading.zstore import open_metadata
 from ..stores import new_run_id, resolve
 from .encoding import keep_bits_tolerance
 from .execute import run_units
@@ -193,6 +194,8 @@ def verify(
         target = StoreTarget.of(loc, new_run_id())
         with translating("verify", loc.url, loc.profile_name):
             try:
+                # unknown codecs and unfinished stores are named before any data is read
+                open_metadata(target.zarr_store(read_only=True), loc.url)
                 root = zarr.open_group(target.zarr_store(read_only=True), mode="r")
             except (FileNotFoundError, zarr.errors.GroupNotFoundError):
                 raise NotFound(

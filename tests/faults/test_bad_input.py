@@ -77,11 +77,6 @@ def test_convert_refuses_bad_sources(
     assert _snapshot(isolated_env / "store") == {}  # nothing written, not even the bucket
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversion bug: an HDF5 file without NetCDF dimensions is converted "
-    "(each dataset becomes an array with phony dims) instead of being refused",
-)
 def test_convert_refuses_plain_hdf5(
     corpus: dict[str, Path], isolated_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -130,17 +125,22 @@ def test_unknown_codec_named_with_its_variable(
     assert _snapshot(store) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversion bug: verify reports an unknown codec without naming the variable "
-    "(zarr's UnknownCodecError is translated generically; verify does not check codecs first)",
-)
 def test_verify_names_the_variable_of_an_unknown_codec(
     corpus: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = corpus["unknown-codec.zarr"]
     src = str(store.with_name("codec.zarr-src") / "*.nc")
     _one_line(["verify", src, str(store)], capsys, "thetao", "nosuchcodec")
+
+
+def test_append_names_the_variable_of_an_unknown_codec(
+    corpus: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = corpus["unknown-codec.zarr"]
+    before = _snapshot(store)
+    src = str(store.with_name("codec.zarr-src") / "*.nc")
+    _one_line(["append", src, str(store)], capsys, "thetao", "nosuchcodec")
+    assert _snapshot(store) == before
 
 
 def test_missing_chunk_named_by_verify(
