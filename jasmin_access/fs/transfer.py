@@ -250,6 +250,20 @@ def _locations(src: str, dst: str, kw: dict[str, Any]) -> tuple[Location, Locati
     return src_loc, dst_loc
 
 
+def _copy_decision(p: Plan, no_clobber: bool) -> Callable[[Pair], str | None]:
+    """What cp/mv do with a pair whose destination may exist: copy (None), keep, or skip."""
+
+    def decide(pair: Pair) -> str | None:
+        found = p.existing.get(pair.dst)
+        if found is None:
+            return None
+        if no_clobber:
+            return "exists"
+        return "skipped" if _same(p.src, pair, p.dst, found, checksum=True) else None
+
+    return decide
+
+
 def cp(
     src: str,
     dst: str,
@@ -293,14 +307,7 @@ def cp(
     kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
     p = plan(*_locations(src, dst, kw), recursive)
 
-    def decide(pair: Pair) -> str | None:
-        found = p.existing.get(pair.dst)
-        if found is None:
-            return None
-        if no_clobber:
-            return "exists"
-        return "skipped" if _same(p.src, pair, p.dst, found, checksum=True) else None
-
+    decide = _copy_decision(p, no_clobber)
     report = run_plan(p, decide, dry_run=False, workers=workers, progress=progress, label="cp")
     return finish(report, p.single, "copy")
 
@@ -327,14 +334,7 @@ def mv(
     src_loc.require_writable()
     p = plan(src_loc, dst_loc, recursive)
 
-    def decide(pair: Pair) -> str | None:
-        found = p.existing.get(pair.dst)
-        if found is None:
-            return None
-        if no_clobber:
-            return "exists"
-        return "skipped" if _same(p.src, pair, p.dst, found, checksum=True) else None
-
+    decide = _copy_decision(p, no_clobber)
     report = run_plan(p, decide, dry_run=False, workers=workers, progress=progress, label="mv")
     done = {i.src for i in report.items if i.status in ("copied", "skipped")}
     gone = [pair.src.path for pair in p.pairs if src_loc.to_url(pair.src.path) in done]
