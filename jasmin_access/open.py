@@ -32,7 +32,13 @@ from .reading.chunking import auto_chunk
 from .reading.index import build_references, default_index_key, open_index
 from .reading.info import DatasetInfo, info
 from .reading.netcdf import is_netcdf, open_netcdf
-from .reading.subset import record_dim, select_bbox, select_time, select_variables
+from .reading.subset import (
+    join_records,
+    record_dim,
+    select_bbox,
+    select_time,
+    select_variables,
+)
 from .reading.tasks import ReadTask, slices
 from .reading.zstore import configure_zarr, open_metadata, read_store
 from .stores import Location, resolve
@@ -152,24 +158,6 @@ def _xr_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if k not in ("cache", "cache_size")}
 
 
-def _combine(parts: list[xr.Dataset], dim: str | None) -> xr.Dataset:
-    if len(parts) == 1:
-        return parts[0]
-    dim = dim or record_dim(parts[0])
-    combined = xr.combine_nested(
-        parts,
-        concat_dim=dim,
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-        join="override",
-        combine_attrs="override",
-    )
-    if dim in combined.indexes and not combined.indexes[dim].is_monotonic_increasing:
-        combined = combined.sortby(dim)
-    return combined
-
-
 def open_dataset(
     url: URLs,
     *,
@@ -245,7 +233,7 @@ def open_dataset(
             _open_location(loc, chunks=chunks, verify_index=verify_index, **opts)
             for loc in locations
         ]
-        ds = _combine(parts, None)
+        ds = join_records(parts)
     return subset(ds, variables=variables, time=time, bbox=bbox)
 
 
@@ -312,7 +300,7 @@ def open_mfdataset(
         ds = open_netcdf(locations, chunks=chunks, **_xr_kwargs(opts))
     else:
         parts = [_open_location(loc, chunks=chunks, verify_index=True, **opts) for loc in locations]
-        ds = _combine(parts, dim)
+        ds = join_records(parts, dim)
     return subset(ds, variables=variables, time=time, bbox=bbox)
 
 

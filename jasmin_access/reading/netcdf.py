@@ -14,7 +14,7 @@ import xarray as xr
 
 from ..errors import InvalidInput, translating
 from ..stores import Location
-from .subset import record_dim
+from .subset import join_records
 
 __all__ = ["BLOCK_SIZE", "NETCDF_SUFFIXES", "is_netcdf", "open_netcdf", "open_netcdf_file"]
 
@@ -66,17 +66,4 @@ def open_netcdf(locations: list[Location], chunks: Any = "auto", **kwargs: Any) 
     """
     if len(locations) == 1:
         return _open_one(locations[0], chunks, **kwargs)
-    parts = [_open_one(loc, chunks, **kwargs) for loc in locations]
-    dim = record_dim(parts[0])
-    combined = xr.combine_nested(
-        parts,
-        concat_dim=dim,
-        data_vars="minimal",
-        coords="minimal",
-        compat="override",
-        join="override",
-        combine_attrs="override",
-    )
-    if dim in combined.indexes and not combined.indexes[dim].is_monotonic_increasing:
-        combined = combined.sortby(dim)
-    return combined
+    return join_records([_open_one(loc, chunks, **kwargs) for loc in locations])

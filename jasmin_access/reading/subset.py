@@ -19,6 +19,7 @@ from ..errors import InvalidInput
 __all__ = [
     "bbox_window",
     "find_lat_lon",
+    "join_records",
     "lon_in_box",
     "record_dim",
     "select_bbox",
@@ -44,6 +45,33 @@ def record_dim(ds: xr.Dataset) -> str:
     raise InvalidInput(
         "the dataset has no time dimension", "name the dimension to use, e.g. dim='t'"
     )
+
+
+def join_records(parts: list[xr.Dataset], dim: str | None = None) -> xr.Dataset:
+    """Join datasets along the record dimension (the first's), sorted by it.
+
+    Parameters
+    ----------
+    parts
+        Datasets sharing everything but the record dimension.
+    dim
+        Record dimension; found with :func:`record_dim` when not given.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    dim = dim or record_dim(parts[0])
+    combined = xr.combine_nested(
+        parts,
+        concat_dim=dim,
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        join="override",
+        combine_attrs="override",
+    )
+    if dim in combined.indexes and not combined.indexes[dim].is_monotonic_increasing:
+        combined = combined.sortby(dim)
+    return combined
 
 
 def _is_time(var: xr.DataArray) -> bool:
