@@ -39,6 +39,12 @@ def _render_differences(differences: list[str]) -> None:
 @click.option("--zarr-format", type=click.Choice(["2", "3"]), default="3", show_default=True)
 @click.option("--shard-mb", type=float, help="Zarr v3 shards of about N MB.")
 @click.option("--compressor", type=click.Choice(["zstd", "lz4", "zlib", "none"]), default="zstd")
+@click.option(
+    "--compression-level",
+    type=click.IntRange(0, 9),
+    metavar="0-9",
+    help="Compressor level (zstd: 1, lz4/zlib: 5).",
+)
 @click.option("--keep-bits", type=int, help="Lossy: keep N mantissa bits of float data.")
 @click.option("--attrs", "attrs", multiple=True, metavar="KEY=VALUE", help="Add global attribute.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing store.")

@@ -56,6 +56,21 @@ def test_convert_errors_are_one_line(
     assert not (tmp_path / "o.zarr").exists()
 
 
+def test_compressor_and_level_reach_the_store(
+    tmp_path: Path, nemo_files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "lz4.zarr"
+    code, _, err = cli_run(capsys, "convert", str(nemo_files[0]), str(dest),
+                           "--compressor", "lz4", "--compression-level", "7", "-q")  # fmt: skip
+    assert code == 0, err
+    codec = zarr.open_array(str(dest), path="thetao", mode="r").compressors[0]
+    assert (codec.cname.value, codec.clevel, codec.shuffle.value) == ("lz4", 7, "shuffle")
+    code, _, err = cli_run(capsys, "convert", str(nemo_files[0]), str(tmp_path / "x.zarr"),
+                           "--compression-level", "12")  # fmt: skip
+    assert code == 2 and "--compression-level" in err and "0<=x<=9" in err
+    assert not (tmp_path / "x.zarr").exists()
+
+
 def test_console_script_with_glob_and_list(tmp_path: Path, nemo_files: list[Path]) -> None:
     listing = tmp_path / "files.txt"
     listing.write_text("\n".join(str(f) for f in nemo_files[1:]) + "\n")
