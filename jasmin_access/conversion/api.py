@@ -251,13 +251,14 @@ def _write(
     target = StoreTarget.of(loc, run_id)
     fmt = plan.options.zarr_format
     with translating("write store", loc.url, loc.profile_name):
-        resume = check_destination(inspect_store(target), loc.url, plan.fingerprint, overwrite)
+        state = inspect_store(target)
+        resume = check_destination(state, loc.url, plan.fingerprint, overwrite)
         template = zarr.storage.MemoryStore()
         write_template(plan, template, _root_attrs(plan, run_id))
         journal = Journal(target, plan.fingerprint)
         if resume:
             journal.load()
-        else:
+        elif state.has_objects:
             remove_store(target)
         write_marker(target, plan.fingerprint)
         index = {v.array_path for v in plan.variables if v.is_index}

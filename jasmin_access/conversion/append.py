@@ -44,6 +44,7 @@ from .writer import (
     StoreTarget,
     _read_json,
     close_stores,
+    drop_state,
     write_marker,
 )
 
@@ -292,9 +293,7 @@ def _commit(target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: in
     line = f"{now} jasmin-access append {names}"
     group.attrs.update({"jasmin_access": prov, "history": f"{history}\n{line}".lstrip("\n")})
     zarr.consolidate_metadata(store, zarr_format=fmt)
-    state = target.key(".jasmin-access")
-    if target.fs.exists(state):
-        target.fs.rm(state, recursive=True)
+    drop_state(target)
 
 
 # --------------------------------------------------------------------------- API

@@ -167,18 +167,28 @@ def _read_json(fs: Any, path: str) -> dict[str, Any] | None:
         return {}
 
 
-def inspect_store(target: StoreTarget) -> StoreState:
-    """Is the destination a complete store, an unfinished run, or empty?"""
-    fs = target.fs
-    complete = any(fs.exists(target.key(k)) for k in ALL_ROOT_KEYS)
-    marker = _read_json(fs, target.key(MARKER))
+def _children(target: StoreTarget) -> set[str]:
+    """Names of the objects and prefixes directly under the store root (one listing)."""
+    from ..fs._backend import list_level
+
+    loc = Location(target.path, target.fs, target.path, target.kind)  # type: ignore[arg-type]
     try:
-        has_objects = (
-            bool(fs.find(target.path, maxdepth=None)[:1]) if fs.isdir(target.path) else False
-        )
-    except FileNotFoundError:
-        has_objects = False
-    return StoreState(complete, marker, has_objects or complete)
+        objs, dirs = list_level(loc, target.path)
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {paths.basename(p.rstrip("/")) for p in [*(o.path for o in objs), *dirs]}
+
+
+def inspect_store(target: StoreTarget) -> StoreState:
+    """Is the destination a complete store, an unfinished run, or empty?
+
+    One listing of the store's top level answers all three; the marker is
+    read only when the listing shows the run-state prefix.
+    """
+    children = _children(target)
+    complete = any(k in children for k in ALL_ROOT_KEYS)
+    marker = _read_json(target.fs, target.key(MARKER)) if STATE_PREFIX in children else None
+    return StoreState(complete, marker, bool(children))
 
 
 def check_destination(state: StoreState, url: str, fingerprint: str, overwrite: bool) -> bool:
@@ -240,6 +250,7 @@ def copy_metadata(template: Any, target: StoreTarget, index_arrays: set[str]) ->
     run cannot clobber units written before.
     """
     root: dict[str, bytes] = {}
+    copies: dict[str, bytes] = {}
     for key, buf in sorted(template._store_dict.items()):
         data = bytes(buf.to_bytes())
         if key in ALL_ROOT_KEYS:
@@ -247,7 +258,9 @@ def copy_metadata(template: Any, target: StoreTarget, index_arrays: set[str]) ->
         elif paths.basename(key) in (*ALL_ROOT_KEYS, ".zarray") or any(
             paths.is_within(a, key) for a in index_arrays
         ):
-            target.fs.pipe_file(target.key(key), data)
+            copies[target.key(key)] = data
+    if copies:
+        target.fs.pipe(copies)  # concurrent PUTs on S3
     return root
 
 
@@ -256,9 +269,19 @@ def finalize(target: StoreTarget, root: dict[str, bytes], zarr_format: int) -> N
     for key in ROOT_KEYS[zarr_format]:
         if key in root:
             target.fs.pipe_file(target.key(key), root[key])
+    drop_state(target)
+
+
+def drop_state(target: StoreTarget) -> None:
+    """Remove the run-state prefix (journal, then marker) without listing it first."""
+    fs = target.fs
+    if target.kind == "s3":
+        fs.rm([target.key(JOURNAL), target.key(MARKER)])  # one bulk delete; absent keys are fine
+        fs.invalidate_cache(target.path)
+        return
     state = target.key(STATE_PREFIX)
-    if target.fs.exists(state):
-        target.fs.rm(state, recursive=True)
+    if fs.exists(state):
+        fs.rm(state, recursive=True)
 
 
 # --------------------------------------------------------------------------- journal
