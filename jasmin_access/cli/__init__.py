@@ -6,9 +6,12 @@ does not pay for importing xarray, dask and the converter.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import signal
 import sys
+import threading
 
 import click
 
@@ -78,4 +81,25 @@ def main() -> None:
     # the command is over: a Ctrl-C while the interpreter shuts down must not turn
     # a finished run into a silent death by signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Leave the process once the command is over, skipping interpreter teardown.
+
+    Exit handlers still run (logging is flushed, S3 sessions are closed) and the
+    output streams are flushed; what is skipped is freeing the 1,600-odd
+    modules of xarray, dask, zarr and botocore object by object, which costs
+    0.2-0.3 s after every command.  If any other non-daemon thread is still
+    alive, the normal exit waits for it instead.
+    """
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(not t.daemon for t in others):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # reader gone, or stream closed
+            code = code or 0
+    os._exit(code)

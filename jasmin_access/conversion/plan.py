@@ -273,7 +273,7 @@ def _template_var(vp: VarPlan, inv: GroupInventory, refs: list[SourceRef]) -> An
     elif info.dtype == object:  # xarray needs values to pick a string type
         data = np.full(info.shape, "", dtype=object)
     else:
-        data = da.zeros(info.shape, dtype=info.dtype, chunks=vp.write_block or -1)
+        data = da.zeros(info.shape, dtype=info.dtype, chunks=-1)
     return (info.dims, data, attrs)
 
 
@@ -307,6 +307,7 @@ def write_template(plan: Plan, store: Any, root_attrs: dict[str, Any]) -> None:
                 mode="w" if not path else "a",
                 compute=False,
                 consolidated=False,
+                safe_chunks=False,  # one placeholder block per array: nothing is computed
                 zarr_format=opts.zarr_format,
                 encoding={v.name: _encoding(v, opts) for v in members},
             )

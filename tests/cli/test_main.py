@@ -200,3 +200,22 @@ def test_installed_command_end_to_end(isolated_env: Path) -> None:
         "jasmin-access: error: unknown profile 'ghost' (known: local): add it with "
         "`jasmin-access config add ghost ...` or pick one of: local"
     ]
+
+
+def test_installed_command_flushes_piped_output_and_runs_exit_handlers(
+    isolated_env: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "d").mkdir()
+    for i in range(300):
+        (tmp_path / "d" / f"f{i:03d}.txt").write_text("x" * i)
+    done = subprocess.run(
+        [EXE, "-v", "ls", str(tmp_path / "d"), "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]  # every line arrived
+    assert len(rows) == 300 and {r["size"] for r in rows} == set(range(300))
+    done = subprocess.run(
+        [EXE, "-v", "stat", str(tmp_path / "missing")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "Traceback" in done.stderr
+    assert done.stderr.rstrip().splitlines()[-1].startswith("jasmin-access: error:")
