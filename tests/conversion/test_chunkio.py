@@ -53,3 +53,19 @@ def test_all_fill_chunk_is_not_stored(tmp_path: Path) -> None:
     assert encoder.encode(sel, np.full((1, 1, 1), np.nan, "f4")).data is None
     stored = encoder.encode(sel, np.zeros((1, 1, 1), "f4"))
     assert stored.data is not None and stored.key.endswith("2/2/2")
+
+
+@pytest.mark.parametrize("dtype", ["f4", "i2"])
+def test_chunk_equal_to_fill_only_where_probed_is_stored(tmp_path: Path, dtype: str) -> None:
+    arr = _array(tmp_path / "p.zarr", 3, dtype)
+    fill = np.nan if dtype == "f4" else -1
+    encoder = ChunkEncoder(arr)
+    sel = (slice(0, 2), slice(0, 3), slice(0, 4))  # a whole interior chunk
+    assert encoder.encode(sel, np.full(CHUNKS, fill, dtype)).data is None
+    values = np.full(CHUNKS, fill, dtype)
+    values[0, 1, 1] = 7  # neither the first, middle nor last value
+    chunk = encoder.encode(sel, values)
+    assert chunk.data is not None
+    (tmp_path / "p.zarr" / chunk.key).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "p.zarr" / chunk.key).write_bytes(chunk.data)
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "p.zarr")[sel], values)
