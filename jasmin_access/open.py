@@ -29,6 +29,7 @@ from .config import Profile
 from .errors import InvalidInput, NotFound, translating
 from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
 from .reading.chunking import auto_chunk
+from .reading.chunkread import read_by_chunks
 from .reading.index import build_references, default_index_key, open_index
 from .reading.info import DatasetInfo, info
 from .reading.netcdf import is_netcdf, open_netcdf
@@ -107,8 +108,9 @@ def open_zarr_store(
     location
         The store.
     chunks
-        Dask chunks; ``"auto"`` uses multiples of the storage chunks so each
-        task fetches many chunks at once.  None gives lazily indexed arrays.
+        Dask chunks; ``"auto"`` uses multiples of the storage chunks, up to
+        512 MiB a task, read by :mod:`~jasmin_access.reading.chunkread`.
+        None gives lazily indexed arrays (read the same way).
     cache, cache_size
         Chunk cache directory (or True for the default) and its size bound.
     **kwargs
@@ -126,14 +128,44 @@ def open_zarr_store(
     with translating("opening", location.url, location.profile_name), warnings.catch_warnings():
         # zarr warns on every v3 store with consolidated metadata: not actionable here
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds = xr.open_zarr(
-            store,
-            consolidated=None,
-            zarr_format=zarr_format,
-            chunks=None if lazy else chunks,
-            **kwargs,
-        )
+        if chunks in ("auto", None):
+            ds = _open_by_chunks(store, zarr_format, kwargs)
+        else:
+            ds = xr.open_zarr(
+                store, consolidated=None, zarr_format=zarr_format, chunks=chunks, **kwargs
+            )
     return _auto(ds) if lazy else ds
+
+
+_DECODE_OPTIONS = (
+    "mask_and_scale",
+    "decode_times",
+    "concat_characters",
+    "decode_coords",
+    "use_cftime",
+    "decode_timedelta",
+)
+
+
+def _open_by_chunks(store: Any, zarr_format: int, kwargs: dict[str, Any]) -> xr.Dataset:
+    """Open raw, read arrays with :mod:`~jasmin_access.reading.chunkread`, then CF-decode."""
+    import zarr
+
+    kwargs = dict(kwargs)
+    decode_cf = kwargs.pop("decode_cf", True)
+    decode = {k: kwargs.pop(k) for k in _DECODE_OPTIONS if k in kwargs}
+    raw = xr.open_zarr(
+        store, consolidated=None, zarr_format=zarr_format, chunks=None, decode_cf=False, **kwargs
+    )
+    group = zarr.open_group(store, mode="r", zarr_format=zarr_format, path=kwargs.get("group"))
+    raw = read_by_chunks(
+        raw,
+        group,
+        mask_and_scale=decode_cf is not False and decode.get("mask_and_scale", True) is not False,
+    )
+    if decode_cf is False:
+        return raw
+    return xr.decode_cf(raw, **decode)
 
 
 def _auto(ds: xr.Dataset) -> xr.Dataset:
@@ -195,8 +227,10 @@ def open_dataset(
         longitude convention, boxes may cross the dateline).
     chunks
         Dask chunks: ``"auto"`` (whole multiples of each variable's storage
-        chunks, a few tasks per core, each fetching several chunks at once), a
-        dict, or None for lazily indexed arrays without Dask.
+        chunks, up to 512 MiB a task; a task fetches its chunks concurrently
+        and decodes them on every core as they arrive), a dict (read by
+        xarray's own Zarr reader), or None for lazily indexed arrays without
+        Dask.
     cache
         Directory of a local chunk cache (True: ``~/.cache/jasmin-access/chunks``;
         False: off; None: the profile's ``cache`` setting).

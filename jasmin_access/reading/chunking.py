@@ -1,25 +1,26 @@
-"""Dask chunks for reading: whole multiples of the storage chunks, sized for the machine.
+"""Dask chunks for reading: whole multiples of the storage chunks, as large as allowed.
 
 One Dask task per storage chunk (xarray's default) spends its time on
-per-request latency; one task for a whole variable leaves the other cores idle
-while it decodes.  ``auto_chunk`` grows each variable's storage chunk, record
-dimension first, until a task holds about a quarter of the variable's share per
-thread (at most 128 MiB), so every task fetches several chunks at once (zarr
-fetches them concurrently) and all threads keep decoding.
+per-request latency and leaves decoding to as many threads as Dask has.  A
+task here reads all its chunks at once: they are fetched concurrently and
+decoded by a pool of threads as they arrive
+(:mod:`jasmin_access.reading.chunkread`), so a task keeps the network and every
+core busy by itself.  ``auto_chunk`` therefore grows each variable's storage
+chunk, record dimension first, up to the whole variable or 512 MiB per task:
+loading a variable of up to 512 MiB is one task, with no copy to join task
+results, and larger variables stream through tasks of about 512 MiB.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import xarray as xr
 
 __all__ = ["MAX_TASK_BYTES", "auto_chunk", "chunk_plan"]
 
-MAX_TASK_BYTES = 128 * 1024 * 1024
-TASKS_PER_THREAD = 4
+MAX_TASK_BYTES = 512 * 1024 * 1024
 
 
 def _storage_chunks(var: xr.Variable) -> dict[str, int]:
@@ -32,12 +33,12 @@ def _storage_chunks(var: xr.Variable) -> dict[str, int]:
     return {str(d): int(n) for d, n in var.sizes.items()}
 
 
-def chunk_plan(var: xr.Variable, record_dim: str | None, threads: int) -> dict[str, int]:
+def chunk_plan(var: xr.Variable, record_dim: str | None) -> dict[str, int]:
     """Dask chunks for ``var``: multiples of its storage chunks (see module docstring)."""
     storage = _storage_chunks(var)
     itemsize = var.dtype.itemsize or 8
     current = itemsize * math.prod(storage.values())
-    target = min(max(var.nbytes / (TASKS_PER_THREAD * threads), current), MAX_TASK_BYTES)
+    target = max(min(var.nbytes, MAX_TASK_BYTES), current)
     plan = dict(storage)
     order = [record_dim] if record_dim in plan else []
     order += [d for d in plan if d != record_dim]
@@ -51,14 +52,13 @@ def chunk_plan(var: xr.Variable, record_dim: str | None, threads: int) -> dict[s
     return plan
 
 
-def auto_chunk(ds: xr.Dataset, record_dim: str | None, threads: int | None = None) -> xr.Dataset:
+def auto_chunk(ds: xr.Dataset, record_dim: str | None) -> xr.Dataset:
     """Chunk every non-index variable of a lazily opened dataset with :func:`chunk_plan`."""
-    threads = threads or os.cpu_count() or 4
     out = ds.copy()
     for name, var in ds.variables.items():
         if name in ds.indexes or var.ndim == 0:
             continue
-        chunked: Any = var.chunk(chunk_plan(var, record_dim, threads))
+        chunked: Any = var.chunk(chunk_plan(var, record_dim))
         if name in ds.coords:
             out.coords[name] = chunked
         else:

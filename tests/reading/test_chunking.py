@@ -1,4 +1,4 @@
-"""Dask chunk plans: whole multiples of storage chunks, a few tasks per thread."""
+"""Dask chunk plans: whole multiples of storage chunks, as large as allowed."""
 
 from __future__ import annotations
 
@@ -15,29 +15,40 @@ def _var(shape: tuple[int, ...], chunks: tuple[int, ...]) -> xr.Variable:
     return var
 
 
-def test_plan_grows_the_record_dimension_first() -> None:
+def test_a_variable_under_the_cap_is_one_task() -> None:
     # 6 x 75 x 331 x 360 float32 = 214 MB; storage chunk (1, 25, y, x) = 11.9 MB
     var = _var((6, 75, 331, 360), (1, 25, 331, 360))
-    plan = chunk_plan(var, "time_counter", threads=2)
-    assert plan == {"time_counter": 2, "deptht": 25, "y": 331, "x": 360}  # 8 tasks of 24 MB
+    assert chunk_plan(var, "time_counter") == {"time_counter": 6, "deptht": 75, "y": 331, "x": 360}
+
+
+def test_plan_grows_the_record_dimension_first() -> None:
+    # 60 x 75 x 331 x 360 float32 = 2.1 GB: record steps first, whole storage chunks
+    var = _var((60, 75, 331, 360), (1, 25, 331, 360))
+    plan = chunk_plan(var, "time_counter")
+    assert plan == {"time_counter": 45, "deptht": 25, "y": 331, "x": 360}  # 511 MiB a task
 
 
 def test_plan_never_splits_a_storage_chunk_and_caps_task_size() -> None:
     var = _var((120, 75, 331, 360), (1, 1, 331, 360))  # 4.3 GB in 0.48 MB chunks
-    plan = chunk_plan(var, "time_counter", threads=2)
+    plan = chunk_plan(var, "time_counter")
     assert plan["y"] == 331 and plan["x"] == 360
     nbytes = 4 * plan["time_counter"] * plan["deptht"] * 331 * 360
     assert nbytes <= MAX_TASK_BYTES
     assert plan["time_counter"] == 120 and plan["deptht"] > 1  # then grows along depth
 
 
-def test_small_variables_keep_their_storage_chunks() -> None:
+def test_small_variables_are_one_task() -> None:
     var = _var((3, 5, 30, 36), (1, 1, 30, 36))
-    assert chunk_plan(var, "time_counter", threads=2) == {
+    assert chunk_plan(var, "time_counter") == {"time_counter": 3, "deptht": 5, "y": 30, "x": 36}
+
+
+def test_a_storage_chunk_over_the_cap_is_never_split() -> None:
+    var = _var((2, 75, 2000, 2000), (1, 75, 2000, 2000))  # 1.2 GB storage chunks
+    assert chunk_plan(var, "time_counter") == {
         "time_counter": 1,
-        "deptht": 1,
-        "y": 30,
-        "x": 36,
+        "deptht": 75,
+        "y": 2000,
+        "x": 2000,
     }
 
 
@@ -46,7 +57,7 @@ def test_auto_chunk_leaves_indexes_and_chunks_coordinates() -> None:
         {"t": _var((6, 75, 331, 360), (1, 25, 331, 360))},
         coords={"time_counter": np.arange(6.0), "nav_lat": (("y", "x"), np.zeros((331, 360)))},
     )
-    out = auto_chunk(ds, "time_counter", threads=2)
-    assert out.t.chunks[0] == (2, 2, 2)
+    out = auto_chunk(ds, "time_counter")
+    assert out.t.chunks[0] == (6,)
     assert out.time_counter.chunks is None
     assert out.nav_lat.chunks is not None

@@ -1,0 +1,251 @@
+"""Reading Zarr arrays chunk by chunk: many GETs in flight, decoding in threads.
+
+zarr-python fetches the chunks of a selection concurrently, then decodes them
+and copies each into the result on its own event loop.  Here the chunk objects
+of a selection are fetched on zarr's event loop (through the same store, so
+caching, request counting and metadata handling are unchanged) and each one is
+decoded by a thread of a small pool as soon as it arrives, straight into its
+place in the result: the network and the decompressor work at the same time,
+on every core.  Decoding uses the array's own codecs, so values are exactly
+what zarr returns.
+
+:class:`ZarrChunkArray` exposes this to xarray as a lazily indexed backend
+array.  Arrays this module cannot read (sharded, strings, codecs without a
+synchronous decoder) keep zarr's own path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from xarray.backends import BackendArray
+from xarray.core import indexing
+
+__all__ = ["ChunkReader", "ZarrChunkArray", "chunk_reader"]
+
+log = logging.getLogger(__name__)
+
+#: Chunk GETs in flight per read.
+FETCH_CONCURRENCY = 16
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _decoder_pool() -> ThreadPoolExecutor:
+    """This process's decoding threads (a forked child must not use its parent's)."""
+    pid = os.getpid()
+    pool = _pools.get(pid)
+    if pool is None:
+        _pools.clear()
+        workers = max(2, min(8, os.cpu_count() or 2))
+        pool = _pools[pid] = ThreadPoolExecutor(workers, thread_name_prefix="jasmin-decode")
+    return pool
+
+
+class ChunkReader:
+    """Reads rectangular selections of one (non-sharded, numeric) zarr array."""
+
+    def __init__(self, array: Any, mask: tuple[Any, ...] = ()) -> None:
+        from zarr.core.buffer import default_buffer_prototype
+        from zarr.core.codec_pipeline import fill_value_or_default
+
+        inner = array._async_array
+        pipeline = inner.codec_pipeline
+        self.store = inner.store_path.store
+        self.prefix = inner.store_path.path
+        self.metadata = inner.metadata
+        self.shape = tuple(array.shape)
+        self.chunks = tuple(array.chunks)
+        self.prototype = default_buffer_prototype()
+        spec = self.metadata.get_chunk_spec((0,) * len(self.chunks), inner.config, self.prototype)
+        self.fill = fill_value_or_default(spec)
+        self.dtype = spec.dtype.to_native_dtype()
+        codecs = [*pipeline.array_array_codecs, pipeline.array_bytes_codec]
+        codecs += list(pipeline.bytes_bytes_codecs)
+        self._stages: list[tuple[Any, Any]] = []  # (codec, spec it decodes to), last first
+        for codec in codecs:
+            self._stages.append((codec, spec))
+            spec = codec.resolve_metadata(spec)
+        self._stages.reverse()
+        #: CF fill values replaced by NaN while decoding (float arrays only)
+        self.mask = tuple(v for v in mask if not np.isnan(v))
+
+    def _key(self, coords: tuple[int, ...]) -> str:
+        name = self.metadata.encode_chunk_key(coords)
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def _decode_into(self, raw: Any, target: np.ndarray, inside: tuple[slice, ...]) -> None:
+        data = raw
+        for codec, spec in self._stages:
+            data = codec._decode_sync(data, spec)
+        target[...] = data.as_numpy_array()[inside]
+        for value in self.mask:
+            np.putmask(target, target == value, np.nan)
+
+    async def _read(self, out: np.ndarray, selection: tuple[slice, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        pool = _decoder_pool()
+        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+        ranges = [
+            range(s.start // c, (s.stop - 1) // c + 1)
+            for s, c in zip(selection, self.chunks, strict=True)
+        ]
+
+        async def one(coords: tuple[int, ...]) -> None:
+            inside, where = [], []
+            for i, s, c in zip(coords, selection, self.chunks, strict=True):
+                lo, hi = max(s.start, i * c), min(s.stop, (i + 1) * c)
+                inside.append(slice(lo - i * c, hi - i * c))
+                where.append(slice(lo - s.start, hi - s.start))
+            target = out[tuple(where)]
+            async with limit:
+                raw = await self.store.get(self._key(coords), self.prototype)
+            if raw is None:
+                target[...] = self.fill
+                for value in self.mask:
+                    np.putmask(target, target == value, np.nan)
+                return
+            await loop.run_in_executor(pool, self._decode_into, raw, target, tuple(inside))
+
+        await asyncio.gather(*(one(c) for c in itertools.product(*ranges)))
+
+    def read(self, selection: tuple[slice, ...]) -> np.ndarray:
+        """Values of ``selection`` (one ``slice(start, stop)`` per axis, step 1)."""
+        from zarr.core.sync import sync
+
+        out = np.empty(tuple(s.stop - s.start for s in selection), dtype=self.dtype)
+        if out.size:
+            sync(self._read(out, selection))
+        return out
+
+
+def chunk_reader(array: Any, mask: tuple[Any, ...] = ()) -> ChunkReader | None:
+    """A :class:`ChunkReader` for ``array``, or None when zarr must read it itself."""
+    inner = array._async_array
+    pipeline = inner.codec_pipeline
+    codecs = [*pipeline.array_array_codecs, pipeline.array_bytes_codec]
+    codecs += list(pipeline.bytes_bytes_codecs)
+    if getattr(array, "shards", None) is not None:
+        return None
+    if np.dtype(array.dtype).kind not in "biufcmM" or array.ndim == 0:
+        return None
+    if not all(hasattr(c, "_decode_sync") for c in codecs):
+        return None
+    try:
+        return ChunkReader(array, mask)
+    except (AttributeError, TypeError, ValueError) as exc:  # an unfamiliar array: zarr reads it
+        log.debug("zarr reads %s itself (%s)", array.path, exc)
+        return None
+
+
+def _bounds(key: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple]:
+    """(step-1 slices covering a basic indexer, indexer applying it to that block)."""
+    block, post = [], []
+    for k, n in zip(key, shape, strict=True):
+        if isinstance(k, slice):
+            start, stop, step = k.indices(n)
+            if step > 0:
+                stop = max(start, stop)
+                block.append(slice(start, stop))
+                post.append(slice(None, None, step))
+            else:  # a reversed slice: read the span it covers, then step backwards
+                span = range(start, stop, step)
+                lo = span[-1] if len(span) else 0
+                block.append(slice(lo, lo + (start - lo + 1 if len(span) else 0)))
+                post.append(slice(None, None, step))
+        else:
+            i = int(k) + (n if int(k) < 0 else 0)
+            block.append(slice(i, i + 1))
+            post.append(0)
+    return tuple(block), tuple(post)
+
+
+class ZarrChunkArray(BackendArray):
+    """A zarr array for xarray, read through :class:`ChunkReader` (basic indexing)."""
+
+    def __init__(self, array: Any, reader: ChunkReader) -> None:
+        self.array = array
+        self.reader = reader
+        self.shape = tuple(array.shape)
+        self.dtype = np.dtype(reader.dtype)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> Any:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.BASIC, self._getitem
+        )
+
+    def _getitem(self, key: tuple[Any, ...]) -> np.ndarray:
+        block, post = _bounds(key, self.shape)
+        return self.reader.read(block)[post]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.array, self.reader.mask))
+
+
+def _rebuild(array: Any, mask: tuple[Any, ...]) -> ZarrChunkArray:
+    reader = chunk_reader(array, mask)
+    if reader is None:  # pragma: no cover - it was readable when pickled
+        raise ValueError(f"cannot read {array.path} chunk by chunk")
+    return ZarrChunkArray(array, reader)
+
+
+_MASK_ATTRS = ("_FillValue", "missing_value")
+
+
+def _mask_values(var: Any) -> tuple[Any, ...] | None:
+    """Fill values to mask while decoding, or None to leave masking to xarray.
+
+    Only unpacked float variables: their CF decoding is exactly "fill values
+    become NaN", which the decoding threads do chunk by chunk in place instead
+    of xarray doing it afterwards over the whole result.
+    """
+    if var.dtype.kind != "f" or "scale_factor" in var.attrs or "add_offset" in var.attrs:
+        return None
+    values = []
+    for key in _MASK_ATTRS:
+        raw = var.attrs.get(key)
+        if raw is None:
+            continue
+        found = np.atleast_1d(np.asarray(raw))
+        if found.dtype.kind not in "iuf":
+            return None
+        values.extend(found.astype(var.dtype).tolist())
+    return tuple(values)
+
+
+def read_by_chunks(ds: Any, group: Any, mask_and_scale: bool = True) -> Any:
+    """``ds`` (opened raw from ``group``) with its zarr-backed arrays read by :class:`ChunkReader`.
+
+    With ``mask_and_scale``, unpacked float variables are masked while their
+    chunks are decoded and their fill-value attributes move to ``encoding``,
+    where xarray's CF decoding would have put them.  Index coordinates
+    (already in memory) and arrays zarr must read itself are left as they are.
+    """
+    import xarray as xr
+
+    out = ds.copy()
+    for name, var in ds.variables.items():
+        if name in ds.indexes or var.ndim == 0 or name not in group:
+            continue
+        mask = _mask_values(var) if mask_and_scale else None
+        array = group[name]
+        reader = chunk_reader(array, mask or ())
+        if reader is None:
+            continue
+        attrs, encoding = dict(var.attrs), dict(var.encoding)
+        if mask:
+            for key in _MASK_ATTRS:
+                if key in attrs:
+                    encoding[key] = attrs.pop(key)
+        data = indexing.LazilyIndexedArray(ZarrChunkArray(array, reader))
+        new = xr.Variable(var.dims, data, attrs, encoding)
+        if name in ds.coords:
+            out.coords[name] = new
+        else:
+            out[name] = new
+    return out

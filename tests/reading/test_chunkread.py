@@ -1,0 +1,110 @@
+"""Chunk-by-chunk reads return exactly what zarr returns, for any basic selection."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+from jasmin_access.reading.chunkread import (
+    ZarrChunkArray,
+    _mask_values,
+    chunk_reader,
+    read_by_chunks,
+)
+
+SHAPE, CHUNKS = (7, 9, 11), (3, 4, 5)
+
+
+def _array(path: Path, fmt: int, dtype: str = "f4") -> Any:
+    arr = zarr.create_array(
+        zarr.storage.LocalStore(path),
+        shape=SHAPE,
+        chunks=CHUNKS,
+        dtype=dtype,
+        fill_value=-9,
+        zarr_format=fmt,  # type: ignore[arg-type]
+    )
+    values = np.arange(np.prod(SHAPE)).reshape(SHAPE).astype(dtype)
+    values[3:6, 4:8, 5:10] = -9  # one whole chunk equal to the fill value: never stored
+    arr[...] = values
+    return arr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (slice(None), slice(None), slice(None)),
+        (slice(2, 6), slice(1, 9), slice(4, 11)),  # across chunks, to the edges
+        (4, slice(None, None, 3), slice(10, 2, -2)),  # an integer, steps, reversed
+        (-1, -2, slice(-4, None)),
+        (slice(5, 5), slice(None), 0),  # empty
+    ],
+)
+def test_selections_equal_zarr(tmp_path: Path, key: tuple[Any, ...]) -> None:
+    arr = _array(tmp_path / "a.zarr", 3)
+    reader = chunk_reader(arr)
+    assert reader is not None
+    got = ZarrChunkArray(arr, reader)._getitem(key)
+    np.testing.assert_array_equal(got, arr[...][key])  # zarr has no negative steps
+    assert got.dtype == arr.dtype
+
+
+def test_missing_chunk_reads_as_fill_and_mask_turns_it_to_nan(tmp_path: Path) -> None:
+    arr = _array(tmp_path / "m.zarr", 3)
+    assert not (tmp_path / "m.zarr" / "c" / "1" / "1" / "1").exists()
+    reader = chunk_reader(arr, mask=(-9.0,))
+    assert reader is not None
+    got = reader.read((slice(0, 7), slice(0, 9), slice(0, 11)))
+    want = arr[...].astype("f4")
+    want[want == -9] = np.nan
+    np.testing.assert_array_equal(got, want)
+
+
+def test_arrays_zarr_must_read_get_no_reader(tmp_path: Path) -> None:
+    store = zarr.storage.LocalStore(tmp_path / "s.zarr")
+    sharded = zarr.create_array(store, name="s", shape=(8, 8), chunks=(2, 2), shards=(4, 4),
+                                dtype="f4")  # fmt: skip
+    strings = zarr.create_array(store, name="t", shape=(3,), dtype=str)
+    assert chunk_reader(sharded) is None and chunk_reader(strings) is None
+    v2 = _array(tmp_path / "v2.zarr", 2)  # v2 codecs decode only asynchronously in zarr
+    assert chunk_reader(v2) is None
+
+
+def test_backend_array_pickles(tmp_path: Path) -> None:
+    arr = _array(tmp_path / "p.zarr", 3)
+    reader = chunk_reader(arr, mask=(-9.0,))
+    assert reader is not None
+    copy = pickle.loads(pickle.dumps(ZarrChunkArray(arr, reader)))
+    key = (slice(0, 7), slice(0, 9), slice(0, 11))
+    np.testing.assert_array_equal(copy._getitem(key), reader.read(key))
+    assert copy.reader.mask == (-9.0,)
+
+
+def test_only_unpacked_floats_are_masked_while_decoding() -> None:
+    def var(dtype: str, **attrs: Any) -> xr.Variable:
+        return xr.Variable(("x",), np.zeros(3, dtype), attrs)
+
+    fill = float(np.float32(1e20))
+    assert _mask_values(var("f4", _FillValue=np.float32(1e20), missing_value=-1)) == (fill, -1.0)
+    assert _mask_values(var("f8")) == ()
+    assert _mask_values(var("i2", _FillValue=-1)) is None
+    assert _mask_values(var("f4", _FillValue=1e20, scale_factor=0.5)) is None
+
+
+def test_read_by_chunks_moves_fill_values_to_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "d.zarr"
+    values = np.array([[1.0, 1e20], [3.0, 4.0]], "f4")
+    ds = xr.Dataset({"t": (("y", "x"), values, {"_FillValue": np.float32(1e20), "units": "K"})})
+    ds.to_zarr(path, consolidated=True, encoding={"t": {"_FillValue": None}})
+    raw = xr.open_zarr(path, decode_cf=False, chunks=None)
+    out = xr.decode_cf(read_by_chunks(raw, zarr.open_group(path, mode="r")))
+    assert "_FillValue" not in out.t.attrs and out.t.encoding["_FillValue"] == np.float32(1e20)
+    expected = xr.open_zarr(path, chunks=None).t.values
+    np.testing.assert_array_equal(out.t.values, expected)
+    assert np.isnan(out.t.values[0, 1]) and out.t.attrs["units"] == "K"
