@@ -72,6 +72,7 @@ class ChunkReader:
             self._stages.append((codec, spec))
             spec = codec.resolve_metadata(spec)
         self._stages.reverse()
+        self._direct = _direct_decoder(codecs, self.dtype)
         #: CF fill values replaced by NaN while decoding (float arrays only)
         self.mask = tuple(v for v in mask if not np.isnan(v))
 
@@ -80,10 +81,14 @@ class ChunkReader:
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _decode_into(self, raw: Any, target: np.ndarray, inside: tuple[slice, ...]) -> None:
-        data = raw
-        for codec, spec in self._stages:
-            data = codec._decode_sync(data, spec)
-        target[...] = data.as_numpy_array()[inside]
+        whole = target.shape == self.chunks and target.flags.c_contiguous
+        if whole and self._direct is not None:
+            self._direct.decode(raw.as_numpy_array(), out=target)  # no intermediate copy
+        else:
+            data = raw
+            for codec, spec in self._stages:
+                data = codec._decode_sync(data, spec)
+            target[...] = data.as_numpy_array()[inside]
         for value in self.mask:
             np.putmask(target, target == value, np.nan)
 
@@ -122,6 +127,32 @@ class ChunkReader:
         if out.size:
             sync(self._read(out, selection))
         return out
+
+
+def _direct_decoder(codecs: list[Any], dtype: np.dtype[Any]) -> Any:
+    """A numcodecs decoder writing a chunk straight into an array, when one exists.
+
+    Only for the common pipeline "bytes (native order), then one compressor":
+    zstd or blosc, whose decoders can fill a given buffer.
+    """
+    import numcodecs
+    from zarr.codecs import BloscCodec, BytesCodec, ZstdCodec
+
+    if len(codecs) != 2 or not isinstance(codecs[0], BytesCodec):
+        return None
+    if dtype.itemsize > 1 and dtype.byteorder not in ("=", "|", "<" if _LITTLE else ">"):
+        return None
+    endian = getattr(codecs[0].endian, "value", codecs[0].endian)
+    if dtype.itemsize > 1 and endian not in (None, "little" if _LITTLE else "big"):
+        return None
+    if isinstance(codecs[1], ZstdCodec):
+        return numcodecs.Zstd()
+    if isinstance(codecs[1], BloscCodec):
+        return numcodecs.Blosc()
+    return None
+
+
+_LITTLE = np.little_endian
 
 
 def chunk_reader(array: Any, mask: tuple[Any, ...] = ()) -> ChunkReader | None:
