@@ -17,7 +17,7 @@ from ..errors import translating
 from ..stores import Location, new_run_id, resolve
 from .chunking import parse_chunks
 from .chunkio import prime_encoders
-from .execute import run_units
+from .execute import read_ahead, run_units
 from .plan import ConvertOptions, Plan, Unit, build_plan, write_template
 from .progress import Progress
 from .scan import scan
@@ -249,12 +249,34 @@ def _write(
 
     run_id = new_run_id()
     target = StoreTarget.of(loc, run_id)
+    template = zarr.storage.MemoryStore()
+    write_template(plan, template, _root_attrs(plan, run_id))
+    prime_encoders(target, template, [v.array_path for v in plan.variables])
+    ahead = read_ahead(plan.units(), target, scheduler, workers)
+    try:
+        return _prepare_and_run(plan, loc, target, template, overwrite, progress, workers,
+                                scheduler, fail_after, ahead)  # fmt: skip
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _prepare_and_run(
+    plan: Plan,
+    loc: Location,
+    target: StoreTarget,
+    template: Any,
+    overwrite: bool,
+    progress: bool,
+    workers: int | None,
+    scheduler: str | None,
+    fail_after: int | None,
+    ahead: Any,
+) -> ConvertReport:
     fmt = plan.options.zarr_format
     with translating("write store", loc.url, loc.profile_name):
         state = inspect_store(target)
         resume = check_destination(state, loc.url, plan.fingerprint, overwrite)
-        template = zarr.storage.MemoryStore()
-        write_template(plan, template, _root_attrs(plan, run_id))
         journal = Journal(target, plan.fingerprint)
         if resume:
             journal.load()
@@ -263,7 +285,6 @@ def _write(
         write_marker(target, plan.fingerprint)
         index = {v.array_path for v in plan.variables if v.is_index}
         root = copy_metadata(template, target, index)
-        prime_encoders(target, template, [v.array_path for v in plan.variables])
         journal.flush()
         report = ConvertReport(
             dest=loc.url,
@@ -291,6 +312,7 @@ def _write(
                     scheduler=scheduler,
                     workers=workers,
                     fail_after=fail_after,
+                    ahead=ahead,
                 )
         finally:
             journal.flush()

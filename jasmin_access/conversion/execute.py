@@ -25,6 +25,7 @@ at most :data:`UPLOADS_PER_WORKER` encoded units per worker uploading).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +35,7 @@ from .chunkio import encode_unit, put_sync, start_put
 from .plan import Unit
 from .writer import SimulatedCrash, StoreTarget, write_unit, write_unit_zarr
 
-__all__ = ["run_units"]
+__all__ = ["ReadAhead", "read_ahead", "run_units"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,36 @@ Task = Callable[[StoreTarget, Unit], Any]
 WINDOW_PER_WORKER = 2
 #: Encoded units uploading per worker thread (compressed bytes only).
 UPLOADS_PER_WORKER = 8
+#: Units read and encoded ahead per worker while the destination is prepared.
+AHEAD_PER_WORKER = 8
+
+
+class ReadAhead:
+    """The first units, read and encoded while the destination is being prepared.
+
+    Preparing the destination (S3 client, listing, marker, metadata) is mostly
+    Python on one core; reading and compressing release the GIL, so the other
+    cores start on the data meanwhile.  Nothing is stored here: the pipeline
+    uploads a unit only after the marker exists, and units that turn out to be
+    done already (a resumed run) are dropped.
+    """
+
+    def __init__(self, target: StoreTarget, units: Iterable[Unit], workers: int) -> None:
+        self._pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="convert-ahead")
+        self._futures: dict[tuple[str, int], cf.Future[Any]] = {
+            (u.array, u.index): self._pool.submit(encode_unit, target, u) for u in units
+        }
+
+    def take(self, unit: Unit) -> cf.Future[Any] | None:
+        """The encoding started for ``unit``, if any."""
+        return self._futures.pop((unit.array, unit.index), None)
+
+    def close(self) -> None:
+        """Drop what was not taken."""
+        for fut in self._futures.values():
+            fut.cancel()
+        self._futures.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def default_workers() -> int:
@@ -79,9 +110,9 @@ def _local(
         get(graph, list(keys), num_workers=workers)
 
 
-def _stage(target: StoreTarget, unit: Unit) -> cf.Future[Any] | None:
-    """Read and encode a unit; start its upload (returned) or store it here."""
-    chunk = encode_unit(target, unit)
+def _stage(target: StoreTarget, unit: Unit, ahead: cf.Future[Any] | None) -> cf.Future[Any] | None:
+    """Read and encode a unit (unless done ahead); start its upload (returned) or store it."""
+    chunk = ahead.result() if ahead is not None else encode_unit(target, unit)
     if chunk is None:
         write_unit_zarr(target, unit)
         return None
@@ -92,7 +123,11 @@ def _stage(target: StoreTarget, unit: Unit) -> cf.Future[Any] | None:
 
 
 def _pipeline(
-    target: StoreTarget, units: list[Unit], on_done: Callable[[Unit, Any], None], workers: int
+    target: StoreTarget,
+    units: list[Unit],
+    on_done: Callable[[Unit, Any], None],
+    workers: int,
+    ahead: ReadAhead | None = None,
 ) -> None:
     """Threads read and encode; uploads run on the event loop; ``on_done`` once stored."""
     todo: Iterator[Unit] = iter(units)
@@ -108,7 +143,8 @@ def _pipeline(
                 unit = next(todo, None)
                 if unit is None:
                     break
-                pending[pool.submit(_stage, target, unit)] = unit
+                early = ahead.take(unit) if ahead is not None else None
+                pending[pool.submit(_stage, target, unit, early)] = unit
             if not pending:
                 return
             finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -159,6 +195,16 @@ def _distributed(
             client.cancel(list(futures))
 
 
+def read_ahead(
+    units: Iterable[Unit], target: StoreTarget, scheduler: str | None, workers: int | None
+) -> ReadAhead | None:
+    """Start encoding the first units early, for the default threads pipeline only."""
+    if (scheduler or ("processes" if workers else "threads")) != "threads":
+        return None
+    n = workers or default_workers()
+    return ReadAhead(target, itertools.islice(units, AHEAD_PER_WORKER * n), n)
+
+
 def run_units(
     units: Iterable[Unit],
     target: StoreTarget,
@@ -168,6 +214,7 @@ def run_units(
     workers: int | None = None,
     task: Task = write_unit,
     fail_after: int | None = None,
+    ahead: ReadAhead | None = None,
 ) -> None:
     """Run ``task(target, unit)`` for every unit, calling ``on_done`` as each finishes.
 
@@ -187,6 +234,8 @@ def run_units(
         The function to run (write or verify).
     fail_after
         Test hook: stop with :class:`SimulatedCrash` after this many units.
+    ahead
+        Units already being encoded (threads pipeline only).
     """
     todo = list(units)
     if not todo:
@@ -204,7 +253,7 @@ def run_units(
     if scheduler.startswith(("tcp://", "tls://", "inproc://")):
         _distributed(task, target, todo, done, scheduler)
     elif scheduler == "threads" and task is write_unit:
-        _pipeline(target, todo, done, workers or default_workers())
+        _pipeline(target, todo, done, workers or default_workers(), ahead)
     elif scheduler in ("threads", "processes", "sync", "synchronous"):
         _local(task, target, todo, done, scheduler, workers or default_workers())
     else:

@@ -117,6 +117,18 @@ def test_crash_then_resume_equals_uninterrupted(
     assert root_a == root_b
 
 
+def _stamps(url: str, profile: str | None) -> dict[str, tuple[Any, ...]]:
+    """Every object under a store with its size and modification stamp."""
+    from jasmin_access.stores import resolve
+
+    loc = resolve(url, profile=profile)
+    found = loc.fs.find(loc.path, detail=True)
+    return {
+        k: (v.get("size"), v.get("mtime"), v.get("LastModified"), v.get("ETag"))
+        for k, v in found.items()
+    }
+
+
 def test_existing_store_refused_then_overwritten(
     bucket: str, profile_for: Any, nemo_files: list[Path]
 ) -> None:
@@ -124,8 +136,10 @@ def test_existing_store_refused_then_overwritten(
     url = f"{bucket}/exists.zarr"
     files = [str(f) for f in nemo_files]
     convert(files, url, profile=profile, chunks="time_counter=1")
+    before = _stamps(url, profile)
     with pytest.raises(AlreadyExists, match="--overwrite"):
-        convert(files, url, profile=profile)
+        convert(files, url, profile=profile)  # units read ahead meanwhile are never stored
+    assert _stamps(url, profile) == before
     assert open_store(url, profile).thetao.encoding["chunks"][0] == 1  # untouched
     report = convert(files, url, profile=profile, overwrite=True, chunks="time_counter=3")
     assert not report.resumed and report.chunks_skipped == 0
