@@ -6,12 +6,14 @@ does not pay for importing xarray, dask and the converter.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import importlib
 import os
 import signal
 import sys
 import threading
+from typing import Any
 
 import click
 
@@ -77,11 +79,25 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    sys.unraisablehook = _unraisable
     code = run(cli)
     # the command is over: a Ctrl-C while the interpreter shuts down must not turn
     # a finished run into a silent death by signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit(code)
+
+
+def _unraisable(info: Any) -> None:
+    """A Ctrl-C that lands inside a finalizer or weakref callback is not lost.
+
+    Python reports such an interrupt as "Exception ignored in ..." with a
+    traceback and carries on; here it is raised again in the main thread,
+    where the error boundary turns it into the usual one-line message.
+    """
+    if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+        _thread.interrupt_main()
+        return
+    sys.__unraisablehook__(info)
 
 
 def _exit(code: int) -> None:

@@ -219,3 +219,28 @@ def test_installed_command_flushes_piped_output_and_runs_exit_handlers(
     )
     assert done.returncode == 1 and "Traceback" in done.stderr
     assert done.stderr.rstrip().splitlines()[-1].startswith("jasmin-access: error:")
+
+
+def test_interrupt_inside_a_finalizer_reaches_the_main_thread(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from jasmin_access.cli import _unraisable
+
+    def info(exc: BaseException) -> SimpleNamespace:
+        return SimpleNamespace(exc_type=type(exc), exc_value=exc, exc_traceback=None,
+                               err_msg="Exception ignored in", object=None)  # fmt: skip
+
+    with pytest.raises(KeyboardInterrupt):
+        _unraisable(info(KeyboardInterrupt()))
+        time.sleep(1)  # delivered to this (main) thread at the next check
+
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("boom")
+
+    monkeypatch.setattr(sys, "unraisablehook", _unraisable)
+    Broken()  # anything else is reported as Python does
+    assert "ValueError: boom" in capsys.readouterr().err
