@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import atexit
+import contextlib
 import importlib
 import os
 import signal
@@ -114,8 +115,6 @@ def _exit(code: int) -> None:
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(BrokenPipeError, ValueError):  # reader gone, or stream closed
             stream.flush()
-        except (BrokenPipeError, ValueError):  # reader gone, or stream closed
-            code = code or 0
     os._exit(code)

@@ -236,6 +236,27 @@ def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:
     }
 
 
+def _prepare_destination(
+    plan: Plan, url: str, target: StoreTarget, template: Any, overwrite: bool
+) -> tuple[bool, Journal, dict[str, bytes]]:
+    """Check, clear or resume the destination; mark it ours; copy the array metadata.
+
+    Returns whether the run resumes, its journal and the root metadata to write last.
+    """
+    state = inspect_store(target)
+    resume = check_destination(state, url, plan.fingerprint, overwrite)
+    journal = Journal(target, plan.fingerprint)
+    if resume:
+        journal.load()
+    elif state.has_objects:
+        remove_store(target)
+    write_marker(target, plan.fingerprint)
+    index = {v.array_path for v in plan.variables if v.is_index}
+    root = copy_metadata(template, target, index)
+    journal.flush()
+    return resume, journal, root
+
+
 def _write(
     plan: Plan,
     loc: Location,
@@ -252,40 +273,11 @@ def _write(
     template = zarr.storage.MemoryStore()
     write_template(plan, template, _root_attrs(plan, run_id))
     prime_encoders(target, template, [v.array_path for v in plan.variables])
-    ahead = read_ahead(plan.units(), target, scheduler, workers)
-    try:
-        return _prepare_and_run(plan, loc, target, template, overwrite, progress, workers,
-                                scheduler, fail_after, ahead)  # fmt: skip
-    finally:
-        if ahead is not None:
-            ahead.close()
-
-
-def _prepare_and_run(
-    plan: Plan,
-    loc: Location,
-    target: StoreTarget,
-    template: Any,
-    overwrite: bool,
-    progress: bool,
-    workers: int | None,
-    scheduler: str | None,
-    fail_after: int | None,
-    ahead: Any,
-) -> ConvertReport:
-    fmt = plan.options.zarr_format
-    with translating("write store", loc.url, loc.profile_name):
-        state = inspect_store(target)
-        resume = check_destination(state, loc.url, plan.fingerprint, overwrite)
-        journal = Journal(target, plan.fingerprint)
-        if resume:
-            journal.load()
-        elif state.has_objects:
-            remove_store(target)
-        write_marker(target, plan.fingerprint)
-        index = {v.array_path for v in plan.variables if v.is_index}
-        root = copy_metadata(template, target, index)
-        journal.flush()
+    with (
+        read_ahead(plan.units(), target, scheduler, workers) as ahead,
+        translating("write store", loc.url, loc.profile_name),
+    ):
+        resume, journal, root = _prepare_destination(plan, loc.url, target, template, overwrite)
         report = ConvertReport(
             dest=loc.url,
             sources=len(plan.inventory.sources),
@@ -316,7 +308,7 @@ def _prepare_and_run(
                 )
         finally:
             journal.flush()
-        finalize(target, root, fmt)
+        finalize(target, root, plan.options.zarr_format)
         report.bytes_stored = stored_bytes(target)
     log.info("converted %d sources into %s", report.sources, loc.url)
     return report

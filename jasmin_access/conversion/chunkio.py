@@ -57,17 +57,14 @@ class ChunkEncoder:
         from zarr.core.buffer import default_buffer_prototype
         from zarr.core.codec_pipeline import fill_value_or_default
 
+        from ..reading.chunkread import pipeline_codecs
+
         inner = array._async_array
-        pipeline = inner.codec_pipeline
         self.path = array.path
         self.metadata = array.metadata
         self.chunks = tuple(array.chunks)
-        self.codecs = [
-            *pipeline.array_array_codecs,
-            pipeline.array_bytes_codec,
-            *pipeline.bytes_bytes_codecs,
-        ]
-        self.pipeline = pipeline
+        self.codecs = pipeline_codecs(array)
+        self.pipeline = inner.codec_pipeline
         self.prototype = default_buffer_prototype()
         self.spec = self.metadata.get_chunk_spec(
             (0,) * len(self.chunks), inner.config, self.prototype

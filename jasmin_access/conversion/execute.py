@@ -65,6 +65,12 @@ class ReadAhead:
             (u.array, u.index): self._pool.submit(encode_unit, target, u) for u in units
         }
 
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def take(self, unit: Unit) -> cf.Future[Any] | None:
         """The encoding started for ``unit``, if any."""
         return self._futures.pop((unit.array, unit.index), None)
@@ -195,14 +201,18 @@ def _distributed(
             client.cancel(list(futures))
 
 
+def _scheduler_name(scheduler: str | None, workers: int | None) -> str:
+    """The scheduler used: as given, else processes when ``workers`` is given, else threads."""
+    return scheduler or ("processes" if workers else "threads")
+
+
 def read_ahead(
     units: Iterable[Unit], target: StoreTarget, scheduler: str | None, workers: int | None
-) -> ReadAhead | None:
-    """Start encoding the first units early, for the default threads pipeline only."""
-    if (scheduler or ("processes" if workers else "threads")) != "threads":
-        return None
+) -> ReadAhead:
+    """Start encoding the first units early (the default threads pipeline only; else none)."""
     n = workers or default_workers()
-    return ReadAhead(target, itertools.islice(units, AHEAD_PER_WORKER * n), n)
+    early = AHEAD_PER_WORKER * n if _scheduler_name(scheduler, workers) == "threads" else 0
+    return ReadAhead(target, itertools.islice(units, early), n)
 
 
 def run_units(
@@ -249,7 +259,7 @@ def run_units(
         if fail_after is not None and count >= fail_after:
             raise SimulatedCrash(f"stopped after {count} units (test hook)")
 
-    scheduler = scheduler or ("processes" if workers else "threads")
+    scheduler = _scheduler_name(scheduler, workers)
     if scheduler.startswith(("tcp://", "tls://", "inproc://")):
         _distributed(task, target, todo, done, scheduler)
     elif scheduler == "threads" and task is write_unit:

@@ -277,7 +277,6 @@ def drop_state(target: StoreTarget) -> None:
     fs = target.fs
     if target.kind == "s3":
         fs.rm([target.key(JOURNAL), target.key(MARKER)])  # one bulk delete; absent keys are fine
-        fs.invalidate_cache(target.path)
         return
     state = target.key(STATE_PREFIX)
     if fs.exists(state):

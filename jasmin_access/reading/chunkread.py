@@ -27,7 +27,7 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-__all__ = ["ChunkReader", "ZarrChunkArray", "chunk_reader"]
+__all__ = ["ChunkReader", "ZarrChunkArray", "chunk_reader", "pipeline_codecs", "read_by_chunks"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,16 @@ def _decoder_pool() -> ThreadPoolExecutor:
     return pool
 
 
+def pipeline_codecs(array: Any) -> list[Any]:
+    """A zarr array's codecs in encoding order: array-to-array, array-to-bytes, bytes-to-bytes."""
+    pipeline = array._async_array.codec_pipeline
+    return [
+        *pipeline.array_array_codecs,
+        pipeline.array_bytes_codec,
+        *pipeline.bytes_bytes_codecs,
+    ]
+
+
 class ChunkReader:
     """Reads rectangular selections of one (non-sharded, numeric) zarr array."""
 
@@ -55,7 +65,6 @@ class ChunkReader:
         from zarr.core.codec_pipeline import fill_value_or_default
 
         inner = array._async_array
-        pipeline = inner.codec_pipeline
         self.store = inner.store_path.store
         self.prefix = inner.store_path.path
         self.metadata = inner.metadata
@@ -65,8 +74,7 @@ class ChunkReader:
         spec = self.metadata.get_chunk_spec((0,) * len(self.chunks), inner.config, self.prototype)
         self.fill = fill_value_or_default(spec)
         self.dtype = spec.dtype.to_native_dtype()
-        codecs = [*pipeline.array_array_codecs, pipeline.array_bytes_codec]
-        codecs += list(pipeline.bytes_bytes_codecs)
+        codecs = pipeline_codecs(array)
         self._stages: list[tuple[Any, Any]] = []  # (codec, spec it decodes to), last first
         for codec in codecs:
             self._stages.append((codec, spec))
@@ -89,6 +97,9 @@ class ChunkReader:
             for codec, spec in self._stages:
                 data = codec._decode_sync(data, spec)
             target[...] = data.as_numpy_array()[inside]
+        self._apply_mask(target)
+
+    def _apply_mask(self, target: np.ndarray) -> None:
         for value in self.mask:
             np.putmask(target, target == value, np.nan)
 
@@ -112,8 +123,7 @@ class ChunkReader:
                 raw = await self.store.get(self._key(coords), self.prototype)
             if raw is None:
                 target[...] = self.fill
-                for value in self.mask:
-                    np.putmask(target, target == value, np.nan)
+                self._apply_mask(target)
                 return
             await loop.run_in_executor(pool, self._decode_into, raw, target, tuple(inside))
 
@@ -157,15 +167,11 @@ _LITTLE = np.little_endian
 
 def chunk_reader(array: Any, mask: tuple[Any, ...] = ()) -> ChunkReader | None:
     """A :class:`ChunkReader` for ``array``, or None when zarr must read it itself."""
-    inner = array._async_array
-    pipeline = inner.codec_pipeline
-    codecs = [*pipeline.array_array_codecs, pipeline.array_bytes_codec]
-    codecs += list(pipeline.bytes_bytes_codecs)
     if getattr(array, "shards", None) is not None:
         return None
     if np.dtype(array.dtype).kind not in "biufcmM" or array.ndim == 0:
         return None
-    if not all(hasattr(c, "_decode_sync") for c in codecs):
+    if not all(hasattr(c, "_decode_sync") for c in pipeline_codecs(array)):
         return None
     try:
         return ChunkReader(array, mask)
@@ -178,17 +184,11 @@ def _bounds(key: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[tuple[slice, 
     """(step-1 slices covering a basic indexer, indexer applying it to that block)."""
     block, post = [], []
     for k, n in zip(key, shape, strict=True):
-        if isinstance(k, slice):
-            start, stop, step = k.indices(n)
-            if step > 0:
-                stop = max(start, stop)
-                block.append(slice(start, stop))
-                post.append(slice(None, None, step))
-            else:  # a reversed slice: read the span it covers, then step backwards
-                span = range(start, stop, step)
-                lo = span[-1] if len(span) else 0
-                block.append(slice(lo, lo + (start - lo + 1 if len(span) else 0)))
-                post.append(slice(None, None, step))
+        if isinstance(k, slice):  # read the span the slice covers, then step through it
+            span = range(*k.indices(n))
+            lo, hi = (min(span), max(span) + 1) if span else (0, 0)
+            block.append(slice(lo, hi))
+            post.append(slice(None, None, span.step))
         else:
             i = int(k) + (n if int(k) < 0 else 0)
             block.append(slice(i, i + 1))
