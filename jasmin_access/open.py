@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import xarray as xr
@@ -29,7 +29,7 @@ from .config import Profile
 from .errors import InvalidInput, NotFound, translating
 from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
 from .reading.chunking import auto_chunk
-from .reading.chunkread import read_by_chunks
+from .reading.chunkread import chunk_read_variables, read_by_chunks
 from .reading.index import build_references, default_index_key, open_index
 from .reading.info import DatasetInfo, info
 from .reading.netcdf import is_netcdf, open_netcdf
@@ -128,13 +128,14 @@ def open_zarr_store(
     with translating("opening", location.url, location.profile_name), warnings.catch_warnings():
         # zarr warns on every v3 store with consolidated metadata: not actionable here
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        fresh: set[str] = set()
         if chunks in ("auto", None):
-            ds = _open_by_chunks(store, zarr_format, kwargs)
+            ds, fresh = _open_by_chunks(store, zarr_format, kwargs)
         else:
             ds = xr.open_zarr(
                 store, consolidated=None, zarr_format=zarr_format, chunks=chunks, **kwargs
             )
-    return _auto(ds) if lazy else ds
+    return _auto(ds, fresh) if lazy else ds
 
 
 _DECODE_OPTIONS = (
@@ -147,8 +148,13 @@ _DECODE_OPTIONS = (
 )
 
 
-def _open_by_chunks(store: Any, zarr_format: int, kwargs: dict[str, Any]) -> xr.Dataset:
-    """Open raw, read arrays with :mod:`~jasmin_access.reading.chunkread`, then CF-decode."""
+def _open_by_chunks(
+    store: Any, zarr_format: int, kwargs: dict[str, Any]
+) -> tuple[xr.Dataset, set[str]]:
+    """Open raw, read arrays with :mod:`~jasmin_access.reading.chunkread`, then CF-decode.
+
+    Also returns the names of the variables read that way.
+    """
     import zarr
 
     kwargs = dict(kwargs)
@@ -163,18 +169,19 @@ def _open_by_chunks(store: Any, zarr_format: int, kwargs: dict[str, Any]) -> xr.
         group,
         mask_and_scale=decode_cf is not False and decode.get("mask_and_scale", True) is not False,
     )
+    fresh = chunk_read_variables(raw)
     if decode_cf is False:
-        return raw
-    return xr.decode_cf(raw, **decode)
+        return raw, fresh
+    return xr.decode_cf(raw, **decode), fresh
 
 
-def _auto(ds: xr.Dataset) -> xr.Dataset:
+def _auto(ds: xr.Dataset, fresh: Collection[str] = ()) -> xr.Dataset:
     """Dask chunks made of whole storage chunks, sized for this machine."""
     try:
         dim: str | None = record_dim(ds)
     except InvalidInput:
         dim = None
-    return auto_chunk(ds, dim)
+    return auto_chunk(ds, dim, fresh)
 
 
 def _open_location(location: Location, *, chunks: Any, verify_index: bool, **kw: Any) -> Any:

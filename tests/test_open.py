@@ -165,3 +165,26 @@ def test_sharded_store_with_hidden_prefix_opens(
     assert ds.tos.encoding["preferred_chunks"]["time_counter"] in (1, 3)
     again = ja.open_dataset(loc.url, profile=profile, cache=cache, time=("1976-01-02", None))
     np.testing.assert_array_equal(again.tos.values, reference.tos.values[1:])
+
+
+def test_a_whole_variable_load_holds_the_values_once(local_bucket: str) -> None:
+    # the embedded store: the test S3 server runs in this process and its memory would count
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    values = (rng.integers(0, 50, size=(8, 10, 160, 160)) / 10).astype("f4")  # 8.2 MB
+    source = xr.Dataset({"t": (("time_counter", "deptht", "y", "x"), values)})
+    source.t.encoding["chunks"] = (1, 10, 160, 160)  # 8 storage chunks
+    ds = ja.open_dataset(write_store(source, f"{local_bucket}/once.zarr", None))
+    assert ds.t.chunks is not None and len(ds.t.data.chunks[0]) == 1  # one Dask task
+    assert ds.t[0, 0, 0, 0].values == values[0, 0, 0, 0]  # what a first compute imports
+    tracemalloc.start()
+    try:
+        first = ds.t.values
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(first, values)
+    assert peak < 1.5 * values.nbytes  # Dask's copy of a lone block would need 2x
+    first[...] = 0.0  # the loaded result is the caller's own: a new load is unaffected
+    np.testing.assert_array_equal(ds.t.values, values)

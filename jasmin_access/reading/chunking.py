@@ -9,16 +9,27 @@ core busy by itself.  ``auto_chunk`` therefore grows each variable's storage
 chunk, record dimension first, up to the whole variable or 512 MiB per task:
 loading a variable of up to 512 MiB is one task, with no copy to join task
 results, and larger variables stream through tasks of about 512 MiB.
+
+Dask copies the block of a one-block array when it is computed, in case the
+block is a buffer that the graph or a worker still holds.  Blocks read by
+:mod:`~jasmin_access.reading.chunkread` are allocated by the read itself, so
+variables read that way hand the block over instead
+(:func:`hand_over_blocks`): a whole variable is held in memory once, not twice.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any
 
+import dask.array as da
+import numpy as np
 import xarray as xr
 
-__all__ = ["MAX_TASK_BYTES", "auto_chunk", "chunk_plan"]
+__all__ = ["MAX_TASK_BYTES", "auto_chunk", "chunk_plan", "hand_over_blocks"]
 
 MAX_TASK_BYTES = 512 * 1024 * 1024
 
@@ -52,13 +63,56 @@ def chunk_plan(var: xr.Variable, record_dim: str | None) -> dict[str, int]:
     return plan
 
 
-def auto_chunk(ds: xr.Dataset, record_dim: str | None) -> xr.Dataset:
-    """Chunk every non-index variable of a lazily opened dataset with :func:`chunk_plan`."""
+def hand_over_blocks(data: Any) -> Any:
+    """Make computing ``data`` return its lone block itself instead of a copy.
+
+    Only for a Dask array whose tasks allocate a new block every time they
+    run.  The array keeps its type; anything derived from it (a slice,
+    arithmetic, a persisted or unpickled copy) copies as usual, and so does a
+    ``dask.distributed`` worker, where blocks live in the worker's memory.
+    """
+    if isinstance(data, da.Array):
+        join, extra = data.__dask_postcompute__()
+        setattr(data, "__dask_postcompute__", partial(_postcompute, join, extra))  # noqa: B010
+    return data
+
+
+def _postcompute(join: Callable[[Any], Any], extra: tuple[Any, ...]) -> tuple[Any, ...]:
+    return partial(_hand_over, join), extra
+
+
+def _hand_over(join: Callable[[Any], Any], results: Any) -> Any:
+    """``join(results)``, or the lone block itself when nobody else can hold it."""
+    block = results
+    while isinstance(block, (list, tuple)) and len(block) == 1:
+        block = block[0]
+    if not isinstance(block, np.ndarray) or _in_worker():
+        return join(results)
+    return block
+
+
+def _in_worker() -> bool:
+    distributed = sys.modules.get("distributed")  # not imported: not in a worker
+    try:
+        distributed.get_worker()  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        return False
+    return True
+
+
+def auto_chunk(ds: xr.Dataset, record_dim: str | None, fresh: Collection[str] = ()) -> xr.Dataset:
+    """Chunk every non-index variable of a lazily opened dataset with :func:`chunk_plan`.
+
+    Variables named in ``fresh`` return newly allocated values on every read:
+    see :func:`hand_over_blocks`.
+    """
     out = ds.copy()
     for name, var in ds.variables.items():
         if name in ds.indexes or var.ndim == 0:
             continue
         chunked: Any = var.chunk(chunk_plan(var, record_dim))
+        if name in fresh:
+            hand_over_blocks(chunked.data)
         if name in ds.coords:
             out.coords[name] = chunked
         else:

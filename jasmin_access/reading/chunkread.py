@@ -27,7 +27,14 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-__all__ = ["ChunkReader", "ZarrChunkArray", "chunk_reader", "pipeline_codecs", "read_by_chunks"]
+__all__ = [
+    "ChunkReader",
+    "ZarrChunkArray",
+    "chunk_read_variables",
+    "chunk_reader",
+    "pipeline_codecs",
+    "read_by_chunks",
+]
 
 log = logging.getLogger(__name__)
 
@@ -280,3 +287,12 @@ def read_by_chunks(ds: Any, group: Any, mask_and_scale: bool = True) -> Any:
         else:
             out[name] = new
     return out
+
+
+def chunk_read_variables(ds: Any) -> set[str]:
+    """Names of the variables of ``ds`` read by :func:`read_by_chunks` (each read allocates)."""
+    return {
+        str(name)
+        for name, var in ds.variables.items()
+        if isinstance(getattr(var._data, "array", None), ZarrChunkArray)
+    }

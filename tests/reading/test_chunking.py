@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pickle
+
+import dask.array as da
 import numpy as np
 import xarray as xr
 
-from jasmin_access.reading.chunking import MAX_TASK_BYTES, auto_chunk, chunk_plan
+from jasmin_access.reading.chunking import (
+    MAX_TASK_BYTES,
+    auto_chunk,
+    chunk_plan,
+    hand_over_blocks,
+)
 
 
 def _var(shape: tuple[int, ...], chunks: tuple[int, ...]) -> xr.Variable:
@@ -61,3 +69,59 @@ def test_auto_chunk_leaves_indexes_and_chunks_coordinates() -> None:
     assert out.t.chunks[0] == (6,)
     assert out.time_counter.chunks is None
     assert out.nav_lat.chunks is not None
+
+
+_MADE: list[np.ndarray] = []  # every block the test graphs allocated, newest last
+
+
+def _new_block(i: int) -> np.ndarray:
+    out = np.full((4, 3), float(i))
+    _MADE.append(out)
+    return out
+
+
+def _fresh_blocks(nblocks: int = 1) -> da.Array:
+    """A Dask array whose tasks allocate a new block each run (recorded in ``_MADE``)."""
+    graph = {("fresh", i, 0): (_new_block, i) for i in range(nblocks)}
+    return da.Array(graph, "fresh", ((4,) * nblocks, (3,)), dtype="f8")
+
+
+def test_a_lone_fresh_block_is_handed_over_not_copied() -> None:
+    plain = _fresh_blocks()
+    assert plain.compute() is not _MADE[-1]  # dask copies a lone block by default
+    fresh = hand_over_blocks(_fresh_blocks())
+    assert type(fresh) is da.Array
+    result = fresh.compute()
+    assert result is _MADE[-1]
+    assert np.asarray(fresh) is _MADE[-1]
+
+
+def test_several_blocks_are_joined_as_usual() -> None:
+    fresh = hand_over_blocks(_fresh_blocks(nblocks=3))
+    result = fresh.compute()
+    assert result.shape == (12, 3)
+    assert result[:, 0].tolist() == [0.0] * 4 + [1.0] * 4 + [2.0] * 4
+
+
+def test_persisted_and_derived_arrays_copy_as_usual() -> None:
+    fresh = hand_over_blocks(_fresh_blocks())
+    kept = fresh.persist()  # the block now lives in the graph
+    once = kept.compute()
+    once[...] = -1.0
+    assert (kept.compute() == 0.0).all()
+    copied = pickle.loads(pickle.dumps(fresh))
+    assert "__dask_postcompute__" not in vars(copied)
+    assert copied.compute() is not _MADE[-1]
+    assert "__dask_postcompute__" not in vars(fresh + 1)
+
+
+def test_a_distributed_worker_copies_the_block() -> None:
+    from distributed import Client
+
+    fresh = hand_over_blocks(_fresh_blocks())
+    before = len(_MADE)
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None):
+        result = fresh.compute()
+    assert len(_MADE) == before + 1  # made in this process, by the worker's thread
+    assert result is not _MADE[-1]
+    assert (result == 0.0).all()
