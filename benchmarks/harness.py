@@ -134,11 +134,15 @@ class Row:
 
 @dataclass
 class Check:
-    """A target from the capability issues and what this run showed for it."""
+    """A target from the capability issues and what this run showed for it.
+
+    ``info`` marks a figure reported beside a target rather than a target itself.
+    """
 
     target: str
     shown: str
     met: bool | None
+    info: bool = False
 
 
 @dataclass
@@ -384,8 +388,11 @@ def render_table(rows: list[Row]) -> str:
 
 def render_checks(checks: list[Check]) -> str:
     """The targets and what this run showed, as a Markdown list."""
-    mark = {True: "met", False: "NOT met", None: "not measured"}
-    return "".join(f"- {c.target}: {c.shown} — **{mark[c.met]}**\n" for c in checks)
+    mark = {True: "**met**", False: "**NOT met**", None: "**not measured**"}
+    return "".join(
+        f"- {c.target}: {c.shown} — {'for information' if c.info else mark[c.met]}\n"
+        for c in checks
+    )
 
 
 def find_row(rows: list[Row], case: str, tool: str | None = None) -> Row | None:

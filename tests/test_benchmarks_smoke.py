@@ -81,3 +81,18 @@ def test_request_log_is_classified() -> None:
     assert counts.errors == 1
     assert classify("POST", "/b?delete") == "BULKDEL"
     assert classify("POST", "/b/k?uploads") == "MPU"
+
+
+def test_checks_render_targets_and_figures_for_information() -> None:
+    from benchmarks.harness import Check, render_checks
+
+    text = render_checks(
+        [
+            Check("fast", "2.0x", True),
+            Check("slow", "1.2x", False),
+            Check("whole", "1.3x", None, True),
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0].endswith("**met**") and lines[1].endswith("**NOT met**")
+    assert lines[2] == "- whole: 1.3x — for information"
