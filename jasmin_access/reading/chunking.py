@@ -66,10 +66,19 @@ def chunk_plan(var: xr.Variable, record_dim: str | None) -> dict[str, int]:
 def hand_over_blocks(data: Any) -> Any:
     """Make computing ``data`` return its lone block itself instead of a copy.
 
-    Only for a Dask array whose tasks allocate a new block every time they
-    run.  The array keeps its type; anything derived from it (a slice,
-    arithmetic, a persisted or unpickled copy) copies as usual, and so does a
-    ``dask.distributed`` worker, where blocks live in the worker's memory.
+    Parameters
+    ----------
+    data
+        A Dask array whose tasks allocate a new block every time they run
+        (anything else is returned unchanged).
+
+    Returns
+    -------
+    Any
+        ``data`` itself, still a plain ``dask.array.Array``.  Anything derived
+        from it (a slice, arithmetic, a persisted or unpickled copy) copies as
+        usual, and so does a ``dask.distributed`` worker, where blocks live in
+        the worker's memory.
     """
     if isinstance(data, da.Array):
         join, extra = data.__dask_postcompute__()
