@@ -97,21 +97,37 @@ def _single_refs(
         translating("indexing", url, location.profile_name),
         location.fs.open(fs_path, "rb", block_size=4 << 20, cache_type="blockcache") as f,
     ):
+        with h5py.File(f, "r") as h5:  # check the file before kerchunk walks it
+            values, units = _record_values(h5, record_dim, url)
+        f.seek(0)
         refs = SingleHdf5ToZarr(f, url=_ref_url(location, _keyspace(location, fs_path)))
         out = dict(refs.translate())
         f.seek(0)
         with h5py.File(f, "r") as h5:
-            if record_dim not in h5:
-                raise InvalidInput(
-                    f"{url} has no '{record_dim}' variable to join on",
-                    "name the record dimension with --dim",
-                )
-            values = h5[record_dim][()]
-            units = h5[record_dim].attrs.get("units")
             _inline_partial_chunks(out.get("refs", out), h5, record_dim, len(values), url)
+    return out, values, units
+
+
+def _record_values(h5: Any, record_dim: str, url: str) -> tuple[Any, str | None]:
+    """The raw values and units of the record coordinate of an open NetCDF4 file."""
+    import h5py
+
+    datasets = [v for v in h5.values() if isinstance(v, h5py.Dataset)]
+    scales = [v for v in datasets if v.attrs.get("CLASS") == b"DIMENSION_SCALE"]
+    if not scales and any(v.ndim for v in datasets):
+        raise InvalidInput(
+            f"{url} is an HDF5 file without NetCDF dimensions, not a NetCDF file",
+            "index NetCDF4 files only: remove it from the sources",
+        )
+    if record_dim not in h5:
+        raise InvalidInput(
+            f"{url} has no '{record_dim}' variable to join on",
+            "name the record dimension with --dim",
+        )
+    units = h5[record_dim].attrs.get("units")
     if isinstance(units, bytes):
         units = units.decode()
-    return out, values, None if units is None else str(units)
+    return h5[record_dim][()], None if units is None else str(units)
 
 
 INLINE_LIMIT = 1 << 20

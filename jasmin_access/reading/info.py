@@ -226,7 +226,7 @@ def _netcdf_info(location: Location) -> DatasetInfo:
 
     with translating("reading", location.url, location.profile_name):
         size = int(location.fs.info(location.path)["size"])
-        with h5netcdf.File(open_netcdf_file(location), "r") as f:
+        with h5netcdf.File(open_netcdf_file(location), "r", phony_dims="sort") as f:
             variables = []
             for name, var in sorted(f.variables.items()):
                 nbytes = int(np.prod(var.shape, dtype="i8")) * var.dtype.itemsize
@@ -247,9 +247,10 @@ def _netcdf_info(location: Location) -> DatasetInfo:
             attrs = dict(f.attrs)
         ds = open_netcdf([location], chunks=None)
     start, end, calendar = _time_range(ds)
+    plain = any(name.startswith("phony_dim_") for name in dims)  # HDF5 without dimensions
     return DatasetInfo(
         url=location.url,
-        format="netcdf4",
+        format="hdf5" if plain else "netcdf4",
         dims=dims,
         variables=variables,
         stored_bytes=size,

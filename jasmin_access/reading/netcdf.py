@@ -39,6 +39,7 @@ def open_netcdf_file(location: Location) -> Any:
 
 def _open_one(location: Location, chunks: Any, **kwargs: Any) -> xr.Dataset:
     target = open_netcdf_file(location)
+    kwargs.setdefault("phony_dims", "sort")  # plain HDF5 datasets get netCDF-4's dimension names
     with translating("opening", location.url, location.profile_name):
         try:
             return xr.open_dataset(target, engine="h5netcdf", chunks=chunks, **kwargs)

@@ -84,6 +84,14 @@ def test_convert_refuses_plain_hdf5(
     assert _snapshot(isolated_env / "store") == {}
 
 
+def test_index_refuses_plain_hdf5(
+    corpus: dict[str, Path], isolated_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _src(corpus, "plain.h5.nc")
+    _one_line(["index", src, "local://out/i.json"], capsys, src, "without NetCDF dimensions")
+    assert _snapshot(isolated_env / "store") == {}
+
+
 def test_index_and_info_refuse_non_netcdf(
     corpus: dict[str, Path], isolated_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -59,3 +59,24 @@ def test_index_info(local_bucket: str, nemo_files: list[Path]) -> None:
     nc_sizes = [ja.info(f"{local_bucket}/nc/{f.name}") for f in nemo_files]
     per_file = [next(v for v in s.variables if v.name == "tos").stored_bytes for s in nc_sizes]
     assert tos.stored_bytes == sum(per_file)  # the index points at the files' own bytes
+
+
+def test_plain_hdf5_is_described_and_opened_with_netcdf4_dimension_names(
+    bucket: str, profile_for, tmp_path: Path
+) -> None:
+    import warnings
+
+    import h5py
+
+    path = tmp_path / "counts.h5"
+    with h5py.File(path, "w") as f:  # no dimension scales: not NetCDF
+        f.create_dataset("counts", data=np.arange(12).reshape(3, 4))
+    (url,) = put_files([path], f"{bucket}/h5", profile_for(bucket))
+    summary = ja.info(url, profile=profile_for(bucket))
+    assert summary.format == "hdf5"
+    assert summary.dims == {"phony_dim_0": 3, "phony_dim_1": 4}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # h5netcdf warns when its phony_dims default is used
+        ds = ja.open_dataset(url, profile=profile_for(bucket))
+    assert ds.counts.dims == ("phony_dim_0", "phony_dim_1")
+    np.testing.assert_array_equal(ds.counts.values, np.arange(12).reshape(3, 4))
