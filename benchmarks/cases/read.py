@@ -90,18 +90,22 @@ def _preload() -> None:
     import zarr  # noqa: F401
 
 
-def peer_read(endpoint: str, path: str, op: str) -> dict[str, Any]:
-    """``xr.open_zarr`` over an s3fs mapper with defaults, then ``op`` (worker)."""
+def _timed(open_ds: Any, op: str) -> dict[str, Any]:
+    """Open with ``open_ds()`` and do ``op``, timed once the libraries are imported."""
     import time
-
-    import xarray as xr
 
     _preload()
     started = time.perf_counter()
-    ds = xr.open_zarr(_s3fs(endpoint).get_mapper(path))
-    arr = _load(ds, op)
+    arr = _load(open_ds(), op)
     seconds = time.perf_counter() - started
     return {**_summary(arr, op), "inprocess_s": seconds}
+
+
+def peer_read(endpoint: str, path: str, op: str) -> dict[str, Any]:
+    """``xr.open_zarr`` over an s3fs mapper with defaults, then ``op`` (worker)."""
+    import xarray as xr
+
+    return _timed(lambda: xr.open_zarr(_s3fs(endpoint).get_mapper(path)), op)
 
 
 def ours_read(url: str, op: str) -> dict[str, Any]:
@@ -111,20 +115,14 @@ def ours_read(url: str, op: str) -> dict[str, Any]:
     and the same cell mask as the peer's is then applied, so both compute the
     same number.
     """
-    import time
-
     import jasmin_access
     import jasmin_access.open
 
-    _preload()
-    started = time.perf_counter()
     if op == "bbox":
-        ds = jasmin_access.open_dataset(url, profile="bench", variables=["tos"], bbox=BBOX)
+        kwargs: dict[str, Any] = {"variables": ["tos"], "bbox": BBOX}
     else:
-        ds = jasmin_access.open_dataset(url, profile="bench", variables=["thetao"])
-    arr = _load(ds, op)
-    seconds = time.perf_counter() - started
-    return {**_summary(arr, op), "inprocess_s": seconds}
+        kwargs = {"variables": ["thetao"]}
+    return _timed(lambda: jasmin_access.open_dataset(url, profile="bench", **kwargs), op)
 
 
 def prepare(endpoint: str, files: list[str], dest: str, chunks: dict[str, int]) -> dict:
