@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
-.PHONY: all venv demo test lint docs docs-check bench bench-quick clean
+.PHONY: all venv system-deps demo test lint docs docs-check bench bench-quick clean
 
 all: test
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
 
 demo: $(STAMP)
 	DEMO_DIR=$(DEMO_DIR) PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
