@@ -28,7 +28,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check jasmin_access tests benchmarks
 
-test: $(STAMP) lint docs-check
+test: system-deps $(STAMP) lint docs-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
