@@ -321,10 +321,11 @@ def _from_code(
 ) -> BaseException | None:
     if code == "NoSuchBucket":
         bucket = _bucket_of(url)
+        used, flag = (f", profile '{profile}'", f" -p {profile}") if profile else ("", "")
         return BucketNotFound(
-            f"bucket '{bucket}' does not exist ({where})",
-            f"check the name with `jasmin-access ls s3://`, or make it with "
-            f"`jasmin-access mb s3://{bucket}`",
+            f"bucket '{bucket}' does not exist ({where}{used})",
+            f"check the name with `jasmin-access ls s3://{flag}`, or make it with "
+            f"`jasmin-access mb s3://{bucket}{flag}`",
         )
     if code in _NAME_CODES:
         return InvalidInput(
