@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import JasminAccessError, PartialFailure, redact, translate
+from ..errors import (
+    EndpointUnreachable,
+    JasminAccessError,
+    PartialFailure,
+    WrongEndpoint,
+    redact,
+    translate,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -288,15 +295,16 @@ def _run(cli: click.Group, argv: list[str], verbose: bool) -> int:
     except JasminAccessError as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"jasmin-access: error: {exc}", err=True)
+        click.echo(f"jasmin-access: error: {_blame(exc, argv)}", err=True)
         return 2 if isinstance(exc, PartialFailure) else 1
     except Exception as exc:  # last resort: still one line
         if verbose:
             traceback.print_exc()
         command, url, profile = _context_of(argv)
-        known = translate(exc, action=f"running {command}", url=url, profile=profile)
+        action = _ACTIONS.get(command, f"running {command}")
+        known = translate(exc, action=action, url=url, profile=profile)
         if isinstance(known, JasminAccessError):
-            click.echo(f"jasmin-access: error: {known}", err=True)
+            click.echo(f"jasmin-access: error: {_blame(known, argv)}", err=True)
             return 1
         message = redact(str(exc).splitlines()[0] if str(exc) else "")
         click.echo(
@@ -305,6 +313,35 @@ def _run(cli: click.Group, argv: list[str], verbose: bool) -> int:
         )
         return 1
     return 0
+
+
+_ACTIONS = {
+    "ls": "listing",
+    "du": "listing",
+    "tree": "listing",
+    "find": "listing",
+    "stat": "reading",
+    "cat": "reading",
+    "head": "reading",
+    "cp": "copying",
+    "mv": "moving",
+    "rm": "deleting",
+    "sync": "syncing",
+    "mb": "making bucket",
+    "convert": "converting into",
+    "append": "appending to",
+    "verify": "verifying",
+    "info": "reading",
+    "index": "indexing",
+}
+
+
+def _blame(exc: JasminAccessError, argv: list[str]) -> str:
+    """The error line; an endpoint given with --endpoint-url is blamed, not the profile's."""
+    given = any(a == "--endpoint-url" or a.startswith("--endpoint-url=") for a in argv)
+    if given and isinstance(exc, (EndpointUnreachable, WrongEndpoint)):
+        return f"{exc.message}: check the --endpoint-url value and your network"
+    return str(exc)
 
 
 def _usage_line(exc: click.UsageError) -> str:

@@ -15,7 +15,6 @@ from ._common import (
     get_options,
     global_options,
     global_options_except,
-    note,
 )
 
 
@@ -113,9 +112,9 @@ def add(
     echo(f"profile '{name}' written to {path}")
     current = load_config().default_profile
     if current == name:
-        note(f"'{name}' is the default profile: s3:// URLs use it unless -p is given")
+        echo(f"'{name}' is the default profile: s3:// URLs use it unless -p is given")
     else:
-        note(
+        echo(
             f"use it with -p {name}, or make it the default for s3:// URLs with "
             f"`jasmin-access config default {name}` (now: {current or 'local, the embedded store'})"
         )

@@ -215,6 +215,9 @@ def _report(report: TransferReport) -> None:
     for item in report.items:
         if item.status in ("would-copy", "would-delete") or (opts.verbose and item.status):
             echo(f"{item.status:<13} {item.src or item.dst}" + (f" -> {item.dst}" * bool(item.src)))
+    if report.dry_run:
+        planned = sum(i.size for i in report.items if i.status == "would-copy")
+        return note(f"{report.counts()} ({human_size(planned)} would be copied)")
     note(f"{report.counts()} ({human_size(report.bytes_copied)} copied)")
 
 

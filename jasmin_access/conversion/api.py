@@ -275,7 +275,7 @@ def _write(
     prime_encoders(target, template, [v.array_path for v in plan.variables])
     with (
         read_ahead(plan.units(), target, scheduler, workers) as ahead,
-        translating("write store", loc.url, loc.profile_name),
+        translating("writing", loc.url, loc.profile_name),
     ):
         resume, journal, root = _prepare_destination(plan, loc.url, target, template, overwrite)
         report = ConvertReport(

@@ -294,7 +294,22 @@ def _plans(
         p.pairs = [pair for pair in p.pairs if paths.keep(pair.rel, *filters)]
         p.single = p.single and not several
         plans.append(p)
+    _refuse_collisions(plans)
     return plans
+
+
+def _refuse_collisions(plans: list[Plan]) -> None:
+    """Several sources must not land on one destination (the last would silently win)."""
+    seen: dict[str, str] = {}
+    for p in plans:
+        for pair in p.pairs:
+            first = seen.setdefault(pair.dst, p.src.to_url(pair.src.path))
+            if first != p.src.to_url(pair.src.path):
+                raise InvalidInput(
+                    f"{first} and {p.src.to_url(pair.src.path)} would both be copied to "
+                    f"{p.dst.to_url(pair.dst)}",
+                    "copy them one at a time to different names, or copy their prefix with -r",
+                )
 
 
 def _run_all(

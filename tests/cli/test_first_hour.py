@@ -157,19 +157,19 @@ def test_default_profile(s3_endpoint: str, s3_bucket: str, s3_profile: str, caps
     name = s3_bucket.removeprefix("s3://")
     code, _, err = cli_run(capsys, "ls", s3_bucket)  # embedded store: no such bucket
     assert code == 1 and "embedded store" in err and "config default" in err and "-p" in err
-    code, _, err = cli_run(capsys, "config", "add", "srv", "--endpoint-url", s3_endpoint)
-    assert "config default srv" in err
+    code, out, _ = cli_run(capsys, "config", "add", "srv", "--endpoint-url", s3_endpoint)
+    assert "config default srv" in out
     code, out, _ = cli_run(capsys, "config", "default", s3_profile)
     assert code == 0 and out.strip() == s3_profile
     assert cli_run(capsys, "ls", s3_bucket)[0] == 0  # now s3:// goes to the server
     code, _, err = cli_run(capsys, "ls", "s3://no-such-bucket-d1/x")
     assert f"profile '{s3_profile}'" in err and "mb s3://no-such-bucket-d1 -p" in err
     assert cli_run(capsys, "config", "default", "local")[0] == 0
-    code, _, err = cli_run(
+    code, out, _ = cli_run(
         capsys, "config", "add", "srv4", "--endpoint-url", s3_endpoint, "--default"
     )
     assert code == 0 and load_config().default_profile == "srv4"
-    assert "is the default profile" in err and name not in err
+    assert "is the default profile" in out and name not in out
     code, _, err = cli_run(capsys, "config", "default", "nope")
     assert code == 1 and "unknown profile 'nope'" in err
 
@@ -268,3 +268,60 @@ def test_find_human_sizes(figs, capsys) -> None:
     ]
     code, _, err = cli_run(capsys, "find", *p, bucket, "--min-size", "lots")
     assert code == 2 and err.count("\n") == 1 and "cannot read size" in err
+
+
+def test_du_shows_an_unfinished_store_as_one(
+    bucket: str, profile_for, nemo_files: list[Path], capsys
+) -> None:
+    from jasmin_access.conversion import convert
+    from jasmin_access.conversion.writer import SimulatedCrash
+
+    profile = profile_for(bucket)
+    p = ["-p", profile] if profile else []
+    url = f"{bucket}/run.zarr"
+    with pytest.raises(SimulatedCrash):
+        convert(nemo_files, url, profile=profile, fail_after_units=3)
+    code, out, err = cli_run(capsys, "du", *p, bucket)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("unfinished (re-run convert to resume)")
+    assert f"{url}/" in lines[0] and ".jasmin-access" not in out
+    convert(nemo_files, url, profile=profile)  # resumed: finished, one store, not unfinished
+    code, out, _ = cli_run(capsys, "du", *p, bucket)
+    assert len(out.splitlines()) == 2 and "unfinished" not in out
+
+
+def test_info_fits_the_terminal(tmp_path: Path, nemo_files: list[Path]) -> None:
+    import jasmin_access as ja
+    from jasmin_access.conversion import convert
+
+    dest = str(tmp_path / "s.zarr")
+    convert(nemo_files[:1], dest)
+    summary = ja.info(dest)
+    assert max(map(len, summary.text().splitlines())) > 100  # codec details when piped
+    assert "blosc(" in summary.text()
+    fitted = summary.text(80).splitlines()
+    assert max(map(len, fitted[3:])) <= 80  # the table fits; dims/time lines are text
+    assert fitted[4].split()[0] == "variable"
+    assert "    (time_counter, deptht, y, x), chunks " in summary.text(60)
+    assert max(map(len, summary.text(60).splitlines()[4:])) <= 60
+
+
+def test_several_sources_onto_one_name_are_refused(figs, tmp_path: Path, capsys) -> None:
+    bucket, p = figs
+    code, _, err = cli_run(
+        capsys, "cp", *p, f"{bucket}/a/fig1.png", f"{bucket}/b/fig1.png", str(tmp_path / "d")
+    )
+    assert code == 1 and "would both be copied to" in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_dry_run_summary_and_endpoint_blame(
+    figs, tmp_path: Path, closed_endpoint: str, capsys
+) -> None:
+    bucket, p = figs
+    code, _, err = cli_run(capsys, "cp", "-r", "--dry-run", *p, f"{bucket}/a", str(tmp_path))
+    assert err.strip() == "1 would-copy (5 B would be copied)"
+    code, _, err = cli_run(capsys, "ls", "s3://b/", "--endpoint-url", closed_endpoint, "--anon")
+    assert code == 1 and f"cannot reach {closed_endpoint} while listing s3://b/" in err
+    assert "check the --endpoint-url value" in err and "profile" not in err
