@@ -247,7 +247,10 @@ def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
     known = {d for inv in inventory.groups.values() for v in inv.variables.values() for d in v.dims}
     unknown = sorted(set(options.chunks) - known)
     if unknown:
-        raise InvalidInput(f"--chunks names unknown dimension '{unknown[0]}'", "check the names")
+        raise InvalidInput(
+            f"--chunks names unknown dimension '{unknown[0]}'",
+            f"the sources' dimensions are: {', '.join(paths.natural_sorted(known))}",
+        )
     payload = {
         "sources": [[r.url, r.size, r.mtime] for r in inventory.sources],
         "options": options.to_dict(),

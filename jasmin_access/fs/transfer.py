@@ -37,6 +37,7 @@ from ._backend import (
     rel_key,
     walk_pages,
 )
+from ._progress import byte_columns
 from ._single import transfer_one
 from .listing import _missing, _split_glob, missing_bucket, no_match
 from .records import TransferItem, TransferReport
@@ -161,19 +162,12 @@ class _Bar:
         self.progress: Any = None
         if enabled:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn
 
             self.progress = Progress(
                 TextColumn(label),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                *byte_columns(),
                 console=Console(stderr=True),
                 transient=True,
             )

@@ -325,3 +325,15 @@ def test_dry_run_summary_and_endpoint_blame(
     code, _, err = cli_run(capsys, "ls", "s3://b/", "--endpoint-url", closed_endpoint, "--anon")
     assert code == 1 and f"cannot reach {closed_endpoint} while listing s3://b/" in err
     assert "check the --endpoint-url value" in err and "profile" not in err
+
+
+def test_hints_name_the_real_cause(local_bucket: str, nemo_files: list[Path], capsys) -> None:
+    import jasmin_access as ja
+    from jasmin_access.errors import BucketNotFound
+
+    src = str(nemo_files[0])
+    code, _, err = cli_run(capsys, "convert", src, f"{local_bucket}/t.zarr", "--chunks", "time=1")
+    assert code == 1 and "unknown dimension 'time'" in err
+    assert "time_counter" in err and "deptht" in err
+    with pytest.raises(BucketNotFound, match="bucket 'no-such-bkt' does not exist"):
+        ja.open_dataset("local://no-such-bkt/run.zarr")
