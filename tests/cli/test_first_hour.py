@@ -286,7 +286,8 @@ def test_du_shows_an_unfinished_store_as_one(
     lines = out.splitlines()
     assert len(lines) == 2 and lines[0].endswith("unfinished (re-run convert to resume)")
     assert f"{url}/" in lines[0] and ".jasmin-access" not in out
-    convert(nemo_files, url, profile=profile)  # resumed: finished, one store, not unfinished
+    code, out, err = cli_run(capsys, "convert", *p, *map(str, nemo_files), url)
+    assert code == 0 and "written this run, the store holds" in out, err
     code, out, _ = cli_run(capsys, "du", *p, bucket)
     assert len(out.splitlines()) == 2 and "unfinished" not in out
 
