@@ -213,7 +213,8 @@ def walk(
         yield from _walk_loc(loc)
 
 
-def _walk_loc(loc: Location) -> Iterator[Entry]:
+def _walk_loc(loc: Location, markers: bool = False) -> Iterator[Entry]:
+    """Files below ``loc``; with ``markers``, directory markers too, as directory entries."""
     if _at_keyspace_root(loc):
         raise InvalidInput(f"cannot walk every bucket ({loc.url})", "name a bucket")
     if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
@@ -228,10 +229,10 @@ def _walk_loc(loc: Location) -> Iterator[Entry]:
             raise no_match(loc)
         return
     seen = False
-    for page in _walk_pages(loc, loc.path):
+    for page in _walk_pages(loc, loc.path, markers=markers):
         seen = True
         for o in page:
-            yield _file(loc, o)
+            yield _dir(loc, o.path.rstrip("/")) if is_marker(o) else _file(loc, o)
     if not seen:
         obj = head(loc, loc.path)
         if obj is not None:
@@ -316,10 +317,13 @@ def tree(
     root = TreeNode(name=loc.url, path=loc.url, type="directory")
     index: dict[tuple[str, ...], TreeNode] = {(): root}
     base_url = paths.as_dir(loc.url)
-    for entry in walk(url, profile=profile, endpoint_url=endpoint_url, anon=anon):
-        rel = entry.path[len(base_url) :] if entry.path.startswith(base_url) else entry.name
-        parts = tuple(rel.split("/"))
-        _insert(index, parts, entry, max_depth, base_url)
+    with translating("listing", loc.url, loc.profile_name):
+        for entry in _walk_loc(loc, markers=True):
+            where = entry.path.rstrip("/")
+            if where + "/" == base_url:  # the marker of the directory itself
+                continue
+            rel = where[len(base_url) :] if where.startswith(base_url) else entry.name
+            _insert(index, tuple(rel.split("/")), entry, max_depth, base_url)
     _sort(root)
     return root
 
@@ -338,7 +342,7 @@ def _insert(
         key = parts[:depth]
         node = index.get(key)
         if node is None:
-            is_file = depth == len(parts)
+            is_file = depth == len(parts) and entry.type == "file"
             node = TreeNode(
                 name=parts[depth - 1],
                 path=entry.path if is_file else base_url + "/".join(key) + "/",
