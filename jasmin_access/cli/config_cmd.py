@@ -96,6 +96,12 @@ def add(
     make_default: bool,
 ) -> None:
     """Add or replace profile NAME in the config file."""
+    opts = get_options()  # given before `config`: they cannot apply to the profile written
+    if opts.profile or opts.endpoint_url or opts.anon:
+        raise click.UsageError(
+            "config add takes the profile as NAME and its settings after it "
+            "(--endpoint-url URL, --anon), not -p/--endpoint-url/--anon before `config`"
+        )
     if secret_stdin:
         secret = sys.stdin.readline().strip()
     settings = {

@@ -59,6 +59,8 @@ def test_config_add_takes_endpoint_url(s3_endpoint: str, capsys) -> None:
     assert code == 2 and err.count("\n") == 1 and "--endpoint" in err
     code, _, err = cli_run(capsys, "config", "add", "srv3", "-p", "srv", "--anon")
     assert code == 2 and "srv3" not in load_config().profiles
+    code, _, err = cli_run(capsys, "--endpoint-url", s3_endpoint, "config", "add", "srv3")
+    assert code == 2 and err.count("\n") == 1 and "srv3" not in load_config().profiles
 
 
 @pytest.mark.parametrize(
