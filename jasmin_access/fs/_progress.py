@@ -1,10 +1,10 @@
-"""Progress-bar columns for the commands that move bytes: IEC units, as in ``du -h``."""
+"""Progress bars for the commands that move bytes: IEC units, as in ``du -h``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["byte_columns"]
+__all__ = ["Bar", "byte_columns"]
 
 
 def byte_columns() -> list[Any]:
@@ -23,3 +23,36 @@ def byte_columns() -> list[Any]:
             return Text(f"{speed / unit:.1f} {suffix}/s", style="progress.data.speed")
 
     return [DownloadColumn(binary_units=True), SpeedColumn()]
+
+
+class Bar:
+    """A rich progress bar on stderr (or nothing)."""
+
+    def __init__(self, enabled: bool, total: int, label: str) -> None:
+        self.progress: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.progress = Progress(
+                TextColumn(label),
+                BarColumn(),
+                *byte_columns(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.task = self.progress.add_task(label, total=total)
+
+    def __enter__(self) -> Bar:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` more bytes done."""
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

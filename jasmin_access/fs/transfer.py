@@ -37,7 +37,7 @@ from ._backend import (
     rel_key,
     walk_pages,
 )
-from ._progress import byte_columns
+from ._progress import Bar
 from ._single import transfer_one
 from .listing import _missing, _split_glob, missing_bucket, no_match
 from .records import TransferItem, TransferReport
@@ -154,39 +154,6 @@ def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum
 
 # --------------------------------------------------------------------------- running a plan
 
-
-class _Bar:
-    """A rich progress bar on stderr (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.progress: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn
-
-            self.progress = Progress(
-                TextColumn(label),
-                BarColumn(),
-                *byte_columns(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.task = self.progress.add_task(label, total=total)
-
-    def __enter__(self) -> _Bar:
-        if self.progress is not None:
-            self.progress.start()
-        return self
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
 Decide = Callable[[Pair], str | None]
 
 
@@ -196,7 +163,7 @@ def run_plan(
     """Run ``transfer_one`` for each pair that ``decide`` does not settle (bounded threads)."""
     report = TransferReport(dry_run=dry_run)
     total = sum(pair.src.size for pair in p.pairs)
-    bar = _Bar(progress and not dry_run, total, label)
+    bar = Bar(progress and not dry_run, total, label)
 
     def one(pair: Pair) -> TransferItem:
         item = TransferItem(p.src.to_url(pair.src.path), p.dst.to_url(pair.dst), pair.src.size, "")
@@ -218,7 +185,7 @@ def run_plan(
     return report
 
 
-def _copy(p: Plan, pair: Pair, item: TransferItem, bar: _Bar) -> int:
+def _copy(p: Plan, pair: Pair, item: TransferItem, bar: Bar) -> int:
     """Transfer one pair, recording the outcome in ``item``; the bytes reported to ``bar``."""
     moved = 0
 
