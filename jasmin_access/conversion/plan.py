@@ -134,6 +134,12 @@ class Plan:
             math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if not v.is_index
         )
 
+    def count_index_objects(self) -> int:
+        """Chunk objects of the dimension coordinates, written with the metadata, not as units."""
+        return sum(
+            math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if v.is_index
+        )
+
     def _var_units(
         self, vp: VarPlan, rblock: int | None, done: dict[str, set[int]]
     ) -> Iterator[Unit]:

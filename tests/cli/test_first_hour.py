@@ -340,3 +340,14 @@ def test_hints_name_the_real_cause(local_bucket: str, nemo_files: list[Path], ca
     assert "time_counter" in err and "deptht" in err
     with pytest.raises(BucketNotFound, match="bucket 'no-such-bkt' does not exist"):
         ja.open_dataset("local://no-such-bkt/run.zarr")
+
+
+def test_convert_and_du_count_the_same_chunks(
+    local_bucket: str, nemo_files: list[Path], capsys
+) -> None:
+    url = f"{local_bucket}/c.zarr"
+    code, out, err = cli_run(capsys, "convert", "--json", *map(str, nemo_files), url)
+    assert code == 0, err
+    written = json.loads(out)["chunks_written"]
+    code, out, _ = cli_run(capsys, "du", "-s", "--json", url)
+    assert json.loads(out)["chunks"] == written
