@@ -334,18 +334,22 @@ def sync(
     )
 
 
+def _objects(n: int) -> str:
+    return f"{n} object" if n == 1 else f"{n} objects"
+
+
 def _confirm(cancelled: list[str]) -> Any:
     """The question asked before deleting a prefix or a glob's matches."""
 
     def ask(report: RemoveReport) -> bool:
         if not sys.stdin.isatty():
             raise InvalidInput(
-                f"refusing to delete {report.objects} objects under {report.url} without "
+                f"refusing to delete {_objects(report.objects)} under {report.url} without "
                 "confirmation (not a terminal)",
                 "pass -y to delete, or --dry-run to preview",
             )
         ok = click.confirm(
-            f"delete {report.objects} objects ({human_size(report.bytes)}) under {report.url}?",
+            f"delete {_objects(report.objects)} ({human_size(report.bytes)}) under {report.url}?",
             default=False,
             err=True,
         )
@@ -401,7 +405,7 @@ def rm(
             for path in report.paths:
                 echo(f"would delete {path}")
         verb = "would delete" if report.dry_run else "deleted"
-        note(f"{verb} {report.objects} objects ({human_size(report.bytes)})")
+        note(f"{verb} {_objects(report.objects)} ({human_size(report.bytes)})")
     if cancelled:
         raise click.exceptions.Exit(1)
 

@@ -149,7 +149,7 @@ def test_rm_answered_no_is_cancelled(figs, capsys, monkeypatch: pytest.MonkeyPat
     assert cli_run(capsys, "ls", *p, f"{bucket}/a")[1].splitlines() == ["fig1.png"]
     monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
     code, _, err = cli_run(capsys, "rm", "-r", *p, f"{bucket}/a")
-    assert code == 0 and "deleted 1 objects" in err
+    assert code == 0 and "deleted 1 object" in err
 
 
 # --------------------------------------------------------------------------- confusing
@@ -223,7 +223,7 @@ def test_several_sources(figs, tmp_path: Path, capsys) -> None:
     code, out, _ = cli_run(capsys, "ls", *p, f"{bucket}/back")
     assert out.splitlines() == ["fig1.png", "file.nc"]
     code, _, err = cli_run(capsys, "rm", *p, f"{bucket}/back/file.nc", f"{bucket}/back/fig1.png")
-    assert code == 0 and err.count("deleted 1 objects") == 2
+    assert code == 0 and err.count("deleted 1 object") == 2
 
 
 def test_cp_dry_run_and_filters(figs, tmp_path: Path, capsys) -> None:
@@ -244,7 +244,7 @@ def test_cp_dry_run_and_filters(figs, tmp_path: Path, capsys) -> None:
     code, _, err = cli_run(
         capsys, "rm", "-r", "-y", "--dry-run", "--include", "fig1.png", *p, bucket + "/a"
     )
-    assert "would delete 1 objects" in err
+    assert "would delete 1 object" in err
 
 
 def test_sync_filters_keep_excluded_files(figs, tmp_path: Path, capsys) -> None:

@@ -158,5 +158,5 @@ def test_console_script_rm_refuses_off_terminal(local_bucket: str) -> None:
     # one named object, as with rm and aws s3 rm: no question, no -y
     proc = _console("rm", f"{local_bucket}/one.nc")
     assert proc.returncode == 0, proc.stderr
-    assert "deleted 1 objects" in proc.stderr
+    assert "deleted 1 object" in proc.stderr
     assert not resolve(f"{local_bucket}/one.nc").fs.exists(resolve(f"{local_bucket}/one.nc").path)
