@@ -8,6 +8,7 @@ import click
 
 from ..errors import IntegrityError
 from ._common import echo, emit_json, get_options, global_options, human_size
+from ._scale import scale_options
 
 _SPLIT = {"variables", "drop_variables"}
 
@@ -18,9 +19,7 @@ def _split(value: str | None) -> list[str] | None:
 
 def _parallel(func: Any) -> Any:
     func = click.option("--workers", type=int, help="N local worker processes.")(func)
-    func = click.option(
-        "--scheduler", metavar="NAME|URL", help="threads (default), processes or tcp://host:port."
-    )(func)
+    func = scale_options(func)
     func = click.option("--concat-dim", metavar="DIM", help="Record dimension to join files.")(func)
     func = click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")(func)
     return click.option("--variables", metavar="A,B", help="Only these variables.")(func)
@@ -119,7 +118,7 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.option("--replace", is_flag=True, help="Overwrite steps already in the store.")
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
 @click.option("--workers", type=int, help="N local worker processes.")
-@click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@scale_options
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     """Append NetCDF SOURCES to the Zarr store DEST along its record dimension."""
