@@ -161,7 +161,8 @@ def test_a_killed_worker_does_not_lose_the_run(
 
     monkeypatch.setattr(Progress, "advance", advance)
     dest = f"{s3_bucket}/killed.zarr"
-    args = ["convert", *urls, dest, "-p", s3_profile, "-q", "--chunks", "time_counter=8"]
+    opts = ["-p", s3_profile, "-q", "--chunks", "time_counter=8"]
+    args = ["convert", *urls, dest, *opts]
     code, _, err = cli_run(capsys, *args, "--scheduler", cluster.scheduler_address)
     monkeypatch.setattr(Progress, "advance", original)
     assert any("dashboard" in n.lower() and "http" in n for n in notes), notes
@@ -170,7 +171,7 @@ def test_a_killed_worker_does_not_lose_the_run(
         _run(capsys, *args, "--scheduler", cluster.scheduler_address)
     assert _killed(pids[0])
     _run(capsys, "verify", *urls, dest, "-p", s3_profile)
-    _run(capsys, *args[:-4], f"{s3_bucket}/threaded.zarr", *args[-4:], "--scheduler", "threads")
+    _run(capsys, "convert", *urls, f"{s3_bucket}/threaded.zarr", *opts, "--scheduler", "threads")
     assert _snapshot(dest, s3_profile) == _snapshot(f"{s3_bucket}/threaded.zarr", s3_profile)
 
 
