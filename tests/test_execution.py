@@ -22,7 +22,7 @@ import pytest
 from jasmin_access.samples import NemoSpec, write_nemo_set
 from jasmin_access.stores import resolve
 from tests.cli.helpers import cli_run
-from tests.conftest import TEST_KEY, TEST_SECRET
+from tests.conftest import TEST_KEY, TEST_PROFILE, TEST_SECRET
 
 distributed = pytest.importorskip("distributed")
 
@@ -30,9 +30,21 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    """Two worker processes of one thread each; credentials in their environment."""
-    env = {"AWS_ACCESS_KEY_ID": TEST_KEY, "AWS_SECRET_ACCESS_KEY": TEST_SECRET}
+def cluster(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two worker processes of one thread each, with a config and credentials of their own.
+
+    The workers' config names the profile (endpoint, no secret); their
+    environment holds the keys, as on a batch system.
+    """
+    from jasmin_access.config import add_profile
+
+    config = tmp_path_factory.mktemp("worker-home") / "config.toml"
+    add_profile(TEST_PROFILE, {"endpoint_url": s3_endpoint, "retries": 3}, path=config)
+    env = {
+        "AWS_ACCESS_KEY_ID": TEST_KEY,
+        "AWS_SECRET_ACCESS_KEY": TEST_SECRET,
+        "JASMIN_ACCESS_CONFIG": str(config),
+    }
     with distributed.LocalCluster(
         processes=True,
         n_workers=2,
@@ -226,3 +238,55 @@ def test_cluster_slurm_without_jobqueue_or_with_scheduler_is_refused(
         "--scheduler", "threads",
     )  # fmt: skip
     assert code != 0 and "--scheduler or --cluster, not both" in err, err
+
+
+def _month_mean(task: Any) -> tuple[str, float]:
+    return task.label, float(task().tos.mean())
+
+
+def test_monthly_slices_of_netcdf_objects_in_place_computed_on_the_cluster(
+    s3_bucket: str, s3_profile: str, months: list[Path], cluster: Any
+) -> None:
+    import xarray as xr
+
+    import jasmin_access as ja
+    from jasmin_access.open import build_index
+
+    urls = _put(months, f"{s3_bucket}/nc", s3_profile)
+    index = build_index(urls, f"{s3_bucket}/nc/run.index.json", profile=s3_profile)
+    ref = xr.open_mfdataset(
+        months, data_vars="minimal", coords="minimal", compat="override"
+    ).tos.load()
+    labels = ref.time_counter.dt.strftime("%Y-%m").rename("month")
+    expected = {str(k): float(g.mean()) for k, g in ref.groupby(labels)}
+    with distributed.Client(cluster.scheduler_address) as client:
+        for source in (urls, f"{s3_bucket}/nc/*.nc", index):
+            tasks = ja.slices(source, by="month", variables="tos", profile=s3_profile)
+            assert [t.label for t in tasks] == list(expected)
+            for task in tasks:
+                blob = pickle.dumps(task)
+                assert len(blob) < 2000
+                assert TEST_SECRET.encode() not in blob and TEST_KEY.encode() not in blob
+            means = dict(client.gather(client.map(_month_mean, tasks)))
+            assert means == pytest.approx(expected, rel=1e-6)
+
+
+def test_slices_by_size_and_count_cover_every_step_once(months: list[Path]) -> None:
+    import jasmin_access as ja
+
+    files = [str(p) for p in months]
+    import xarray as xr
+
+    total = 0
+    for f in files:
+        with xr.open_dataset(f) as ds:
+            total += ds.sizes["time_counter"]
+    for kw in ({"n": 3}, {"max_mb": 0.002}, {"by": "year"}):
+        tasks = ja.slices(files, **kw)
+        assert sum(t.size for t in tasks) == total
+        steps = [(p.url, s) for t in tasks for p in t.pieces for s in range(p.start, p.stop)]
+        assert len(set(steps)) == total
+    assert len(ja.slices(files, n=3)) == 3
+    assert len(ja.slices(files, max_mb=0.002)) > 3
+    with pytest.raises(Exception, match="one of n=, by=, max_mb="):
+        ja.slices(files, n=2, by="month")
