@@ -64,7 +64,9 @@ class RootIO:
         """The bytes of ``key``, or None when there is no such object."""
         try:
             with translating("reading", self.key_url(key), self.root.profile_name):
-                return bytes(self.root.fs.cat_file(self.path(key)))
+                # one GET: s3fs would otherwise HEAD first to split large objects
+                extra = {"max_concurrency": 1} if is_remote(self.root) else {}
+                return bytes(self.root.fs.cat_file(self.path(key), **extra))
         except NotFound:
             return None
         except FileNotFoundError:
