@@ -176,4 +176,36 @@ def get(url: str, dest: str) -> None:
     note(f"{res['objects']} files ({human_size(res['bytes'])}) of {res['version']} -> {dest}")
 
 
+@datastore.command("mount")
+@click.argument("url")
+@click.argument("mountpoint")
+@click.option("--cache-dir", help="Block cache directory (default: a temporary one).")
+@click.option("--cache-size", default="1GiB", show_default=True, help="Block cache bound.")
+@click.option("--foreground", is_flag=True, help="Serve in this process until unmounted.")
+@global_options
+def mount(
+    url: str, mountpoint: str, cache_dir: str | None, cache_size: str, foreground: bool
+) -> None:
+    """Mount version URL@V read-only at MOUNTPOINT (FUSE); `unmount` to stop."""
+    from ..datastore import mount as m
+    from ..reading.cache import parse_size
+
+    size = parse_size(cache_size)
+    if foreground:
+        return m.serve(url, mountpoint, cache_dir=cache_dir, cache_size=size, **_kw())
+    pid = m.mount(url, mountpoint, cache_dir=cache_dir, cache_size=size, **_kw())
+    note(f"mounted {url} at {mountpoint} (process {pid})")
+    note(f"unmount with: jasmin-access datastore unmount {mountpoint}")
+
+
+@datastore.command("unmount")
+@click.argument("mountpoint")
+@global_options
+def unmount(mountpoint: str) -> None:
+    """Unmount a datastore mount."""
+    from ..datastore import mount as m
+
+    m.unmount(mountpoint)
+
+
 COMMANDS = [datastore]
