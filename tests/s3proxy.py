@@ -212,11 +212,11 @@ class _Handler(BaseHTTPRequestHandler):
             "X-Amz-Credential" in split.query
         )
         action = proxy._record(method, split.path, split.query, kind, authorized)
-        if method == "PUT" and proxy.reject_conditional:
-            if any(h.lower() in _CONDITIONAL for h in self.headers):
-                with proxy._lock:
-                    proxy.conditional_refused.append(split.path)
-                return self._send_error(501, "NotImplemented", None, split.path)
+        conditional = any(h.lower() in _CONDITIONAL for h in self.headers)
+        if method == "PUT" and proxy.reject_conditional and conditional:
+            with proxy._lock:
+                proxy.conditional_refused.append(split.path)
+            return self._send_error(501, "NotImplemented", None, split.path)
         if isinstance(action, Rule):
             return self._send_error(action.status, action.code, action.message, split.path)
         if action == "503":

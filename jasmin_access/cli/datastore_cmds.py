@@ -187,7 +187,7 @@ def mount(
     url: str, mountpoint: str, cache_dir: str | None, cache_size: str, foreground: bool
 ) -> None:
     """Mount version URL@V read-only at MOUNTPOINT (FUSE); `unmount` to stop."""
-    from ..datastore import mount as m
+    from ..datastore import fusemount as m
     from ..reading.cache import parse_size
 
     size = parse_size(cache_size)
@@ -203,7 +203,7 @@ def mount(
 @global_options
 def unmount(mountpoint: str) -> None:
     """Unmount a datastore mount."""
-    from ..datastore import mount as m
+    from ..datastore import fusemount as m
 
     m.unmount(mountpoint)
 

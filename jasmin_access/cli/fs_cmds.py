@@ -65,6 +65,12 @@ def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
             f"{_size(z.bytes_stored, human)} stored, "
             f"{_size(z.bytes_uncompressed, human)} uncompressed{ratio}]"
         )
+    if u.datastore is not None:
+        d = u.datastore
+        line += (
+            f"  [datastore: {d['versions']} versions, latest {d['latest'] or '-'}: "
+            f"{d.get('latest_objects', 0)} files, {_size(d.get('latest_bytes', 0), human)}]"
+        )
     return line
 
 

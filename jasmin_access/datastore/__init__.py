@@ -14,11 +14,8 @@ time, UTC), and open with :func:`jasmin_access.open_dataset` like any store.
 
 from __future__ import annotations
 
-from .layout import split_ref
-from .manifest import Manifest
-from .ops import GcResult, VerifyResult, diff, gc, get, log, rm, status, tag, verify
-from .push import PushResult, create, push
-from .repo import Datastore, open_datastore
+import importlib
+from typing import Any
 
 __all__ = [
     "Datastore",
@@ -31,11 +28,37 @@ __all__ = [
     "gc",
     "get",
     "log",
+    "mount",
     "open_datastore",
     "push",
     "rm",
     "split_ref",
     "status",
     "tag",
+    "unmount",
     "verify",
 ]
+
+# imported on first use: ``ls`` and ``du`` consult this package without paying for zarr
+_LAZY = {
+    "split_ref": "layout",
+    "Manifest": "manifest",
+    **dict.fromkeys(["GcResult", "VerifyResult", "diff", "gc", "get", "log", "rm"], "ops"),
+    **dict.fromkeys(["status", "tag", "verify"], "ops"),
+    **dict.fromkeys(["PushResult", "create", "push"], "publish"),
+    **dict.fromkeys(["Datastore", "open_datastore"], "repo"),
+    **dict.fromkeys(["mount", "unmount"], "fusemount"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jasmin_access.datastore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

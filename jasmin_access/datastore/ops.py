@@ -16,7 +16,7 @@ from ..errors import AlreadyExists, IntegrityError, InvalidInput, NotFound
 from ..stores import resolve
 from . import layout
 from ._io import RootIO
-from .push import author
+from .publish import author
 from .repo import Datastore, open_datastore
 
 __all__ = [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..stores import Location
 from .layout import split_ref
-from .repo import open_datastore
-from .zstore import ManifestStore, version_store
+
+if TYPE_CHECKING:
+    from ..stores import Location
+    from .zstore import ManifestStore
 
 __all__ = ["has_selector", "open_version"]
 
@@ -26,6 +27,9 @@ def open_version(
     more otherwise.  Without a selector, ``check_marker`` looks for a datastore
     there first (one GET) and returns None when there is none.
     """
+    from .repo import open_datastore
+    from .zstore import version_store
+
     ds, selector = open_datastore(url, **resolve_kwargs)
     if selector is None and (not check_marker or not ds.exists()):
         return None

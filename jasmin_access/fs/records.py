@@ -81,6 +81,7 @@ class Usage:
     objects: int
     type: str = "directory"
     zarr: ZarrSummary | None = None
+    datastore: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record; Zarr stores carry their summary fields too."""
@@ -100,6 +101,8 @@ class Usage:
                 bytes_uncompressed=z.bytes_uncompressed,
                 ratio=round(z.ratio, 3) if z.ratio else None,
             )
+        if self.datastore is not None:
+            out.update(datastore=self.datastore)
         return out
 
 

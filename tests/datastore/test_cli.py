@@ -88,3 +88,22 @@ def test_verify_failure_exits_1_naming_the_object(
     victim.write_bytes(b"rot")
     code, _out, err = cli_run(capsys, "datastore", "verify", url)
     assert code == 1 and victim.name in err and "corrupted" in err and out.strip() in err
+
+
+def test_ls_and_du_show_a_datastore_as_one_unit(
+    capsys: pytest.CaptureFixture[str], local_bucket: str, runs: dict[str, Path]
+) -> None:
+    url = f"{local_bucket}/ds"
+    _code, out, _ = cli_run(capsys, "datastore", "create", url, "--from", str(runs["three"]))
+    vid = out.strip()
+    code, out, _ = cli_run(capsys, "ls", url)
+    names = out.split()
+    assert code == 0 and "zarr.json" in names and "thetao/" in names and "objects/" not in names
+    code, out, _ = cli_run(capsys, "ls", "-R", f"{url}@{vid}")
+    assert code == 0 and any(line.startswith("thetao/c/") for line in out.splitlines())
+    code, out, _ = cli_run(capsys, "du", local_bucket)
+    rows = out.splitlines()
+    assert code == 0 and len(rows) == 2 and f"datastore: 1 versions, latest {vid}" in rows[0]
+    code, out, _ = cli_run(capsys, "--json", "du", "-s", url)
+    row = json.loads(out)
+    assert row["type"] == "datastore" and row["datastore"]["latest"] == vid

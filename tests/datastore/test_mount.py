@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from jasmin_access import datastore as dst
-from jasmin_access.datastore.mount import BlockCache, mount, unmount
+from jasmin_access.datastore.fusemount import BlockCache, mount, unmount
 from jasmin_access.errors import InvalidInput
 from tests.s3proxy import S3Proxy
 
@@ -74,7 +74,7 @@ def test_unmount_and_refusals(mounted: dict) -> None:
 
 
 def test_block_cache_stays_within_its_bound(tmp_path: Path) -> None:
-    from jasmin_access.datastore import mount as m
+    from jasmin_access.datastore import fusemount as m
 
     cache = BlockCache(str(tmp_path), 3 * m.BLOCK)
     block = b"x" * m.BLOCK

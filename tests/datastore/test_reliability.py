@@ -16,7 +16,7 @@ import pytest
 import jasmin_access as ja
 from jasmin_access import datastore as dst
 from jasmin_access.datastore import layout
-from jasmin_access.errors import IntegrityError
+from jasmin_access.errors import AccessDenied, IntegrityError
 from tests.s3proxy import FaultPlan, S3Proxy
 
 EXE = Path(sys.executable).with_name("jasmin-access")
@@ -91,7 +91,7 @@ def test_rerun_after_a_crash_reuses_uploaded_objects(
     dst.create(url, profile=proxied_profile)
     # the crash: the manifest PUT never lands, every object PUT did
     rule = jasmin.fail(method="PUT", path=f"/{jbucket[5:]}/ds/crash/versions/", status=403)
-    with pytest.raises(Exception, match="denied|Denied"):
+    with pytest.raises(AccessDenied):
         dst.push(url, str(runs["three"]), profile=proxied_profile)
     assert rule.hits >= 1 and dst.log(url, profile=proxied_profile) == []
     assert dst.status(url, profile=proxied_profile)["state"] == "in progress"
