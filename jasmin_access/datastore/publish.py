@@ -232,22 +232,27 @@ def _manifest(files: list[_File], parent: Manifest | None, message: str, source:
     )
 
 
-def push_location(ds: Datastore, src: Location, message: str | None = None) -> PushResult:
-    """Publish the content of ``src`` as a new version of ``ds`` (unless unchanged)."""
+def push_location(
+    ds: Datastore, src: Location, message: str | None = None, *, parent: str | None = None
+) -> PushResult:
+    """Publish the content of ``src`` as a new version of ``ds`` (unless unchanged).
+
+    The new version's parent is ``parent`` if given, else the latest version.
+    """
     ds.require()
     ds.location.require_writable()
     files = _scan(src)
     _run(lambda f: _hash(src, f), files)
-    parent_id = ds.latest()
-    parent = ds.manifest(parent_id) if parent_id else None
+    parent_id = parent or ds.latest()
+    base = ds.manifest(parent_id) if parent_id else None
     result = PushResult(ds.url, None, parent_id, False, len(files), sum(f.size for f in files))
-    candidate = _manifest(files, parent, message or "", src.url)
-    if parent is not None and parent.same_content(candidate):
+    candidate = _manifest(files, base, message or "", src.url)
+    if base is not None and base.same_content(candidate):
         result.version, result.unchanged = parent_id, True
         return result
     sid = candidate.id
     store_now = _start_session(ds.io, sid, {"version": sid, "author": candidate.author})
-    known = {d.hex() for d in parent.raw_digests()} if parent else set()
+    known = {d.hex() for d in base.raw_digests()} if base else set()
     upload, result.reused_objects = _to_upload(ds.io, files, known, store_now)
     log.info("uploading %d objects to %s", len(upload), ds.url)
     _run(lambda f: _upload(ds.io, src, f), upload)

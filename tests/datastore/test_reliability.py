@@ -181,3 +181,31 @@ def test_five_percent_faults_give_identical_versions(
     b, _ = dst.open_datastore(f"{jbucket}/ds/faulty", profile=proxied_profile)
     assert a.manifest(clean.version).same_content(b.manifest(faulty.version))
     assert dst.verify(f"{jbucket}/ds/faulty@{faulty.version}", profile=proxied_profile).ok
+
+
+@pytest.mark.slow
+def test_sigkill_mid_convert_into_a_datastore(
+    jbucket: str,
+    jasmin: S3Proxy,
+    proxied_profile: str,
+    nemo4: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "staging"))
+    url = f"{jbucket}/ds/conv"
+    argv = ["convert", *[str(p) for p in nemo4[:3]], f"{url}@"]
+    jasmin.plan = FaultPlan(rate=1.0, kinds=("latency",), latency_ms=20, only_methods=("PUT",))
+    for extra in (RNG.uniform(0.0, 0.2), RNG.uniform(0.1, 0.5)):
+        jasmin.reset()
+        _kill_after_first_put(_cli(proxied_profile, *argv), jasmin, extra)
+        assert len(_all_versions_whole(url, proxied_profile)) <= 1
+    jasmin.plan = FaultPlan()
+    done = subprocess.run(
+        [str(EXE), "-q", "-p", proxied_profile, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    ids = _all_versions_whole(url, proxied_profile)
+    assert 1 <= len(ids) <= 3
+    ds = ja.open_dataset(f"{url}@{ids[0]}", profile=proxied_profile)
+    assert ds.sizes["time_counter"] == 3

@@ -194,3 +194,38 @@ def test_whole_datastore_rm(pushed: dict) -> None:
     assert ja.fs.ls(f"s3://{bucket}/", profile=prof) == []
     with pytest.raises(NotFound, match="no datastore"):
         dst.log(url, profile=prof)
+
+
+def test_convert_and_append_publish_one_version_each(
+    jbucket: str,
+    jasmin: S3Proxy,
+    proxied_profile: str,
+    nemo4: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "staging"))
+    url = f"{jbucket}/ds/conv"
+    report = ja.convert([str(p) for p in nemo4[:3]], f"{url}@", profile=proxied_profile)
+    v1 = report.dest.rsplit("@", 1)[1]
+    assert [r["id"] for r in dst.log(url, profile=proxied_profile)] == [v1]
+    jasmin.reset()
+    report = ja.append([str(nemo4[3])], url, profile=proxied_profile)
+    v2 = report.dest.rsplit("@", 1)[1]
+    rows = dst.log(url, profile=proxied_profile)
+    assert [r["id"] for r in rows] == [v2, v1] and rows[0]["parent"] == v1
+    assert jasmin.count(kind="get") < 10  # the staged copy was already the latest version
+    uploaded = rows[0]["new_bytes"]
+    assert 0 < uploaded < rows[1]["bytes"]  # the new month and metadata, not the whole store
+    direct = xr.open_mfdataset([str(p) for p in nemo4], combine="by_coords").load()
+    got = ja.open_dataset(f"{url}@{v2}", profile=proxied_profile).load()
+    np.testing.assert_allclose(got.thetao.values, direct.thetao.values, rtol=1e-6)
+    assert ja.open_dataset(f"{url}@{v1}", profile=proxied_profile).sizes["time_counter"] == 3
+    # from another machine (no staging copy): the version is fetched, result the same
+    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "elsewhere"))
+    ja.append([str(nemo4[3])], f"{url}@{v1}", profile=proxied_profile)
+    rows = dst.log(url, profile=proxied_profile)
+    assert len(rows) == 3 and rows[0]["parent"] == v1 and rows[0]["fork"]
+    d = dst.diff(f"{url}@{v2}", f"{url}@{rows[0]['id']}", profile=proxied_profile)
+    assert not d["added"] and not d["removed"]
+    assert all(k.endswith("zarr.json") for k in d["changed"])  # only history/time metadata
