@@ -63,3 +63,10 @@ def run_copy(tmp_path: Path, runs: dict[str, Path]) -> Path:
     dst = tmp_path / "run.zarr"
     shutil.copytree(runs["three"], dst)
     return dst
+
+
+@pytest.fixture
+def staging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private staging area for convert/append into datastores (also for subprocesses)."""
+    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "staging"))
+    return tmp_path / "staging"

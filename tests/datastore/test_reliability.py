@@ -189,10 +189,8 @@ def test_sigkill_mid_convert_into_a_datastore(
     jasmin: S3Proxy,
     proxied_profile: str,
     nemo4: list[Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    staging: Path,
 ) -> None:
-    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "staging"))
     url = f"{jbucket}/ds/conv"
     argv = ["convert", *[str(p) for p in nemo4[:3]], f"{url}@"]
     jasmin.plan = FaultPlan(rate=1.0, kinds=("latency",), latency_ms=20, only_methods=("PUT",))

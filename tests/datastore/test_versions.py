@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -201,10 +202,8 @@ def test_convert_and_append_publish_one_version_each(
     jasmin: S3Proxy,
     proxied_profile: str,
     nemo4: list[Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    staging: Path,
 ) -> None:
-    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "staging"))
     url = f"{jbucket}/ds/conv"
     report = ja.convert([str(p) for p in nemo4[:3]], f"{url}@", profile=proxied_profile)
     v1 = report.dest.rsplit("@", 1)[1]
@@ -222,7 +221,7 @@ def test_convert_and_append_publish_one_version_each(
     np.testing.assert_allclose(got.thetao.values, direct.thetao.values, rtol=1e-6)
     assert ja.open_dataset(f"{url}@{v1}", profile=proxied_profile).sizes["time_counter"] == 3
     # from another machine (no staging copy): the version is fetched, result the same
-    monkeypatch.setenv("JASMIN_ACCESS_STAGING", str(tmp_path / "elsewhere"))
+    os.environ["JASMIN_ACCESS_STAGING"] = str(staging.parent / "elsewhere")
     ja.append([str(nemo4[3])], f"{url}@{v1}", profile=proxied_profile)
     rows = dst.log(url, profile=proxied_profile)
     assert len(rows) == 3 and rows[0]["parent"] == v1 and rows[0]["fork"]
