@@ -58,6 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 URLs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+VERSION_KEY = "jasmin_datastore_version"  # ``ds.encoding`` key: ``URL@ID`` of a datastore version
 ZARR_CONCURRENCY = 64
 
 
@@ -214,7 +215,9 @@ def _open_version(
     store, root = found
     # the chunk cache is keyed by logical key: versions share keys, so it stays off
     kw = {**kw, "cache": False}
-    return open_zarr_store(root, chunks=chunks, store=store, **kw)
+    ds = open_zarr_store(root, chunks=chunks, store=store, **kw)
+    ds.encoding[VERSION_KEY] = f"{store.url}@{store.manifest.id}"  # exactly which bytes
+    return ds
 
 
 def _xr_kwargs(kw: dict[str, Any]) -> dict[str, Any]:

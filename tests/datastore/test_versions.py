@@ -116,6 +116,8 @@ def test_info_and_slices_read_a_version(pushed: dict) -> None:
     assert any(v.name == "thetao" and v.stored_bytes > 0 for v in summary.variables)
     tasks = ja.slices(f"{url}@{v1}", n=3, profile=prof)
     assert [int(t().sizes["time_counter"]) for t in tasks] == [1, 1, 1]
+    latest = ja.slices(url, n=2, profile=prof)  # pinned to the version latest was then
+    assert {t.url for t in latest} == {f"{url}@{pushed['second'].version}"}
 
 
 def test_unchanged_push_is_a_no_op(pushed: dict, runs: dict[str, Path], jasmin: S3Proxy) -> None:
