@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 BLOCK = 8 << 20
 READ_AHEAD = 4
+CACHE_SECONDS = 86400
+HOT_BLOCKS = 8  # blocks kept in memory: the kernel reads 128 KiB at a time from each
 DEFAULT_CACHE = 1 << 30
 
 
@@ -108,6 +110,7 @@ class VersionFS:
                 parent = path
         self.pool = ThreadPoolExecutor(max_workers=8)
         self.pending: dict[str, Future[bytes]] = {}
+        self.recent: OrderedDict[str, bytes] = OrderedDict()  # the blocks being read now
         self.lock = threading.Lock()
         self.reads = 0
 
@@ -152,24 +155,30 @@ class VersionFS:
         return data
 
     def _block(self, digest: str, size: int, block: int) -> bytes:
+        """Block ``block`` of an object: from memory, the read-ahead, the disk cache or a GET."""
         name = f"{digest}.{block}"
         with self.lock:
-            fut = self.pending.get(name)
-            if fut is None:
-                fut = self.pool.submit(self._fetch, digest, size, block)
-                self.pending[name] = fut
+            data = self.recent.get(name)
+            if data is not None:
+                self.recent.move_to_end(name)
+                return data
+            fut = self.pending.get(name) or self.pool.submit(self._fetch, digest, size, block)
+            self.pending[name] = fut
             last = (size - 1) // BLOCK
             for ahead in range(block + 1, min(block + READ_AHEAD, last) + 1):
                 key = f"{digest}.{ahead}"
-                if key not in self.pending:
+                if key not in self.pending and key not in self.recent:
                     self.pending[key] = self.pool.submit(self._fetch, digest, size, ahead)
-        try:
-            return fut.result()
-        finally:
-            with self.lock:
-                self.pending.pop(name, None)
+        data = fut.result()
+        with self.lock:
+            self.pending.pop(name, None)
+            self.recent[name] = data
+            while len(self.recent) > HOT_BLOCKS:
+                self.recent.popitem(last=False)
+            if len(self.pending) > 4 * READ_AHEAD:  # read-ahead nobody came for
                 for key in [k for k, f in self.pending.items() if f.done()]:
                     del self.pending[key]
+        return data
 
     def read(self, path: str, size: int, offset: int, fh: Any) -> bytes:
         entry = self.files.get(path)
@@ -234,6 +243,10 @@ def serve(
             mountpoint,
             foreground=True,
             ro=True,
+            nothreads=True,  # one loop: no thread hand-off per callback (reads run in a pool)
+            attr_timeout=CACHE_SECONDS,  # a version never changes: let the kernel keep
+            entry_timeout=CACHE_SECONDS,  # names and sizes for a day
+            kernel_cache=True,
             fsname=f"jasmin-access:{ds.url}@{vid}"[:200],
         )
     finally:
