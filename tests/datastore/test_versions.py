@@ -230,3 +230,15 @@ def test_convert_and_append_publish_one_version_each(
     d = dst.diff(f"{url}@{v2}", f"{url}@{rows[0]['id']}", profile=proxied_profile)
     assert not d["added"] and not d["removed"]
     assert all(k.endswith("zarr.json") for k in d["changed"])  # only history/time metadata
+
+
+def test_push_from_a_prefix_on_the_store_gives_the_same_version(
+    pushed: dict, runs: dict[str, Path], jbucket: str
+) -> None:
+    prof = pushed["profile"]
+    ja.cp(str(runs["three"]), f"{jbucket}/staging/three.zarr", recursive=True, profile=prof)
+    res = dst.create(f"{jbucket}/ds/from-s3", f"{jbucket}/staging/three.zarr", profile=prof)
+    assert res is not None
+    a, _ = dst.open_datastore(pushed["url"], profile=prof)
+    b, _ = dst.open_datastore(f"{jbucket}/ds/from-s3", profile=prof)
+    assert a.manifest(pushed["first"].version).same_content(b.manifest(res.version))
