@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import IntegrityError, InvalidInput, NotFound
-from ..reading.zstore import is_metadata_key
+from ..fs.usage import ZARR_METADATA
 from ..stores import Location, resolve
 from . import layout
 from ._io import RootIO, Stat, open_source_file, walk_source
@@ -112,7 +112,7 @@ def _src_path(src: Location, key: str) -> str:
 
 def _hash(src: Location, f: _File) -> None:
     digest = hashlib.sha256()
-    keep = is_metadata_key(f.key) and f.size <= INLINE_METADATA
+    keep = f.key.rsplit("/", 1)[-1] in ZARR_METADATA and f.size <= INLINE_METADATA
     kept: list[bytes] = []
     size = 0
     with open_source_file(src, _src_path(src, f.key)) as fh:
