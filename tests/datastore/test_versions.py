@@ -114,6 +114,7 @@ def test_info_and_slices_read_a_version(pushed: dict) -> None:
     summary = ja.info(f"{url}@{v1}", profile=prof)
     assert summary.dims["time_counter"] == 3 and summary.url.endswith(v1)
     assert any(v.name == "thetao" and v.stored_bytes > 0 for v in summary.variables)
+    assert ja.info(url, profile=prof).dims["time_counter"] == 4  # the root: its latest version
     tasks = ja.slices(f"{url}@{v1}", n=3, profile=prof)
     assert [int(t().sizes["time_counter"]) for t in tasks] == [1, 1, 1]
     latest = ja.slices(url, n=2, profile=prof)  # pinned to the version latest was then
