@@ -218,7 +218,7 @@ def run(bench: Bench) -> list[Row]:
 
     m.check = note
     rows.append(measure(bench, case, m))
-    return rows + run_mount(bench)
+    return rows + run_mount(bench) + run_icechunk(bench, info)
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
@@ -355,4 +355,132 @@ def run_mount(bench: Bench) -> list[Row]:
     for m in (mnt, wide_mnt):
         _ours(bench, "datastore", "unmount", str(m))
     dest.unlink(missing_ok=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- Icechunk
+
+ICE_COMMIT = "datastore vs Icechunk: commit of a one-month append"
+ICE_OPEN = "datastore vs Icechunk: open a version"
+
+
+def _files_for_zarr(root: Path) -> list[Path]:
+    """Files of a Zarr store, metadata before chunks (Icechunk wants the nodes first)."""
+    files = [p for p in root.rglob("*") if p.is_file() and ".jasmin-access" not in p.parts]
+    return sorted(files, key=lambda p: (p.name != "zarr.json", len(p.parts), str(p)))
+
+
+def _ice_repo(endpoint: str, prefix: str, create: bool) -> Any:
+    import icechunk
+
+    from ..server import BENCH_KEY, BENCH_SECRET
+
+    storage = icechunk.s3_storage(bucket=BUCKET, prefix=prefix, endpoint_url=endpoint,
+                                  allow_http=True, access_key_id=BENCH_KEY,
+                                  secret_access_key=BENCH_SECRET, region="us-east-1",
+                                  force_path_style=True)  # fmt: skip
+    open_ = icechunk.Repository.create if create else icechunk.Repository.open
+    return open_(storage)
+
+
+def _ice_put(session: Any, root: Path, only: set[str] | None = None) -> None:
+    import asyncio
+
+    from zarr.core.buffer import default_buffer_prototype
+
+    async def put() -> None:
+        for p in _files_for_zarr(root):
+            key = p.relative_to(root).as_posix()
+            if only is None or key in only:
+                buf = default_buffer_prototype().buffer.from_bytes(p.read_bytes())
+                await session.store.set(key, buf)
+
+    asyncio.run(put())
+
+
+def icechunk_setup(endpoint: str, prefix: str, d12: str) -> dict[str, Any]:
+    """Worker (not measured): a new repository holding the 12-month store as one commit."""
+    repo = _ice_repo(endpoint, prefix, create=True)
+    session = repo.writable_session("main")
+    _ice_put(session, Path(d12))
+    return {"snapshot": session.commit("12 months")}
+
+
+def icechunk_commit(endpoint: str, prefix: str, d12: str, d13: str) -> dict[str, Any]:
+    """Worker (measured): write the keys the append changed, commit."""
+    old, new = _digests(Path(d12)), _digests(Path(d13))
+    changed = {k for k, v in new.items() if old.get(k) != v}
+    repo = _ice_repo(endpoint, prefix, create=False)
+    session = repo.writable_session("main")
+    _ice_put(session, Path(d13), changed)
+    return {"snapshot": session.commit("one more month"), "keys": len(changed)}
+
+
+def icechunk_open(endpoint: str, prefix: str) -> dict[str, Any]:
+    """Worker (measured): open the repository's main branch as a Dataset."""
+    import xarray as xr
+
+    repo = _ice_repo(endpoint, prefix, create=False)
+    ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False)
+    return {"time_counter": int(ds.sizes["time_counter"])}
+
+
+def ours_open(url: str) -> dict[str, Any]:
+    """Worker (measured): open a datastore version as a Dataset."""
+    import jasmin_access as ja
+
+    ds = ja.open_dataset(url, profile="bench", chunks=None)
+    return {"time_counter": int(ds.sizes["time_counter"])}
+
+
+def run_icechunk(bench: Bench, info: dict[str, Any]) -> list[Row]:
+    """Commit of the one-month append and opening a version, Icechunk 1.x beside ours
+    (conditional writes allowed for Icechunk, as it needs them)."""
+    try:
+        import icechunk  # noqa: F401
+    except ImportError:
+        why = "icechunk not installed (pip install 'icechunk<2'; 2.x needs Python >= 3.12)"
+        return [skipped(ICE_COMMIT, "icechunk", why), skipped(ICE_OPEN, "icechunk", why)]
+    assert bench.server is not None
+    endpoint = bench.server.endpoint
+    prefix = f"{bench.run_id}-ice"
+    url = f"s3://{BUCKET}/{bench.run_id}-ds-ice"
+    env = base_env(bench.ours_env(), bench.work_dir / "home")
+    fs = bench.server.s3fs()
+
+    def ice_before() -> None:
+        if fs.exists(f"{BUCKET}/{prefix}"):
+            fs.rm(f"{BUCKET}/{prefix}", recursive=True)
+        fs.invalidate_cache()
+        cmd = python_cmd(bench, "benchmarks.cases.datastore:icechunk_setup", endpoint=endpoint,
+                         prefix=prefix, d12=str(info["d12"]))  # fmt: skip
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+
+    def ours_before() -> None:
+        if _exists(bench, url):
+            _ours(bench, "datastore", "rm", url)
+        _ours(bench, "datastore", "create", url, "--from", str(info["d12"]))
+
+    rows = [
+        measure(bench, ICE_COMMIT, Measured(
+            "jasmin-access datastore push",
+            [bench.cli, "-q", "-p", "bench", "datastore", "push", url, str(info["d13"])],
+            env=bench.ours_env(), ours=True, before=ours_before)),
+        measure(bench, ICE_COMMIT, Measured(
+            "icechunk commit (changed keys only)",
+            python_cmd(bench, "benchmarks.cases.datastore:icechunk_commit", endpoint=endpoint,
+                       prefix=prefix, d12=str(info["d12"]), d13=str(info["d13"])),
+            env=bench.ours_env(), before=ice_before)),
+    ]  # fmt: skip
+    rows += [
+        measure(bench, ICE_OPEN, Measured(
+            "jasmin_access.open_dataset(URL@latest)",
+            python_cmd(bench, "benchmarks.cases.datastore:ours_open", url=f"{url}@latest"),
+            env=bench.ours_env(), ours=True)),
+        measure(bench, ICE_OPEN, Measured(
+            "icechunk readonly_session + xr.open_zarr",
+            python_cmd(bench, "benchmarks.cases.datastore:icechunk_open", endpoint=endpoint,
+                       prefix=prefix),
+            env=bench.ours_env())),
+    ]  # fmt: skip
     return rows
