@@ -132,11 +132,16 @@ def test_two_pushes_at_once_keep_both_versions(
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("another writer")
+    # every PUT takes 2 s: each push reads "latest", then needs three rounds of PUTs
+    # (session marker, objects, manifest) before its version exists, so two pushes
+    # started together both see the first version as latest, whatever the machine's load
+    jasmin.plan = FaultPlan(rate=1.0, kinds=("latency",), latency_ms=2000, only_methods=("PUT",))
     procs = [
         _cli(proxied_profile, "datastore", "push", url, str(runs["four"]), "-m", "a"),
         _cli(proxied_profile, "datastore", "push", url, str(other), "-m", "b"),
     ]
     outs = [p.communicate(timeout=120) for p in procs]
+    jasmin.plan = FaultPlan()
     assert [p.returncode for p in procs] == [0, 0], outs
     rows = dst.log(url, profile=proxied_profile)
     assert len(rows) == 3
