@@ -61,6 +61,6 @@ def summary(url: str, version_keys: list[str], **kw: Any) -> dict[str, Any]:
     return out
 
 
-def is_marker(rel: str) -> bool:
+def is_datastore_marker(rel: str) -> bool:
     """True for a datastore's marker object."""
     return paths.basename(rel) == MARKER
