@@ -136,6 +136,7 @@ def slices(
     >>> tasks = slices("s3://bucket/run.zarr", by="month", profile="jasmin")  # doctest: +SKIP
     >>> means = client.map(lambda t: t().thetao.mean().item(), tasks)  # doctest: +SKIP
     """
+    from .. import paths
     from ..open import _locations, open_dataset
     from .netcdf import is_netcdf
 
@@ -143,8 +144,8 @@ def slices(
         raise InvalidInput("slices takes a profile name", "pass profile='name'")
     names = (variables,) if isinstance(variables, str) else tuple(variables or ()) or None
     access = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
-    locations = _locations(url, access)
-    if len(locations) > 1 or not isinstance(url, str):
+    if not isinstance(url, str) or paths.has_magic(url):
+        locations = _locations(url, access)
         if not all(is_netcdf(loc.path) for loc in locations):
             raise InvalidInput("slices over several URLs take NetCDF files only",
                                "build an index first (`jasmin-access index`)")  # fmt: skip
@@ -158,6 +159,8 @@ def slices(
         )
     strategy = Strategy(n, by, max_mb)
     cuts = strategy.cuts(ds, dim, _storage_step(ds, dim), names)
+    # a datastore version named by @latest, a tag or a time: every task reads the same one
+    url = ds.encoding.get("jasmin_datastore_version", url)
     return [
         ReadTask(url, profile, dim, a, b, names, endpoint_url, anon, label) for a, b, label in cuts
     ]
