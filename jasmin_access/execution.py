@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,11 @@ class ClusterSpec:
         """Start the cluster (dask-jobqueue) and ask for :attr:`jobs` jobs."""
         if self.kind != "slurm":
             raise InvalidInput(f"unknown cluster {self.kind!r}", "use --cluster slurm")
+        if shutil.which("sbatch") is None:
+            raise InvalidInput(
+                "--cluster slurm needs SLURM (no sbatch on PATH)",
+                "run it on a SLURM login node, or give --scheduler tcp://HOST:PORT",
+            )
         try:
             from dask_jobqueue import SLURMCluster
         except ImportError:

@@ -230,7 +230,7 @@ def test_unknown_scheduler_and_unreachable_cluster_fail_in_one_line(
         assert len(err.strip().splitlines()) == 1, err
 
 
-def test_cluster_slurm_without_jobqueue_or_with_scheduler_is_refused(
+def test_cluster_slurm_with_a_scheduler_or_without_slurm_is_refused_in_one_line(
     capsys: pytest.CaptureFixture[str], s3_bucket: str, s3_profile: str, months: list[Path]
 ) -> None:
     code, _, err = cli_run(
@@ -238,6 +238,10 @@ def test_cluster_slurm_without_jobqueue_or_with_scheduler_is_refused(
         "--scheduler", "threads",
     )  # fmt: skip
     assert code != 0 and "--scheduler or --cluster, not both" in err, err
+    code, _, err = cli_run(
+        capsys, "index", f"{s3_bucket}/x.nc", "-p", s3_profile, "--cluster", "slurm", "--jobs", "2"
+    )
+    assert code != 0 and "sbatch" in err and len(err.strip().splitlines()) == 1, err
 
 
 def _month_mean(task: Any) -> tuple[str, float]:
