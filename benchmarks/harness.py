@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .server import RequestCounts, S3Server
+from .server import RequestCounts, S3Endpoint
 
 __all__ = [
     "Bench",
@@ -33,6 +33,7 @@ __all__ = [
     "apply_ratios",
     "base_env",
     "measure",
+    "measure_group",
     "not_available",
     "python_cmd",
     "render_checks",
@@ -125,6 +126,7 @@ class Row:
     note: str = ""
     status: str = "ok"
     runs: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -154,11 +156,12 @@ class Bench:
     runs: int
     data_dir: Path
     work_dir: Path
-    server: S3Server | None
+    server: S3Endpoint | None
     peers: Any = None
     python: str = sys.executable
     notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    revision: Any = None  # a benchmarks.revision.Revision with --commit
 
     @property
     def cli(self) -> str:
@@ -252,7 +255,7 @@ def run_once(
     cmd: Sequence[str],
     env: dict[str, str],
     *,
-    server: S3Server | None = None,
+    server: S3Endpoint | None = None,
     timeout: float = 1800.0,
     cwd: Path | None = None,
 ) -> Run:
@@ -299,29 +302,62 @@ def run_once(
 
 def measure(bench: Bench, case: str, m: Measured) -> Row:
     """Run ``m`` ``bench.runs`` times and summarise it as one table row."""
-    env = base_env({**m.env}, bench.work_dir / "home")
+    return measure_group(bench, case, [m])[0]
+
+
+def measure_group(bench: Bench, case: str, group: Sequence[Measured]) -> list[Row]:
+    """Run the commands of one case in turns (A B A B ...), one row each.
+
+    Alternating spreads slow spells of a shared machine over every tool alike,
+    so the ratios of medians (and the ratios run by run, see :func:`apply_ratios`)
+    hold better than the times themselves.  With ``--commit REV`` each of our
+    commands is followed by the same command on that revision.
+    """
     (bench.work_dir / "home").mkdir(parents=True, exist_ok=True)
-    runs: list[Run] = []
-    note = ""
+    group = with_revision(bench, group)
+    runs: list[list[Run]] = [[] for _ in group]
+    notes = ["" for _ in group]
+    done: dict[int, Row | None] = {}
     for index in range(bench.runs):
-        if m.before:
-            m.before()
-        run = run_once(m.cmd, env, server=bench.server, timeout=m.timeout)
-        log.info(
-            "%s / %s run %d: %.2f s, rc %d", case, m.tool, index + 1, run.seconds, run.returncode
-        )
-        if run.returncode != 0:
-            log.warning("%s / %s failed: %s", case, m.tool, run.stderr[-2000:])
-            return Row(case, m.tool, m.ours, status="failed", note=f"failed: {run.failure()}")
-        if m.check:
-            try:
-                note = m.check(run)
-            except Exception as exc:
-                return Row(case, m.tool, m.ours, status="failed", note=f"wrong result: {exc}")
-        runs.append(run)
-        if run.seconds > SLOW_SECONDS and m.ours is False and index == 0 and bench.runs > 1:
-            note = (note + f" (one run only: over {SLOW_SECONDS:.0f} s)").strip()
-            break
+        for i, m in enumerate(group):
+            if i in done:
+                continue
+            outcome = _run_one(bench, case, m, index)
+            if isinstance(outcome, Row):
+                done[i] = outcome
+                continue
+            run, notes[i] = outcome
+            runs[i].append(run)
+            if run.seconds > SLOW_SECONDS and not m.ours and index == 0 and bench.runs > 1:
+                notes[i] = (notes[i] + f" (one run only: over {SLOW_SECONDS:.0f} s)").strip()
+                done[i] = None
+    rows = []
+    for i, m in enumerate(group):
+        failed = done.get(i)
+        rows.append(failed if failed is not None else _summary(case, m, runs[i], notes[i]))
+    return rows
+
+
+def _run_one(bench: Bench, case: str, m: Measured, index: int) -> Row | tuple[Run, str]:
+    """One run of ``m``: the run and its note, or a failed row."""
+    env = base_env({**m.env}, bench.work_dir / "home")
+    if m.before:
+        m.before()
+    run = run_once(m.cmd, env, server=bench.server, timeout=m.timeout, cwd=bench.work_dir)
+    log.info("%s / %s run %d: %.2f s, rc %d", case, m.tool, index + 1, run.seconds, run.returncode)
+    if run.returncode != 0:
+        log.warning("%s / %s failed: %s", case, m.tool, run.stderr[-2000:])
+        return Row(case, m.tool, m.ours, status="failed", note=f"failed: {run.failure()}")
+    note = ""
+    if m.check:
+        try:
+            note = m.check(run)
+        except Exception as exc:
+            return Row(case, m.tool, m.ours, status="failed", note=f"wrong result: {exc}")
+    return run, note
+
+
+def _summary(case: str, m: Measured, runs: list[Run], note: str) -> Row:
     times = [r.seconds for r in runs]
     median = statistics.median(times)
     middle = min(runs, key=lambda r: abs(r.seconds - median))
@@ -339,6 +375,22 @@ def measure(bench: Bench, case: str, m: Measured) -> Row:
     )
 
 
+def with_revision(bench: Bench, group: Sequence[Measured]) -> list[Measured]:
+    """The group, each of our commands followed by its twin on ``bench.revision``.
+
+    The twin runs the same command with the revision's ``jasmin_access`` first
+    on ``PYTHONPATH``; it counts as a peer, so its ratio reads "REV / this tree".
+    """
+    rev = bench.revision
+    out: list[Measured] = []
+    for m in group:
+        out.append(m)
+        if rev is not None and m.ours:
+            env = {**m.env, "PYTHONPATH": f"{rev.path}{os.pathsep}{ROOT}"}
+            out.append(replace(m, tool=f"{m.tool} @{rev.name}", env=env, ours=False))
+    return out
+
+
 def skipped(case: str, tool: str, why: str) -> Row:
     """A row for a peer that is not installed."""
     return Row(case, tool, status="skipped", note=f"skipped: {why}")
@@ -350,11 +402,18 @@ def not_available(case: str, tool: str, why: str) -> Row:
 
 
 def apply_ratios(rows: list[Row]) -> None:
-    """Set ``ratio = peer seconds / our seconds`` on each peer row of the same case."""
+    """Set ``ratio = peer seconds / our seconds`` on each peer row of the same case.
+
+    ``ratios`` holds the same turn by turn (run k of the peer over run k of ours,
+    taken one after the other), whose range says how steady the ratio is.
+    """
     ours = {r.case: r for r in rows if r.ours and r.ok}
     for row in rows:
         if not row.ours and row.ok and row.case in ours and ours[row.case].seconds:
-            row.ratio = row.seconds / ours[row.case].seconds  # type: ignore[operator]
+            mine = ours[row.case]
+            row.ratio = row.seconds / mine.seconds  # type: ignore[operator]
+            pairs = zip(row.runs, mine.runs, strict=False)
+            row.ratios = [peer / own for peer, own in pairs if own > 0]
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -367,7 +426,8 @@ def render_table(rows: list[Row]) -> str:
     ``peer/ours`` is the peer's time over ours (above 1: ours is faster).
     """
     head = (
-        "| case | tool | seconds (median) | MB/s | peer/ours | requests | peak RSS MB | notes |\n"
+        "| case | tool | seconds (median, min–max) | MB/s | peer/ours (turn by turn) "
+        "| requests | peak RSS MB | notes |\n"
         "|---|---|---:|---:|---:|---|---:|---|\n"
     )
     lines = []
@@ -377,6 +437,8 @@ def render_table(rows: list[Row]) -> str:
         if r.ok and len(r.runs) > 1:
             seconds += f" ({min(r.runs):.2f}–{max(r.runs):.2f})"
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}x"
+        if r.ratio is not None and len(r.ratios) > 1:
+            ratio += f" ({min(r.ratios):.2f}–{max(r.ratios):.2f})"
         requests = r.requests.summary() if r.requests is not None and r.ok else "—"
         note = r.note.replace("|", "/").replace("\n", " ")
         lines.append(
