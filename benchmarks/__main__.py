@@ -26,6 +26,7 @@ from .harness import (
     Row,
     Spawner,
     apply_ratios,
+    bound_hint,
     render_checks,
     render_table,
 )
@@ -89,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--runs",
         type=int,
         default=None,
-        help="runs per measurement, in turns, median reported (default 3)",
+        help="runs per measurement, in turns, median reported (default 3, 2 with --quick)",
     )
     parser.add_argument(
         "--install-peers",
@@ -123,6 +124,9 @@ def run_cases(bench: Bench, names: list[str], mode: str) -> list[CaseResult]:
             traceback.print_exc(file=sys.stderr)
             rows = [Row(name, "(case)", status="failed", note=f"case failed: {exc}")]
         apply_ratios(rows)
+        profile = getattr(bench.server, "profile", PROFILES["none"])
+        for row in rows:
+            row.bound = bound_hint(row, profile.median_ms / 1000, profile.mb_s)
         took = time.monotonic() - start
         load = f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
         results.append(
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return install_peers(print)
     names = args.cases or list(CASES)
     scale = args.scale if args.scale is not None else (0.02 if args.quick else 1.0)
-    runs = args.runs or 3
+    runs = args.runs or (2 if args.quick else 3)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=args.data_dir))

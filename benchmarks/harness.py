@@ -59,6 +59,8 @@ class Run:
     stdout: str
     stderr: str
     requests: RequestCounts | None = None
+    cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
 
     @property
     def result(self) -> dict[str, Any]:
@@ -127,6 +129,9 @@ class Row:
     status: str = "ok"
     runs: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
+    cpu_s: float | None = None
+    server_cpu_s: float | None = None
+    bound: str = ""
 
     @property
     def ok(self) -> bool:
@@ -275,6 +280,7 @@ def run_once(
         Working directory of the child.
     """
     offset = server.mark() if server else 0
+    server_cpu = server.cpu_seconds() if server else 0.0
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         answer = Spawner.run(
@@ -297,6 +303,8 @@ def run_once(
         stdout,
         stderr,
         requests,
+        float(answer.get("cpu_s", 0.0)),
+        (server.cpu_seconds() - server_cpu) if server else 0.0,
     )
 
 
@@ -372,6 +380,8 @@ def _summary(case: str, m: Measured, runs: list[Run], note: str) -> Row:
         rss_mb=max(r.rss_mb for r in runs),
         note=note,
         runs=times,
+        cpu_s=middle.cpu_s,
+        server_cpu_s=middle.server_cpu_s,
     )
 
 
@@ -389,6 +399,30 @@ def with_revision(bench: Bench, group: Sequence[Measured]) -> list[Measured]:
             env = {**m.env, "PYTHONPATH": f"{rev.path}{os.pathsep}{ROOT}"}
             out.append(replace(m, tool=f"{m.tool} @{rev.name}", env=env, ours=False))
     return out
+
+
+def bound_hint(row: Row, median_rtt_s: float, cap_mb_s: float | None) -> str:
+    """What most likely bounds a measured row, from its own figures.
+
+    Client CPU (CPU seconds of the process tree over wall seconds, in cores),
+    server CPU (the same for the server), the link (MB/s over the cap) and
+    request latency (requests times the median round trip, over wall seconds,
+    an upper bound since requests overlap) are each given as a share; the
+    largest is named first.
+    """
+    if not row.ok or not row.seconds:
+        return ""
+    wall = row.seconds
+    shares = {
+        "client CPU": (row.cpu_s or 0.0) / wall,
+        "server CPU": (row.server_cpu_s or 0.0) / wall,
+    }
+    if cap_mb_s and row.mb_s:
+        shares["link"] = row.mb_s / cap_mb_s
+    if median_rtt_s and row.requests is not None:
+        shares["round trips (serial)"] = row.requests.total * median_rtt_s / wall
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    return "; ".join(f"{name} {share:.2f}" for name, share in ranked)
 
 
 def skipped(case: str, tool: str, why: str) -> Row:
@@ -420,6 +454,14 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
+def _cpu(row: Row) -> str:
+    """``"1.2 / 0.4"``: CPU seconds of the measured process tree and of the server."""
+    if row.cpu_s is None or not row.ok:
+        return "—"
+    server = "—" if row.server_cpu_s is None else f"{row.server_cpu_s:.1f}"
+    return f"{row.cpu_s:.1f} / {server}"
+
+
 def render_table(rows: list[Row]) -> str:
     """The results as a Markdown table.
 
@@ -427,8 +469,8 @@ def render_table(rows: list[Row]) -> str:
     """
     head = (
         "| case | tool | seconds (median, min–max) | MB/s | peer/ours (turn by turn) "
-        "| requests | peak RSS MB | notes |\n"
-        "|---|---|---:|---:|---:|---|---:|---|\n"
+        "| requests | peak RSS MB | CPU s client / server | notes |\n"
+        "|---|---|---:|---:|---:|---|---:|---:|---|\n"
     )
     lines = []
     for r in rows:
@@ -441,9 +483,11 @@ def render_table(rows: list[Row]) -> str:
             ratio += f" ({min(r.ratios):.2f}–{max(r.ratios):.2f})"
         requests = r.requests.summary() if r.requests is not None and r.ok else "—"
         note = r.note.replace("|", "/").replace("\n", " ")
+        if r.bound:
+            note = (note + f" [{r.bound}]").strip()
         lines.append(
             f"| {r.case} | {tool} | {seconds} | {_fmt(r.mb_s, '.1f')} | {ratio} | {requests} "
-            f"| {_fmt(r.rss_mb, '.0f')} | {note} |"
+            f"| {_fmt(r.rss_mb, '.0f')} | {_cpu(r)} | {note} |"
         )
     return head + "\n".join(lines) + "\n"
 

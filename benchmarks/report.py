@@ -46,8 +46,10 @@ class Config:
     def key(self) -> str:
         """File name stem of this configuration's results (``full-seaweedfs-campus``)."""
         mode = "quick" if self.quick else ("full" if self.scale == 1.0 else f"scale{self.scale:g}")
-        rev = "" if self.commit is None else "-vs-" + "".join(
-            c if c.isalnum() else "_" for c in self.commit
+        rev = (
+            ""
+            if self.commit is None
+            else "-vs-" + "".join(c if c.isalnum() else "_" for c in self.commit)
         )
         return f"{mode}-{self.server}-{self.network}{rev}"
 
@@ -256,9 +258,7 @@ def render_doc() -> str:
         "# Performance\n",
         INTRO.replace("{profiles}", "\n".join(profile_table())),
     ]
-    keys = sorted(
-        (p.stem for p in RESULTS.glob("*.json") if "-vs-" not in p.stem), key=_order
-    )
+    keys = sorted((p.stem for p in RESULTS.glob("*.json") if "-vs-" not in p.stem), key=_order)
     for key in keys:
         raw = json.loads((RESULTS / f"{key}.json").read_text())
         results = load_results(RESULTS / f"{key}.json")

@@ -235,6 +235,22 @@ class S3Endpoint:
     ) -> None:
         self.stop()
 
+    def pids(self) -> list[int]:
+        """Processes of the server itself (not the shaping relay)."""
+        return [self._proc.pid] if self._proc is not None else []
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) the server's processes have used so far."""
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
+
     # ------------------------------------------------------------------ request counting
     def mark(self) -> int:
         """Current end of the request log, to count from."""

@@ -338,6 +338,10 @@ class ShapedServer(S3Endpoint):
         """Set-up work skips the shaping."""
         return self.inner.endpoint
 
+    def pids(self) -> list[int]:
+        """The server's processes (the relay's CPU is not the server's)."""
+        return self.inner.pids()
+
     def start(self, timeout: float = 30.0) -> ShapedServer:
         """Start the server, then the relay in front of it."""
         import sys

@@ -128,3 +128,26 @@ def test_commands_of_a_case_run_in_turns_and_ratios_come_turn_by_turn(tmp_path: 
     assert peer.ratio is not None and peer.ratio > 1.5
     assert min(peer.ratios) <= peer.ratio <= max(peer.ratios)
     assert "(" in render_table(rows).splitlines()[-1]  # the turn-by-turn range is shown
+
+
+def test_another_revision_is_imported_from_its_worktree(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.harness import ROOT
+    from benchmarks.revision import Revision
+
+    rev = Revision.checkout("HEAD", tmp_path)
+    try:
+        env = {**os.environ, "PYTHONPATH": f"{rev.path}{os.pathsep}{ROOT}"}
+        code = "import jasmin_access, benchmarks; print(jasmin_access.__file__, benchmarks.__file__)"
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        ours_file, bench_file = out.stdout.split()
+        assert ours_file.startswith(str(rev.path)), out
+        assert bench_file.startswith(str(ROOT / "benchmarks")), out
+    finally:
+        rev.remove()
+    assert not rev.worktree.exists()

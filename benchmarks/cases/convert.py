@@ -152,8 +152,10 @@ def _destination(bench: Bench, key: str, on_s3: bool) -> tuple[Any, Any, Any]:
         endpoint = bench.server.setup_endpoint  # type: ignore[union-attr]
 
         def before() -> None:
+            fs.invalidate_cache()  # the measured tool wrote behind this client's back
             if fs.exists(key):
                 fs.rm(key, recursive=True)
+            fs.invalidate_cache()
 
         return (
             _stored_s3(bench, key),
