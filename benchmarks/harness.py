@@ -90,7 +90,8 @@ class Measured:
     tool
         Name shown in the table (``jasmin-access``, ``aws s3 ls``, ...).
     cmd
-        Argument list.
+        Argument list, or a function returning it (called before each run,
+        after ``before``: for a destination named afresh each run).
     env
         Extra environment variables.
     ours
@@ -104,7 +105,7 @@ class Measured:
     """
 
     tool: str
-    cmd: Sequence[str]
+    cmd: Sequence[str] | Callable[[], Sequence[str]]
     env: dict[str, str] = field(default_factory=dict)
     ours: bool = False
     nbytes: int | Callable[[Run], int] | None = None
@@ -351,7 +352,8 @@ def _run_one(bench: Bench, case: str, m: Measured, index: int) -> Row | tuple[Ru
     env = base_env({**m.env}, bench.work_dir / "home")
     if m.before:
         m.before()
-    run = run_once(m.cmd, env, server=bench.server, timeout=m.timeout, cwd=bench.work_dir)
+    cmd = m.cmd() if callable(m.cmd) else m.cmd
+    run = run_once(cmd, env, server=bench.server, timeout=m.timeout, cwd=bench.work_dir)
     log.info("%s / %s run %d: %.2f s, rc %d", case, m.tool, index + 1, run.seconds, run.returncode)
     if run.returncode != 0:
         log.warning("%s / %s failed: %s", case, m.tool, run.stderr[-2000:])

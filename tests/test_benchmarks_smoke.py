@@ -141,7 +141,7 @@ def test_another_revision_is_imported_from_its_worktree(tmp_path: Path) -> None:
     rev = Revision.checkout("HEAD", tmp_path)
     try:
         env = {**os.environ, "PYTHONPATH": f"{rev.path}{os.pathsep}{ROOT}"}
-        code = "import jasmin_access, benchmarks; print(jasmin_access.__file__, benchmarks.__file__)"
+        code = "import jasmin_access as j, benchmarks as b; print(j.__file__, b.__file__)"
         out = subprocess.run(
             [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,117 +105,122 @@ def _sizes(items: list[tuple[str, int]]) -> tuple[int, int]:
     return total, chunks
 
 
-def _stored_s3(bench: Bench, path: str) -> Callable[[], tuple[int, int]]:
-    def size() -> tuple[int, int]:
-        fs = bench.server.s3fs()  # type: ignore[union-attr]
-        if not fs.exists(path):
+@dataclass
+class _Dest:
+    """A destination that gets a fresh name for every run.
+
+    SeaweedFS keeps the prefixes of deleted objects listed as empty directories,
+    so a store removed after one run would still look "not empty" to the next:
+    each run writes to ``<base>-<n>.zarr`` and the previous one is removed.
+    """
+
+    bench: Bench
+    url_base: str  # what the tool is given (``s3://...`` or ``local://...``) or a path
+    key_base: str  # S3 key (bucket/...) or local path, without ``.zarr``
+    on_s3: bool
+    n: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"{self.url_base}-{self.n}.zarr"
+
+    @property
+    def key(self) -> str:
+        return f"{self.key_base}-{self.n}.zarr"
+
+    def empty(self) -> None:
+        """Remove the current store (not measured)."""
+        if not self.on_s3:
+            shutil.rmtree(self.key, ignore_errors=True)
+            return
+        fs = self.bench.server.s3fs()  # type: ignore[union-attr]
+        if fs.exists(self.key):
+            fs.rm(self.key, recursive=True)
+
+    def before(self) -> None:
+        """Before a run: remove the last store, move on to a fresh name."""
+        self.empty()
+        self.n += 1
+
+    def stored(self) -> tuple[int, int]:
+        """(all bytes, chunk bytes) of the current store."""
+        if not self.on_s3:
+            files = [p for p in Path(self.key).rglob("*") if p.is_file()]
+            return _sizes([(str(p), p.stat().st_size) for p in files])
+        fs = self.bench.server.s3fs()  # type: ignore[union-attr]
+        if not fs.exists(self.key):
             return 0, 0
-        found = fs.find(path, detail=True)
+        found = fs.find(self.key, detail=True)
         return _sizes([(name, int(info["size"])) for name, info in found.items()])
 
-    return size
+    def open(self) -> Any:
+        """The current store opened with xarray (set-up endpoint, unshaped)."""
+        import xarray as xr
+
+        if not self.on_s3:
+            return xr.open_zarr(self.key)
+        endpoint = self.bench.server.setup_endpoint  # type: ignore[union-attr]
+        return xr.open_zarr(_s3fs(endpoint).get_mapper(self.key))
 
 
-def _stored_local(path: Path) -> Callable[[], tuple[int, int]]:
-    def size() -> tuple[int, int]:
-        return _sizes([(str(p), p.stat().st_size) for p in path.rglob("*") if p.is_file()])
-
-    return size
-
-
-def _checker(
-    bench: Bench,
-    size_of: Callable[[], tuple[int, int]],
-    url: str,
-    opener: Callable[[], Any],
-    shape: tuple,
-) -> Callable[[Run], str]:
+def _checker(bench: Bench, dest: _Dest, label: str, shape: tuple) -> Callable[[Run], str]:
     """Check that thetao arrived with the right shape; note the stored bytes."""
 
     def check(run: Run) -> str:
-        ds = opener()
-        got = tuple(ds["thetao"].shape)
+        got = tuple(dest.open()["thetao"].shape)
         if got != shape:
-            raise ValueError(f"{url}: thetao has shape {got}, expected {shape}")
-        total, chunks = size_of()
-        bench.cache[f"stored:{url}"] = chunks
+            raise ValueError(f"{dest.url}: thetao has shape {got}, expected {shape}")
+        total, chunks = dest.stored()
+        bench.cache[f"stored:{label}"] = chunks
         return f"stored {total / 1e6:.2f} MB ({chunks / 1e6:.2f} MB in chunks)"
 
     return check
 
 
-def _destination(bench: Bench, key: str, on_s3: bool) -> tuple[Any, Any, Any]:
-    """(stored-size function, opener, emptier) of a destination on S3 or local disk."""
-    import xarray as xr
-
-    if on_s3:
-        fs = bench.server.s3fs()  # type: ignore[union-attr]
-        endpoint = bench.server.setup_endpoint  # type: ignore[union-attr]
-
-        def before() -> None:
-            fs.invalidate_cache()  # the measured tool wrote behind this client's back
-            if fs.exists(key):
-                fs.rm(key, recursive=True)
-            fs.invalidate_cache()
-
-        return (
-            _stored_s3(bench, key),
-            lambda: xr.open_zarr(_s3fs(endpoint).get_mapper(key)),  # set-up endpoint
-            before,
-        )
-    local = Path(key)
-    return (
-        _stored_local(local),
-        lambda: xr.open_zarr(str(local)),
-        lambda: shutil.rmtree(local, ignore_errors=True),
-    )
-
-
 def _pairs(
     bench: Bench, files: list[str], shape: tuple, variant: str
-) -> list[tuple[str, Measured]]:
-    """(case, measurement) for ours and the peer, on S3 and in the local store."""
+) -> list[tuple[str, Measured, _Dest]]:
+    """(case, measurement, destination) for ours and the peer, on S3 and in the local store."""
     chunks = chunk_spec(bench.scale)
     text = ",".join(f"{k}={v}" for k, v in chunks.items())
     endpoint = bench.server.endpoint  # type: ignore[union-attr]
     store = bench.store_home / BUCKET
     store.mkdir(parents=True, exist_ok=True)
+    local = f"{variant}-{bench.run_id}"
     out = []
-    for case, ours_url, ours_key, peer_key in (
-        (
-            CASE_S3.format(variant=variant),
-            f"s3://{BUCKET}/conv-ours-{variant}.zarr",
-            f"{BUCKET}/conv-ours-{variant}.zarr",
-            f"{BUCKET}/conv-xr-{variant}.zarr",
-        ),
-        (
-            CASE_LOCAL.format(variant=variant),
-            f"local://{BUCKET}/conv-ours-{variant}-{bench.run_id}.zarr",
-            str(store / f"conv-ours-{variant}-{bench.run_id}.zarr"),
-            str(store / f"conv-xr-{variant}-{bench.run_id}.zarr"),
-        ),
-    ):
-        on_s3 = case.startswith("convert → Zarr on S3")
+    for case, on_s3 in ((CASE_S3, True), (CASE_LOCAL, False)):
         for ours in (True, False):
-            key = ours_key if ours else peer_key
-            size, opener, before = _destination(bench, key, on_s3)
+            side = "ours" if ours else "xr"
+            if on_s3:
+                key = f"{BUCKET}/conv-{side}-{variant}"
+                dest = _Dest(bench, f"s3://{key}", key, True)
+            else:
+                url = f"local://{BUCKET}/conv-{side}-{local}"
+                dest = _Dest(bench, url, str(store / f"conv-{side}-{local}"), False)
             if ours:
-                cmd = [bench.cli, "convert", *files, ours_url, "--chunks", text]
-                cmd += ["--profile", "bench"] if on_s3 else []
+
+                def cmd(dest: _Dest = dest, on_s3: bool = on_s3) -> list[str]:
+                    out = [bench.cli, "convert", *files, dest.url, "--chunks", text]
+                    return out + (["--profile", "bench"] if on_s3 else [])
+
                 tool, env = "jasmin-access convert", bench.ours_env()
             else:
-                func = "benchmarks.cases.convert:peer_convert"
-                cmd = python_cmd(
-                    bench,
-                    func,
-                    files=files,
-                    dest=peer_key,
-                    chunks=chunks,
-                    endpoint=endpoint if on_s3 else None,
-                )
+
+                def cmd(dest: _Dest = dest, on_s3: bool = on_s3) -> list[str]:
+                    return python_cmd(
+                        bench,
+                        "benchmarks.cases.convert:peer_convert",
+                        files=files,
+                        dest=dest.key,
+                        chunks=chunks,
+                        endpoint=endpoint if on_s3 else None,
+                    )
+
                 tool, env = PEER, {}
-            check = _checker(bench, size, key, opener, shape)
-            out.append((case, Measured(tool, cmd, env=env, ours=ours, before=before, check=check)))
+            label = f"{'s3' if on_s3 else 'local'}:{side}:{variant}"
+            check = _checker(bench, dest, label, shape)
+            m = Measured(tool, cmd, env=env, ours=ours, before=dest.before, check=check)
+            out.append((case.format(variant=variant), m, dest))
     return out
 
 
@@ -237,17 +243,16 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
     why = cli_has(bench, "convert")
     rows: list[Row] = []
     pairs = _pairs(bench, files, shape, variant)
-    for case in dict.fromkeys(case for case, _ in pairs):
-        group = [m for c, m in pairs if c == case]
+    for case in dict.fromkeys(case for case, _, _ in pairs):
+        group = [m for c, m, _ in pairs if c == case]
         for m in group:
             m.nbytes = nbytes
         if why:
             rows += [not_available(case, m.tool, why) for m in group if m.ours]
             group = [m for m in group if not m.ours]
         rows += measure_group(bench, case, group)
-    for _, m in pairs:
-        if m.before:
-            m.before()  # empty the destinations again: nothing left behind
+    for _, _, dest in pairs:
+        dest.empty()  # nothing left behind
     ref = run_once(
         python_cmd(
             bench,
@@ -283,7 +288,7 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
         )
         ours = find_row(rows, case)
         ref = bench.cache.get(f"zstd3_bytes:{variant}")
-        stored = bench.cache.get(f"stored:{BUCKET}/conv-ours-{variant}.zarr")
+        stored = bench.cache.get(f"stored:s3:ours:{variant}")
         target = f"convert ({variant}) stored chunk bytes ≤ zstd-3+shuffle with the same chunks"
         if ours is None or not ref or not stored:
             out.append(Check(target, "not measured", None))
