@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 
 from .cases import CASES
+from .datasets import VARIANTS
 from .harness import (
     ROOT,
     Bench,
@@ -72,6 +73,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "'none' with moto measures moto directly)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the network latencies")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"data variants of convert and read, comma-separated (default {','.join(VARIANTS)})",
+    )
     parser.add_argument(
         "--commit",
         metavar="REV",
@@ -163,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=args.data_dir))
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = set(variants) - set(VARIANTS)
+    if unknown or not variants:
+        print(f"unknown data variants {sorted(unknown)}; known: {VARIANTS}", file=sys.stderr)
+        return 2
     config = Config(args.server, args.network, args.quick, scale, runs, args.commit)
     mode = config.describe()
     revision = None
@@ -177,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir=work,
                 server=server,
                 revision=revision,
+                variants=variants,
             )
             server.write_profile(bench.config_path)
             bench.peers = Peers(server, work)

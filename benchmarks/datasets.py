@@ -135,6 +135,9 @@ def add_low_bit_noise(src: Path, dest: Path, seed: int, bits: int = NOISY_BITS) 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with xr.open_dataset(src, decode_cf=False) as ds:
         ds = ds.load()
+        for var in ds.variables.values():
+            if "_FillValue" not in var.attrs and "_FillValue" not in var.encoding:
+                var.encoding["_FillValue"] = None  # xarray would add NaN to floats
         for var in ds.data_vars.values():
             if var.dtype != np.float32 or var.ndim < 3:
                 continue

@@ -168,6 +168,7 @@ class Bench:
     notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
     revision: Any = None  # a benchmarks.revision.Revision with --commit
+    variants: tuple[str, ...] = ("smooth", "noisy")  # data variants of convert and read
 
     @property
     def cli(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datasets import VARIANTS, nemo_set, nemo_spec
+from ..datasets import nemo_set, nemo_spec
 from ..harness import (
     Bench,
     Check,
@@ -227,7 +227,7 @@ def _pairs(
 def run(bench: Bench) -> list[Row]:
     """Generate the sets (cached), then convert each with each tool to each store."""
     rows = []
-    for variant in VARIANTS:
+    for variant in bench.variants:
         rows += _run_variant(bench, variant)
     return rows
 
@@ -275,7 +275,7 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
     """≥2x faster than the naive peer; stored bytes ≤ zstd-3+shuffle; peak RSS < 1 GB."""
     out = []
-    for variant in VARIANTS:
+    for variant in bench.variants:
         case = CASE_S3.format(variant=variant)
         out.append(
             ratio_check(
