@@ -268,6 +268,9 @@ def render_doc() -> str:
         if (IMAGES / f"perf-{key}.png").exists():
             parts.append(f"![peer time over ours, {title}](img/perf-{key}.png)\n")
         parts.append(_section(list(results.values()), raw.get("machine", [])))
+    findings = RESULTS / "findings.md"
+    if findings.exists():  # written by hand from the figures above
+        parts.append(findings.read_text())
     parts += ["## Cases\n", describe_cases(), REPRODUCE]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
