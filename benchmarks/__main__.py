@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"cases to run (default: all): {', '.join(CASES)}",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small data, 2 runs, fewer read ways, no ls -R (for CI)"
+        "--quick", action="store_true", help="small data, 2 runs, fewer read ways, no ls -R (CI)"
     )
     parser.add_argument(
         "--server",
