@@ -61,6 +61,7 @@ class Run:
     requests: RequestCounts | None = None
     cpu_s: float = 0.0
     server_cpu_s: float = 0.0
+    relay_cpu_s: float = 0.0
 
     @property
     def result(self) -> dict[str, Any]:
@@ -132,6 +133,7 @@ class Row:
     ratios: list[float] = field(default_factory=list)
     cpu_s: float | None = None
     server_cpu_s: float | None = None
+    relay_cpu_s: float | None = None
     bound: str = ""
 
     @property
@@ -283,6 +285,7 @@ def run_once(
     """
     offset = server.mark() if server else 0
     server_cpu = server.cpu_seconds() if server else 0.0
+    relay_cpu = server.cpu_seconds(relay=True) if server else 0.0
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         answer = Spawner.run(
@@ -307,6 +310,7 @@ def run_once(
         requests,
         float(answer.get("cpu_s", 0.0)),
         (server.cpu_seconds() - server_cpu) if server else 0.0,
+        (server.cpu_seconds(relay=True) - relay_cpu) if server else 0.0,
     )
 
 
@@ -385,6 +389,7 @@ def _summary(case: str, m: Measured, runs: list[Run], note: str) -> Row:
         runs=times,
         cpu_s=middle.cpu_s,
         server_cpu_s=middle.server_cpu_s,
+        relay_cpu_s=middle.relay_cpu_s,
     )
 
 
@@ -408,7 +413,8 @@ def bound_hint(row: Row, median_rtt_s: float, cap_mb_s: float | None) -> str:
     """What most likely bounds a measured row, from its own figures.
 
     Client CPU (CPU seconds of the process tree over wall seconds, in cores),
-    server CPU (the same for the server), the link (MB/s over the cap) and
+    server CPU and relay CPU (the same for the server and the shaping relay;
+    the relay shares the machine's two cores too), the link (MB/s over the cap) and
     request latency (requests times the median round trip, over wall seconds,
     an upper bound since requests overlap) are each given as a share; the
     largest is named first.
@@ -420,6 +426,8 @@ def bound_hint(row: Row, median_rtt_s: float, cap_mb_s: float | None) -> str:
         "client CPU": (row.cpu_s or 0.0) / wall,
         "server CPU": (row.server_cpu_s or 0.0) / wall,
     }
+    if row.relay_cpu_s:
+        shares["relay CPU"] = row.relay_cpu_s / wall
     if cap_mb_s and row.mb_s:
         shares["link"] = row.mb_s / cap_mb_s
     if median_rtt_s and row.requests is not None:
@@ -458,11 +466,11 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _cpu(row: Row) -> str:
-    """``"1.2 / 0.4"``: CPU seconds of the measured process tree and of the server."""
+    """``"1.2 / 0.4 / 0.3"``: CPU seconds of the measured process tree, the server, the relay."""
     if row.cpu_s is None or not row.ok:
         return "—"
-    server = "—" if row.server_cpu_s is None else f"{row.server_cpu_s:.1f}"
-    return f"{row.cpu_s:.1f} / {server}"
+    others = [row.server_cpu_s, row.relay_cpu_s]
+    return " / ".join(_fmt(v, ".1f") for v in [row.cpu_s, *others])
 
 
 def render_table(rows: list[Row]) -> str:
@@ -472,7 +480,7 @@ def render_table(rows: list[Row]) -> str:
     """
     head = (
         "| case | tool | seconds (median, min–max) | MB/s | peer/ours (turn by turn) "
-        "| requests | peak RSS MB | CPU s client / server | notes |\n"
+        "| requests | peak RSS MB | CPU s client / server / relay | notes |\n"
         "|---|---|---:|---:|---:|---|---:|---:|---|\n"
     )
     lines = []

@@ -239,11 +239,15 @@ class S3Endpoint:
         """Processes of the server itself (not the shaping relay)."""
         return [self._proc.pid] if self._proc is not None else []
 
-    def cpu_seconds(self) -> float:
-        """CPU seconds (user + system) the server's processes have used so far."""
+    def relay_pids(self) -> list[int]:
+        """Processes between the clients and the server (none unless shaped)."""
+        return []
+
+    def cpu_seconds(self, relay: bool = False) -> float:
+        """CPU seconds (user + system) used so far by the server's processes (or the relay's)."""
         total = 0.0
         tick = os.sysconf("SC_CLK_TCK")
-        for pid in self.pids():
+        for pid in self.relay_pids() if relay else self.pids():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:

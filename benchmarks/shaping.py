@@ -342,6 +342,10 @@ class ShapedServer(S3Endpoint):
         """The server's processes (the relay's CPU is not the server's)."""
         return self.inner.pids()
 
+    def relay_pids(self) -> list[int]:
+        """The relay's process."""
+        return [self._proc.pid] if self._proc is not None else []
+
     def start(self, timeout: float = 30.0) -> ShapedServer:
         """Start the server, then the relay in front of it."""
         import sys
