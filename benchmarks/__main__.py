@@ -27,12 +27,11 @@ from .harness import (
     Row,
     Spawner,
     apply_ratios,
-    bound_hint,
     render_checks,
     render_table,
 )
 from .peers import Peers, install_peers
-from .report import CaseResult, Config, machine_info, save_run
+from .report import CaseResult, Config, bound_hint, machine_info, save_run
 from .revision import Revision
 from .seaweed import SeaweedServer
 from .server import S3Endpoint, S3Server

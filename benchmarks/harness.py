@@ -409,33 +409,6 @@ def with_revision(bench: Bench, group: Sequence[Measured]) -> list[Measured]:
     return out
 
 
-def bound_hint(row: Row, median_rtt_s: float, cap_mb_s: float | None) -> str:
-    """What most likely bounds a measured row, from its own figures.
-
-    Client CPU (CPU seconds of the process tree over wall seconds, in cores),
-    server CPU and relay CPU (the same for the server and the shaping relay;
-    the relay shares the machine's two cores too), the link (MB/s over the cap) and
-    request latency (requests times the median round trip, over wall seconds,
-    an upper bound since requests overlap) are each given as a share; the
-    largest is named first.
-    """
-    if not row.ok or not row.seconds:
-        return ""
-    wall = row.seconds
-    shares = {
-        "client CPU": (row.cpu_s or 0.0) / wall,
-        "server CPU": (row.server_cpu_s or 0.0) / wall,
-    }
-    if row.relay_cpu_s:
-        shares["relay CPU"] = row.relay_cpu_s / wall
-    if cap_mb_s and row.mb_s:
-        shares["link"] = row.mb_s / cap_mb_s
-    if median_rtt_s and row.requests is not None:
-        shares["round trips (serial)"] = row.requests.total * median_rtt_s / wall
-    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
-    return "; ".join(f"{name} {share:.2f}" for name, share in ranked)
-
-
 def skipped(case: str, tool: str, why: str) -> Row:
     """A row for a peer that is not installed."""
     return Row(case, tool, status="skipped", note=f"skipped: {why}")
@@ -529,32 +502,3 @@ def ratio_check(
         return Check(target, "not measured in this run", None)
     met = row.ratio > minimum if strict else row.ratio >= minimum
     return Check(target, f"{row.ratio:.2f}x ({peer} {row.seconds:.2f} s)", met)
-
-
-def cli_has(bench: Bench, command: str) -> str | None:
-    """None when ``jasmin-access COMMAND`` exists, else why not (for a 'not available' row)."""
-    if not Path(bench.cli).exists():
-        return f"{bench.cli} is not installed"
-    out = subprocess.run(
-        [bench.cli, command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=base_env(bench.ours_env(), bench.work_dir),
-    )
-    if out.returncode != 0:
-        return f"`jasmin-access {command}` is not implemented yet"
-    return None
-
-
-def api_has(module: str, name: str) -> str | None:
-    """None when ``module.name`` can be imported, else why not."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        return f"{module} cannot be imported ({exc})"
-    if not hasattr(mod, name):
-        return f"{module}.{name} is not implemented yet"
-    return None

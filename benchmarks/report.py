@@ -19,6 +19,7 @@ from .server import RequestCounts
 __all__ = [
     "CaseResult",
     "Config",
+    "bound_hint",
     "load_results",
     "machine_info",
     "render_report",
@@ -290,6 +291,33 @@ def _section(results: list[CaseResult], machine: list[str]) -> str:
         "".join(f"- {line}\n" for line in [*notes, *machine]),
     ]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+def bound_hint(row: Row, median_rtt_s: float, cap_mb_s: float | None) -> str:
+    """What most likely bounds a measured row, from its own figures.
+
+    Client CPU (CPU seconds of the process tree over wall seconds, in cores),
+    server CPU and relay CPU (the same for the server and the shaping relay;
+    the relay shares the machine's two cores too), the link (MB/s over the cap) and
+    request latency (requests times the median round trip, over wall seconds,
+    an upper bound since requests overlap) are each given as a share; the
+    largest is named first.
+    """
+    if not row.ok or not row.seconds:
+        return ""
+    wall = row.seconds
+    shares = {
+        "client CPU": (row.cpu_s or 0.0) / wall,
+        "server CPU": (row.server_cpu_s or 0.0) / wall,
+    }
+    if row.relay_cpu_s:
+        shares["relay CPU"] = row.relay_cpu_s / wall
+    if cap_mb_s and row.mb_s:
+        shares["link"] = row.mb_s / cap_mb_s
+    if median_rtt_s and row.requests is not None:
+        shares["round trips (serial)"] = row.requests.total * median_rtt_s / wall
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    return "; ".join(f"{name} {share:.2f}" for name, share in ranked)
 
 
 def _pkg(name: str) -> str:

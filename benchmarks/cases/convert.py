@@ -22,7 +22,6 @@ from ..harness import (
     Row,
     Run,
     base_env,
-    cli_has,
     find_row,
     measure_group,
     not_available,
@@ -31,7 +30,7 @@ from ..harness import (
     run_once,
 )
 from ..server import BENCH_KEY, BENCH_SECRET
-from ._common import BUCKET
+from ._common import BUCKET, cli_has
 
 __all__ = ["NAME", "checks", "peer_convert", "run", "zstd3_reference"]
 

@@ -19,14 +19,13 @@ from ..harness import (
     Measured,
     Row,
     Run,
-    cli_has,
     find_row,
     measure_group,
     not_available,
     ratio_check,
     skipped,
 )
-from ._common import BUCKET
+from ._common import BUCKET, cli_has
 
 __all__ = ["NAME", "checks", "run"]
 

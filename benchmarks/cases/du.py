@@ -16,13 +16,12 @@ from ..harness import (
     Measured,
     Row,
     Run,
-    cli_has,
     measure_group,
     not_available,
     ratio_check,
 )
 from ..harness import skipped as skipped_row
-from ._common import expect_count, human_count, small_tree
+from ._common import cli_has, expect_count, human_count, small_tree
 
 __all__ = ["NAME", "case_name", "checks", "run"]
 

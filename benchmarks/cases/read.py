@@ -27,14 +27,13 @@ from ..harness import (
     Measured,
     Row,
     Run,
-    api_has,
     find_row,
     measure_group,
     not_available,
     python_cmd,
     ratio_check,
 )
-from ._common import BUCKET
+from ._common import BUCKET, api_has
 from .convert import _s3fs, chunk_spec
 
 __all__ = ["NAME", "checks", "ours_read", "peer_read", "prepare", "run"]
