@@ -259,6 +259,9 @@ def render_doc() -> str:
         "# Performance\n",
         INTRO.replace("{profiles}", "\n".join(profile_table())),
     ]
+    findings = RESULTS / "findings.md"
+    if findings.exists():  # written by hand from the figures below
+        parts.append(findings.read_text())
     keys = sorted((p.stem for p in RESULTS.glob("*.json") if "-vs-" not in p.stem), key=_order)
     for key in keys:
         raw = json.loads((RESULTS / f"{key}.json").read_text())
@@ -269,9 +272,6 @@ def render_doc() -> str:
         if (IMAGES / f"perf-{key}.png").exists():
             parts.append(f"![peer time over ours, {title}](img/perf-{key}.png)\n")
         parts.append(_section(list(results.values()), raw.get("machine", [])))
-    findings = RESULTS / "findings.md"
-    if findings.exists():  # written by hand from the figures above
-        parts.append(findings.read_text())
     parts += ["## Cases\n", describe_cases(), REPRODUCE]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
