@@ -24,6 +24,10 @@ seeded log-normal round trip to every request and meters bodies through one
 bandwidth pipe per direction shared by all connections (the models of
 :mod:`benchmarks.shaping`, which shapes any client in front of any server for
 the benchmarks).
+
+Like the JASMIN object store, the proxy can refuse conditional writes: with
+``reject_conditional = True`` any PUT carrying ``If-None-Match`` or
+``If-Match`` gets ``501 NotImplemented`` (counted in ``conditional_refused``).
 """
 
 from __future__ import annotations
@@ -73,7 +77,9 @@ _DEFAULT_MESSAGES = {
     "AccessDenied": "Access Denied",
     "InvalidAccessKeyId": "The AWS Access Key Id you provided does not exist in our records.",
     "QuotaExceeded": "The tenancy quota has been exceeded.",
+    "NotImplemented": "A header you provided implies functionality that is not implemented",
 }
+_CONDITIONAL = ("if-none-match", "if-match")
 
 
 @dataclass
@@ -216,6 +222,11 @@ class _Handler(BaseHTTPRequestHandler):
             "X-Amz-Credential" in split.query
         )
         action = proxy._record(method, split.path, split.query, kind, authorized)
+        conditional = any(h.lower() in _CONDITIONAL for h in self.headers)
+        if method == "PUT" and proxy.reject_conditional and conditional:
+            with proxy._lock:
+                proxy.conditional_refused.append(split.path)
+            return self._send_error(501, "NotImplemented", None, split.path)
         if isinstance(action, Rule):
             return self._send_error(action.status, action.code, action.message, split.path)
         if action == "503":
@@ -304,6 +315,9 @@ class S3Proxy:
         Network profile applied to every forwarded request (none: no shaping).
     shaping_seed
         Seed of the profile's latency distribution.
+    reject_conditional
+        Answer PUTs with ``If-None-Match``/``If-Match`` with 501 NotImplemented
+        (as JASMIN does); their paths go to ``conditional_refused``.
     """
 
     upstream: str
@@ -316,6 +330,8 @@ class S3Proxy:
     rules: list[Rule] = field(default_factory=list)
     shaping: Profile | None = None
     shaping_seed: int = 0
+    reject_conditional: bool = False
+    conditional_refused: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._latency = self.shaping.latency(self.shaping_seed) if self.shaping else None
@@ -415,6 +431,7 @@ class S3Proxy:
             self.kinds.clear()
             self.authorized_requests.clear()
             self.faults.clear()
+            self.conditional_refused.clear()
 
     # ------------------------------------------------------------------ statistics
 
