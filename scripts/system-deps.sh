@@ -14,6 +14,9 @@ need() {  # need PACKAGE [COMMAND-OR-FILE-THAT-PROVES-IT]
 
 # --- Debian packages -------------------------------------------------------------------------
 
+need nco ncks          # real-file corpus: 64-bit offset/CDF5, packed int16, record slicing
+need cdo               # real-file corpus: files split across a year boundary
+
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "system-deps: missing Debian packages: ${missing[*]} (run as root: sudo $0)" >&2

@@ -16,7 +16,17 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _time_variable(func: Any) -> Any:
+    return click.option(
+        "--time-variable",
+        metavar="NAME",
+        help="Variable along the record dimension that orders and checks the steps "
+        "(default: the record coordinate if it has time units, else e.g. time_centered).",
+    )(func)
+
+
 def _parallel(func: Any) -> Any:
+    func = _time_variable(func)
     func = click.option("--workers", type=int, help="N local worker processes.")(func)
     func = click.option(
         "--scheduler", metavar="NAME|URL", help="threads (default), processes or tcp://host:port."
@@ -114,6 +124,7 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
 @click.option("--workers", type=int, help="N local worker processes.")
 @click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@_time_variable
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     """Append NetCDF SOURCES to the Zarr store DEST along its record dimension."""

@@ -93,6 +93,7 @@ def prepare(
         concat_dim=options.concat_dim,
         variables=options.variables,
         drop_variables=options.drop_variables,
+        time_variable=options.time_variable,
     )
     return build_plan(inventory, options)
 
@@ -110,6 +111,7 @@ def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
         "created": now,
         "options": plan.options.to_dict(),
         "record_dim": plan.inventory.groups[""].record_dim,
+        "time_variable": plan.inventory.groups[""].time_name,
         "sources": [
             {"name": r.url, "size": r.size, "mtime": r.mtime} for r in plan.inventory.sources
         ],
@@ -131,6 +133,7 @@ def convert(
     variables: Sequence[str] | None = None,
     drop_variables: Sequence[str] | None = None,
     concat_dim: str | None = None,
+    time_variable: str | None = None,
     attrs: Mapping[str, str] | Sequence[str] | None = None,
     overwrite: bool = False,
     verify: bool = False,
@@ -170,6 +173,11 @@ def convert(
         variables are kept).
     concat_dim
         Record dimension (default: unlimited dim, else ``time_counter``/``time``).
+    time_variable
+        Variable along the record dimension that orders the files and whose
+        steps are checked (default: the record coordinate when it has CF time
+        units, else a CF time coordinate along it such as ``time_centered``;
+        without one, files are joined in the order given).
     attrs
         Extra global attributes (mapping or ``key=value`` strings).
     overwrite
@@ -209,6 +217,7 @@ def convert(
         variables=variables,
         drop_variables=drop_variables,
         concat_dim=concat_dim,
+        time_variable=time_variable,
         attrs=attrs,
     )
     try:
@@ -233,6 +242,7 @@ def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:
         "variables": options.variables,
         "drop_variables": options.drop_variables,
         "concat_dim": options.concat_dim,
+        "time_variable": options.time_variable,
     }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import AlreadyExists, InvalidInput, NotFound, translating
 from ..stores import new_run_id, resolve
+from ..timecoord import choose_time, same_value, time_candidates, values_equal
 from .api import ConvertReport, prepare
 from .chunking import grid
 from .encoding import convert_times
@@ -37,7 +39,8 @@ from .execute import run_units
 from .plan import ConvertOptions, Plan, Unit, VarPlan
 from .progress import Progress
 from .scan import RECORD_NAMES, step_label
-from .sources import close_all
+from .sources import close_all, read_slab
+from .verify import IGNORED_ATTRS
 from .writer import (
     MARKER,
     Journal,
@@ -132,6 +135,19 @@ def _record_dim(root: Any) -> str:
     return found
 
 
+def _time_variable(root: Any, rdim: str, override: str | None) -> str | None:
+    """The store's time coordinate: as recorded by convert, else chosen as convert would."""
+    if override:
+        return override
+    prov = root.attrs.get("jasmin_access", {})
+    if "time_variable" in prov:
+        return prov["time_variable"]
+    arrays = dict(root.arrays())
+    variables = {n: (_dims(a), dict(a.attrs)) for n, a in arrays.items()}
+    names = time_candidates(variables, rdim)
+    return choose_time(names, lambda n: np.asarray(arrays[n][...]))
+
+
 def _dims(arr: Any) -> tuple[str, ...]:
     names = getattr(arr.metadata, "dimension_names", None)
     if names is None:
@@ -217,6 +233,38 @@ def _check_gaps(old: np.ndarray, new: np.ndarray, start: int, units: str | None,
             f"gap before step {step_label(step, units, cal)} breaks the store's spacing",
             "use --allow-gaps to accept it",
         )
+
+
+def _check_against_store(plan: Plan, target: StoreTarget) -> None:
+    """Attributes and static values of the sources equal the store's (NaN equals NaN)."""
+    import xarray as xr
+
+    inv = plan.inventory.groups[""]
+    first = plan.inventory.sources[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = xr.open_zarr(target.zarr_store(), decode_cf=False, chunks=None)
+    for name, info in inv.variables.items():
+        if name not in raw.variables:
+            continue
+        stored = raw[name].attrs
+        skip = {"units", "time_origin"} if name in inv.units else set()
+        for key, value in info.attrs.items():
+            if key in IGNORED_ATTRS or key in skip or key not in stored:
+                continue
+            if not same_value(stored[key], value):
+                raise InvalidInput(
+                    f"{first.url}: variable {name!r} differs from the store: attribute {key!r} "
+                    f"({value!r} vs {stored[key]!r})",
+                    "append files made the same way as the store's",
+                )
+        if inv.record_dim not in info.dims and info.dtype != object:
+            values = read_slab(first, "", name, tuple(slice(0, n) for n in info.shape))
+            if not values_equal(values, raw[name].values):
+                raise InvalidInput(
+                    f"{first.url}: values of {name!r} differ from the store's",
+                    "append files on the same grid",
+                )
 
 
 # --------------------------------------------------------------------------- planning
@@ -307,6 +355,7 @@ def append(
     allow_gaps: bool = False,
     variables: Sequence[str] | None = None,
     drop_variables: Sequence[str] | None = None,
+    time_variable: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
@@ -329,6 +378,9 @@ def append(
         Accept steps further apart than the store's usual spacing.
     variables, drop_variables
         Select variables of the sources (every record variable of the store must remain).
+    time_variable
+        The variable whose steps place the new ones (default: the one convert
+        chose, recorded in the store).
     workers, scheduler, progress, profile, endpoint_url, anon, fail_after_units
         As for :func:`jasmin_access.convert`.
 
@@ -353,13 +405,34 @@ def append(
         target = StoreTarget.of(loc, new_run_id())
         with translating("append", loc.url, loc.profile_name):
             report = _append(sources, target, loc.url, flags, rkw, workers, scheduler, progress,
-                             fail_after_units)  # fmt: skip
+                             fail_after_units, time_variable)  # fmt: skip
     finally:
         close_all()
         close_stores()
         _views.clear()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _start(
+    root: Any,
+    target: StoreTarget,
+    inv: Any,
+    tname: str | None,
+    old_length: int,
+    flags: dict[str, bool],
+) -> int:
+    """Where the new steps go: placed by the time coordinate, else after the last step."""
+    if tname is None:
+        log.info("no time coordinate along %r: steps added after the last", inv.record_dim)
+        return old_length
+    arr = root[tname]
+    old = np.asarray(_resized(target, tname, old_length, 0)[...])
+    units = arr.attrs.get("units")
+    units = units if isinstance(units, str) and " since " in units else None
+    cal = str(arr.attrs.get("calendar", "standard"))
+    new = convert_times(inv.time_values, inv.time_units, units, cal)
+    return _placement(old, new, units, cal, flags["replace"], flags["allow_gaps"])
 
 
 def _open_root(target: StoreTarget, url: str) -> Any:
@@ -384,11 +457,14 @@ def _append(
     scheduler: str | None,
     progress: bool,
     fail_after: int | None,
+    time_variable: str | None = None,
 ) -> ConvertReport:
     root = _open_root(target, url)
     rdim = _record_dim(root)
     fmt = root.metadata.zarr_format
-    plan = prepare(sources, ConvertOptions(concat_dim=rdim, zarr_format=fmt), rkw)
+    tname = _time_variable(root, rdim, time_variable)
+    options = ConvertOptions(concat_dim=rdim, zarr_format=fmt, time_variable=tname)
+    plan = prepare(sources, options, rkw)
     inv = plan.inventory.groups[""]
     nested = [p for p, g in plan.inventory.groups.items() if p and g.record_dim]
     if nested:
@@ -396,9 +472,10 @@ def _append(
             f"group '{nested[0]}' has a record dimension; append handles the root group only",
             "convert the full set again",
         )
-    if inv.record_dim != rdim or inv.record_values is None:
-        raise InvalidInput(f"the sources have no {rdim!r} coordinate", "check the files")
+    if inv.record_dim != rdim:
+        raise InvalidInput(f"the sources have no {rdim!r} dimension", "check the files")
     _check_variables(plan, root, rdim)
+    _check_against_store(plan, target)
     _adopt_store_layout(plan, root)
     fingerprint = f"{plan.fingerprint}-{int(flags['replace'])}{int(flags['allow_gaps'])}"
     marker = _read_json(target.fs, target.key(MARKER))
@@ -407,14 +484,9 @@ def _append(
             f"{url} has an unfinished run of other inputs (run {marker.get('run_id')})",
             "re-run that command to finish it",
         )
-    time_arr = root[rdim]
-    old_length = int(marker["old_length"]) if marker else int(time_arr.shape[0])
-    old = np.asarray(_resized(target, rdim, old_length, 0)[...])
-    units = time_arr.attrs.get("units")
-    cal = str(time_arr.attrs.get("calendar", "standard"))
-    new = convert_times(inv.record_values, (inv.units.get(rdim) or [None])[0], units, cal)
-    start = _placement(old, new, units, cal, flags["replace"], flags["allow_gaps"])
-    new_length = max(old_length, start + new.size)
+    old_length = int(marker["old_length"]) if marker else int(root[rdim].shape[0])
+    start = _start(root, target, inv, tname, old_length, flags)
+    new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")
     journal = Journal(target, fingerprint)
     if marker is not None:

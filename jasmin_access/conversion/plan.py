@@ -43,6 +43,7 @@ class ConvertOptions:
     variables: list[str] | None = None
     drop_variables: list[str] | None = None
     concat_dim: str | None = None
+    time_variable: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import xarray as xr
 from ..errors import translating
 from ..stores import Location, resolve
 from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
-from .subset import record_dim
+from .subset import time_coordinate, time_index
 from .zstore import is_metadata_key, open_metadata, read_store
 
 __all__ = ["DatasetInfo", "VariableInfo", "info"]
@@ -145,14 +145,12 @@ def _codec_text(codec: Any) -> str:
 
 
 def _time_range(ds: xr.Dataset) -> tuple[str | None, str | None, str | None]:
-    try:
-        dim = record_dim(ds)
-    except Exception:
+    """First and last date of the time coordinate (none when no coordinate holds dates)."""
+    name = time_coordinate(ds)
+    if name is None or ds[name].size == 0:
         return None, None, None
-    if dim not in ds.indexes or ds.sizes[dim] == 0:
-        return None, None, None
-    index = ds.indexes[dim]
-    calendar = ds[dim].encoding.get("calendar") or getattr(index, "calendar", None)
+    index = time_index(ds, name)
+    calendar = ds[name].encoding.get("calendar") or getattr(index, "calendar", None)
     return str(index[0]), str(index[-1]), calendar
 
 
