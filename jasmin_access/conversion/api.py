@@ -18,7 +18,14 @@ from ..stores import Location, new_run_id, resolve
 from .chunking import parse_chunks
 from .chunkio import prime_encoders
 from .execute import read_ahead, run_units
-from .plan import ConvertOptions, Plan, Unit, build_plan, write_template
+from .plan import (
+    ConvertOptions,
+    Plan,
+    Unit,
+    build_plan,
+    check_char_fill_values,
+    write_template,
+)
 from .progress import Progress
 from .scan import scan
 from .sources import close_all, expand_sources
@@ -222,6 +229,8 @@ def convert(
     )
     try:
         plan = prepare(sources, options, rkw)
+        if options.zarr_format == 3:
+            check_char_fill_values(plan.inventory)
         loc = resolve(dest, write=True, **rkw)
         report = _write(plan, loc, overwrite, progress, workers, scheduler, fail_after_units)
     finally:

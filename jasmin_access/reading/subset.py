@@ -103,11 +103,7 @@ def time_coordinate(ds: xr.Dataset, dim: str | None = None) -> str | None:
         return None
     prov = ds.attrs.get("jasmin_access")
     named = prov.get("time_variable") if isinstance(prov, dict) else None
-    marked = [
-        str(n)
-        for n, v in ds.variables.items()
-        if _is_time(v) or str(n) in PREFERRED
-    ]
+    marked = [str(n) for n, v in ds.variables.items() if _is_time(v) or str(n) in PREFERRED]
     for name in [named, dim, *PREFERRED, *marked]:
         if name and name in ds.variables and ds[name].dims == (dim,) and _is_datetime(ds[name]):
             return str(name)

@@ -45,6 +45,10 @@ def _corpus(root: Path) -> dict[str, Case]:
     cases: dict[str, Case] = {
         "scipy-example_1": ([_package_file("scipy.io", "tests", "data", "example_1.nc")], "time"),
         "scipy-example_2": ([_package_file("scipy.io", "tests", "data", "example_2.nc")], ""),
+        "scipy-example_3-v2": (
+            [_package_file("scipy.io", "tests", "data", "example_3_maskedvals.nc")],
+            "",
+        ),
         "xarray-bears": ([_package_file("xarray", "tests", "data", "bears.nc")], ""),
         "xios-monthly": (producers.xios_monthly(root / "xios"), "time_counter"),
         "xios-5day-units-change": (
@@ -74,6 +78,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
 CASES = [
     "scipy-example_1",
     "scipy-example_2",
+    "scipy-example_3-v2",
     "xarray-bears",
     "xios-monthly",
     "xios-5day-units-change",
@@ -89,7 +94,8 @@ CASES = [
     "nco-cdo-long_history",
     "nco-cdo-splityear",
 ]
-SINGLE = {"scipy-example_1", "scipy-example_2", "xarray-bears", "nco-cdo-cdf5"}
+SINGLE = {"scipy-example_1", "scipy-example_2", "scipy-example_3-v2", "xarray-bears"}
+SINGLE |= {"nco-cdo-cdf5"}
 SINGLE |= {"projection-y-unlimited", "projection-descending-y", "nco-cdo-offset64"}
 MULTI = [c for c in CASES if c not in SINGLE and c != "nco-cdo-long_history"]
 
@@ -117,8 +123,16 @@ def _check_store(url: str, files: list[Path], rdim: str) -> None:
 def test_convert_open_verify(case: str, corpus: dict[str, Case], tmp_path: Path) -> None:
     files, rdim = _get(corpus, case)
     url = str(tmp_path / "store.zarr")
-    convert([str(f) for f in files], url)
+    convert([str(f) for f in files], url, zarr_format=2 if case.endswith("-v2") else 3)
     _check_store(url, files, rdim)
+
+
+def test_character_fill_value_needs_zarr_v2(corpus: dict[str, Case], tmp_path: Path) -> None:
+    files, _ = corpus["scipy-example_3-v2"]
+    url = str(tmp_path / "chars.zarr")
+    with pytest.raises(InvalidInput, match="'var6_char' holds characters with a _FillValue"):
+        convert([str(f) for f in files], url)
+    assert store_objects(url, None) == []
 
 
 @pytest.mark.parametrize("case", MULTI)
@@ -144,7 +158,7 @@ def test_xios_files_join_by_time_centered_on_s3(
     assert "files ordered by time_centered" in caplog.text
     summary = info(url, profile=profile)
     assert (summary.time_start, summary.time_end) == ("1976-11-16 00:00:00", "1976-12-16 00:00:00")
-    assert summary.calendar == "360_day"
+    assert summary.calendar == "360_day" and "(360_day, from time_centered)" in str(summary)
     with pytest.raises(InvalidInput, match="steps 1976-12-16 00:00:00 to 1976-12-16"):
         append([str(files[1])], url, profile=profile)
     append([str(files[2])], url, profile=profile)
@@ -155,6 +169,16 @@ def test_xios_files_join_by_time_centered_on_s3(
         "1977-01-16 00:00:00",
     ]
     assert ds.sizes["time_counter"] == 2 and (ds.time_counter.values == 0).all()
+
+
+def test_netcdf_files_opened_in_place_are_joined_by_time_centered(
+    corpus: dict[str, Case],
+) -> None:
+    files, _ = corpus["xios-monthly"]
+    ds = open_dataset([str(files[2]), str(files[0]), str(files[1])], chunks=None)
+    xr.testing.assert_equal(ds.load(), reference(files))
+    picked = open_dataset([str(f) for f in files], time=("1976-12", "1976-12"), chunks=None)
+    assert [str(t) for t in picked.time_centered.values] == ["1976-12-16 00:00:00"]
 
 
 def test_repeated_month_is_an_overlap_and_nothing_is_written(
