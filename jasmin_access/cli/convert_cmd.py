@@ -124,6 +124,8 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
 @click.option("--workers", type=int, help="N local worker processes.")
 @click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")
+@click.option("--variables", metavar="A,B", help="Only these variables.")
 @_time_variable
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
@@ -131,6 +133,8 @@ def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     from ..conversion import append as run_append
 
     opts = get_options()
+    for key in _SPLIT:
+        kw[key] = _split(kw[key])
     report = run_append(list(sources), dest, progress=opts.progress, **opts.resolve_kwargs, **kw)
     if opts.json:
         emit_json([report.to_dict()])

@@ -400,12 +400,17 @@ def append(
     started = time.monotonic()
     rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
     flags = {"replace": replace, "allow_gaps": allow_gaps}
+    select = {
+        "variables": list(variables) if variables else None,
+        "drop_variables": list(drop_variables) if drop_variables else None,
+        "time_variable": time_variable,
+    }
     try:
         loc = resolve(dest, write=True, **rkw)
         target = StoreTarget.of(loc, new_run_id())
         with translating("append", loc.url, loc.profile_name):
             report = _append(sources, target, loc.url, flags, rkw, workers, scheduler, progress,
-                             fail_after_units, time_variable)  # fmt: skip
+                             fail_after_units, select)  # fmt: skip
     finally:
         close_all()
         close_stores()
@@ -457,13 +462,13 @@ def _append(
     scheduler: str | None,
     progress: bool,
     fail_after: int | None,
-    time_variable: str | None = None,
+    select: dict[str, Any],
 ) -> ConvertReport:
     root = _open_root(target, url)
     rdim = _record_dim(root)
     fmt = root.metadata.zarr_format
-    tname = _time_variable(root, rdim, time_variable)
-    options = ConvertOptions(concat_dim=rdim, zarr_format=fmt, time_variable=tname)
+    tname = _time_variable(root, rdim, select.pop("time_variable"))
+    options = ConvertOptions(concat_dim=rdim, zarr_format=fmt, time_variable=tname, **select)
     plan = prepare(sources, options, rkw)
     inv = plan.inventory.groups[""]
     nested = [p for p, g in plan.inventory.groups.items() if p and g.record_dim]

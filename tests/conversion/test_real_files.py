@@ -297,3 +297,14 @@ def test_append_refuses_another_grid_and_leaves_the_store(
         with pytest.raises(InvalidInput, match=expected):
             append([str(other)], url)
         assert sorted(store_objects(url, None)) == before
+
+
+def test_append_keeps_the_variable_selection(corpus: dict[str, Case], tmp_path: Path) -> None:
+    files, _ = corpus["xios-monthly"]
+    url = str(tmp_path / "sst_less.zarr")
+    convert([str(f) for f in files[:2]], url, drop_variables=["tos"])
+    with pytest.raises(InvalidInput, match="'tos' is not in the store"):
+        append([str(files[2])], url)
+    append([str(files[2])], url, drop_variables=["tos"])
+    ref = reference(files).drop_vars("tos")
+    xr.testing.assert_equal(open_dataset(url, chunks=None).load(), ref)
