@@ -67,6 +67,7 @@ class GroupInventory:
     record_values: np.ndarray | None = None
     time_name: str | None = None
     time_values: np.ndarray | None = None
+    read_cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def time_units(self) -> str | None:
@@ -293,6 +294,7 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     refs = _order_files(groups, refs)
     for inv in groups.values():
         _finish_group(inv, refs)
+        inv.read_cache.clear()
     return Inventory(refs, groups)
 
 
@@ -309,9 +311,12 @@ def _file_values(inv: GroupInventory, refs: list[SourceRef], name: str) -> list[
 
     out = []
     for i, ref in enumerate(refs):
-        ds = open_group(ref, inv.path)
-        with READ_LOCK:
-            values = np.asarray(ds[name].values)
+        key = (ref.url, name)
+        if key not in inv.read_cache:  # each file is opened once for its 1-D time values
+            ds = open_group(ref, inv.path)
+            with READ_LOCK:
+                inv.read_cache[key] = np.asarray(ds[name].values)
+        values = inv.read_cache[key]
         if name in inv.units:
             values = convert_times(
                 values, inv.units[name][i], inv.units[name][0], inv.calendars[name]

@@ -212,12 +212,7 @@ def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
     dim = record_dim(ds)
     name = time_coordinate(ds, dim)
     if name is None and (isinstance(start, str) or isinstance(stop, str)):
-        raise InvalidInput(
-            f"cannot select dates: the record coordinate '{dim}' has no time units "
-            "and no time coordinate varies along it",
-            f"select by position with .isel({dim}=slice(i, j)), give numbers in its own "
-            "values, or re-convert with --time-variable NAME",
-        )
+        raise _no_dates(ds, dim)
     if name is None and dim not in ds.indexes:
         raise InvalidInput(f"time axis '{dim}' has no coordinate values to select on")
     index = time_index(ds, name or dim)
@@ -242,6 +237,22 @@ def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
     contiguous = positions[-1] - positions[0] + 1 == len(positions)
     sel = slice(int(positions[0]), int(positions[-1]) + 1) if contiguous else positions
     return ds.isel({dim: sel})
+
+
+def _no_dates(ds: xr.Dataset, dim: str) -> InvalidInput:
+    """Why dates cannot be compared with the record dimension, and the way out."""
+    encoded = ds[dim].attrs.get("units", "") if dim in ds.variables else ""
+    if " since " in str(encoded):
+        return InvalidInput(
+            f"cannot select dates: the times of '{dim}' were not decoded",
+            "open without decode_times=False",
+        )
+    return InvalidInput(
+        f"cannot select dates: the record coordinate '{dim}' has no time units "
+        "and no time coordinate varies along it",
+        f"select by position with .isel({dim}=slice(i, j)), give numbers in its own "
+        "values, or re-convert with --time-variable NAME",
+    )
 
 
 def find_lat_lon(ds: xr.Dataset) -> tuple[str, str]:
