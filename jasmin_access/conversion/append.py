@@ -478,7 +478,11 @@ def _append(
             "convert the full set again",
         )
     if inv.record_dim != rdim:
-        raise InvalidInput(f"the sources have no {rdim!r} dimension", "check the files")
+        raise InvalidInput(
+            f"{plan.inventory.sources[0].url} has no {rdim!r} dimension (the store's record "
+            "dimension)",
+            "append files made like the store's",
+        )
     _check_variables(plan, root, rdim)
     _check_against_store(plan, target)
     _adopt_store_layout(plan, root)

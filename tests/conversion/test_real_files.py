@@ -297,6 +297,10 @@ def test_append_refuses_another_grid_and_leaves_the_store(
         with pytest.raises(InvalidInput, match=expected):
             append([str(other)], url)
         assert sorted(store_objects(url, None)) == before
+    sst = corpus["ostia-one-record"][0][0]
+    with pytest.raises(InvalidInput, match=f"{sst.name} has no 'time_counter' dimension"):
+        append([str(sst)], url)
+    assert sorted(store_objects(url, None)) == before
 
 
 def test_append_keeps_the_variable_selection(corpus: dict[str, Case], tmp_path: Path) -> None:
