@@ -312,3 +312,17 @@ def test_append_keeps_the_variable_selection(corpus: dict[str, Case], tmp_path: 
     append([str(files[2])], url, drop_variables=["tos"])
     ref = reference(files).drop_vars("tos")
     xr.testing.assert_equal(open_dataset(url, chunks=None).load(), ref)
+
+
+def test_time_and_bbox_subsets_on_descending_latitude(
+    corpus: dict[str, Case], tmp_path: Path
+) -> None:
+    files, _ = corpus["descending-latitude"]
+    url = str(tmp_path / "era.zarr")
+    convert([str(f) for f in files], url)
+    got = open_dataset(url, time=("2020-01-02", "2020-01-03"), bbox=(0, 0, 100, 50), chunks=None)
+    ref = reference(files, "time")
+    want = ref.sel(latitude=[40.0, 0.0], longitude=[0.0, 45.0, 90.0])
+    want = want.sel(time=slice("2020-01-02", "2020-01-03"))
+    assert want.sizes["time"] == 2
+    xr.testing.assert_equal(got.load(), want)
