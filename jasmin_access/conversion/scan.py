@@ -75,11 +75,6 @@ class GroupInventory:
         return (self.units.get(self.time_name or "") or [None])[0]
 
     @property
-    def time_calendar(self) -> str:
-        """Calendar of the time coordinate."""
-        return self.calendars.get(self.time_name or "", "standard")
-
-    @property
     def offsets(self) -> np.ndarray:
         """Start of each file along the record dimension (length files + 1)."""
         return np.concatenate([[0], np.cumsum(self.counts)]).astype(int)
