@@ -37,6 +37,7 @@ from .append_checks import (
     dims_of,
     placement,
     record_dim_of,
+    record_length,
     time_variable_of,
 )
 from .chunking import grid
@@ -351,7 +352,7 @@ def _append(
             f"{url} has an unfinished run of other inputs (run {marker.get('run_id')})",
             "re-run that command to finish it",
         )
-    old_length = int(marker["old_length"]) if marker else int(root[rdim].shape[0])
+    old_length = int(marker["old_length"]) if marker else record_length(root, rdim)
     start = _start(root, target, inv, tname, old_length, flags)
     new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")

@@ -23,6 +23,7 @@ __all__ = [
     "dims_of",
     "placement",
     "record_dim_of",
+    "record_length",
     "time_variable_of",
 ]
 
@@ -36,6 +37,15 @@ def record_dim_of(root: Any) -> str:
     if found is None:
         raise InvalidInput("cannot tell the store's record dimension", "pass --concat-dim")
     return found
+
+
+def record_length(root: Any, rdim: str) -> int:
+    """Length of the record dimension (it may have no coordinate variable)."""
+    for _, arr in root.arrays():
+        dims = dims_of(arr)
+        if rdim in dims:
+            return int(arr.shape[dims.index(rdim)])
+    raise InvalidInput(f"no array of the store has the dimension {rdim!r}", "check the store")
 
 
 def time_variable_of(root: Any, rdim: str, override: str | None) -> str | None:

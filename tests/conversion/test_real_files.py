@@ -58,6 +58,7 @@ def _corpus(root: Path) -> dict[str, Case]:
         "iris-um": (producers.um_iris(root / "um"), "time"),
         "ostia-one-record": (producers.ostia_daily(root / "ostia"), "time"),
         "stations-strings": (producers.station_series(root / "stations"), "time"),
+        "argo-profiles": (producers.argo_profiles(root / "argo"), "profile"),
         "descending-latitude": (producers.descending_latitude(root / "era"), "time"),
         "projection-y-unlimited": ([producers.polar_stereographic(root / "ps")], "y"),
         "projection-descending-y": (
@@ -85,6 +86,7 @@ CASES = [
     "iris-um",
     "ostia-one-record",
     "stations-strings",
+    "argo-profiles",
     "descending-latitude",
     "projection-y-unlimited",
     "projection-descending-y",

@@ -14,7 +14,8 @@ dimensions, attributes, types, storage layout and file format) on a tiny grid:
 * :func:`ostia_daily`: OSTIA L4 analyses: packed int16 and int8 with
   ``scale_factor``/``add_offset``, flag variables, time bounds, one record a file.
 * :func:`station_series`: a CF timeSeries station file with vlen string
-  and char variables.
+  and char variables; :func:`argo_profiles`: CF profile files whose record
+  dimension is ``profile`` and whose time is ``juld(profile)``.
 * :func:`descending_latitude` and :func:`polar_stereographic`: descending
   axes, including a projection ``y`` that is the file's unlimited dimension.
 
@@ -30,6 +31,7 @@ import netCDF4
 import numpy as np
 
 __all__ = [
+    "argo_profiles",
     "descending_latitude",
     "ostia_daily",
     "polar_stereographic",
@@ -480,6 +482,62 @@ def station_series(root: Path) -> list[Path]:
                 }
             )
             temp[:] = _field((3, 5), 11.0, 2.0)
+        out.append(path)
+    return out
+
+
+def argo_profiles(root: Path) -> list[Path]:
+    """Two CF profile files (3 profiles each) whose record dimension is ``profile``.
+
+    The time is ``juld(profile)`` (``standard_name = time``), not a coordinate
+    of its own; platform codes are vlen strings; pressure runs down the column.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for part in range(2):
+        path = root / f"argo_profiles_{part + 1}.nc"
+        with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
+            ds.setncatts({"featureType": "profile", "Conventions": "CF-1.8"})
+            ds.createDimension("profile", None)
+            ds.createDimension("level", 4)
+            juld = ds.createVariable("juld", "f8", ("profile",))
+            juld.setncatts(
+                {
+                    "standard_name": "time",
+                    "long_name": "Julian day of the profile",
+                    "units": "days since 1950-01-01 00:00:00 UTC",
+                    "axis": "T",
+                }
+            )
+            juld[:] = 26000.0 + part * 10 + np.array([0.25, 3.5, 7.75])
+            code = ds.createVariable("platform_number", str, ("profile",))
+            code.long_name = "Float unique identifier"
+            for i, text in enumerate(["6901234", "6901235", "3902101"]):
+                code[i] = text
+            lat = ds.createVariable("latitude", "f8", ("profile",))
+            lat.setncatts({"standard_name": "latitude", "units": "degree_north"})
+            lat[:] = [48.1, 47.9, 45.0 - part]
+            lon = ds.createVariable("longitude", "f8", ("profile",))
+            lon.setncatts({"standard_name": "longitude", "units": "degree_east"})
+            lon[:] = [-20.5, -19.8, -15.0 + part]
+            pres = ds.createVariable(
+                "pres", "f4", ("profile", "level"), fill_value=np.float32(99999.0)
+            )
+            pres.setncatts({"standard_name": "sea_water_pressure", "units": "decibar", "axis": "Z"})
+            pres[:] = np.tile(np.array([5.0, 50.0, 200.0, 1000.0], dtype="f4"), (3, 1))
+            temp = ds.createVariable(
+                "temp", "f4", ("profile", "level"), fill_value=np.float32(99999.0)
+            )
+            temp.setncatts(
+                {
+                    "standard_name": "sea_water_temperature",
+                    "units": "degree_Celsius",
+                    "coordinates": "juld latitude longitude pres",
+                }
+            )
+            values = _field((3, 4), 10.0, 3.0)
+            values[2, 3] = 99999.0  # a profile that stopped short
+            temp[:] = values
         out.append(path)
     return out
 
