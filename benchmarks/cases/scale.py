@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..datasets import key_tree, nemo_set
-from ..harness import Bench, Check, Measured, Row, cli_has, measure, not_available, python_cmd
+from ..harness import Bench, Check, Measured, Row, measure, not_available, python_cmd
 from . import _files
-from ._common import BUCKET, human_count, small_tree
+from ._common import BUCKET, cli_has, human_count, small_tree
 from .du import ours_du
 
 __all__ = ["NAME", "checks", "run"]
