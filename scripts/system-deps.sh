@@ -14,6 +14,8 @@ need() {  # need PACKAGE [COMMAND-OR-FILE-THAT-PROVES-IT]
 
 # --- Debian packages -------------------------------------------------------------------------
 
+need chromium  # catalog: the index.html page is tested in a headless browser
+
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "system-deps: missing Debian packages: ${missing[*]} (run as root: sudo $0)" >&2
