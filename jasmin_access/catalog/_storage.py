@@ -84,11 +84,31 @@ class CatalogStore:
             except FileNotFoundError:
                 return None
 
-    def size(self, key: str) -> int:
-        """Size of an object in bytes (one HEAD)."""
+    def read_tail(self, key: str, length: int) -> tuple[int, bytes]:
+        """The object's size and its last ``length`` bytes.
+
+        One suffix-range GET on S3 (the size comes back in ``Content-Range``;
+        public buckets often allow GET but not HEAD).
+        """
         loc = self._loc(key)
         with translating("reading", loc.url, loc.profile_name):
-            return int(loc.fs.size(loc.path))
+            if loc.kind not in ("s3", "https"):
+                size = int(loc.fs.size(loc.path))
+                return size, bytes(loc.fs.cat_file(loc.path, start=max(0, size - length)))
+            from fsspec.asyn import sync
+
+            bucket, name = paths.split_bucket(loc.path)
+
+            async def tail() -> tuple[int, bytes]:
+                resp = await loc.fs._call_s3(
+                    "get_object", Bucket=bucket, Key=name, Range=f"bytes=-{length}"
+                )
+                async with resp["Body"] as body:
+                    data = await body.read()
+                total = str(resp.get("ContentRange") or "").rpartition("/")[2]
+                return (int(total) if total.isdigit() else len(data)), bytes(data)
+
+            return sync(loc.fs.loop, tail)
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of an object (one ranged GET)."""

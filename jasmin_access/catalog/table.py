@@ -5,8 +5,9 @@ dates (search must compare times in the data's own calendar), search needs
 list columns of variable and standard names, and stac-geoparquet would add
 geopandas, shapely and pyproj to every install for a box test that four float
 columns answer.  The table is written with pyarrow as a single row group whose
-search columns come first, so a search reads three things: the object's size,
-its footer (one ranged GET of the tail) and the search columns (one ranged GET).
+search columns come first, so a search reads two things:
+its footer with the object's size (one suffix-range GET) and the search columns
+(one ranged GET).
 """
 
 from __future__ import annotations
@@ -134,16 +135,17 @@ def _column_span(meta: pq.FileMetaData, columns: list[str]) -> tuple[int, int]:
 def read_table(store: CatalogStore, columns: list[str] | None = None) -> pa.Table | None:
     """Read the index (only ``columns``) with byte ranges; None when there is none.
 
-    Three requests whatever the catalog's size: a HEAD for the size, the
-    footer, and one range spanning the columns asked for.
+    Two requests whatever the catalog's size (three when the footer is
+    wider than 64 KiB): the tail with the footer, whose response also gives
+    the object's size, and one range spanning the columns asked for.
     """
     try:
-        size = store.size(INDEX_KEY)
+        size, tail = store.read_tail(INDEX_KEY, _TAIL)
     except FileNotFoundError:
         return None
     sparse = _Sparse(size)
-    tail_start = max(0, size - _TAIL)
-    sparse.add(tail_start, store.read_range(INDEX_KEY, tail_start, size))
+    tail_start = size - len(tail)
+    sparse.add(tail_start, tail)
     footer_len = int.from_bytes(sparse.parts[0][1][-8:-4], "little")
     if footer_len + 8 > size - tail_start:  # a very wide footer: fetch the rest of it
         start = size - footer_len - 8
