@@ -93,8 +93,8 @@ def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> li
                 "asset_href": relative_href(store.url, store.href(f"{cid}/{href}"))
                 if "://" not in href else href,
                 "media_type": item.assets["data"].media_type, "format": record.format,
-                "datetime_start": item.common_metadata.start_datetime,
-                "datetime_end": item.common_metadata.end_datetime,
+                "datetime_start": item.common_metadata.start_datetime or item.datetime,
+                "datetime_end": item.common_metadata.end_datetime or item.datetime,
                 "nbytes": record.nbytes, "stored_bytes": record.stored_bytes,
                 "source_url": record.source.url, "fingerprint": record.source.fingerprint,
                 "summary": summary_json(summary),

@@ -22,7 +22,8 @@ _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:70em;color:#222;padding:0 1em}
 h1{font-size:1.5em;margin:.2em 0}#filter{width:100%;font-size:1.1em;padding:.4em;margin:.6em 0}
 article{border:1px solid #ccd;border-radius:6px;padding:.8em;margin:.8em 0;display:flex;gap:1em}
-article[hidden]{display:none}article .meta{flex:1;min-width:0}article h2{font-size:1.15em;margin:0 0 .3em}
+article[hidden]{display:none}
+article .meta{flex:1;min-width:0}article h2{font-size:1.15em;margin:0 0 .3em}
 svg{flex:none;width:200px;height:100px;background:#eef4fb;border:1px solid #ccd}
 table{border-collapse:collapse;font-size:.92em}td,th{padding:.1em .6em .1em 0;text-align:left}
 pre{background:#f6f6f6;padding:.5em;overflow-x:auto;margin:.5em 0 0}.dim{color:#667}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -139,14 +140,18 @@ def _item(row: dict[str, Any], store: CatalogStore, access: Access) -> pystac.It
             {"jasmin:time_start": row["time_start"], "jasmin:time_end": row["time_end"],
              "jasmin:calendar": row["calendar"]}
         )  # fmt: skip
+    start, end = row["datetime_start"], row["datetime_end"]
+    when = None
+    if start is None or end is None:  # no time axis: the item's own datetime (build time)
+        when, start, end = start or end or datetime.now(UTC), None, None
     item = pystac.Item(
         id=row["id"],
         geometry=geometry,
         bbox=box,
-        datetime=None,
+        datetime=when,
         properties=props,
-        start_datetime=row["datetime_start"],
-        end_datetime=row["datetime_end"],
+        start_datetime=start,
+        end_datetime=end,
         collection=row["collection"],
     )
     href = row["asset_href"]
@@ -210,7 +215,8 @@ def search(
     url = catalog[: -len(ROOT_KEY)] if catalog.endswith(ROOT_KEY) else catalog
     access = Access(profile, endpoint_url, anon)
     store = CatalogStore(url, access)
-    table = read_table(store, SEARCH_COLUMNS)
+    columns = SEARCH_COLUMNS + ["standard_names"] * bool(_as_list(standard_names))
+    table = read_table(store, columns + ["text"] * bool(text))
     if table is None:
         raise NotFound(f"no catalog index at {store.href('index.parquet')}",
                        "build the catalog with `jasmin-access catalog build`")  # fmt: skip

@@ -39,8 +39,6 @@ SCHEMA = pa.schema(
         ("time_end", pa.string()),
         ("calendar", pa.string()),
         ("variables", pa.list_(pa.string())),
-        ("standard_names", pa.list_(pa.string())),
-        ("text", pa.string()),
         ("title", pa.string()),
         ("item_href", pa.string()),
         ("asset_href", pa.string()),
@@ -50,13 +48,16 @@ SCHEMA = pa.schema(
         ("datetime_end", pa.timestamp("s", tz="UTC")),
         ("nbytes", pa.int64()),
         ("stored_bytes", pa.int64()),
+        # read by a search only when it filters on them
+        ("standard_names", pa.list_(pa.string())),
+        ("text", pa.string()),
         # below: for rebuilds and the HTML page, never read by a search
         ("source_url", pa.string()),
         ("fingerprint", pa.string()),
         ("summary", pa.string()),
     ]
 )
-SEARCH_COLUMNS = [f.name for f in SCHEMA][: SCHEMA.get_field_index("source_url")]
+SEARCH_COLUMNS = [f.name for f in SCHEMA][: SCHEMA.get_field_index("standard_names")]
 
 
 def write_table(store: CatalogStore, rows: list[dict[str, Any]], title: str) -> int:
