@@ -90,3 +90,27 @@ def test_rebuild_rewrites_only_what_changed(
     keys = sorted(p.split("/catalog/", 1)[1] for p in left.fs.find(left.path))
     assert not [k for k in keys if k.startswith("runA")]
     assert [i.id for i in ja.catalog.search(catalog, profile=s3_profile)] == ["runB.zarr"]
+
+
+def test_embedded_local_store(local_bucket: str, tmp_path: Path) -> None:
+    from jasmin_access.samples import NemoSpec, write_nemo_set
+
+    files = write_nemo_set(tmp_path / "src", NemoSpec(prefix="local", calendar="360_day", **TINY))
+    ja.convert([str(p) for p in files], f"{local_bucket}/runs/local.zarr")
+    report = ja.catalog.build(local_bucket, to=f"{local_bucket}/catalog")
+    assert report.written == [f"{local_bucket}/runs/local.zarr"]
+    items = ja.catalog.search(f"{local_bucket}/catalog", time="1976-02-16/1976-02-30", variables="so")
+    assert [i.id for i in items] == ["runs_local.zarr"]
+    assert ja.open_dataset(items[0])["so"].shape == (2, 2, 6, 8)
+
+
+def test_nothing_found_and_read_only_targets(
+    s3_bucket: str, s3_profile: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = ja.catalog.build(f"{s3_bucket}/empty/", to=f"{s3_bucket}/catalog", profile=s3_profile)
+    assert report.datasets == 0
+    assert ja.catalog.search(f"{s3_bucket}/catalog", profile=s3_profile) == []
+    public = "https://example-o.s3-ext.jc.rl.ac.uk/bucket/catalog"
+    code, _, err = cli_run(capsys, "catalog", "build", f"{s3_bucket}/", "--to", public,
+                           "--profile", s3_profile)  # fmt: skip
+    assert code != 0 and "read-only" in err and "Traceback" not in err

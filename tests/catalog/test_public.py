@@ -40,3 +40,17 @@ def test_search_public_catalog_in_three_unsigned_requests(
     assert ds["tos"].shape[0] == 3
     assert float(ds["tos"].isel(time_counter=0).mean()) == float(ds["tos"][0].mean().load())
     assert not s3_proxy.authorized_requests
+
+
+def test_pystac_reads_the_public_catalog(catalog_env: CatalogEnv, s3_endpoint: str) -> None:
+    """Another STAC reader follows the relative links over plain http."""
+    import pystac
+
+    make_public(catalog_env)
+    root = pystac.Catalog.from_file(f"{s3_endpoint}/{catalog_env.bucket}/catalog/catalog.json")
+    items = list(root.get_items(recursive=True))
+    assert len(items) == 3 and len(list(root.get_children())) == 3
+    natl = next(i for i in items if i.id.startswith("runs_NATL"))
+    href = natl.assets["data"].get_absolute_href()
+    assert href == f"{s3_endpoint}/{catalog_env.bucket}/runs/NATL/NATL_360day.zarr"
+    assert "tos" in ja.open_dataset(natl).data_vars  # a plain pystac item opens too
