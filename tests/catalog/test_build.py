@@ -99,7 +99,8 @@ def test_embedded_local_store(local_bucket: str, tmp_path: Path) -> None:
     ja.convert([str(p) for p in files], f"{local_bucket}/runs/local.zarr")
     report = ja.catalog.build(local_bucket, to=f"{local_bucket}/catalog")
     assert report.written == [f"{local_bucket}/runs/local.zarr"]
-    items = ja.catalog.search(f"{local_bucket}/catalog", time="1976-02-16/1976-02-30", variables="so")
+    catalog = f"{local_bucket}/catalog"
+    items = ja.catalog.search(catalog, time="1976-02-16/1976-02-30", variables="so")
     assert [i.id for i in items] == ["runs_local.zarr"]
     assert ja.open_dataset(items[0])["so"].shape == (2, 2, 6, 8)
 
