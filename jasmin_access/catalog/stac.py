@@ -99,9 +99,14 @@ def _variables(record: Record) -> dict[str, Any]:
 
 
 def _apply_datacube(obj: pystac.Collection | pystac.Item, record: Record) -> None:
-    cube = DatacubeExtension.ext(obj, add_if_missing=True)
+    """Declare the datacube extension and set its fields.
+
+    The fields are set as plain dicts, not pystac's Dimension/Variable objects:
+    they carry keys the extension allows but pystac does not model
+    (``calendar``, ``standard_name``).
+    """
+    DatacubeExtension.ext(obj, add_if_missing=True)
     fields = obj.extra_fields if isinstance(obj, pystac.Collection) else obj.properties
-    del cube  # the fields are set directly: they carry our extra keys (calendar, standard_name)
     fields["cube:dimensions"] = _dimensions(record)
     fields["cube:variables"] = _variables(record)
 

@@ -8,6 +8,7 @@ from ._common import echo, emit_json, get_options, global_options, note
 
 
 @click.group("catalog")
+@global_options
 def catalog() -> None:
     """Publish and search a STAC catalog of the datasets on a store."""
 
