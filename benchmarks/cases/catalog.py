@@ -224,8 +224,11 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
     if row is None or not times:
         out.append(Check("search of a 100k-item catalog < 1 s", "not measured", None))
     else:
-        best = min(times)
-        out.append(Check(f"{big_case}: < 1 s (in process)", f"{best:.3f} s", best < 1.0))
+        import statistics
+
+        median = statistics.median(times)
+        shown = f"median {median:.3f} s (best {min(times):.3f} s)"
+        out.append(Check(f"{big_case}: < 1 s (in process)", shown, median < 1.0))
         count = row.requests.total if row.requests else None
         out.append(Check(f"{big_case}: ≤ 3 requests", str(count), count is not None and count <= 3))
     peer = find_row(rows, small_case, "pystac get_items(recursive=True) + filter")
