@@ -128,10 +128,25 @@ def _find_coord(ds: xr.Dataset, kind: str, names: tuple[str, ...]) -> str | None
 def _time_dim(ds: xr.Dataset) -> str | None:
     for name in ds.dims:
         if name in ds.variables:
-            values = ds[name]
-            if np.issubdtype(values.dtype, np.datetime64) or values.dtype == object:
+            var = ds[name]
+            if np.issubdtype(var.dtype, np.datetime64) or var.dtype == object:
+                return str(name)
+            if " since " in str(var.attrs.get("units", "")):
                 return str(name)
     return None
+
+
+def _decoded_times(var: xr.DataArray) -> tuple[Any, str | None]:
+    """The values of a time axis as dates in its calendar, and that calendar."""
+    if np.issubdtype(var.dtype, np.number):  # opened undecoded: decode just this axis
+        import cftime
+
+        calendar = str(var.attrs.get("calendar", "standard"))
+        return cftime.num2date(var.values, str(var.attrs["units"]), calendar), calendar
+    values = var.values
+    calendar = var.encoding.get("calendar") or getattr(values.flat[0] if values.size else None,
+                                                       "calendar", None)  # fmt: skip
+    return values, calendar
 
 
 def _vertical(ds: xr.Dataset) -> tuple[str, float, float, str | None] | None:
@@ -165,11 +180,8 @@ def _acdd_bbox(attrs: dict[str, Any]) -> BBox | None:
 def _extents(ds: xr.Dataset, record: Record) -> None:
     record.time_dim = _time_dim(ds)
     if record.time_dim is not None:
-        var = ds[record.time_dim]
-        record.calendar = var.encoding.get("calendar") or getattr(
-            var.values.flat[0] if var.size else None, "calendar", None
-        )
-        bounds = time_bounds(var.values)
+        values, record.calendar = _decoded_times(ds[record.time_dim])
+        bounds = time_bounds(values)
         if bounds:
             record.time_start, record.time_end = bounds
     start, end = record.attrs.get("time_coverage_start"), record.attrs.get("time_coverage_end")
@@ -256,10 +268,9 @@ def describe_zarr(source: Source, access: Access) -> Record:
     location: Location = access.resolve(source.url)
     store, root = open_metadata(read_store(location), location.url)
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
-    coder = xr.coders.CFDatetimeCoder(use_cftime=True)
-    ds = _open_quietly(
+    ds = _open_quietly(  # times stay undecoded: decoding reads every time variable
         lambda: xr.open_zarr(
-            store, consolidated=None, zarr_format=fmt, chunks=None, decode_times=coder
+            store, consolidated=None, zarr_format=fmt, chunks=None, decode_times=False
         )
     )
     return _record(source, ds, source.url, ZARR_MEDIA.format(fmt), f"zarr v{fmt}")

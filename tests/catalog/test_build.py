@@ -115,3 +115,15 @@ def test_nothing_found_and_read_only_targets(
     code, _, err = cli_run(capsys, "catalog", "build", f"{s3_bucket}/", "--to", public,
                            "--profile", s3_profile)  # fmt: skip
     assert code != 0 and "read-only" in err and "Traceback" not in err
+
+
+def test_build_reads_metadata_and_coordinates_only(
+    two_runs: tuple[str, list[Path]], s3_proxy: S3Proxy, proxied_profile: str
+) -> None:
+    bucket, _ = two_runs
+    ja.catalog.build(f"{bucket}/runs/", to=f"{bucket}/catalog", profile=proxied_profile)
+    gets = [r[1] for r in s3_proxy.requests if r[0] == "GET" and "/runs/" in r[1]]
+    read = {path.split(".zarr/", 1)[1].split("/", 1)[0] for path in gets if ".zarr/" in path}
+    assert "zarr.json" in read  # the consolidated metadata, once per store
+    assert read - {"zarr.json"} <= {"nav_lon", "nav_lat", "time_counter", "deptht"}
+    assert not read & {"thetao", "so", "tos", "zos"}  # no data variable
