@@ -118,7 +118,11 @@ def open_zarr_store(
     """
     configure_zarr(ZARR_CONCURRENCY)
     with translating("opening", location.url, location.profile_name):
-        store, root = open_metadata(read_store(location), location.url)
+        try:
+            store, root = open_metadata(read_store(location), location.url)
+        except NotFound:
+            _refuse_missing_bucket(location)
+            raise
     chunk_cache = _chunk_cache(cache, cache_size, location)
     if chunk_cache is not None:
         endpoint = location.profile.resolved_endpoint if location.profile else ""
@@ -136,6 +140,15 @@ def open_zarr_store(
                 store, consolidated=None, zarr_format=zarr_format, chunks=chunks, **kwargs
             )
     return _auto(ds, fresh) if lazy else ds
+
+
+def _refuse_missing_bucket(location: Location) -> None:
+    """Say that the bucket is missing, rather than that the store is."""
+    from .fs._backend import bucket_exists
+    from .fs.listing import missing_bucket
+
+    if location.kind in ("s3", "store") and not bucket_exists(location):
+        raise missing_bucket(location)
 
 
 _DECODE_OPTIONS = (

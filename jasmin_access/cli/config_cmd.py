@@ -6,10 +6,16 @@ import sys
 
 import click
 
-from ..config import add_profile, get_profile, load_config
+from ..config import add_profile, get_profile, load_config, set_default_profile
 from ..diagnose import test_profile
 from ..errors import AccessDenied
-from ._common import echo, emit_json, get_options, global_options
+from ._common import (
+    echo,
+    emit_json,
+    get_options,
+    global_options,
+    global_options_except,
+)
 
 
 @click.group()
@@ -58,7 +64,7 @@ def show(name: str | None) -> None:
 
 @config.command("add")
 @click.argument("name")
-@click.option("--endpoint", "endpoint", metavar="URL", help="S3 endpoint URL.")
+@click.option("--endpoint-url", "endpoint", metavar="URL", help="S3 endpoint URL.")
 @click.option("--tenancy", help="JASMIN tenancy, e.g. myproject-o.")
 @click.option("--location", type=click.Choice(["external", "internal"]), help="JASMIN endpoint.")
 @click.option("--key", help="Access key id.")
@@ -66,8 +72,16 @@ def show(name: str | None) -> None:
 @click.option("--secret-stdin", is_flag=True, help="Read the secret key from standard input.")
 @click.option("--credentials-file", help="OceanDataStore-style JSON (token, secret).")
 @click.option("--aws-profile", help="Use credentials from this AWS CLI profile.")
-@click.option("--anonymous", "anonymous", is_flag=True, default=None, help="Public data only.")
-@global_options
+@click.option(
+    "--anonymous", "--anon", "anonymous", is_flag=True, default=None, help="Public data only."
+)
+@click.option(
+    "--default",
+    "make_default",
+    is_flag=True,
+    help="Make it the default profile (used when no -p is given).",
+)
+@global_options_except("--endpoint-url", "--anon", "--profile")
 def add(
     name: str,
     endpoint: str | None,
@@ -79,8 +93,15 @@ def add(
     credentials_file: str | None,
     aws_profile: str | None,
     anonymous: bool | None,
+    make_default: bool,
 ) -> None:
     """Add or replace profile NAME in the config file."""
+    opts = get_options()  # given before `config`: they cannot apply to the profile written
+    if opts.profile or opts.endpoint_url or opts.anon:
+        raise click.UsageError(
+            "config add takes the profile as NAME and its settings after it "
+            "(--endpoint-url URL, --anon), not -p/--endpoint-url/--anon before `config`"
+        )
     if secret_stdin:
         secret = sys.stdin.readline().strip()
     settings = {
@@ -93,8 +114,29 @@ def add(
         "aws_profile": aws_profile,
         "anon": anonymous,
     }
-    path = add_profile(name, settings)
+    path = add_profile(name, settings, default=make_default)
     echo(f"profile '{name}' written to {path}")
+    current = load_config().default_profile
+    if current == name:
+        echo(f"'{name}' is the default profile: s3:// URLs use it unless -p is given")
+    else:
+        echo(
+            f"use it with -p {name}, or make it the default for s3:// URLs with "
+            f"`jasmin-access config default {name}` (now: {current or 'local, the embedded store'})"
+        )
+
+
+@config.command("default")
+@click.argument("name", required=False)
+@global_options_except("--endpoint-url", "--anon", "--profile")
+def default(name: str | None) -> None:
+    """Show the default profile, or make NAME the default (`local`: the embedded store)."""
+    if name is not None:
+        set_default_profile(name)
+    chosen = load_config().default_profile or "local"
+    if get_options().json:
+        return emit_json([{"default": chosen}])
+    echo(chosen + ("  (the embedded store)" if chosen == "local" else ""))
 
 
 @config.command("test")
@@ -109,8 +151,9 @@ def test(name: str | None, bucket: str | None) -> None:
     if opts.json:
         emit_json([c.as_dict() for c in checks])
     else:
-        for c in checks:
-            echo(f"{'ok ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
+        for c in checks:  # a failed check is said once, by the error line below
+            if c.ok:
+                echo(f"ok   {c.name:<12} {c.detail}")
     failed = next((c for c in checks if not c.ok), None)
     if failed is not None:
         cause = failed.error or AccessDenied(failed.detail)

@@ -70,10 +70,16 @@ def convert(
     if opts.json:
         emit_json([report.to_dict()])
     elif not opts.quiet:
+        sizes = (  # a resumed run wrote only part of what the store now holds
+            f"{human_size(report.bytes_uncompressed)} written this run, the store holds "
+            f"{human_size(report.bytes_stored)}"
+            if report.resumed
+            else f"{human_size(report.bytes_uncompressed)} -> {human_size(report.bytes_stored)} "
+            "stored"
+        )
         echo(
             f"{report.dest}: {report.chunks_written} chunks written, {report.chunks_skipped} "
-            f"skipped, {human_size(report.bytes_uncompressed)} -> "
-            f"{human_size(report.bytes_stored)} stored in {report.seconds:.1f} s"
+            f"skipped, {sizes} in {report.seconds:.1f} s"
         )
         _render_differences(report.differences)
         if report.verified:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+
 import click
 
 from ._common import echo, emit_json, get_options, global_options, note
@@ -18,7 +21,9 @@ def info(url: str) -> None:
     summary = dataset_info(url, **opts.resolve_kwargs)
     if opts.json:
         return emit_json([summary.as_dict()])
-    echo(str(summary))
+    # fit the terminal (codec details under -v); piped output keeps every column
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() and not opts.verbose else None
+    echo(summary.text(width))
 
 
 @click.command("index")

@@ -275,7 +275,7 @@ def _write(
     prime_encoders(target, template, [v.array_path for v in plan.variables])
     with (
         read_ahead(plan.units(), target, scheduler, workers) as ahead,
-        translating("write store", loc.url, loc.profile_name),
+        translating("writing", loc.url, loc.profile_name),
     ):
         resume, journal, root = _prepare_destination(plan, loc.url, target, template, overwrite)
         report = ConvertReport(
@@ -287,6 +287,10 @@ def _write(
         )
         units = list(plan.units(journal.done))
         report.chunks_skipped = report.chunks_total - len(units)
+        # the dimension coordinates went in with the metadata: count their objects too,
+        # so that this report and `du` agree on the chunks of the store
+        report.chunks_total += plan.count_index_objects()
+        report.chunks_written += plan.count_index_objects()
         bar = Progress(sum(u.nbytes for u in units), len(units), enabled=progress)
 
         def on_done(unit: Unit, nbytes: Any) -> None:

@@ -351,7 +351,7 @@ def append(
     try:
         loc = resolve(dest, write=True, **rkw)
         target = StoreTarget.of(loc, new_run_id())
-        with translating("append", loc.url, loc.profile_name):
+        with translating("appending to", loc.url, loc.profile_name):
             report = _append(sources, target, loc.url, flags, rkw, workers, scheduler, progress,
                              fail_after_units)  # fmt: skip
     finally:

@@ -134,6 +134,12 @@ class Plan:
             math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if not v.is_index
         )
 
+    def count_index_objects(self) -> int:
+        """Chunk objects of the dimension coordinates, written with the metadata, not as units."""
+        return sum(
+            math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if v.is_index
+        )
+
     def _var_units(
         self, vp: VarPlan, rblock: int | None, done: dict[str, set[int]]
     ) -> Iterator[Unit]:
@@ -247,7 +253,10 @@ def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
     known = {d for inv in inventory.groups.values() for v in inv.variables.values() for d in v.dims}
     unknown = sorted(set(options.chunks) - known)
     if unknown:
-        raise InvalidInput(f"--chunks names unknown dimension '{unknown[0]}'", "check the names")
+        raise InvalidInput(
+            f"--chunks names unknown dimension '{unknown[0]}'",
+            f"the sources' dimensions are: {', '.join(paths.natural_sorted(known))}",
+        )
     payload = {
         "sources": [[r.url, r.size, r.mtime] for r in inventory.sources],
         "options": options.to_dict(),

@@ -36,20 +36,15 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
+
+            from ..fs._progress import byte_columns
 
             self._bar = RichProgress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                *byte_columns(),
                 TextColumn("{task.fields[units]} chunks"),
                 TimeRemainingColumn(),
                 console=Console(file=sys.stderr),

@@ -192,7 +192,7 @@ def verify(
         loc = resolve(dest, **rkw)
         report = VerifyReport(dest=loc.url)
         target = StoreTarget.of(loc, new_run_id())
-        with translating("verify", loc.url, loc.profile_name):
+        with translating("verifying", loc.url, loc.profile_name):
             try:
                 # unknown codecs and unfinished stores are named before any data is read
                 open_metadata(target.zarr_store(read_only=True), loc.url)

@@ -144,7 +144,7 @@ def _local_level(fs_dir: str) -> tuple[list[Obj], list[str]]:
     return objs, dirs
 
 
-def _local_walk(fs_dir: str) -> Iterator[list[Obj]]:
+def _local_walk(fs_dir: str, markers: bool = False) -> Iterator[list[Obj]]:
     stack = [fs_dir]
     while stack:
         current = stack.pop()
@@ -152,9 +152,16 @@ def _local_walk(fs_dir: str) -> Iterator[list[Obj]]:
             objs, dirs = _local_level(current)
         except (FileNotFoundError, NotADirectoryError):
             continue
+        if markers and not objs and not dirs:  # an empty directory: the local form of a marker
+            objs = [Obj(current.rstrip("/") + "/", 0, _mtime(os.stat(current)), None)]
         if objs:
             yield objs
         stack.extend(sorted(dirs, reverse=True))
+
+
+def is_marker(obj: Obj) -> bool:
+    """True for a directory marker (``prefix/``, zero bytes): an empty directory, not a file."""
+    return obj.path.endswith("/")
 
 
 # --------------------------------------------------------------------------- public helpers
@@ -174,34 +181,39 @@ def list_level(loc: Location, fs_dir: str) -> tuple[list[Obj], list[str]]:
     objs: list[Obj] = []
     dirs: list[str] = []
     for page_objs, page_dirs in _s3_pages(loc, bucket, prefix, delimiter=True):
-        objs.extend(o for o in page_objs if not o.path.endswith("/"))
+        objs.extend(o for o in page_objs if not is_marker(o))
         dirs.extend(page_dirs)
     return objs, dirs
 
 
-def walk_pages(loc: Location, fs_dir: str, *, workers: int = LIST_WORKERS) -> Iterator[list[Obj]]:
-    """Every object below ``fs_dir``, page by page (markers dropped).
+def walk_pages(
+    loc: Location, fs_dir: str, *, workers: int = LIST_WORKERS, markers: bool = False
+) -> Iterator[list[Obj]]:
+    """Every object below ``fs_dir``, page by page.
 
-    On S3 the first level is listed with a delimiter and each sub-prefix is
-    then listed flat in parallel; pages stream through a bounded queue so
-    memory stays flat however many keys there are.
+    Directory markers (zero-byte ``prefix/`` objects on S3, empty directories
+    locally) are dropped, or with ``markers`` kept as objects whose path ends
+    in ``/`` (see :func:`is_marker`).  On S3 the first level is listed with a
+    delimiter and each sub-prefix is then listed flat in parallel; pages
+    stream through a bounded queue so memory stays flat however many keys
+    there are.
     """
     if not is_remote(loc):
-        yield from _local_walk(fs_dir)
+        yield from _local_walk(fs_dir, markers)
         return
     bucket, prefix = _split(loc, fs_dir)
     subdirs: list[str] = []
     for objs, dirs in _s3_pages(loc, bucket, prefix, delimiter=True):
-        objs = [o for o in objs if not o.path.endswith("/")]
+        objs = [o for o in objs if markers or not is_marker(o)]
         if objs:
             yield objs
         subdirs.extend(dirs)
     if subdirs:
-        yield from _parallel_pages(loc, bucket, subdirs, workers)
+        yield from _parallel_pages(loc, bucket, subdirs, workers, markers)
 
 
 def _parallel_pages(
-    loc: Location, bucket: str, subdirs: list[str], workers: int
+    loc: Location, bucket: str, subdirs: list[str], workers: int, markers: bool
 ) -> Iterator[list[Obj]]:
     pages: queue.Queue[Any] = queue.Queue(maxsize=64)
     stop = threading.Event()
@@ -220,7 +232,7 @@ def _parallel_pages(
             for objs, _dirs in _s3_pages(loc, bucket, paths.as_dir(key), delimiter=False):
                 if stop.is_set():
                     return
-                put([o for o in objs if not o.path.endswith("/")])
+                put([o for o in objs if markers or not is_marker(o)])
         except BaseException as exc:  # handed to the consumer
             put(exc)
         finally:
@@ -242,6 +254,20 @@ def _parallel_pages(
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def prefix_exists(loc: Location, fs_dir: str) -> bool:
+    """True when anything is stored below ``fs_dir``, if only a zero-byte directory marker.
+
+    S3 gateways and web consoles make empty "folders" as a zero-byte object
+    ``prefix/``; the embedded store and local paths keep an empty directory.
+    Either is an empty directory, not a missing one.
+    """
+    if not is_remote(loc):
+        return os.path.isdir(fs_dir)
+    bucket, prefix = _split(loc, fs_dir)
+    objs, dirs = next(_s3_pages(loc, bucket, prefix, delimiter=False), ([], []))
+    return bool(objs or dirs)
 
 
 def head(loc: Location, fs_path: str) -> Obj | None:

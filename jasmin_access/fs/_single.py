@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -141,9 +140,12 @@ def _download(src: Location, obj: Obj, target: str, what: str, tick: Tick = _noo
         _place(tmp, target)
 
 
-def _local_copy(obj: Obj, target: str, what: str) -> None:
+def _local_copy(obj: Obj, target: str, what: str, tick: Tick = _noop) -> None:
     with _temp_beside(target) as tmp:
-        shutil.copyfile(obj.path, tmp)
+        with open(obj.path, "rb") as src, open(tmp, "wb") as dst:
+            while block := src.read(8 << 20):  # in blocks, so a progress bar moves by bytes
+                dst.write(block)
+                tick(len(block))
         if checksums.local_etag(tmp) != checksums.local_etag(obj.path):
             raise IntegrityError(f"copy of {what} does not match its source", "re-run the copy")
         _place(tmp, target)
@@ -168,7 +170,7 @@ def transfer_one(src: Location, dst: Location, obj: Obj, target: str, tick: Tick
     """
     what = src.to_url(obj.path)
     if not is_remote(src) and not is_remote(dst):
-        _local_copy(obj, target, what)
+        _local_copy(obj, target, what, tick)
     elif not is_remote(src):
         _upload(obj.path, dst, target, what, tick)
     elif not is_remote(dst):

@@ -49,7 +49,9 @@ def mb(url: str, *, exist_ok: bool = False, **resolve_kwargs: Any) -> str:
         if bucket_exists(loc):
             if exist_ok:
                 return bucket_url
-            raise AlreadyExists(f"bucket {bucket_url} already exists")
+            raise AlreadyExists(
+                f"bucket {bucket_url} already exists", "pass --exist-ok to accept an existing one"
+            )
         if loc.kind == "store":
             os.makedirs(loc.path, exist_ok=True)
         else:

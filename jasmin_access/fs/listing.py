@@ -9,7 +9,17 @@ from datetime import UTC, date, datetime
 from .. import paths
 from ..errors import BucketNotFound, InvalidInput, NotFound, translating
 from ..stores import Location
-from ._backend import Obj, bucket_exists, head, is_remote, list_buckets, list_level, locate
+from ._backend import (
+    Obj,
+    bucket_exists,
+    head,
+    is_marker,
+    is_remote,
+    list_buckets,
+    list_level,
+    locate,
+    prefix_exists,
+)
 from ._backend import walk_pages as _walk_pages
 from .records import Entry, Records, TreeNode
 
@@ -39,15 +49,36 @@ def _dir(loc: Location, fs_path: str, conflict: bool = False) -> Entry:
     )
 
 
+def missing_bucket(loc: Location) -> BucketNotFound:
+    """The error for a bucket that does not exist, naming the profile that was used."""
+    name = loc.profile_name or "local"
+    root = loc.url.split("://")[0] + "://"
+    flag = f" -p {name}" if loc.kind == "s3" else ""
+    make = f"make it with `jasmin-access mb {root}{loc.bucket}{flag}`"
+    if loc.kind == "store":
+        return BucketNotFound(
+            f"bucket '{loc.bucket}' does not exist in the embedded store ({loc.url}, "
+            f"profile '{name}')",
+            "for a server, pass -p NAME or set a default with `jasmin-access config default "
+            f"NAME`; or {make}",
+        )
+    return BucketNotFound(
+        f"bucket '{loc.bucket}' does not exist ({loc.url}, profile '{name}')",
+        f"check the name with `jasmin-access ls {root}{flag}`, or {make}",
+    )
+
+
 def _missing(loc: Location) -> NotFound:
     if loc.kind != "local" and not bucket_exists(loc):
-        return BucketNotFound(
-            f"bucket '{loc.bucket}' does not exist ({loc.url})",
-            "check the bucket name with `jasmin-access ls s3://`",
-        )
+        return missing_bucket(loc)
     return NotFound(
         f"no such object or prefix: {loc.url}", "check the path with `jasmin-access ls`"
     )
+
+
+def no_match(loc: Location) -> NotFound:
+    """The error for a glob that matches nothing."""
+    return NotFound(f"nothing matches {loc.url}", "check the pattern with `jasmin-access ls`")
 
 
 def _level_entries(loc: Location, objs: list[Obj], dirs: list[str]) -> list[Entry]:
@@ -102,7 +133,10 @@ def ls(
         if _at_keyspace_root(loc):
             return Records(_bucket_entries(loc))
         if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
-            return Records(_glob_entries(loc, recursive))
+            found = _glob_entries(loc, recursive)
+            if not found:
+                raise no_match(loc)
+            return Records(found)
         if recursive:
             entries = _recursive_entries(loc, loc.path)
         else:
@@ -112,16 +146,19 @@ def ls(
         obj = head(loc, loc.path)
         if obj is not None:
             return Records([_file(loc, obj)])
-        if loc.key == "" and bucket_exists(loc):
-            return Records([])
+        if (loc.key == "" and bucket_exists(loc)) or prefix_exists(loc, loc.path):
+            return Records([])  # an empty bucket, or a prefix holding only directory markers
         raise _missing(loc)
 
 
 def _recursive_entries(loc: Location, base: str) -> list[Entry]:
-    files: list[Obj] = [o for page in _walk_pages(loc, base) for o in page]
+    found: list[Obj] = [o for page in _walk_pages(loc, base, markers=True) for o in page]
+    files = [o for o in found if not is_marker(o)]
     file_paths = {o.path for o in files}
     dirs: set[str] = set()
-    for o in files:
+    for o in found:
+        if is_marker(o):  # an empty directory: list it (and its parents), never as a file
+            o = o._replace(path=o.path.rstrip("/") + "/.")
         parent = paths.parent(o.path) if is_remote(loc) else o.path.rsplit("/", 1)[0]
         while parent and len(parent) > len(base.rstrip("/")) and parent not in dirs:
             dirs.add(parent)
@@ -176,28 +213,31 @@ def walk(
         yield from _walk_loc(loc)
 
 
-def _walk_loc(loc: Location) -> Iterator[Entry]:
+def _walk_loc(loc: Location, markers: bool = False) -> Iterator[Entry]:
+    """Files below ``loc``; with ``markers``, directory markers too, as directory entries."""
     if _at_keyspace_root(loc):
         raise InvalidInput(f"cannot walk every bucket ({loc.url})", "name a bucket")
     if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
         base, _ = _split_glob(loc)
+        matched = False
         for page in _walk_pages(loc, base):
             for o in page:
                 if paths.match_glob(loc.path, o.path):
+                    matched = True
                     yield _file(loc, o)
+        if not matched:
+            raise no_match(loc)
         return
     seen = False
-    for page in _walk_pages(loc, loc.path):
+    for page in _walk_pages(loc, loc.path, markers=markers):
         seen = True
         for o in page:
-            yield _file(loc, o)
+            yield _dir(loc, o.path.rstrip("/")) if is_marker(o) else _file(loc, o)
     if not seen:
         obj = head(loc, loc.path)
         if obj is not None:
             yield _file(loc, obj)
-        elif (loc.key != "" or not bucket_exists(loc)) and not _level_entries(
-            loc, *list_level(loc, loc.path)
-        ):
+        elif (loc.key != "" or not bucket_exists(loc)) and not prefix_exists(loc, loc.path):
             raise _missing(loc)
 
 
@@ -277,10 +317,13 @@ def tree(
     root = TreeNode(name=loc.url, path=loc.url, type="directory")
     index: dict[tuple[str, ...], TreeNode] = {(): root}
     base_url = paths.as_dir(loc.url)
-    for entry in walk(url, profile=profile, endpoint_url=endpoint_url, anon=anon):
-        rel = entry.path[len(base_url) :] if entry.path.startswith(base_url) else entry.name
-        parts = tuple(rel.split("/"))
-        _insert(index, parts, entry, max_depth, base_url)
+    with translating("listing", loc.url, loc.profile_name):
+        for entry in _walk_loc(loc, markers=True):
+            where = entry.path.rstrip("/")
+            if where + "/" == base_url:  # the marker of the directory itself
+                continue
+            rel = where[len(base_url) :] if where.startswith(base_url) else entry.name
+            _insert(index, tuple(rel.split("/")), entry, max_depth, base_url)
     _sort(root)
     return root
 
@@ -299,7 +342,7 @@ def _insert(
         key = parts[:depth]
         node = index.get(key)
         if node is None:
-            is_file = depth == len(parts)
+            is_file = depth == len(parts) and entry.type == "file"
             node = TreeNode(
                 name=parts[depth - 1],
                 path=entry.path if is_file else base_url + "/".join(key) + "/",

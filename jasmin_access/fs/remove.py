@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import paths
 from ..errors import InvalidInput, PartialFailure, translate, translating
 from ..stores import Location
-from ._backend import Obj, head, is_remote, list_level, locate, walk_pages
-from .listing import _missing, _split_glob
+from ._backend import Obj, head, is_remote, locate, prefix_exists, rel_key, walk_pages
+from .listing import _missing, _split_glob, no_match
 from .records import RemoveReport
 
 __all__ = ["delete_paths", "is_root", "rm"]
@@ -50,15 +50,17 @@ def _targets(loc: Location, recursive: bool) -> tuple[str, list[Obj]]:
         found = [
             o for page in walk_pages(loc, base) for o in page if paths.match_glob(loc.path, o.path)
         ]
+        if not found:
+            raise no_match(loc)
         return base, found
     base = loc.path.rstrip("/")
     obj = head(loc, base)
     found = [obj] if obj is not None and not loc.url.endswith("/") else []
-    if recursive:
-        found += [o for page in walk_pages(loc, base) for o in page]
-    elif not found and list_level(loc, base) != ([], []):
-        raise InvalidInput(f"{loc.url} is a prefix (a directory)", "use rm -r to delete it")
-    if not found and (obj is None and list_level(loc, base) == ([], [])):
+    if recursive:  # directory markers too, or the emptied prefix would still be listed
+        found += [o for page in walk_pages(loc, base, markers=True) for o in page]
+    elif not found and prefix_exists(loc, base):
+        raise InvalidInput(f"{loc.url} is a prefix", "use rm -r to delete it")
+    if not found and obj is None and not prefix_exists(loc, base):
         raise _missing(loc)
     return base, found
 
@@ -70,6 +72,8 @@ def rm(
     dry_run: bool = False,
     force: bool = False,
     confirm: Callable[[RemoveReport], bool] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     profile: str | None = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
@@ -86,7 +90,10 @@ def rm(
         Allow deleting a whole bucket.
     confirm
         Called with the preview report before anything is deleted; return
-        False to cancel (nothing is deleted).
+        False to cancel (nothing is deleted; the report returned has
+        ``cancelled`` set).
+    include, exclude
+        Patterns on the path relative to ``url`` (see :func:`jasmin_access.paths.keep`).
 
     Returns
     -------
@@ -95,6 +102,10 @@ def rm(
 
     Raises
     ------
+    NotFound
+        When nothing exists at ``url`` or a glob matches nothing.
+    InvalidInput
+        For a prefix without ``recursive``.
     PartialFailure
         When some deletes failed (``.report`` holds the report).
     """
@@ -103,7 +114,12 @@ def rm(
         refuse_root(loc, "delete")
     with translating("listing", loc.url, loc.profile_name):
         base, found = _targets(loc, recursive)
-    found = [o for o in found if paths.is_within(base, o.path)]
+    found = [
+        o
+        for o in found
+        if paths.is_within(base, o.path)
+        and paths.keep(rel_key(loc, base, o.path.rstrip("/")), include, exclude)
+    ]
     report = RemoveReport(
         url=loc.url,
         paths=[loc.to_url(o.path) for o in found],
@@ -113,7 +129,7 @@ def rm(
     if dry_run:
         return report
     if confirm is not None and found and not confirm(report):
-        return RemoveReport(url=loc.url, dry_run=True)
+        return RemoveReport(url=loc.url, dry_run=True, cancelled=True)
     report.failures, report.bulk_refused = delete_paths(loc, [o.path for o in found])
     if loc.kind == "local" and recursive:
         remove_empty_dirs(base)
@@ -181,7 +197,11 @@ def _delete_local(loc: Location, fs_paths: list[str]) -> list[tuple[str, str]]:
     failures = []
     for p in fs_paths:
         try:
-            if loc.kind == "store":
+            if p.endswith("/") and loc.kind == "store":  # an empty directory (marker)
+                loc.fs.rm(p.rstrip("/"), recursive=True)
+            elif p.endswith("/"):
+                os.rmdir(p)
+            elif loc.kind == "store":
                 loc.fs.rm_file(p)
             else:
                 os.unlink(p)

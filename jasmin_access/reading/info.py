@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -83,6 +84,14 @@ class DatasetInfo:
         return rows
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, width: int | None = None) -> str:
+        """The summary as text; with ``width``, the table is made to fit that many columns.
+
+        Codec parameters go first (``blosc`` instead of ``blosc(cname=zstd,...)``),
+        then the codecs column.
+        """
         dims = ", ".join(f"{k}: {n}" for k, n in self.dims.items())
         lines = [f"{self.url} ({self.format})", f"dims: {dims}"]
         if self.time_start:
@@ -92,10 +101,20 @@ class DatasetInfo:
         lines.append(sizes + ratio)
         header = ("variable", "dtype", "dims", "shape", "chunks", "codecs", "stored", "raw")
         rows = [header, *self._rows()]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        for row in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        return "\n".join(lines)
+        table = _table(rows)
+        if width and max(map(len, table)) > width:  # codec names only
+            rows = [(*r[:5], re.sub(r"\([^)]*\)", "", r[5]), *r[6:]) for r in rows]
+            table = _table(rows)
+        if width and max(map(len, table)) > width:  # no codecs column
+            table = _table([(*r[:5], *r[6:]) for r in rows])
+        if width and max(map(len, table)) > width:  # dims and chunks on a line of their own
+            short = _table([(r[0], r[1], r[3], r[6], r[7]) for r in rows])
+            table = short[:1] + [
+                line
+                for row, text in zip(rows[1:], short[1:], strict=True)
+                for line in (text, f"    {row[2]}, chunks {row[4]}")
+            ]
+        return "\n".join(lines + table)
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -117,6 +136,11 @@ class DatasetInfo:
             f"stored {esc(_size(self.stored_bytes))}, uncompressed {esc(_size(self.nbytes))}"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         )
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 def _size(n: int | None) -> str:
