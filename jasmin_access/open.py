@@ -26,6 +26,7 @@ import xarray as xr
 
 from . import paths
 from .config import Profile
+from .datastore.reading import has_selector, open_version
 from .errors import InvalidInput, NotFound, translating
 from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
 from .reading.chunking import auto_chunk
@@ -57,6 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 URLs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+VERSION_KEY = "jasmin_datastore_version"  # ``ds.encoding`` key: ``URL@ID`` of a datastore version
 ZARR_CONCURRENCY = 64
 
 
@@ -99,6 +101,7 @@ def open_zarr_store(
     chunks: Any = "auto",
     cache: Any = None,
     cache_size: Any = None,
+    store: Any = None,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Open one Zarr store: one metadata request, then lazy arrays.
@@ -113,13 +116,15 @@ def open_zarr_store(
         None gives lazily indexed arrays (read the same way).
     cache, cache_size
         Chunk cache directory (or True for the default) and its size bound.
+    store
+        A zarr store to read instead of the location's own (a datastore version).
     **kwargs
         Passed to :func:`xarray.open_zarr` (``decode_times``, ``drop_variables`` ...).
     """
     configure_zarr(ZARR_CONCURRENCY)
     with translating("opening", location.url, location.profile_name):
         try:
-            store, root = open_metadata(read_store(location), location.url)
+            store, root = open_metadata(store or read_store(location), location.url)
         except NotFound:
             _refuse_missing_bucket(location)
             raise
@@ -198,12 +203,34 @@ def _auto(ds: xr.Dataset, fresh: Collection[str] = ()) -> xr.Dataset:
 
 
 def _open_location(location: Location, *, chunks: Any, verify_index: bool, **kw: Any) -> Any:
+    if has_selector(location.url):
+        return _open_version(location.url, location, chunks=chunks, **kw)
     if location.path.endswith(".json"):
         ds = open_index(location, chunks=None if chunks == "auto" else chunks, verify=verify_index)
         return _auto(ds) if chunks == "auto" else ds
     if is_netcdf(location.path):
         return open_netcdf([location], chunks=chunks, **_xr_kwargs(kw))
-    return open_zarr_store(location, chunks=chunks, **kw)
+    try:
+        return open_zarr_store(location, chunks=chunks, **kw)
+    except NotFound:
+        if not location.key:
+            raise
+        return _open_version(location.url, location, chunks=chunks, missing=True, **kw)
+
+
+def _open_version(
+    url: str, location: Location, *, chunks: Any, missing: bool = False, **kw: Any
+) -> xr.Dataset:
+    """Open a datastore version (``…/name@V``, or a datastore root for its latest)."""
+    found = open_version(url, check_marker=missing, profile=location.profile)
+    if found is None:  # not a datastore either: the original error
+        return open_zarr_store(location, chunks=chunks, **kw)
+    store, root = found
+    # the chunk cache is keyed by logical key: versions share keys, so it stays off
+    kw = {**kw, "cache": False}
+    ds = open_zarr_store(root, chunks=chunks, store=store, **kw)
+    ds.encoding[VERSION_KEY] = f"{store.url}@{store.manifest.id}"  # exactly which bytes
+    return ds
 
 
 def _stac_target(url: Any) -> tuple[Any, dict[str, Any]]:

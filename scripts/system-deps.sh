@@ -13,8 +13,9 @@ need() {  # need PACKAGE [COMMAND-OR-FILE-THAT-PROVES-IT]
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-
-need chromium  # catalog: the index.html page is tested in a headless browser
+need fuse3 fusermount3                            # datastore mount (FUSE, read-only)
+need libfuse3-3 /usr/share/doc/libfuse3-3         # the library mfusepy loads
+need chromium                                     # catalog: index.html in a headless browser
 
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

@@ -18,6 +18,10 @@ Fault kinds: ``"503"`` (SlowDown), ``"500"`` (InternalError), ``"reset"``
 happened but the client cannot know), ``"truncate"`` (headers with the full
 Content-Length, half the body, then close) and ``"latency"`` (sleep, then
 forward normally).
+
+Like the JASMIN object store, the proxy can refuse conditional writes: with
+``reject_conditional = True`` any PUT carrying ``If-None-Match`` or
+``If-Match`` gets ``501 NotImplemented`` (counted in ``conditional_refused``).
 """
 
 from __future__ import annotations
@@ -63,7 +67,9 @@ _DEFAULT_MESSAGES = {
     "AccessDenied": "Access Denied",
     "InvalidAccessKeyId": "The AWS Access Key Id you provided does not exist in our records.",
     "QuotaExceeded": "The tenancy quota has been exceeded.",
+    "NotImplemented": "A header you provided implies functionality that is not implemented",
 }
+_CONDITIONAL = ("if-none-match", "if-match")
 
 
 @dataclass
@@ -206,6 +212,11 @@ class _Handler(BaseHTTPRequestHandler):
             "X-Amz-Credential" in split.query
         )
         action = proxy._record(method, split.path, split.query, kind, authorized)
+        conditional = any(h.lower() in _CONDITIONAL for h in self.headers)
+        if method == "PUT" and proxy.reject_conditional and conditional:
+            with proxy._lock:
+                proxy.conditional_refused.append(split.path)
+            return self._send_error(501, "NotImplemented", None, split.path)
         if isinstance(action, Rule):
             return self._send_error(action.status, action.code, action.message, split.path)
         if action == "503":
@@ -288,6 +299,9 @@ class S3Proxy:
         ``(fault, method, path)`` of every fault injected (random or rule).
     lifetime
         Seconds after which the proxy stops by itself, whatever happens.
+    reject_conditional
+        Answer PUTs with ``If-None-Match``/``If-Match`` with 501 NotImplemented
+        (as JASMIN does); their paths go to ``conditional_refused``.
     """
 
     upstream: str
@@ -298,6 +312,8 @@ class S3Proxy:
     authorized_requests: list[tuple[str, str, str]] = field(default_factory=list)
     faults: list[tuple[str, str, str]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    reject_conditional: bool = False
+    conditional_refused: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -394,6 +410,7 @@ class S3Proxy:
             self.kinds.clear()
             self.authorized_requests.clear()
             self.faults.clear()
+            self.conditional_refused.clear()
 
     # ------------------------------------------------------------------ statistics
 

@@ -46,6 +46,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("open_cmds", "info"),
     "index": ("open_cmds", "index"),
     "catalog": ("catalog_cmd", "catalog"),
+    "datastore": ("datastore_cmds", "datastore"),
     "config": ("config_cmd", "config"),
 }
 

@@ -97,6 +97,12 @@ def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
         )
         if z.unfinished:
             line += "  unfinished (re-run convert to resume)"
+    if u.datastore is not None:
+        d = u.datastore
+        line += (
+            f"  [datastore: {d['versions']} versions, latest {d['latest'] or '-'}: "
+            f"{d.get('latest_objects', 0)} files, {_size(d.get('latest_bytes', 0), human)}]"
+        )
     return line
 
 

@@ -195,9 +195,24 @@ def convert(
         Bad or mismatched sources, before anything is written.
     AlreadyExists
         The destination is a store already (use ``overwrite`` or ``append``).
+
+    Notes
+    -----
+    A datastore as ``dest`` (``s3://bucket/ds/run1@``, or the URL of an
+    existing datastore) gets the converted store as one new version, built in
+    a local staging directory and pushed (:mod:`jasmin_access.datastore.staging`).
     """
+    params = dict(locals())
     started = time.monotonic()
     rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    found = _datastore_dest(dest, rkw)
+    if found is not None:
+        from ..datastore.staging import into_datastore
+
+        def run(stage: str) -> ConvertReport:
+            return convert(**{**params, "dest": stage, "profile": profile})
+
+        return into_datastore(found, run, append=False, message=f"convert {sources}")  # type: ignore[no-any-return]
     options = _options(
         chunks=chunks,
         target_chunk_mb=target_chunk_mb,
@@ -226,6 +241,13 @@ def convert(
         report.verified = result.ok
         report.differences = result.differences
     return report
+
+
+def _datastore_dest(dest: str, rkw: dict[str, Any]) -> Any:
+    """The datastore ``dest`` names, if it names one (see :mod:`jasmin_access.datastore`)."""
+    from ..datastore.staging import datastore_dest
+
+    return datastore_dest(dest, rkw)
 
 
 def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:

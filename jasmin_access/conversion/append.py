@@ -344,9 +344,26 @@ def append(
         grid sizes or dtypes.
     NotFound
         ``dest`` is not a complete store.
+
+    Notes
+    -----
+    A datastore version as ``dest`` (``…/run1@latest``, ``…/run1@TAG``, or an
+    existing datastore's URL) is staged locally, appended to, and pushed as
+    one new version whose parent is that version; only the new and changed
+    chunks and the metadata are uploaded.
     """
+    params = dict(locals())
     started = time.monotonic()
     rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    from ..datastore.staging import datastore_dest, into_datastore
+
+    found = datastore_dest(dest, rkw)
+    if found is not None:
+
+        def run(stage: str) -> ConvertReport:
+            return append(**{**params, "dest": stage})
+
+        return into_datastore(found, run, append=True, message=f"append {sources}")  # type: ignore[no-any-return]
     flags = {"replace": replace, "allow_gaps": allow_gaps}
     try:
         loc = resolve(dest, write=True, **rkw)

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 from .. import paths
+from ..datastore.reading import has_selector
+from ..datastore.units import is_datastore_marker, version_entries
 from ..errors import BucketNotFound, InvalidInput, NotFound, translating
 from ..stores import Location
 from ._backend import (
@@ -128,7 +130,10 @@ def ls(
     NotFound, BucketNotFound
         When nothing exists at ``url``.
     """
-    loc = locate(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
+    kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if has_selector(url):  # a datastore version: its files, from the manifest
+        return Records(version_entries(url, recursive=recursive, **kw))
+    loc = locate(url, **kw)
     with translating("listing", loc.url, loc.profile_name):
         if _at_keyspace_root(loc):
             return Records(_bucket_entries(loc))
@@ -140,7 +145,10 @@ def ls(
         if recursive:
             entries = _recursive_entries(loc, loc.path)
         else:
-            entries = _level_entries(loc, *list_level(loc, loc.path))
+            objs, dirs = list_level(loc, loc.path)
+            if loc.key and any(is_datastore_marker(o.path) for o in objs):  # a datastore
+                return Records(version_entries(loc.url, **kw))
+            entries = _level_entries(loc, objs, dirs)
         if entries:
             return Records(entries)
         obj = head(loc, loc.path)

@@ -82,6 +82,7 @@ class Usage:
     objects: int
     type: str = "directory"
     zarr: ZarrSummary | None = None
+    datastore: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record; Zarr stores carry their summary fields too."""
@@ -102,6 +103,8 @@ class Usage:
                 ratio=round(z.ratio, 3) if z.ratio else None,
                 unfinished=z.unfinished,
             )
+        if self.datastore is not None:
+            out.update(datastore=self.datastore)
         return out
 
 

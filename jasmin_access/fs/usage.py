@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import paths
+from ..datastore.units import is_datastore_marker, is_version_key
+from ..datastore.units import summary as datastore_summary
 from ..errors import translating
 from ..stores import Location
 from ._backend import head, list_buckets, locate, prefix_exists, sep_join, walk_pages
@@ -39,10 +41,16 @@ class _Tally:
     dirs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     total: list[int] = field(default_factory=lambda: [0, 0, 0])
     metadata: list[str] = field(default_factory=list)
+    datastores: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
 
     def add(self, rel: str, size: int) -> None:
         parts = rel.split("/")
         name = parts[-1]
+        if is_datastore_marker(rel):
+            self.datastores.append(paths.parent(rel))
+        elif is_version_key(rel):
+            self.versions.append(rel)
         meta = 1 if name in ZARR_METADATA or ".jasmin-access" in parts[:-1] else 0
         if meta:  # metadata and the converter's own state are not chunks
             self.metadata.append(rel)
@@ -133,10 +141,15 @@ def _rows(loc: Location, tally: _Tally, summarize: bool, expand: bool) -> list[U
     unfinished = {m[: -len(_IN_PROGRESS)].rstrip("/") for m in tally.metadata if _is_journal(m)}
     stores = {s for s in stores if not any(_inside(u, s) for u in unfinished)} | unfinished
     top = {s for s in stores if not any(_inside(o, s) for o in stores if o != s)}
+    units = set(tally.datastores)
     total = Usage(paths.as_dir(loc.url) if loc.key else loc.url, tally.total[0], tally.total[1])
-    if "" in top:
+    if "" in units:
+        total.type, total.datastore = "datastore", _datastore(loc, "", tally)
+        top = units = {""}
+    elif "" in top:
         total.type, total.zarr = "zarr", _summary(loc, "", tally, tally.total)
         top = {""}
+    top |= units
     if summarize:
         return [total]
     rows: list[Usage] = []
@@ -144,11 +157,20 @@ def _rows(loc: Location, tally: _Tally, summarize: bool, expand: bool) -> list[U
         if not expand and any(_inside(t, rel) and t != rel for t in top):
             continue
         row = Usage(paths.as_dir(_url(loc, rel)), nbytes, nobj)
-        if rel in top:
+        if rel in units:
+            row.type, row.datastore = "datastore", _datastore(loc, rel, tally)
+        elif rel in top:
             row.type, row.zarr = "zarr", _summary(loc, rel, tally, tally.dirs[rel])
         rows.append(row)
     rows.sort(key=lambda r: paths.natural_key(r.path))
     return [*rows, total]
+
+
+def _datastore(loc: Location, rel: str, tally: _Tally) -> dict[str, Any]:
+    """Versions and the latest version of the datastore at ``rel`` (one ranged GET)."""
+    mine = [v for v in tally.versions if paths.parent(paths.parent(v)) == rel]
+    url = _url(loc, rel) if rel else loc.url
+    return datastore_summary(url, mine, profile=loc.profile)
 
 
 def _is_journal(rel: str) -> bool:

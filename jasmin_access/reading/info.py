@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import translating
+from ..errors import NotFound, translating
 from ..stores import Location, resolve
 from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
 from .subset import record_dim
@@ -193,13 +193,19 @@ def _stored_by_array(location: Location) -> dict[str, int]:
     return sizes
 
 
-def _zarr_info(location: Location) -> DatasetInfo:
+def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
     import zarr
 
-    store, root = open_metadata(read_store(location), location.url)
+    url = location.url if version is None else f"{location.url}@{version.manifest.id}"
+    store, root = open_metadata(version or read_store(location), url)
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     group = zarr.open_group(store, mode="r", zarr_format=fmt, use_consolidated=True)
-    stored = _stored_by_array(location)
+    if version is None:
+        stored = _stored_by_array(location)
+    else:
+        from ..datastore.zstore import stored_by_array
+
+        stored = stored_by_array(version.manifest)
     ds = xr.open_zarr(store, zarr_format=fmt, consolidated=None, chunks=None)
     variables = []
     for name, arr in sorted(group.arrays()):
@@ -220,7 +226,7 @@ def _zarr_info(location: Location) -> DatasetInfo:
         )
     start, end, calendar = _time_range(ds)
     return DatasetInfo(
-        url=location.url,
+        url=url,
         format=f"zarr v{fmt}",
         dims={str(k): int(v) for k, v in ds.sizes.items()},
         variables=variables,
@@ -361,9 +367,30 @@ def info(
         bytes, time range in the dataset's calendar.  Printable; renders as
         HTML in notebooks; ``.as_dict()`` for JSON.
     """
-    location = resolve(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
+    from ..datastore.reading import has_selector, open_version
+
+    kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if has_selector(url):
+        return _version_info(url, False, kw)
+    location = resolve(url, **kw)
     if is_netcdf(location.path):
         return _netcdf_info(location)
     if location.path.endswith(".json"):
         return _index_info(location)
-    return _zarr_info(location)
+    try:
+        return _zarr_info(location)
+    except NotFound:
+        if not location.key:
+            raise
+        found = open_version(url, check_marker=True, **kw)
+        if found is None:
+            raise
+        return _zarr_info(found[1], found[0])
+
+
+def _version_info(url: str, check_marker: bool, kw: dict[str, Any]) -> DatasetInfo:
+    from ..datastore.reading import open_version
+
+    found = open_version(url, check_marker=check_marker, **kw)
+    assert found is not None
+    return _zarr_info(found[1], found[0])

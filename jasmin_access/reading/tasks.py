@@ -136,6 +136,8 @@ def slices(
         )
     step = _storage_step(ds, dim)
     names = (variables,) if isinstance(variables, str) else tuple(variables or ()) or None
+    # a datastore version named by @latest, a tag or a time: every task reads the same one
+    url = ds.encoding.get("jasmin_datastore_version", url)
     return [
         ReadTask(url, profile, dim, a, b, names, endpoint_url, anon)
         for a, b in _bounds(int(ds.sizes[dim]), n, step)
