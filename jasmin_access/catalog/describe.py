@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
+from ..errors import InvalidInput, NotFound
 from ..stores import Location
 from ._storage import Access
 from .discover import Source
@@ -266,7 +267,11 @@ def describe_zarr(source: Source, access: Access) -> Record:
     from ..reading.zstore import open_metadata, read_store
 
     location: Location = access.resolve(source.url)
-    store, root = open_metadata(read_store(location), location.url)
+    try:
+        store, root = open_metadata(read_store(location), location.url)
+    except NotFound:
+        _refuse_datastore(source, access)
+        raise
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     ds = _open_quietly(  # times stay undecoded: decoding reads every time variable
         lambda: xr.open_zarr(
@@ -274,6 +279,17 @@ def describe_zarr(source: Source, access: Access) -> Record:
         )
     )
     return _record(source, ds, source.url, ZARR_MEDIA.format(fmt), f"zarr v{fmt}")
+
+
+def _refuse_datastore(source: Source, access: Access) -> None:
+    """Name a datastore as such (its listing shows its latest version's files)."""
+    from ..datastore.repo import open_datastore
+
+    if open_datastore(source.url, **access.kwargs)[0].exists():
+        raise InvalidInput(
+            f"{source.url} is a datastore: datastores are not catalogued yet",
+            "catalogue the Zarr stores its versions were pushed from",
+        )
 
 
 @register_describer("index")

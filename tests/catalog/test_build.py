@@ -127,3 +127,15 @@ def test_build_reads_metadata_and_coordinates_only(
     assert "zarr.json" in read  # the consolidated metadata, once per store
     assert read - {"zarr.json"} <= {"nav_lon", "nav_lat", "time_counter", "deptht"}
     assert not read & {"thetao", "so", "tos", "zos"}  # no data variable
+
+
+def test_a_datastore_is_named_and_left_out(local_bucket: str, tmp_path: Path) -> None:
+    from jasmin_access.datastore.publish import create
+    from jasmin_access.samples import NemoSpec, write_nemo_set
+
+    files = write_nemo_set(tmp_path / "src", NemoSpec(prefix="ds", **TINY))
+    ja.convert([str(p) for p in files], f"{local_bucket}/runs/run1.zarr")
+    create(f"{local_bucket}/ds/run1", f"{local_bucket}/runs/run1.zarr")
+    report = ja.catalog.build(local_bucket, to=f"{local_bucket}/catalog")
+    assert report.written == [f"{local_bucket}/runs/run1.zarr"]
+    assert "datastores are not catalogued yet" in report.skipped[f"{local_bucket}/ds/run1"]
