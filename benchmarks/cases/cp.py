@@ -19,13 +19,13 @@ from ..harness import (
     Measured,
     Row,
     Run,
-    cli_has,
-    measure,
+    find_row,
+    measure_group,
     not_available,
     ratio_check,
     skipped,
 )
-from ._common import BUCKET
+from ._common import BUCKET, cli_has
 
 __all__ = ["NAME", "checks", "run"]
 
@@ -95,14 +95,16 @@ def run(bench: Bench) -> list[Row]:
     rows: list[Row] = []
     for way in ("up", "down"):
         case = _label(tree, way)
+        group, missing_rows = [], []
         for index, tool in enumerate(TOOLS):
             missing = _available(bench, tool)
             if missing:
                 status, why = missing
                 row = not_available(case, tool, why) if status != "skipped" else None
-                rows.append(row or skipped(case, tool, why))
+                missing_rows.append(row or skipped(case, tool, why))
                 continue
-            rows.append(measure(bench, case, _measured(bench, tree, way, tool, index, fs)))
+            group.append(_measured(bench, tree, way, tool, index, fs))
+        rows += measure_group(bench, case, group) + missing_rows
     fs.rm(f"{BUCKET}/mixed", recursive=True)
     return rows
 
@@ -144,10 +146,11 @@ def _measured(bench: Bench, tree: Tree, way: str, tool: str, index: int, fs: Any
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
-    """cp -r at least as fast as aws s3 cp --recursive, both ways."""
+    """cp -r ≥1.2x rclone copy and at least as fast as aws s3 cp, both ways; RSS ≤ 2x rclone's."""
     out = []
     for way in ("up", "down"):
         case = next((r.case for r in rows if r.case.startswith(f"cp -r {way} ")), "")
+        out.append(ratio_check(rows, f"cp -r {way} ≥1.2x `rclone copy`", case, "rclone copy", 1.2))
         out.append(
             ratio_check(
                 rows,
@@ -157,4 +160,11 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
                 1.0,
             )
         )
+        ours, rclone = find_row(rows, case), find_row(rows, case, "rclone copy")
+        target = f"cp -r {way} peak RSS ≤ 2x rclone's"
+        if ours is None or rclone is None or not ours.rss_mb or not rclone.rss_mb:
+            out.append(Check(target, "not measured", None))
+        else:
+            shown = f"{ours.rss_mb:.0f} MB vs {rclone.rss_mb:.0f} MB"
+            out.append(Check(target, shown, ours.rss_mb <= 2 * rclone.rss_mb))
     return out

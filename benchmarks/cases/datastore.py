@@ -30,14 +30,13 @@ from ..harness import (
     Row,
     Run,
     base_env,
-    cli_has,
     find_row,
     measure,
     not_available,
     python_cmd,
     skipped,
 )
-from ._common import BUCKET
+from ._common import BUCKET, cli_has
 
 __all__ = ["NAME", "checks", "parse_manifest", "run"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..datasets import key_tree
-from ..harness import Bench, Check, Row, cli_has, measure, not_available
-from ._common import human_count, small_tree
+from ..harness import Bench, Check, Row, measure, not_available
+from ._common import cli_has, human_count, small_tree
 from .du import ours_du
 
 __all__ = ["NAME", "checks", "run"]

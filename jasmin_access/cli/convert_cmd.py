@@ -16,7 +16,17 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _time_variable(func: Any) -> Any:
+    return click.option(
+        "--time-variable",
+        metavar="NAME",
+        help="Variable along the record dimension that orders and checks the steps "
+        "(default: the record coordinate if it has time units, else e.g. time_centered).",
+    )(func)
+
+
 def _parallel(func: Any) -> Any:
+    func = _time_variable(func)
     func = click.option("--workers", type=int, help="N local worker processes.")(func)
     func = click.option(
         "--scheduler", metavar="NAME|URL", help="threads (default), processes or tcp://host:port."
@@ -120,12 +130,17 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
 @click.option("--workers", type=int, help="N local worker processes.")
 @click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")
+@click.option("--variables", metavar="A,B", help="Only these variables.")
+@_time_variable
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     """Append NetCDF SOURCES to the Zarr store DEST along its record dimension."""
     from ..conversion import append as run_append
 
     opts = get_options()
+    for key in _SPLIT:
+        kw[key] = _split(kw[key])
     report = run_append(list(sources), dest, progress=opts.progress, **opts.resolve_kwargs, **kw)
     if opts.json:
         emit_json([report.to_dict()])

@@ -18,7 +18,14 @@ from ..stores import Location, new_run_id, resolve
 from .chunking import parse_chunks
 from .chunkio import prime_encoders
 from .execute import read_ahead, run_units
-from .plan import ConvertOptions, Plan, Unit, build_plan, write_template
+from .plan import (
+    ConvertOptions,
+    Plan,
+    Unit,
+    build_plan,
+    check_char_fill_values,
+    write_template,
+)
 from .progress import Progress
 from .scan import scan
 from .sources import close_all, expand_sources
@@ -93,6 +100,7 @@ def prepare(
         concat_dim=options.concat_dim,
         variables=options.variables,
         drop_variables=options.drop_variables,
+        time_variable=options.time_variable,
     )
     return build_plan(inventory, options)
 
@@ -110,6 +118,7 @@ def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
         "created": now,
         "options": plan.options.to_dict(),
         "record_dim": plan.inventory.groups[""].record_dim,
+        "time_variable": plan.inventory.groups[""].time_name,
         "sources": [
             {"name": r.url, "size": r.size, "mtime": r.mtime} for r in plan.inventory.sources
         ],
@@ -131,6 +140,7 @@ def convert(
     variables: Sequence[str] | None = None,
     drop_variables: Sequence[str] | None = None,
     concat_dim: str | None = None,
+    time_variable: str | None = None,
     attrs: Mapping[str, str] | Sequence[str] | None = None,
     overwrite: bool = False,
     verify: bool = False,
@@ -170,6 +180,11 @@ def convert(
         variables are kept).
     concat_dim
         Record dimension (default: unlimited dim, else ``time_counter``/``time``).
+    time_variable
+        Variable along the record dimension that orders the files and whose
+        steps are checked (default: the record coordinate when it has CF time
+        units, else a CF time coordinate along it such as ``time_centered``;
+        without one, files are joined in the order given).
     attrs
         Extra global attributes (mapping or ``key=value`` strings).
     overwrite
@@ -224,10 +239,13 @@ def convert(
         variables=variables,
         drop_variables=drop_variables,
         concat_dim=concat_dim,
+        time_variable=time_variable,
         attrs=attrs,
     )
     try:
         plan = prepare(sources, options, rkw)
+        if options.zarr_format == 3:
+            check_char_fill_values(plan.inventory)
         loc = resolve(dest, write=True, **rkw)
         report = _write(plan, loc, overwrite, progress, workers, scheduler, fail_after_units)
     finally:
@@ -255,6 +273,7 @@ def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:
         "variables": options.variables,
         "drop_variables": options.drop_variables,
         "concat_dim": options.concat_dim,
+        "time_variable": options.time_variable,
     }
 
 

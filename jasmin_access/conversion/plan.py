@@ -26,7 +26,15 @@ from .encoding import bitround, compressors_for, convert_times
 from .scan import GroupInventory, Inventory, VarInfo
 from .sources import SourceRef, read_slab
 
-__all__ = ["ConvertOptions", "Plan", "Unit", "VarPlan", "build_plan", "read_unit"]
+__all__ = [
+    "ConvertOptions",
+    "Plan",
+    "Unit",
+    "VarPlan",
+    "build_plan",
+    "check_char_fill_values",
+    "read_unit",
+]
 
 
 @dataclass
@@ -43,6 +51,7 @@ class ConvertOptions:
     variables: list[str] | None = None
     drop_variables: list[str] | None = None
     concat_dim: str | None = None
+    time_variable: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,6 +249,18 @@ def _var_plan(inv: GroupInventory, info: VarInfo, opts: ConvertOptions) -> VarPl
     if opts.keep_bits is not None and info.dtype.kind == "f" and not _is_coordinate(info.name, inv):
         keep = opts.keep_bits
     return VarPlan(inv.path, info, raxis, chunks, shards, keep, is_index)
+
+
+def check_char_fill_values(inventory: Inventory) -> None:
+    """xarray cannot read back a ``_FillValue`` of a character variable from Zarr v3."""
+    for inv in inventory.groups.values():
+        for info in inv.variables.values():
+            if info.dtype.kind == "S" and "_FillValue" in info.attrs:
+                raise InvalidInput(
+                    f"variable {info.name!r} holds characters with a _FillValue, which xarray "
+                    "cannot read back from a Zarr v3 store",
+                    "convert with --zarr-format 2",
+                )
 
 
 def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:

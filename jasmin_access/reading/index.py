@@ -237,6 +237,7 @@ def build_references(sources: list[Location], record_dim: str = "time_counter") 
             f"the sources' '{record_dim}' units differ ({', '.join(map(str, sorted(units)))})",
             "index files with one time origin together, or convert them to Zarr instead",
         )
+    _check_distinct(values, sources, record_dim)
     combined = _combine(parts, values, record_dim)
     refs = {k: _portable(base, v) for k, v in combined.get("refs", combined).items()}
     return {
@@ -249,6 +250,20 @@ def build_references(sources: list[Location], record_dim: str = "time_counter") 
             "sources": infos,
         },
     }
+
+
+def _check_distinct(values: list[Any], sources: list[Location], record_dim: str) -> None:
+    """Refuse repeated record values: the index would silently keep one step of each."""
+    seen: set[Any] = set()
+    for loc, coord in zip(sources, values, strict=True):
+        flat = [v.item() if hasattr(v, "item") else v for v in np.asarray(coord).ravel()]
+        if len(set(flat)) < len(flat) or seen.intersection(flat):
+            raise InvalidInput(
+                f"{loc.url}: '{record_dim}' repeats values of earlier steps (XIOS writes "
+                "time_counter without units, 0 in every file), so an index cannot join these files",
+                "convert them with `jasmin-access convert` (ordered by time_centered) instead",
+            )
+        seen.update(flat)
 
 
 def _portable(location: Location, value: Any) -> Any:

@@ -19,7 +19,7 @@ import xarray as xr
 from ..errors import NotFound, translating
 from ..stores import Location, resolve
 from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
-from .subset import record_dim
+from .subset import time_coordinate, time_index
 from .zstore import is_metadata_key, open_metadata, read_store
 
 __all__ = ["DatasetInfo", "VariableInfo", "info"]
@@ -56,6 +56,7 @@ class DatasetInfo:
     time_end: str | None = None
     calendar: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    time_variable: str | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -95,7 +96,8 @@ class DatasetInfo:
         dims = ", ".join(f"{k}: {n}" for k, n in self.dims.items())
         lines = [f"{self.url} ({self.format})", f"dims: {dims}"]
         if self.time_start:
-            lines.append(f"time: {self.time_start} .. {self.time_end} ({self.calendar})")
+            source = f", from {self.time_variable}" if self.time_variable not in self.dims else ""
+            lines.append(f"time: {self.time_start} .. {self.time_end} ({self.calendar}{source})")
         ratio = f" (x{self.ratio:.2f})" if self.ratio else ""
         sizes = f"stored: {_size(self.stored_bytes)}, uncompressed: {_size(self.nbytes)}"
         lines.append(sizes + ratio)
@@ -168,16 +170,19 @@ def _codec_text(codec: Any) -> str:
     return f"{name}({args})" if args else str(name)
 
 
-def _time_range(ds: xr.Dataset) -> tuple[str | None, str | None, str | None]:
-    try:
-        dim = record_dim(ds)
-    except Exception:
-        return None, None, None
-    if dim not in ds.indexes or ds.sizes[dim] == 0:
-        return None, None, None
-    index = ds.indexes[dim]
-    calendar = ds[dim].encoding.get("calendar") or getattr(index, "calendar", None)
-    return str(index[0]), str(index[-1]), calendar
+def _time_range(ds: xr.Dataset) -> dict[str, Any]:
+    """First and last date of the time coordinate (none when no coordinate holds dates)."""
+    name = time_coordinate(ds)
+    if name is None or ds[name].size == 0:
+        return {}
+    index = time_index(ds, name)
+    calendar = ds[name].encoding.get("calendar") or getattr(index, "calendar", None)
+    return {
+        "time_start": str(index[0]),
+        "time_end": str(index[-1]),
+        "calendar": calendar,
+        "time_variable": name,
+    }
 
 
 def _stored_by_array(location: Location) -> dict[str, int]:
@@ -224,7 +229,6 @@ def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
                 shards=tuple(arr.shards) if getattr(arr, "shards", None) else None,
             )
         )
-    start, end, calendar = _time_range(ds)
     return DatasetInfo(
         url=url,
         format=f"zarr v{fmt}",
@@ -232,9 +236,7 @@ def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
         variables=variables,
         stored_bytes=sum(stored.values()),
         nbytes=sum(v.nbytes for v in variables),
-        time_start=start,
-        time_end=end,
-        calendar=calendar,
+        **_time_range(ds),
         attrs=dict(group.attrs),
     )
 
@@ -276,7 +278,6 @@ def _netcdf_info(location: Location) -> DatasetInfo:
             dims = {str(k): int(d.size) for k, d in f.dimensions.items()}
             attrs = dict(f.attrs)
         ds = open_netcdf([location], chunks=None)
-    start, end, calendar = _time_range(ds)
     plain = any(name.startswith("phony_dim_") for name in dims)  # HDF5 without dimensions
     return DatasetInfo(
         url=location.url,
@@ -285,9 +286,7 @@ def _netcdf_info(location: Location) -> DatasetInfo:
         variables=variables,
         stored_bytes=size,
         nbytes=sum(v.nbytes for v in variables),
-        time_start=start,
-        time_end=end,
-        calendar=calendar,
+        **_time_range(ds),
         attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items()},
     )
 
@@ -329,7 +328,6 @@ def _index_info(location: Location) -> DatasetInfo:
             )
         )
     ds = open_index(location, chunks=None, verify=False)
-    start, end, calendar = _time_range(ds)
     return DatasetInfo(
         url=location.url,
         format="kerchunk index",
@@ -337,9 +335,7 @@ def _index_info(location: Location) -> DatasetInfo:
         variables=variables,
         stored_bytes=sum(v.stored_bytes or 0 for v in variables),
         nbytes=sum(v.nbytes for v in variables),
-        time_start=start,
-        time_end=end,
-        calendar=calendar,
+        **_time_range(ds),
         attrs=dict(ds.attrs),
     )
 
