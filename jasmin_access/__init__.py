@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "append",
     "cat",
+    "catalog",
     "convert",
     "cp",
     "du",
@@ -56,6 +57,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "catalog":  # a subpackage: ja.catalog.build(...), ja.catalog.search(...)
+        value = importlib.import_module(".catalog", __name__)
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jasmin_access' has no attribute {name!r}")

@@ -233,6 +233,29 @@ def _open_version(
     return ds
 
 
+def _stac_target(url: Any) -> tuple[Any, dict[str, Any]]:
+    """The data asset's href of a STAC Item/Collection (pystac object or dict), else ``url``.
+
+    Items found by :func:`jasmin_access.catalog.search` also carry the store
+    access they were found with, used unless the caller gives their own.
+    """
+    assets = getattr(url, "assets", None)
+    if assets is None and isinstance(url, dict):
+        assets = url.get("assets")
+    if not isinstance(assets, dict):
+        return url, {}
+    hrefs = []
+    for asset in assets.values():
+        get = asset.get if isinstance(asset, dict) else lambda k, a=asset: getattr(a, k, None)
+        kind = str(get("media_type") or get("type") or "")
+        if "data" in (get("roles") or []) or "zarr" in kind:
+            absolute = getattr(asset, "get_absolute_href", None)
+            hrefs.append((absolute() if absolute else None) or get("href"))
+    if not hrefs:
+        raise InvalidInput("the STAC object has no data asset", "open an item found by search")
+    return hrefs[0], dict(getattr(url, "_jasmin_access", {}) or {})
+
+
 def _xr_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if k not in ("cache", "cache_size")}
 
@@ -260,7 +283,8 @@ def open_dataset(
         ``s3://bucket/run.zarr``, ``local://…``, a public
         ``https://<tenancy>-o.s3-ext.jc.rl.ac.uk/bucket/run.zarr``, a NetCDF
         object ``…/file.nc``, a glob or list of them (joined along the record
-        dimension), or an index ``…/name.index.json``.
+        dimension), an index ``…/name.index.json``, or a STAC Item or
+        Collection (its data asset; see :func:`jasmin_access.catalog.search`).
     profile
         Profile for ``s3://`` URLs (none is needed for public https URLs).
     variables
@@ -304,7 +328,10 @@ def open_dataset(
     IntegrityError
         An index whose sources changed.
     """
+    url, found_with = _stac_target(url)
     resolve_kwargs = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if not any(v is not None for v in resolve_kwargs.values()):
+        resolve_kwargs.update(found_with)
     locations = _locations(url, resolve_kwargs)
     opts = {"cache": cache, "cache_size": cache_size, **kwargs}
     if len(locations) > 1 and all(is_netcdf(loc.path) for loc in locations):

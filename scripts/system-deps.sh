@@ -15,6 +15,7 @@ need() {  # need PACKAGE [COMMAND-OR-FILE-THAT-PROVES-IT]
 # --- Debian packages -------------------------------------------------------------------------
 need fuse3 fusermount3                            # datastore mount (FUSE, read-only)
 need libfuse3-3 /usr/share/doc/libfuse3-3         # the library mfusepy loads
+need chromium                                     # catalog: index.html in a headless browser
 
 need nco ncks          # real-file corpus: 64-bit offset/CDF5, packed int16, record slicing
 need cdo               # real-file corpus: files split across a year boundary

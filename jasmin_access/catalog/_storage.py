@@ -1,0 +1,135 @@
+"""Every storage access of the catalog, in one place.
+
+The catalog lists prefixes, reads and writes small objects and reads byte
+ranges of one object; it does so only through :func:`jasmin_access.resolve`
+locations and :mod:`jasmin_access.fs`, and only from this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from .. import paths
+from ..errors import NotFound, translating
+from ..fs import Entry, ls
+from ..stores import Location, resolve
+
+__all__ = ["Access", "CatalogStore", "list_level"]
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach a store: the keyword arguments of :func:`jasmin_access.resolve`."""
+
+    profile: Any = None
+    endpoint_url: str | None = None
+    anon: bool | None = None
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``resolve``/``ls``/``open_dataset``."""
+        return {"profile": self.profile, "endpoint_url": self.endpoint_url, "anon": self.anon}
+
+    def resolve(self, url: str) -> Location:
+        """The location of ``url``."""
+        return resolve(url, **self.kwargs)
+
+
+def list_level(url: str, access: Access) -> list[Entry]:
+    """Objects and pseudo-directories directly under ``url`` (one listing)."""
+    try:
+        return list(ls(url, **access.kwargs))
+    except NotFound:
+        return []
+
+
+def fingerprint(entry: Entry) -> str:
+    """What changes when an object is rewritten: its ETag, else its modification time."""
+    if entry.etag:
+        return str(entry.etag).strip('"')
+    return f"mtime:{entry.last_modified.isoformat() if entry.last_modified else ''}:{entry.size}"
+
+
+class CatalogStore:
+    """The prefix a catalog lives under: read, write and delete its objects by relative key.
+
+    Parameters
+    ----------
+    url
+        The catalog prefix, e.g. ``s3://bucket/catalog``.
+    access
+        Store access.
+    """
+
+    def __init__(self, url: str, access: Access) -> None:
+        self.access = access
+        self.location = access.resolve(url.rstrip("/"))
+        self.url = self.location.url.rstrip("/")
+
+    def href(self, key: str) -> str:
+        """Absolute URL of a key under the catalog."""
+        return f"{self.url}/{key}"
+
+    def _loc(self, key: str) -> Location:
+        return self.location.child(key)
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+        loc = self._loc(key)
+        with translating("reading", loc.url, loc.profile_name):
+            try:
+                return bytes(loc.fs.cat_file(loc.path))
+            except FileNotFoundError:
+                return None
+
+    def read_tail(self, key: str, length: int) -> tuple[int, bytes]:
+        """The object's size and its last ``length`` bytes.
+
+        One suffix-range GET on S3 (the size comes back in ``Content-Range``;
+        public buckets often allow GET but not HEAD).
+        """
+        loc = self._loc(key)
+        with translating("reading", loc.url, loc.profile_name):
+            if loc.kind not in ("s3", "https"):
+                size = int(loc.fs.size(loc.path))
+                return size, bytes(loc.fs.cat_file(loc.path, start=max(0, size - length)))
+            from fsspec.asyn import sync
+
+            bucket, name = paths.split_bucket(loc.path)
+
+            async def tail() -> tuple[int, bytes]:
+                resp = await loc.fs._call_s3(
+                    "get_object", Bucket=bucket, Key=name, Range=f"bytes=-{length}"
+                )
+                async with resp["Body"] as body:
+                    data = await body.read()
+                total = str(resp.get("ContentRange") or "").rpartition("/")[2]
+                return (int(total) if total.isdigit() else len(data)), bytes(data)
+
+            return sync(loc.fs.loop, tail)
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of an object (one ranged GET)."""
+        loc = self._loc(key)
+        with translating("reading", loc.url, loc.profile_name):
+            return bytes(loc.fs.cat_file(loc.path, start=start, end=end))
+
+    def write(self, key: str, data: bytes, content_type: str) -> None:
+        """Write (replace) one object; S3 readers see the old or the new bytes, never a mix."""
+        loc = self._loc(key)
+        loc.require_writable()
+        extra = {"ContentType": content_type} if loc.kind == "s3" else {}
+        with translating("writing", loc.url, loc.profile_name):
+            if loc.kind in ("store", "local"):
+                loc.fs.makedirs(paths.parent(loc.path), exist_ok=True)
+            loc.fs.pipe_file(loc.path, data, **extra)
+
+    def delete(self, key: str) -> None:
+        """Remove one object if it exists."""
+        loc = self._loc(key)
+        with translating("deleting", loc.url, loc.profile_name), contextlib.suppress(
+            FileNotFoundError
+        ):
+            loc.fs.rm_file(loc.path)
