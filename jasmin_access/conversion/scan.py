@@ -18,7 +18,6 @@ dimensions, and a record dimension that is not a time, keep their order.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,14 +26,13 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ..timecoord import choose_time, same_value, time_candidates
-from .sources import READ_LOCK, SourceRef, list_groups, open_group
+from .headers import RECORD_NAMES, FileHead, GroupHead, read_head, read_heads
+from .sources import SourceRef
 
 __all__ = ["GroupInventory", "Inventory", "VarInfo", "scan"]
 
 log = logging.getLogger(__name__)
 
-RECORD_NAMES = ("time_counter", "time")
-_HASH_LIMIT = 16 << 20
 _TIME_ATTRS = ("units", "time_origin")
 
 
@@ -131,16 +129,6 @@ def step_label(value: Any, units: str | None, calendar: str) -> str:
     return str(cftime.num2date(value, units, calendar=calendar))
 
 
-def _digest(values: np.ndarray) -> str:
-    if values.dtype.kind in "fc":  # one NaN bit pattern, so NaN equals NaN
-        values = np.where(np.isnan(values), np.array(np.nan, dtype=values.dtype), values)
-    if values.dtype == object:
-        data = "\x00".join(map(str, values.ravel())).encode()
-    else:
-        data = np.ascontiguousarray(values).tobytes()
-    return hashlib.sha1(data + str(values.shape).encode()).hexdigest()
-
-
 def _select(ds: Any, variables: list[str] | None, drop: list[str] | None) -> list[str]:
     names = [str(n) for n in ds.variables]
     if variables:
@@ -171,8 +159,9 @@ def _attrs_equal(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) ->
     return None
 
 
-def _group_first(ref: SourceRef, path: str, opts: dict[str, Any], multi: bool) -> GroupInventory:
-    ds = open_group(ref, path)
+def _group_first(
+    ref: SourceRef, ds: GroupHead, path: str, opts: dict[str, Any], multi: bool
+) -> GroupInventory:
     rdim = _record_dim(ds, opts.get("concat_dim"), multi and not path, ref)
     if multi and rdim is None and not path:
         raise InvalidInput(
@@ -199,8 +188,9 @@ def _group_first(ref: SourceRef, path: str, opts: dict[str, Any], multi: bool) -
     return inv
 
 
-def _check_group(inv: GroupInventory, ref: SourceRef, first: SourceRef, hashes: dict) -> None:
-    ds = open_group(ref, inv.path)
+def _check_group(
+    inv: GroupInventory, ref: SourceRef, ds: GroupHead, first: SourceRef, hashes: dict
+) -> None:
     where = f"in group '{inv.path}' " if inv.path else ""
     rdim = inv.record_dim
     count = int(ds.sizes.get(rdim, 0)) if rdim else 0
@@ -225,11 +215,8 @@ def _check_group(inv: GroupInventory, ref: SourceRef, first: SourceRef, hashes: 
         if diff is None:
             skip = _TIME_ATTRS if n in inv.units else ()
             diff = _attrs_equal(dict(var.attrs), info.attrs, skip)
-        if diff is None and rdim not in info.dims and n in hashes:
-            with READ_LOCK:
-                values = var.values
-            if _digest(values) != hashes[n]:
-                diff = "values"
+        if diff is None and rdim not in info.dims and n in hashes and var.digest != hashes[n]:
+            diff = "values"
         if diff is not None:
             raise InvalidInput(
                 f"{ref.url}: variable {n!r} {where}differs from {first.name}: {diff}",
@@ -238,22 +225,25 @@ def _check_group(inv: GroupInventory, ref: SourceRef, first: SourceRef, hashes: 
     inv.counts.append(count)
     for n in inv.units:
         inv.units[n].append(_time_units(ds, n))
-
-
-def _hashes(inv: GroupInventory, ref: SourceRef) -> dict[str, str]:
-    ds = open_group(ref, inv.path)
-    out = {}
     for n, info in inv.variables.items():
-        if inv.record_dim in info.dims:
-            continue
-        if np.prod(info.shape, dtype=np.int64) * max(info.dtype.itemsize, 8) <= _HASH_LIMIT:
-            with READ_LOCK:
-                out[n] = _digest(ds[n].values)
-    return out
+        if rdim is not None and info.dims == (rdim,) and ds[n].values is not None:
+            inv.read_cache[(ref.url, n)] = ds[n].values
+
+
+def _hashes(inv: GroupInventory, ds: GroupHead) -> dict[str, str]:
+    return {
+        n: str(ds[n].digest)
+        for n, info in inv.variables.items()
+        if inv.record_dim not in info.dims and ds[n].digest is not None
+    }
 
 
 def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     """Scan and cross-check the sources.
+
+    Each source is opened once (:mod:`jasmin_access.conversion.headers`),
+    many at a time; only dimensions, attributes, the record dimension's 1-D
+    variables and digests of the other variables are read.
 
     Parameters
     ----------
@@ -269,28 +259,40 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     """
     first = refs[0]
     multi = len(refs) > 1
-    group_paths = list_groups(first)
-    groups = {p: _group_first(first, p, opts, multi) for p in group_paths}
-    hashes = {p: _hashes(inv, first) for p, inv in groups.items()} if multi else {}
-    for ref in refs:
-        if ref is not first:
-            found = list_groups(ref)
-            if found != group_paths:
-                extra = sorted(set(found) ^ set(group_paths))
-                raise InvalidInput(
-                    f"{ref.url}: groups differ from {first.name} (e.g. '{extra[0]}')",
-                    "all files must have the same groups",
-                )
-        for p, inv in groups.items():
-            _check_group(inv, ref, first, hashes.get(p, {}))
+    concat_dim = opts.get("concat_dim")
+    head = read_head(first, concat_dim, digests=multi)
+    group_paths = list(head.groups)
+    groups = {p: _group_first(first, g, p, opts, multi) for p, g in head.groups.items()}
+    hashes = {p: _hashes(inv, head.groups[p]) for p, inv in groups.items()} if multi else {}
+    _check_file(groups, first, head, first, hashes)
+    del head
+    for ref, found in read_heads(refs[1:], concat_dim):
+        if list(found.groups) != group_paths:
+            extra = sorted(set(found.groups) ^ set(group_paths))
+            raise InvalidInput(
+                f"{ref.url}: groups differ from {first.name} (e.g. '{extra[0]}')",
+                "all files must have the same groups",
+            )
+        _check_file(groups, ref, found, first, hashes)
     for p, inv in groups.items():
         _grow_record_shapes(inv)
         _choose_time(inv, refs, opts.get("time_variable") if not p else None)
-    refs = _order_files(groups, refs)
+    refs = _order_files(groups, refs, concat_dim)
     for inv in groups.values():
         _finish_group(inv, refs)
         inv.read_cache.clear()
     return Inventory(refs, groups)
+
+
+def _check_file(
+    groups: dict[str, GroupInventory],
+    ref: SourceRef,
+    head: FileHead,
+    first: SourceRef,
+    hashes: dict[str, dict[str, str]],
+) -> None:
+    for p, inv in groups.items():
+        _check_group(inv, ref, head.groups[p], first, hashes.get(p, {}))
 
 
 def _grow_record_shapes(inv: GroupInventory) -> None:
@@ -307,10 +309,9 @@ def _file_values(inv: GroupInventory, refs: list[SourceRef], name: str) -> list[
     out = []
     for i, ref in enumerate(refs):
         key = (ref.url, name)
-        if key not in inv.read_cache:  # each file is opened once for its 1-D time values
-            ds = open_group(ref, inv.path)
-            with READ_LOCK:
-                inv.read_cache[key] = np.asarray(ds[name].values)
+        if key not in inv.read_cache:  # read with the file's head; not reached in practice
+            var = read_head(ref, inv.record_dim, digests=False).groups[inv.path][name]
+            inv.read_cache[key] = np.asarray(var.values)
         values = inv.read_cache[key]
         if name in inv.units:
             values = convert_times(
@@ -334,7 +335,9 @@ def _choose_time(inv: GroupInventory, refs: list[SourceRef], override: str | Non
         log.info("no time coordinate along %r: files joined in the order given", rdim)
 
 
-def _order_files(groups: dict[str, GroupInventory], refs: list[SourceRef]) -> list[SourceRef]:
+def _order_files(
+    groups: dict[str, GroupInventory], refs: list[SourceRef], concat_dim: str | None
+) -> list[SourceRef]:
     """Sort the files by the first step of the leading group's time coordinate."""
     lead = next((g for g in groups.values() if g.time_name), None)
     if lead is None or len(refs) < 2:
@@ -345,11 +348,11 @@ def _order_files(groups: dict[str, GroupInventory], refs: list[SourceRef]) -> li
     if order == list(range(len(refs))):
         return refs
     log.info("files ordered by %s (given in another order)", lead.time_name)
-    first = refs[order[0]]
+    head = read_head(refs[order[0]], concat_dim, digests=False)  # the new first file
     for inv in groups.values():
         inv.counts = [inv.counts[i] for i in order]
         inv.units = {n: [u[i] for i in order] for n, u in inv.units.items()}
-        ds = open_group(first, inv.path)  # attributes (and time units) of the new first file
+        ds = head.groups[inv.path]  # attributes (and time units) of the new first file
         inv.attrs = dict(ds.attrs)
         for name, info in inv.variables.items():
             info.attrs = dict(ds[name].attrs)

@@ -1,0 +1,325 @@
+"""What planning needs from one source file, read with one open.
+
+A :class:`FileHead` holds, per group, the dimensions, every variable's
+dimensions, shape, dtype and attributes, the values of the 1-D variables
+along the record dimension (times, for ordering and checks) and a digest of
+the values of the variables without it (to check that files agree).  Nothing
+else is read: a head is a few KB whatever the file's size.
+
+Local files are opened once with netCDF4.  Remote NetCDF4/HDF5 files are
+read through one fsspec file whose block cache is sized for headers: the
+first block is fetched outside the library lock (so that many files are
+fetched at once), the rest of the header, if any, by further ranged reads.
+Remote NetCDF3 files go through xarray's scipy reader.
+
+:func:`read_heads` reads many files on a thread pool, a bounded number at a
+time, in order; a file that cannot be read is named in the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import paths
+from ..errors import InvalidInput, JasminAccessError
+from .sources import READ_LOCK, SourceRef, open_group
+
+__all__ = ["FileHead", "GroupHead", "VarHead", "digest", "read_head", "read_heads"]
+
+RECORD_NAMES = ("time_counter", "time")
+HASH_LIMIT = 16 << 20
+HEADER_BLOCK = 256 << 10
+_THREADS = {True: 16, False: 4}  # remote, local
+
+
+def digest(values: np.ndarray) -> str:
+    """A digest of an array's values and shape, NaN equal to NaN."""
+    if values.dtype.kind in "fc":  # one NaN bit pattern, so NaN equals NaN
+        values = np.where(np.isnan(values), np.array(np.nan, dtype=values.dtype), values)
+    if values.dtype == object:
+        data = "\x00".join(map(str, values.ravel())).encode()
+    else:
+        data = np.ascontiguousarray(values).tobytes()
+    return hashlib.sha1(data + str(values.shape).encode()).hexdigest()
+
+
+@dataclass
+class VarHead:
+    """One variable of one file: what the scan compares and plans with."""
+
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    attrs: dict[str, Any]
+    values: np.ndarray | None = None
+    digest: str | None = None
+
+
+@dataclass
+class GroupHead:
+    """One group of one file (the names mirror an xarray Dataset's)."""
+
+    variables: dict[str, VarHead]
+    attrs: dict[str, Any]
+    unlimited: list[str] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Length of every dimension a variable uses."""
+        out: dict[str, int] = {}
+        for var in self.variables.values():
+            out.update(zip(var.dims, var.shape, strict=True))
+        return out
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """Same as :attr:`sizes`."""
+        return self.sizes
+
+    @property
+    def encoding(self) -> dict[str, Any]:
+        """``unlimited_dims``, as xarray reports it."""
+        return {"unlimited_dims": set(self.unlimited)}
+
+    def __getitem__(self, name: str) -> VarHead:
+        return self.variables[name]
+
+
+@dataclass
+class FileHead:
+    """Every group of one source, root (``""``) first."""
+
+    groups: dict[str, GroupHead]
+
+
+def _record_guess(head: GroupHead, concat_dim: str | None) -> str | None:
+    dims = head.sizes
+    if concat_dim and concat_dim in dims:
+        return concat_dim
+    unlimited = [d for d in head.unlimited if d in dims]
+    if unlimited:
+        return unlimited[0]
+    return next((n for n in RECORD_NAMES if n in dims), None)
+
+
+def _wanted(head: GroupHead, concat_dim: str | None, digests: bool) -> dict[str, str]:
+    """Which variables to read: ``"values"`` (1-D along the record dim) or ``"digest"``."""
+    rdim = _record_guess(head, concat_dim)
+    out = {}
+    for name, var in head.variables.items():
+        if rdim is not None and var.dims == (rdim,):
+            out[name] = "values"
+        elif digests and rdim not in var.dims:
+            size = int(np.prod(var.shape, dtype=np.int64)) * max(var.dtype.itemsize, 8)
+            if size <= HASH_LIMIT:
+                out[name] = "digest"
+    return out
+
+
+def _fill(head: GroupHead, read: Any, concat_dim: str | None, digests: bool) -> None:
+    for name, what in _wanted(head, concat_dim, digests).items():
+        values = np.asarray(read(name))
+        if values.dtype.kind == "U":
+            values = values.astype(object)
+        if what == "values":
+            head.variables[name].values = values
+        else:
+            head.variables[name].digest = digest(values)
+
+
+def _dtype(dtype: Any) -> np.dtype[Any]:
+    if dtype is str or getattr(dtype, "kind", "") in "UO":
+        return np.dtype(object)
+    return np.dtype(dtype)
+
+
+# --------------------------------------------------------------------------- netCDF4 (local)
+
+
+def _nc_attrs(obj: Any, kind: str = "") -> dict[str, Any]:
+    attrs = {k: obj.getncattr(k) for k in obj.ncattrs()}
+    if kind == "S" and "_FillValue" in attrs:  # as xarray's netCDF4 backend does
+        attrs["_FillValue"] = np.bytes_(attrs["_FillValue"])
+    return attrs
+
+
+def _nc_group(node: Any, concat_dim: str | None, digests: bool) -> GroupHead:
+    variables = {}
+    for name, var in node.variables.items():
+        dtype = _dtype(var.dtype)
+        variables[str(name)] = VarHead(
+            tuple(map(str, var.dimensions)), tuple(var.shape), dtype, _nc_attrs(var, dtype.kind)
+        )
+    unlimited = [str(n) for n, d in node.dimensions.items() if d.isunlimited()]
+    head = GroupHead(variables, _nc_attrs(node), unlimited)
+    _fill(head, lambda n: node.variables[n][...], concat_dim, digests)
+    return head
+
+
+def _walk(root: Any) -> Iterator[tuple[str, Any]]:
+    """Groups in the order :func:`~jasmin_access.conversion.sources.list_groups` gives."""
+    yield "", root
+    stack = [(root, "")]
+    while stack:
+        node, prefix = stack.pop()
+        for name in sorted(node.groups):
+            path = paths.join(prefix, name)
+            yield path, node.groups[name]
+            stack.append((node.groups[name], path))
+
+
+def _read_local(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
+    import netCDF4
+
+    with READ_LOCK, netCDF4.Dataset(ref.path, "r") as ds:
+        ds.set_auto_maskandscale(False)
+        ds.set_auto_chartostring(False)
+        groups = {}
+        for path, node in _walk(ds):
+            node.set_auto_maskandscale(False)
+            node.set_auto_chartostring(False)
+            groups[path] = _nc_group(node, concat_dim, digests)
+    return FileHead(groups)
+
+
+# --------------------------------------------------------------------------- h5netcdf (remote)
+
+
+def _h5_attrs(obj: Any) -> dict[str, Any]:
+    from xarray.backends.h5netcdf_ import _read_attributes
+
+    return dict(_read_attributes(obj))
+
+
+def _h5_group(node: Any, concat_dim: str | None, digests: bool) -> GroupHead:
+    variables = {}
+    for name, var in node.variables.items():
+        variables[str(name)] = VarHead(
+            tuple(map(str, var.dimensions)), tuple(var.shape), _dtype(var.dtype), _h5_attrs(var)
+        )
+    unlimited = [str(n) for n, d in node.dimensions.items() if d.isunlimited()]
+    head = GroupHead(variables, _h5_attrs(node), unlimited)
+    _fill(head, lambda n: node.variables[n][...], concat_dim, digests)
+    return head
+
+
+def _read_hdf5_remote(handle: Any, concat_dim: str | None, digests: bool) -> FileHead:
+    import h5netcdf
+
+    with READ_LOCK, h5netcdf.File(handle, "r") as f:
+        return FileHead({p: _h5_group(n, concat_dim, digests) for p, n in _walk(f)})
+
+
+def _xr_group(ds: Any, concat_dim: str | None, digests: bool) -> GroupHead:
+    variables = {
+        str(n): VarHead(
+            tuple(map(str, v.dims)), tuple(v.shape), _dtype(v.dtype), dict(v.attrs)
+        )
+        for n, v in ds.variables.items()
+    }
+    unlimited = [str(d) for d in ds.encoding.get("unlimited_dims", ()) or ()]
+    head = GroupHead(variables, dict(ds.attrs), unlimited)
+    _fill(head, lambda n: ds[n].values, concat_dim, digests)
+    return head
+
+
+def _read_remote(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
+    handle = ref.fs.open(
+        ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size or None
+    )
+    with handle:
+        magic = bytes(handle.read(8))  # the first block, fetched outside the lock
+        handle.seek(0)
+        if magic.startswith(b"\x89HDF"):
+            return _read_hdf5_remote(handle, concat_dim, digests)
+    if magic.startswith(b"CDF"):
+        with READ_LOCK:
+            return FileHead({"": _xr_group(open_group(ref, ""), concat_dim, digests)})
+    raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
+
+
+def _check_local_magic(ref: SourceRef) -> None:
+    with open(ref.path, "rb") as f:
+        magic = f.read(8)
+    if not (magic.startswith(b"\x89HDF") or magic.startswith(b"CDF")):
+        raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def read_head(ref: SourceRef, concat_dim: str | None = None, digests: bool = True) -> FileHead:
+    """Read what planning needs from one source (one open).
+
+    Parameters
+    ----------
+    ref
+        The source.
+    concat_dim
+        The record dimension asked for, if any (its 1-D variables' values are read).
+    digests
+        Also digest the values of the variables without the record dimension.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the file, when it is not a readable NetCDF file.
+    """
+    try:
+        if ref.is_remote:
+            head = _read_remote(ref, concat_dim, digests)
+        else:
+            _check_local_magic(ref)
+            head = _read_local(ref, concat_dim, digests)
+    except JasminAccessError:
+        raise
+    except FileNotFoundError:
+        raise InvalidInput(f"source {ref.url} does not exist", "check the path or URL") from None
+    except Exception as exc:
+        text = str(exc)
+        reason = text.split("(", 1)[-1].rstrip(")") if "(" in text else text
+        raise InvalidInput(
+            f"{ref.url} is not a readable NetCDF file ({reason})", "re-copy or remove it"
+        ) from None
+    phony = [d for g in head.groups.values() for d in g.sizes if d.startswith("phony_dim_")]
+    if phony:  # netCDF-4 invents these for plain HDF5 datasets without dimension scales
+        raise InvalidInput(
+            f"{ref.url} is an HDF5 file without NetCDF dimensions, not a NetCDF file",
+            "convert NetCDF files only: remove it from the sources",
+        )
+    return head
+
+
+def read_heads(
+    refs: Iterable[SourceRef], concat_dim: str | None = None, digests: bool = True
+) -> Iterator[tuple[SourceRef, FileHead]]:
+    """Heads of many sources, read concurrently, yielded in the order given.
+
+    At most a few times the pool's size are in flight, so memory does not
+    grow with the number of files.
+    """
+    items = list(refs) if not isinstance(refs, list) else refs
+    if not items:
+        return
+    threads = _THREADS[any(r.is_remote for r in items)]
+    window = threads * 4
+    with ThreadPoolExecutor(threads, thread_name_prefix="scan") as pool:
+        pending: list[tuple[SourceRef, Future[FileHead]]] = []
+        try:
+            for ref in items:
+                pending.append((ref, pool.submit(read_head, ref, concat_dim, digests)))
+                if len(pending) >= window:
+                    done, fut = pending.pop(0)
+                    yield done, fut.result()
+            while pending:
+                done, fut = pending.pop(0)
+                yield done, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
