@@ -27,6 +27,7 @@ from .plan import (
     write_template,
 )
 from .progress import Progress
+from .runstate import load_scan, save_scan, scan_key
 from .scan import scan
 from .sources import close_all, expand_sources
 from .writer import (
@@ -91,17 +92,28 @@ def _options(**kw: Any) -> ConvertOptions:
 
 
 def prepare(
-    sources: str | Path | Sequence[str | Path], options: ConvertOptions, resolve_kwargs: dict
+    sources: str | Path | Sequence[str | Path],
+    options: ConvertOptions,
+    resolve_kwargs: dict,
+    dest: Location | None = None,
 ) -> Plan:
-    """Expand, scan and cross-check the sources, then plan the store (no writes)."""
+    """Expand, scan and cross-check the sources, then plan the store (no writes).
+
+    With ``dest``, the scan an interrupted run of the same sources and options
+    left in its run state is used instead of opening the sources again.
+    """
     refs = expand_sources(sources, **resolve_kwargs)
-    inventory = scan(
-        refs,
-        concat_dim=options.concat_dim,
-        variables=options.variables,
-        drop_variables=options.drop_variables,
-        time_variable=options.time_variable,
-    )
+    scan_options = {
+        "concat_dim": options.concat_dim,
+        "variables": options.variables,
+        "drop_variables": options.drop_variables,
+        "time_variable": options.time_variable,
+    }
+    key = scan_key(refs, scan_options)
+    inventory = load_scan(dest.fs, dest.path, key, refs) if dest is not None else None
+    if inventory is None:
+        inventory = scan(refs, **scan_options)
+        inventory.key = key
     return build_plan(inventory, options)
 
 
@@ -243,10 +255,10 @@ def convert(
         attrs=attrs,
     )
     try:
-        plan = prepare(sources, options, rkw)
+        loc = resolve(dest, write=True, **rkw)
+        plan = prepare(sources, options, rkw, loc)
         if options.zarr_format == 3:
             check_char_fill_values(plan.inventory)
-        loc = resolve(dest, write=True, **rkw)
         report = _write(plan, loc, overwrite, progress, workers, scheduler, fail_after_units)
     finally:
         close_all()
@@ -292,6 +304,8 @@ def _prepare_destination(
     elif state.has_objects:
         remove_store(target)
     write_marker(target, plan.fingerprint)
+    if not plan.inventory.cached:
+        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory)
     index = {v.array_path for v in plan.variables if v.is_index}
     root = copy_metadata(template, target, index)
     journal.flush()

@@ -218,9 +218,7 @@ def _read_hdf5_remote(handle: Any, concat_dim: str | None, digests: bool) -> Fil
 
 def _xr_group(ds: Any, concat_dim: str | None, digests: bool) -> GroupHead:
     variables = {
-        str(n): VarHead(
-            tuple(map(str, v.dims)), tuple(v.shape), _dtype(v.dtype), dict(v.attrs)
-        )
+        str(n): VarHead(tuple(map(str, v.dims)), tuple(v.shape), _dtype(v.dtype), dict(v.attrs))
         for n, v in ds.variables.items()
     }
     unlimited = [str(d) for d in ds.encoding.get("unlimited_dims", ()) or ()]

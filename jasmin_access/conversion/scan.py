@@ -89,6 +89,8 @@ class Inventory:
 
     sources: list[SourceRef]
     groups: dict[str, GroupInventory]
+    key: str = ""  # what the scan depends on (set when it is kept in the run state)
+    cached: bool = False  # read back from the run state, not from the sources
 
 
 def _record_dim(ds: Any, concat_dim: str | None, multi: bool, ref: SourceRef) -> str | None:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 STATE_PREFIX = ".jasmin-access"
 MARKER = f"{STATE_PREFIX}/in-progress.json"
 JOURNAL = f"{STATE_PREFIX}/progress.json"
+SCAN = f"{STATE_PREFIX}/scan.json"  # written by :mod:`jasmin_access.conversion.runstate`
 ROOT_KEYS = {3: ["zarr.json"], 2: [".zattrs", ".zmetadata", ".zgroup"]}
 ALL_ROOT_KEYS = ("zarr.json", ".zgroup", ".zmetadata", ".zattrs")
 
@@ -276,7 +277,7 @@ def drop_state(target: StoreTarget) -> None:
     """Remove the run-state prefix (journal, then marker) without listing it first."""
     fs = target.fs
     if target.kind == "s3":
-        fs.rm([target.key(JOURNAL), target.key(MARKER)])  # one bulk delete; absent keys are fine
+        fs.rm([target.key(JOURNAL), target.key(SCAN), target.key(MARKER)])  # one bulk delete
         return
     state = target.key(STATE_PREFIX)
     if fs.exists(state):
