@@ -1,7 +1,8 @@
 """Functions the ``scale`` case runs in fresh processes: many small files, and clusters.
 
 - ``tiny_set``: N small NetCDF4 files (one step of a 4 x 5 grid each, a few KB);
-- ``plan_only``: expand, scan and plan a conversion of them (no writes);
+- ``plan_only``: expand, scan and plan a conversion of them (no writes), or
+  plan it from the scan a destination's run state keeps (``save_scan``);
 - ``convert_with`` / ``index_with``: a run on threads or on a 2-worker process
   ``LocalCluster`` (started first; only the run itself is timed in ``seconds``).
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["convert_with", "index_with", "plan_only", "tiny_set"]
+__all__ = ["convert_with", "index_with", "plan_only", "save_scan", "tiny_set"]
 
 
 def tiny_set(directory: str, count: int) -> list[str]:
@@ -42,14 +43,39 @@ def tiny_set(directory: str, count: int) -> list[str]:
     return out
 
 
-def plan_only(sources: list[str] | str, profile: str | None = None) -> dict[str, Any]:
-    """Scan and plan a conversion of ``sources``; the units it would write."""
+def plan_only(
+    sources: list[str] | str, profile: str | None = None, resume_in: str | None = None
+) -> dict[str, Any]:
+    """Scan and plan a conversion of ``sources``; the units it would write.
+
+    With ``resume_in`` (a destination URL) the scan is read from that
+    destination's run state, as a resumed conversion does (see :func:`save_scan`).
+    """
     from jasmin_access.conversion.api import prepare
     from jasmin_access.conversion.plan import ConvertOptions
+    from jasmin_access.stores import resolve
 
+    dest = resolve(resume_in, write=True, profile=profile) if resume_in else None
     start = time.perf_counter()
-    plan = prepare(sources, ConvertOptions(), {"profile": profile})
-    return {"units": plan.count_units(), "seconds": time.perf_counter() - start}
+    plan = prepare(sources, ConvertOptions(), {"profile": profile}, dest)
+    return {
+        "units": plan.count_units(),
+        "seconds": time.perf_counter() - start,
+        "from_run_state": plan.inventory.cached,
+    }
+
+
+def save_scan(sources: list[str] | str, dest: str, profile: str | None = None) -> dict[str, Any]:
+    """Scan ``sources`` and keep the scan in ``dest``'s run state, as a convert does first."""
+    from jasmin_access.conversion.api import prepare
+    from jasmin_access.conversion.plan import ConvertOptions
+    from jasmin_access.conversion.runstate import save_scan as keep
+    from jasmin_access.stores import resolve
+
+    loc = resolve(dest, write=True, profile=profile)
+    inventory = prepare(sources, ConvertOptions(), {"profile": profile}).inventory
+    keep(loc.fs, loc.path, inventory.key, inventory)
+    return {"sources": len(inventory.sources)}
 
 
 def _on(scheduler: str, run: Any) -> dict[str, Any]:

@@ -6,7 +6,9 @@ objects).  Quick mode: 2k on S3, 20k and 100k locally.  A streaming ``du``
 shows time linear in keys and flat client memory.
 
 Files: scan + plan of 10,000 small NetCDF files (1,000 when quick) locally and
-on the S3 server (time per file, peak RSS); convert of the NEMO set on a
+on the S3 server (time per file, peak RSS), and of a tenth of them locally (flat
+memory); planning again from the scan a destination's run state keeps (what a
+resumed convert does); convert of the NEMO set on a
 2-worker process ``LocalCluster`` vs threads; index of 1,000 NetCDF objects
 (100 when quick) on the cluster vs one process.  The cluster rows' times
 exclude starting the cluster (see :mod:`benchmarks.cases._files`).
@@ -18,7 +20,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..datasets import key_tree, nemo_set
-from ..harness import Bench, Check, Measured, Row, measure, not_available, python_cmd
+from ..harness import (
+    Bench,
+    Check,
+    Measured,
+    Row,
+    measure,
+    not_available,
+    python_cmd,
+    run_once,
+)
 from . import _files
 from ._common import BUCKET, cli_has, human_count, small_tree
 from .du import ours_du
@@ -80,11 +91,21 @@ def file_rows(bench: Bench) -> list[Row]:
     fs = bench.server.s3fs()
     if not fs.exists(f"{BUCKET}/tiny-{count}/{Path(files[-1]).name}"):
         fs.put(files, f"{BUCKET}/tiny-{count}/")
+    tenth = bench.work_dir / "tiny-tenth.txt"
+    tenth.write_text("\n".join(files[: count // 10]) + "\n")
+    remote = f"s3://{BUCKET}/tiny-{count}/*.nc"
+    keep = f"s3://{BUCKET}/tiny-plan-{count}.zarr"
+    run_once(python_cmd(bench, "benchmarks.cases._files:save_scan", sources=remote, dest=keep,
+                        profile="bench"), bench.ours_env())  # fmt: skip
     rows = [
+        _timed(bench, f"scale: plan {human_count(count // 10)} files (local)", "plan_only",
+               count // 10, sources=f"@{tenth}"),
         _timed(bench, f"scale: plan {human_count(count)} files (local)", "plan_only", count,
                sources=f"@{listing}"),
         _timed(bench, f"scale: plan {human_count(count)} files (S3)", "plan_only", count,
-               sources=f"s3://{BUCKET}/tiny-{count}/*.nc", profile="bench"),
+               sources=remote, profile="bench"),
+        _timed(bench, f"scale: plan {human_count(count)} files (S3, resumed from run state)",
+               "plan_only", count, sources=remote, profile="bench", resume_in=keep),
     ]  # fmt: skip
     nemo, _ = nemo_set(bench.data_dir, bench.scale)
     sources = [str(p) for p in nemo]
@@ -111,6 +132,39 @@ def _reuse(bench: Bench, case: str) -> Row | None:
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """The targets of ``du`` over many keys and of planning many files."""
+    return _du_checks(rows) + plan_checks(rows)
+
+
+def plan_checks(rows: list[Row]) -> list[Check]:
+    """Planning many files: the time goal, flat memory, remote within 2x of local."""
+    plans = {r.case: r for r in rows if r.case.startswith("scale: plan ") and r.ok}
+    local = sorted((r for c, r in plans.items() if c.endswith("(local)")), key=lambda r: _n(r))
+    s3 = next((r for c, r in plans.items() if c.endswith("files (S3)")), None)
+    out = []
+    if local:
+        big = local[-1]
+        out.append(Check(f"plan {_n(big):,} local files < {30 * _n(big) // 10_000} s "
+                         "(30 s per 10,000)", f"{big.seconds:.1f} s",
+                         float(big.seconds or 0) < 30 * _n(big) / 10_000))  # fmt: skip
+    if len(local) > 1:
+        small, big = local[0], local[-1]
+        rss_s, rss_l = small.rss_mb or 0.0, big.rss_mb or 0.0
+        out.append(Check(f"plan memory flat in files (peak RSS at {_n(big):,} ≤ at "
+                         f"{_n(small):,} + 30 MB)", f"{rss_s:.0f} → {rss_l:.0f} MB",
+                         rss_l <= rss_s + 30))  # fmt: skip
+    if local and s3 is not None:
+        ratio = float(s3.seconds or 0) / float(local[-1].seconds or 1)
+        out.append(Check("plan on S3 < 2x local (same files)", f"{ratio:.1f}x", ratio < 2))
+    return out
+
+
+def _n(row: Row) -> int:
+    word = row.case.split("scale: plan ", 1)[1].split()[0]
+    return int(float(word.rstrip("kM")) * {"k": 1000, "M": 1_000_000}.get(word[-1], 1))
+
+
+def _du_checks(rows: list[Row]) -> list[Check]:
     """Linear time in keys and flat client memory, between the two local-store sizes.
 
     Linear: the marginal cost per key between the two sizes is at most 1.5x the
