@@ -75,9 +75,8 @@ def _timed(bench: Bench, case: str, func: str, per: int | None = None, **kw: obj
                  env=bench.ours_env(), ours=True)  # fmt: skip
     row = measure(bench, case, m)
     if row.ok and row.seconds and per:
-        row.note = (
-            f"{row.seconds / per * 1e3:.1f} ms/file (whole process), peak RSS {row.rss_mb} MB"
-        )
+        rss = row.rss_mb or 0.0
+        row.note = f"{row.seconds / per * 1e3:.1f} ms/file (whole process), peak RSS {rss:.0f} MB"
     return row
 
 
