@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import paths
-from ..errors import InvalidInput, JasminAccessError
+from ..errors import InvalidInput, JasminAccessError, translating
 from .sources import READ_LOCK, SourceRef, open_group
 
 __all__ = ["FileHead", "GroupHead", "VarHead", "digest", "read_head", "read_heads"]
@@ -232,11 +232,12 @@ def _xr_group(ds: Any, concat_dim: str | None, digests: bool) -> GroupHead:
 
 
 def _read_remote(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
-    handle = ref.fs.open(
-        ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size or None
-    )
-    with handle:
+    with translating("reading source", ref.url):  # access denied, unreachable store...
+        handle = ref.fs.open(
+            ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size or None
+        )
         magic = bytes(handle.read(8))  # the first block, fetched outside the lock
+    with handle:
         handle.seek(0)
         known = magic.startswith((b"\x89HDF", b"CDF"))
         if known and ref.size and ref.size <= HEADER_BLOCK:  # the whole file is in the block

@@ -141,3 +141,19 @@ def test_scan_reads_each_file_once(
     # one open per file, plus the file that turned out to be first (its attributes)
     assert sorted(set(opened)) == sorted(files) and len(opened) <= len(files) + 1, opened
     assert np.all(np.diff(inventory.groups[""].time_values) > 0)
+
+
+def test_a_refused_remote_source_is_named(
+    nemo_files: list[Path], s3_proxy: S3Proxy, proxied_profile: str
+) -> None:
+    from jasmin_access.errors import JasminAccessError
+
+    fs = resolve("s3://scan-refused", profile=proxied_profile).fs
+    fs.mkdir("scan-refused")
+    fs.put([str(f) for f in nemo_files], "scan-refused/x/")
+    refs = expand_sources("s3://scan-refused/x/*.nc", profile=proxied_profile)
+    s3_proxy.fail(method="GET", path=f"/scan-refused/x/{Path(nemo_files[1]).name}")
+    with pytest.raises(JasminAccessError) as info:
+        scan(refs)
+    assert Path(nemo_files[1]).name in str(info.value), info.value
+    assert "denied" in str(info.value).lower(), info.value
