@@ -66,8 +66,13 @@ def entry_ids(sources: Sequence[Source], walked: Sequence[str]) -> dict[str, str
 def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> list[dict[str, Any]]:
     data = [v for v in record.variables if v.kind == "data"]
     text = " ".join(
-        [cid, record.title, record.format, record.calendar or "",
-         *(str(v) for v in record.attrs.values())]
+        [
+            cid,
+            record.title,
+            record.format,
+            record.calendar or "",
+            *(str(v) for v in record.attrs.values()),
+        ]
         + [" ".join(filter(None, (v.name, v.long_name, v.standard_name))) for v in data]
     ).lower()
     west, south, east, north = record.bbox or (None, None, None, None)
@@ -88,7 +93,9 @@ def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> li
                 "calendar": record.calendar,
                 "variables": sorted(v.name for v in data),
                 "standard_names": sorted({v.standard_name for v in data if v.standard_name}),
-                "text": text, "title": item.properties.get("title", record.title),
+                "text": " ".join([text, item.id.lower(),
+                                  *map(str, item.properties.get("jasmin:tags", []))]),
+                "title": item.properties.get("title", record.title),
                 "item_href": item_key(cid, item.id),
                 "asset_href": relative_href(store.url, store.href(f"{cid}/{href}"))
                 if "://" not in href else href,
@@ -186,8 +193,9 @@ def build(
                 rows += result
                 report.written.append(source.url)
     current = {s.url for s in sources} - set(report.skipped)
-    gone = [r for url, kept in old.items() if url not in current for r in kept]
-    report.removed = sorted({r["source_url"] for r in gone})
+    report.removed = sorted(url for url in old if url not in current)
+    live = {r["item_href"] for r in rows}
+    gone = [r for r in previous if r["item_href"] not in live]  # incl. versions removed
     if report.written or report.removed or not previous:
         _publish_root(store, rows, title or "Datasets", description)
     for row in gone:  # after the root no longer links them

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pystac
 
+from ..datastore import split_ref
 from ..errors import InvalidInput, NotFound
 from ._storage import Access, CatalogStore
 from .stac import ROOT_KEY
@@ -157,6 +158,9 @@ def _item(row: dict[str, Any], store: CatalogStore, access: Access) -> pystac.It
     href = row["asset_href"]
     absolute = href if "://" in href else store.href(href)
     absolute = _normalise(absolute)
+    version = split_ref(absolute)[1]
+    if version:  # a datastore version: its ID is in the versioned URL
+        item.properties["version"] = version
     item.add_asset("data", pystac.Asset(absolute, media_type=row["media_type"], roles=["data"]))
     item.set_self_href(store.href(row["item_href"]))
     setattr(item, ACCESS_ATTR, access.kwargs)
@@ -234,4 +238,3 @@ def search(
         mask &= _text_mask(table, text)
     found = table.filter(pa.array(mask)).to_pylist()[: limit or None]
     return [_item(row, store, access) for row in found]
-
