@@ -145,7 +145,8 @@ def build(
     ----------
     urls
         Prefixes to walk (``s3://bucket/runs/``) or dataset URLs.  Zarr stores
-        (v2, v3) and reference indexes of NetCDF sets (``*.index.json``) are found.
+        (v2, v3), datastores (one item per version) and reference indexes of
+        NetCDF sets (``*.index.json``) are found.
     to
         Catalog prefix, e.g. ``s3://bucket/catalog``: ``catalog.json``, one
         ``<id>/collection.json`` and item per dataset, ``index.parquet`` (the
@@ -160,7 +161,8 @@ def build(
     Returns
     -------
     BuildReport
-        Entries written, unchanged (same ETag/mtime as last build), removed, skipped.
+        Entries written, unchanged (same ETag/mtime, or latest datastore
+        version, as last build), removed, skipped.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:
