@@ -428,6 +428,7 @@ def build_index(
     endpoint_url: str | None = None,
     anon: bool | None = None,
     record_dim: str = "time_counter",
+    scheduler: str | None = None,
 ) -> str:
     """Build a reference index over NetCDF objects already on a store.
 
@@ -441,6 +442,9 @@ def build_index(
         Store access.
     record_dim
         Dimension the sources are joined along.
+    scheduler
+        Where the sources are scanned: ``threads`` (default), or a ``tcp://``
+        or ``tls://`` Dask scheduler (see :mod:`jasmin_access.execution`).
 
     Returns
     -------
@@ -461,7 +465,7 @@ def build_index(
     if target is None:
         target = resolve(first.to_url(default_index_key(locations)), **resolve_kwargs)
     target.require_writable()
-    doc = build_references(locations, record_dim=record_dim)
+    doc = build_references(locations, record_dim=record_dim, scheduler=scheduler)
     with (
         translating("writing", target.url, target.profile_name),
         target.fs.open(target.path, "wb") as f,

@@ -8,6 +8,7 @@ import click
 
 from ..errors import IntegrityError
 from ._common import echo, emit_json, get_options, global_options, human_size
+from ._scale import scale_options
 
 _SPLIT = {"variables", "drop_variables"}
 
@@ -28,9 +29,7 @@ def _time_variable(func: Any) -> Any:
 def _parallel(func: Any) -> Any:
     func = _time_variable(func)
     func = click.option("--workers", type=int, help="N local worker processes.")(func)
-    func = click.option(
-        "--scheduler", metavar="NAME|URL", help="threads (default), processes or tcp://host:port."
-    )(func)
+    func = scale_options(func)
     func = click.option("--concat-dim", metavar="DIM", help="Record dimension to join files.")(func)
     func = click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")(func)
     return click.option("--variables", metavar="A,B", help="Only these variables.")(func)
@@ -129,7 +128,7 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.option("--replace", is_flag=True, help="Overwrite steps already in the store.")
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
 @click.option("--workers", type=int, help="N local worker processes.")
-@click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@scale_options
 @click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")
 @click.option("--variables", metavar="A,B", help="Only these variables.")
 @_time_variable
