@@ -63,6 +63,12 @@ def entry_ids(sources: Sequence[Source], walked: Sequence[str]) -> dict[str, str
     return ids
 
 
+def _item_text(text: str, iid: str, properties: dict[str, Any]) -> str:
+    """The dataset's search text and what is the item's own (a version's ID, message, tags)."""
+    own = [iid, str(properties.get("jasmin:message") or ""), *properties.get("jasmin:tags", [])]
+    return " ".join([text, *own]).lower()
+
+
 def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> list[dict[str, Any]]:
     data = [v for v in record.variables if v.kind == "data"]
     text = " ".join(
@@ -93,12 +99,11 @@ def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> li
                 "calendar": record.calendar,
                 "variables": sorted(v.name for v in data),
                 "standard_names": sorted({v.standard_name for v in data if v.standard_name}),
-                "text": " ".join([text, item.id.lower(),
-                                  *map(str, item.properties.get("jasmin:tags", []))]),
+                "text": _item_text(text, item.id, item.properties),
                 "title": item.properties.get("title", record.title),
                 "item_href": item_key(cid, item.id),
                 "asset_href": relative_href(store.url, store.href(f"{cid}/{href}"))
-                if "://" not in href else href,
+                if "://" not in href and not href.startswith("/") else href,
                 "media_type": item.assets["data"].media_type, "format": record.format,
                 "datetime_start": item.common_metadata.start_datetime or item.datetime,
                 "datetime_end": item.common_metadata.end_datetime or item.datetime,

@@ -7,6 +7,7 @@ own calendar, so ``1990-02-30`` of a 360_day run lies within ``1990-02``.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -156,7 +157,7 @@ def _item(row: dict[str, Any], store: CatalogStore, access: Access) -> pystac.It
         collection=row["collection"],
     )
     href = row["asset_href"]
-    absolute = href if "://" in href else store.href(href)
+    absolute = href if "://" in href or href.startswith("/") else store.href(href)
     absolute = _normalise(absolute)
     version = split_ref(absolute)[1]
     if version:  # a datastore version: its ID is in the versioned URL
@@ -168,6 +169,8 @@ def _item(row: dict[str, Any], store: CatalogStore, access: Access) -> pystac.It
 
 
 def _normalise(url: str) -> str:
+    if "://" not in url:  # a local path
+        return posixpath.normpath(url)
     scheme, _, rest = url.partition("://")
     parts: list[str] = []
     for piece in rest.split("/"):

@@ -143,3 +143,22 @@ def test_rebuild_redescribes_a_datastore_only_for_a_new_version(
                                    "catalog.json"])  # fmt: skip
     items = ja.catalog.search(catalog, profile=s3_profile, time="1976-02")
     assert [i.id for i in items] == sorted([f"nemo-{v1.version}", f"nemo-{v2}"])
+
+
+def test_catalog_of_local_directories(versions: dict[str, Path], tmp_path: Path) -> None:
+    """Plain local paths: the assets stay absolute paths that open (datastore and store)."""
+    from jasmin_access.datastore import create
+
+    data = tmp_path / "data"
+    shutil.copytree(versions["v1"], data / "run.zarr")
+    pushed = create(str(data / "ds"), str(versions["v2"]), "fourth month")
+    assert pushed is not None
+    ja.catalog.build(str(data), to=str(tmp_path / "catalog"))
+    items = {i.id: i for i in ja.catalog.search(str(tmp_path / "catalog"))}
+    assert items["run.zarr"].assets["data"].href == str(data / "run.zarr")
+    version = items[f"ds-{pushed.version}"]
+    assert version.assets["data"].href == f"{data / 'ds'}@{pushed.version}"
+    assert ja.open_dataset(version).sizes["time_counter"] == 4
+    assert ja.open_dataset(items["run.zarr"]).sizes["time_counter"] == 3
+    found = ja.catalog.search(str(tmp_path / "catalog"), text="fourth month")
+    assert [i.id for i in found] == [version.id]
