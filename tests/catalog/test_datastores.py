@@ -93,6 +93,8 @@ def test_datastore_catalogued_by_version(
     assert ja.catalog.search(catalog, profile=s3_profile, text="first") != []
 
     local = _published(s3_bucket, s3_profile, tmp_path / "published")
+    page = (local / "index.html").read_text()
+    assert f"ds/nemo@{v2}" in page and f"ds/nemo@{v1.version}" not in page  # opens the latest
     coll = json.loads((local / "ds_nemo" / "collection.json").read_text())
     assert coll["version"] == v2 and VERSION_EXT in coll["stac_extensions"]
     assert coll["assets"]["data"]["href"].endswith(f"ds/nemo@{v2}")
