@@ -8,9 +8,10 @@
                               time="1990-01/2000-12", variables="thetao")
     ds = ja.open_dataset(items[0])
 
-``build`` walks prefixes for Zarr stores (v2, v3) and reference indexes of
-NetCDF sets, writes one STAC Collection (with the dataset as collection-level
-asset and the datacube extension) and Item per dataset, a parquet search index
+``build`` walks prefixes for Zarr stores (v2, v3), datastores and reference
+indexes of NetCDF sets, writes one STAC Collection (with the dataset as
+collection-level asset and the datacube extension) and Item per dataset (per
+version for a datastore, with the version extension), a parquet search index
 and a self-contained ``index.html``; rebuilds rewrite only what changed and
 publish the root last.  ``search`` reads only the parquet index, with byte
 ranges.  New kinds of datasets plug in with

@@ -16,7 +16,7 @@ from ..errors import NotFound, translating
 from ..fs import Entry, ls
 from ..stores import Location, resolve
 
-__all__ = ["Access", "CatalogStore", "list_level"]
+__all__ = ["Access", "CatalogStore", "datastore_versions", "list_level"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,24 @@ def list_level(url: str, access: Access) -> list[Entry]:
         return list(ls(url, **access.kwargs))
     except NotFound:
         return []
+
+
+def datastore_versions(url: str, access: Access) -> tuple[list[dict[str, Any]], Any]:
+    """A datastore's versions (newest first, as ``datastore log`` gives them) and the
+    read-only zarr store of the newest.
+
+    One GET of the marker, one LIST of the versions, one ranged GET per version
+    header, one LIST of the tags, one GET of the newest manifest.
+    """
+    from .. import datastore
+
+    versions = datastore.log(url, **access.kwargs)
+    if not versions:
+        raise NotFound(
+            f"{url} has no version yet", f"push one: jasmin-access datastore push {url} SRC"
+        )
+    ds, _ = datastore.open_datastore(url, **access.kwargs)
+    return versions, datastore.version_store(ds, versions[0]["id"])
 
 
 def fingerprint(entry: Entry) -> str:
@@ -129,7 +147,8 @@ class CatalogStore:
     def delete(self, key: str) -> None:
         """Remove one object if it exists."""
         loc = self._loc(key)
-        with translating("deleting", loc.url, loc.profile_name), contextlib.suppress(
-            FileNotFoundError
+        with (
+            translating("deleting", loc.url, loc.profile_name),
+            contextlib.suppress(FileNotFoundError),
         ):
             loc.fs.rm_file(loc.path)

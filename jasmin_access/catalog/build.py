@@ -63,11 +63,22 @@ def entry_ids(sources: Sequence[Source], walked: Sequence[str]) -> dict[str, str
     return ids
 
 
+def _item_text(text: str, iid: str, properties: dict[str, Any]) -> str:
+    """The dataset's search text and what is the item's own (a version's ID, message, tags)."""
+    own = [iid, str(properties.get("jasmin:message") or ""), *properties.get("jasmin:tags", [])]
+    return " ".join([text, *own]).lower()
+
+
 def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> list[dict[str, Any]]:
     data = [v for v in record.variables if v.kind == "data"]
     text = " ".join(
-        [cid, record.title, record.format, record.calendar or "",
-         *(str(v) for v in record.attrs.values())]
+        [
+            cid,
+            record.title,
+            record.format,
+            record.calendar or "",
+            *(str(v) for v in record.attrs.values()),
+        ]
         + [" ".join(filter(None, (v.name, v.long_name, v.standard_name))) for v in data]
     ).lower()
     west, south, east, north = record.bbox or (None, None, None, None)
@@ -88,10 +99,11 @@ def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> li
                 "calendar": record.calendar,
                 "variables": sorted(v.name for v in data),
                 "standard_names": sorted({v.standard_name for v in data if v.standard_name}),
-                "text": text, "title": item.properties.get("title", record.title),
+                "text": _item_text(text, item.id, item.properties),
+                "title": item.properties.get("title", record.title),
                 "item_href": item_key(cid, item.id),
                 "asset_href": relative_href(store.url, store.href(f"{cid}/{href}"))
-                if "://" not in href else href,
+                if "://" not in href and not href.startswith("/") else href,
                 "media_type": item.assets["data"].media_type, "format": record.format,
                 "datetime_start": item.common_metadata.start_datetime or item.datetime,
                 "datetime_end": item.common_metadata.end_datetime or item.datetime,
@@ -138,7 +150,8 @@ def build(
     ----------
     urls
         Prefixes to walk (``s3://bucket/runs/``) or dataset URLs.  Zarr stores
-        (v2, v3) and reference indexes of NetCDF sets (``*.index.json``) are found.
+        (v2, v3), datastores (one item per version) and reference indexes of
+        NetCDF sets (``*.index.json``) are found.
     to
         Catalog prefix, e.g. ``s3://bucket/catalog``: ``catalog.json``, one
         ``<id>/collection.json`` and item per dataset, ``index.parquet`` (the
@@ -153,7 +166,8 @@ def build(
     Returns
     -------
     BuildReport
-        Entries written, unchanged (same ETag/mtime as last build), removed, skipped.
+        Entries written, unchanged (same ETag/mtime, or latest datastore
+        version, as last build), removed, skipped.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:
@@ -186,8 +200,9 @@ def build(
                 rows += result
                 report.written.append(source.url)
     current = {s.url for s in sources} - set(report.skipped)
-    gone = [r for url, kept in old.items() if url not in current for r in kept]
-    report.removed = sorted({r["source_url"] for r in gone})
+    report.removed = sorted(url for url in old if url not in current)
+    live = {r["item_href"] for r in rows}
+    gone = [r for r in previous if r["item_href"] not in live]  # incl. versions removed
     if report.written or report.removed or not previous:
         _publish_root(store, rows, title or "Datasets", description)
     for row in gone:  # after the root no longer links them

@@ -24,9 +24,8 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
-from ..errors import InvalidInput, NotFound
 from ..stores import Location
-from ._storage import Access
+from ._storage import Access, datastore_versions
 from .discover import Source
 from .extents import BBox, lon_lat_bbox, time_bounds
 
@@ -62,6 +61,8 @@ class Record:
     ``items`` is one entry per STAC item: by default one item for the whole
     dataset; a describer for versioned datasets returns one per version, each a
     dict of ``id``, ``href``, ``media_type`` and extra ``properties``/``links``.
+    ``collection`` adds ``properties``, ``stac_extensions`` and ``links`` to the
+    collection the same way.
     """
 
     source: Source
@@ -83,6 +84,7 @@ class Record:
     stored_bytes: int | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)
+    collection: dict[str, Any] = field(default_factory=dict)
 
 
 Describer = Callable[[Source, Access], Record]
@@ -267,11 +269,7 @@ def describe_zarr(source: Source, access: Access) -> Record:
     from ..reading.zstore import open_metadata, read_store
 
     location: Location = access.resolve(source.url)
-    try:
-        store, root = open_metadata(read_store(location), location.url)
-    except NotFound:
-        _refuse_datastore(source, access)
-        raise
+    store, root = open_metadata(read_store(location), location.url)
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     ds = _open_quietly(  # times stay undecoded: decoding reads every time variable
         lambda: xr.open_zarr(
@@ -281,15 +279,25 @@ def describe_zarr(source: Source, access: Access) -> Record:
     return _record(source, ds, source.url, ZARR_MEDIA.format(fmt), f"zarr v{fmt}")
 
 
-def _refuse_datastore(source: Source, access: Access) -> None:
-    """Name a datastore as such (its listing shows its latest version's files)."""
-    from ..datastore.repo import open_datastore
+@register_describer("datastore")
+def describe_datastore(source: Source, access: Access) -> Record:
+    """A datastore: its latest version described from its manifest, one item per version."""
+    from .versions import version_specs
 
-    if open_datastore(source.url, **access.kwargs)[0].exists():
-        raise InvalidInput(
-            f"{source.url} is a datastore: datastores are not catalogued yet",
-            "catalogue the Zarr stores its versions were pushed from",
+    versions, store = datastore_versions(source.url, access)
+    fmt = 3 if "zarr.json" in store.manifest.metadata else 2
+    ds = _open_quietly(
+        lambda: xr.open_zarr(
+            store, consolidated=None, zarr_format=fmt, chunks=None, decode_times=False
         )
+    )
+    latest = versions[0]["id"]
+    href = f"{source.url}@{latest}"
+    record = _record(source, ds, href, ZARR_MEDIA.format(fmt), f"zarr v{fmt} datastore")
+    record.stored_bytes = int(versions[0].get("bytes") or 0)
+    record.attrs.setdefault("versions", len(versions))
+    record.items, record.collection = version_specs(source.url, record.title, versions)
+    return record
 
 
 @register_describer("index")

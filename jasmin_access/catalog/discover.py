@@ -3,8 +3,8 @@
 Discovery is a list of *finders*.  Each finder looks at one listed level
 (the prefix URL and its entries) and returns the datasets it recognises
 there, plus the sub-prefixes it has claimed (not walked further).  Zarr stores
-(v2 and v3) and reference indexes of NetCDF sets are found by the two finders
-below; another kind of dataset (e.g. versioned datastores) is added with
+(v2 and v3), versioned datastores and reference indexes of NetCDF sets are
+found by the finders below; another kind of dataset is added with
 :func:`register_finder` and needs no change here.
 """
 
@@ -64,9 +64,40 @@ def register_finder(finder: Finder) -> Finder:
     return finder
 
 
+def _datastore_version(prefix: str, entries: list[Entry]) -> str | None:
+    """The version ID when ``entries`` are a datastore's listing (its latest version's files).
+
+    Listing a datastore root shows the files of its latest version under
+    ``<root>@<ID>/``, so the ID comes with the listing: no request more.
+    """
+    from ..datastore import split_ref
+
+    root = prefix.rstrip("/")
+    heads = {e.path[len(root) :].split("/", 1)[0] for e in entries}
+    if len(heads) != 1:
+        return None
+    head = heads.pop()
+    if not head.startswith("@"):
+        return None
+    base, vid = split_ref(f"{root}{head}")
+    return vid if base == root else None
+
+
+@register_finder
+def datastores(prefix: str, entries: list[Entry]) -> Found:
+    """A datastore is one dataset; its fingerprint is its latest version's ID."""
+    vid = _datastore_version(prefix, entries)
+    if vid is None:
+        return Found()
+    dirs = {e.path for e in entries if e.type == "directory"}
+    return Found([Source(prefix.rstrip("/"), "datastore", f"version:{vid}")], dirs)
+
+
 @register_finder
 def zarr_stores(prefix: str, entries: list[Entry]) -> Found:
     """A prefix holding ``zarr.json`` (v3) or ``.zmetadata`` (v2, consolidated) is a store."""
+    if _datastore_version(prefix, entries) is not None:
+        return Found()  # a datastore's latest version, catalogued as the datastore
     files = {e.name: e for e in entries if e.type == "file"}
     meta = files.get("zarr.json") or files.get(".zmetadata")
     if meta is None:
@@ -95,7 +126,7 @@ def _scan(prefix: str, access: Access) -> tuple[list[Source], list[str]]:
         found = finder(prefix, entries)
         sources += found.sources
         claimed |= found.claimed
-    if any(s.kind == "zarr" and s.url == prefix.rstrip("/") for s in sources):
+    if any(s.kind in ("zarr", "datastore") and s.url == prefix.rstrip("/") for s in sources):
         return sources, []  # inside a store: its groups and arrays are not datasets
     subdirs = [
         e.path

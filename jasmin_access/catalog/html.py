@@ -114,11 +114,15 @@ def _article(row: dict[str, Any]) -> str:
 
 
 def render_page(rows: list[dict[str, Any]], title: str, description: str | None) -> bytes:
-    """The page (UTF-8 bytes) for the index rows, one article per collection."""
+    """The page (UTF-8 bytes) for the index rows, one article per collection.
+
+    Rows come sorted by collection and item id: the last row of a collection is
+    a datastore's newest version, the one its article opens.
+    """
     esc = html.escape
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:
-        seen.setdefault(row["collection"], row)
+        seen[row["collection"]] = row
     listed = list(seen.values())[:MAX_LISTED]
     more = len(seen) - len(listed)
     note = f"<p>{more} more datasets: search the catalog with jasmin-access.</p>" if more else ""

@@ -7,6 +7,7 @@ own calendar, so ``1990-02-30`` of a 360_day run lies within ``1990-02``.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pystac
 
+from ..datastore import split_ref
 from ..errors import InvalidInput, NotFound
 from ._storage import Access, CatalogStore
 from .stac import ROOT_KEY
@@ -155,8 +157,11 @@ def _item(row: dict[str, Any], store: CatalogStore, access: Access) -> pystac.It
         collection=row["collection"],
     )
     href = row["asset_href"]
-    absolute = href if "://" in href else store.href(href)
+    absolute = href if "://" in href or href.startswith("/") else store.href(href)
     absolute = _normalise(absolute)
+    version = split_ref(absolute)[1]
+    if version:  # a datastore version: its ID is in the versioned URL
+        item.properties["version"] = version
     item.add_asset("data", pystac.Asset(absolute, media_type=row["media_type"], roles=["data"]))
     item.set_self_href(store.href(row["item_href"]))
     setattr(item, ACCESS_ATTR, access.kwargs)
@@ -164,6 +169,8 @@ def _item(row: dict[str, Any], store: CatalogStore, access: Access) -> pystac.It
 
 
 def _normalise(url: str) -> str:
+    if "://" not in url:  # a local path
+        return posixpath.normpath(url)
     scheme, _, rest = url.partition("://")
     parts: list[str] = []
     for piece in rest.split("/"):
@@ -234,4 +241,3 @@ def search(
         mask &= _text_mask(table, text)
     found = table.filter(pa.array(mask)).to_pylist()[: limit or None]
     return [_item(row, store, access) for row in found]
-

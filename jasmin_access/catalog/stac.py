@@ -169,6 +169,13 @@ def entry_objects(
     collection.clear_links()
     collection.add_link(pystac.Link("root", f"../{ROOT_KEY}", JSON))
     collection.add_link(pystac.Link("parent", f"../{ROOT_KEY}", JSON))
+    spec = record.collection
+    collection.extra_fields.update(spec.get("properties", {}))
+    collection.stac_extensions += [
+        e for e in spec.get("stac_extensions", []) if e not in collection.stac_extensions
+    ]
+    for rel, target in spec.get("links", []):
+        collection.add_link(pystac.Link(rel, target, JSON))
     items = []
     for spec in record.items or [{"id": cid}]:
         item = _item(record, spec, coll_dir, start, end)

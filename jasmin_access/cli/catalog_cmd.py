@@ -20,9 +20,10 @@ def catalog() -> None:
 @click.option("--description", help="Description of the catalog.")
 @global_options
 def build(urls: tuple[str, ...], to: str, title: str | None, description: str | None) -> None:
-    """Catalogue the Zarr stores and indexed NetCDF sets under URLS into CATALOG_URL.
+    """Catalogue the Zarr stores, datastores and indexed NetCDF sets under URLS into CATALOG_URL.
 
-    Writes catalog.json (STAC), one collection and item per dataset, index.parquet
+    Writes catalog.json (STAC), one collection and item per dataset (per version for
+    a datastore), index.parquet
     (the search index) and index.html; a rebuild rewrites only what changed.
     """
     from ..catalog import build as run_build

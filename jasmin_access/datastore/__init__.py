@@ -37,6 +37,7 @@ __all__ = [
     "tag",
     "unmount",
     "verify",
+    "version_store",
 ]
 
 # imported on first use: ``ls`` and ``du`` consult this package without paying for zarr
@@ -48,6 +49,7 @@ _LAZY = {
     **dict.fromkeys(["PushResult", "create", "push"], "publish"),
     **dict.fromkeys(["Datastore", "open_datastore"], "repo"),
     **dict.fromkeys(["mount", "unmount"], "fusemount"),
+    "version_store": "zstore",
 }
 
 

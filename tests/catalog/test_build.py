@@ -129,13 +129,17 @@ def test_build_reads_metadata_and_coordinates_only(
     assert not read & {"thetao", "so", "tos", "zos"}  # no data variable
 
 
-def test_a_datastore_is_named_and_left_out(local_bucket: str, tmp_path: Path) -> None:
-    from jasmin_access.datastore.publish import create
+def test_a_datastore_in_the_local_store(local_bucket: str, tmp_path: Path) -> None:
+    from jasmin_access.datastore import create
     from jasmin_access.samples import NemoSpec, write_nemo_set
 
     files = write_nemo_set(tmp_path / "src", NemoSpec(prefix="ds", **TINY))
     ja.convert([str(p) for p in files], f"{local_bucket}/runs/run1.zarr")
-    create(f"{local_bucket}/ds/run1", f"{local_bucket}/runs/run1.zarr")
+    pushed = create(f"{local_bucket}/ds/run1", f"{local_bucket}/runs/run1.zarr")
+    assert pushed is not None
     report = ja.catalog.build(local_bucket, to=f"{local_bucket}/catalog")
-    assert report.written == [f"{local_bucket}/runs/run1.zarr"]
-    assert "datastores are not catalogued yet" in report.skipped[f"{local_bucket}/ds/run1"]
+    assert report.written == [f"{local_bucket}/ds/run1", f"{local_bucket}/runs/run1.zarr"]
+    items = ja.catalog.search(f"{local_bucket}/catalog", text=pushed.version)
+    assert [i.properties["version"] for i in items] == [pushed.version]
+    assert items[0].assets["data"].href == f"{local_bucket}/ds/run1@{pushed.version}"
+    assert ja.open_dataset(items[0])["so"].shape == (2, 2, 6, 8)
