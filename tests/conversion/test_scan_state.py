@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,33 @@ def test_a_refused_remote_source_is_named(
         scan(refs)
     assert Path(nemo_files[1]).name in str(info.value), info.value
     assert "denied" in str(info.value).lower(), info.value
+
+
+@pytest.mark.parametrize("block", [None, 512])
+def test_netcdf3_on_s3_scans_as_locally(
+    block: int | None,
+    feature_files: Callable[..., list[Path]],
+    proxied_profile: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NetCDF3 files: whole in the first block, or larger (read through xarray's scipy engine)."""
+    from jasmin_access.conversion import headers
+
+    if block:
+        monkeypatch.setattr(headers, "HEADER_BLOCK", block)
+    files = feature_files("NETCDF3_64BIT_OFFSET", nfiles=3)
+    assert block is None or min(f.stat().st_size for f in files) > block
+    bucket = f"scan-nc3-{block or 0}"
+    fs = resolve(f"s3://{bucket}", profile=proxied_profile).fs
+    fs.mkdir(bucket)
+    fs.put([str(f) for f in files], f"{bucket}/x/")
+    local = scan(expand_sources([str(f) for f in files]))
+    remote = scan(expand_sources(f"s3://{bucket}/x/*.nc", profile=proxied_profile))
+    assert [r.name for r in remote.sources] == [r.name for r in local.sources]
+    for path, want in local.groups.items():
+        got = remote.groups[path]
+        assert (got.counts, got.time_name) == (want.counts, want.time_name)
+        assert values_equal(got.time_values, want.time_values)
+        for n, v in want.variables.items():
+            assert (got.variables[n].dims, got.variables[n].dtype) == (v.dims, v.dtype), n
+            assert_attrs_equal(got.variables[n].attrs, v.attrs, n)
