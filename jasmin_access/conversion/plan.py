@@ -149,6 +149,13 @@ class Plan:
             math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if v.is_index
         )
 
+    def _offsets(self, group: str) -> np.ndarray:
+        """Start of each file along the record dimension (computed once per group)."""
+        cache = self.__dict__.setdefault("_offset_cache", {})
+        if group not in cache:
+            cache[group] = self.inventory.groups[group].offsets
+        return cache[group]  # type: ignore[no-any-return]
+
     def _var_units(
         self, vp: VarPlan, rblock: int | None, done: dict[str, set[int]]
     ) -> Iterator[Unit]:
@@ -173,10 +180,12 @@ class Plan:
             parts: tuple[tuple[SourceRef, int, int, str | None], ...] = ((refs[0], 0, 0, None),)
         else:
             lo, hi = sel[vp.raxis].start, sel[vp.raxis].stop
-            offsets = inv.offsets
+            offsets = self._offsets(vp.group)
+            first = int(np.searchsorted(offsets, lo, side="right")) - 1  # files overlapping
+            last = int(np.searchsorted(offsets, hi, side="left"))  # [lo, hi): no scan of all
             parts = tuple(
                 (refs[i], int(offsets[i]), int(inv.counts[i]), units[i] if units else None)
-                for i in range(len(refs))
+                for i in range(max(first, 0), min(last, len(refs)))
                 if offsets[i] < hi and offsets[i + 1] > lo
             )
         attrs = vp.info.attrs
