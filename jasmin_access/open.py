@@ -70,7 +70,7 @@ def _locations(url: URLs, resolve_kwargs: dict[str, Any]) -> list[Location]:
         loc = resolve(item, **resolve_kwargs)
         if paths.has_magic(loc.path):
             with translating("listing", loc.url, loc.profile_name):
-                found = paths.natural_sorted(loc.fs.glob(loc.path))
+                found = paths.natural_sorted(loc.backend.glob(loc.path))
             if not found:
                 raise NotFound(f"nothing matches {loc.url}", "check the pattern with ls")
             out.extend(resolve(loc.to_url(p), **resolve_kwargs) for p in found)
@@ -81,7 +81,7 @@ def _locations(url: URLs, resolve_kwargs: dict[str, Any]) -> list[Location]:
 
 def _chunk_cache(cache: Any, cache_size: Any, location: Location) -> ChunkCache | None:
     """The chunk cache asked for (argument, else profile setting), for remote stores only."""
-    if cache is False or location.kind not in ("s3", "https"):
+    if cache is False or location.caps.local_path:
         return None
     profile = location.profile
     if cache is None:
@@ -387,7 +387,7 @@ def build_index(
     bad = [loc.url for loc in locations if not is_netcdf(loc.path)]
     if bad:
         raise InvalidInput(f"not NetCDF objects: {', '.join(bad)}", "index *.nc objects only")
-    if len({(loc.kind, loc.bucket, loc.profile_name) for loc in locations}) > 1:
+    if len({(loc.backend.identity, loc.bucket) for loc in locations}) > 1:
         raise InvalidInput("index sources must all be on one store and bucket")
     first = locations[0]
     target = resolve(dest, **resolve_kwargs) if dest else None
@@ -395,10 +395,7 @@ def build_index(
         target = resolve(first.to_url(default_index_key(locations)), **resolve_kwargs)
     target.require_writable()
     doc = build_references(locations, record_dim=record_dim)
-    with (
-        translating("writing", target.url, target.profile_name),
-        target.fs.open(target.path, "wb") as f,
-    ):
-        f.write(json.dumps(doc, separators=(",", ":")).encode())
+    with translating("writing", target.url, target.profile_name):
+        target.backend.write_bytes(target.path, json.dumps(doc, separators=(",", ":")).encode())
     log.info("index of %d sources written to %s", len(locations), target.url)
     return target.url

@@ -137,6 +137,18 @@ def nemo_daily_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_nemo_set(tmp_path_factory.mktemp("nemo-daily"), spec)
 
 
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multipart uploads in 5 MiB parts and ranged downloads in 1 MiB ranges, for small files."""
+    from jasmin_access.backends import _s3_transfer as engine
+    from jasmin_access.backends import checksums
+
+    mib = 1 << 20
+    monkeypatch.setattr(checksums, "part_size", lambda size: 5 * mib)
+    monkeypatch.setattr(engine, "RANGE_MIN", 2 * mib)
+    monkeypatch.setattr(engine, "RANGE", mib)
+
+
 PROXIED_PROFILE = "proxied"
 
 
@@ -215,3 +227,84 @@ def html_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------- users' own storage
+
+WEBDAV_PROFILE = "dav"
+
+
+@pytest.fixture(scope="session")
+def webdav_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A WsgiDAV server (basic auth) over a fresh directory, once per session."""
+    from tests.backends.servers import WebdavServer
+
+    server = WebdavServer(tmp_path_factory.mktemp("dav-root"), _free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def webdav_profile(webdav_server: object, isolated_env: Path) -> str:
+    """Name of a ``webdav`` profile pointing at the test server."""
+    from jasmin_access.config import add_profile
+    from tests.backends.servers import WEBDAV_PASSWORD, WEBDAV_USER
+
+    add_profile(
+        WEBDAV_PROFILE,
+        {
+            "type": "webdav",
+            "endpoint_url": webdav_server.url,  # type: ignore[attr-defined]
+            "user": WEBDAV_USER,
+            "secret": WEBDAV_PASSWORD,
+        },
+    )
+    return WEBDAV_PROFILE
+
+
+@pytest.fixture
+def webdav_dir(webdav_profile: str) -> str:
+    """URL of a fresh, empty directory on the WebDAV server (``webdav://test-…``)."""
+    from jasmin_access.stores import resolve
+
+    name = _bucket_name()
+    loc = resolve(f"webdav://{name}", profile=webdav_profile)
+    loc.fs.makedirs(name, exist_ok=True)
+    return f"webdav://{name}"
+
+
+SFTP_PROFILE = "hpc"
+
+
+@pytest.fixture(scope="session")
+def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """An asyncssh SFTP server (password or key) over a fresh directory, once per session."""
+    from tests.backends.servers import SftpServer
+
+    root, keys = tmp_path_factory.mktemp("sftp-root"), tmp_path_factory.mktemp("sftp-keys")
+    server = SftpServer(root, _free_port(), keys).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sftp_profile(sftp_server: object, isolated_env: Path) -> str:
+    """Name of an ``sftp`` profile reaching the test server with a key file."""
+    from jasmin_access.config import add_profile
+    from tests.backends.servers import SFTP_USER
+
+    add_profile(
+        SFTP_PROFILE,
+        {
+            "type": "sftp",
+            "host": "127.0.0.1",
+            "port": sftp_server.port,  # type: ignore[attr-defined]
+            "user": SFTP_USER,
+            "key_file": str(sftp_server.client_key),  # type: ignore[attr-defined]
+        },
+    )
+    return SFTP_PROFILE

@@ -58,7 +58,15 @@ def show(name: str | None) -> None:
 
 @config.command("add")
 @click.argument("name")
-@click.option("--endpoint", "endpoint", metavar="URL", help="S3 endpoint URL.")
+@click.option(
+    "--type",
+    "type_",
+    type=click.Choice(["s3", "local", "webdav", "sftp", "azure"]),
+    default="s3",
+    show_default=True,
+    help="Kind of storage.",
+)
+@click.option("--endpoint", "endpoint", metavar="URL", help="Endpoint URL (or --endpoint-url).")
 @click.option("--tenancy", help="JASMIN tenancy, e.g. myproject-o.")
 @click.option("--location", type=click.Choice(["external", "internal"]), help="JASMIN endpoint.")
 @click.option("--key", help="Access key id.")
@@ -67,9 +75,18 @@ def show(name: str | None) -> None:
 @click.option("--credentials-file", help="OceanDataStore-style JSON (token, secret).")
 @click.option("--aws-profile", help="Use credentials from this AWS CLI profile.")
 @click.option("--anonymous", "anonymous", is_flag=True, default=None, help="Public data only.")
+@click.option("--user", help="User name (webdav, sftp).")
+@click.option("--host", help="SFTP server host name.")
+@click.option("--port", type=int, help="SFTP server port (default 22).")
+@click.option("--key-file", help="SSH private key file (sftp).")
+@click.option("--account", help="Azure storage account name.")
+@click.option(
+    "--connection-string-stdin", is_flag=True, help="Read an Azure connection string from stdin."
+)
 @global_options
 def add(
     name: str,
+    type_: str,
     endpoint: str | None,
     tenancy: str | None,
     location: str | None,
@@ -79,12 +96,34 @@ def add(
     credentials_file: str | None,
     aws_profile: str | None,
     anonymous: bool | None,
+    user: str | None,
+    host: str | None,
+    port: int | None,
+    key_file: str | None,
+    account: str | None,
+    connection_string_stdin: bool,
 ) -> None:
-    """Add or replace profile NAME in the config file."""
+    """Add or replace profile NAME in the config file.
+
+    \b
+    S3:     config add jasmin --tenancy myproject-o --key KEY --secret-stdin
+    WebDAV: config add nc --type webdav --endpoint-url URL --user U --secret-stdin
+    SFTP:   config add hpc --type sftp --host H [--port P] --user U [--key-file F]
+    Azure:  config add blob --type azure --account A --secret-stdin
+            (or --connection-string-stdin)
+    """
     if secret_stdin:
         secret = sys.stdin.readline().strip()
+    connection_string = sys.stdin.readline().strip() if connection_string_stdin else None
     settings = {
-        "endpoint_url": endpoint,
+        "type": None if type_ == "s3" else type_,
+        "endpoint_url": endpoint or get_options().endpoint_url,
+        "user": user,
+        "host": host,
+        "port": port,
+        "key_file": key_file,
+        "account": account,
+        "connection_string": connection_string,
         "tenancy": tenancy,
         "location": location,
         "key": key,

@@ -128,7 +128,7 @@ def read_direct(ref: Any, group: str, name: str, selection: tuple[slice, ...]) -
     """
     from .sources import READ_LOCK
 
-    if ref.kind not in ("local", "store") or not all(
+    if not ref.local or not all(
         s.start is not None and s.stop is not None and s.step in (None, 1) for s in selection
     ):
         return None

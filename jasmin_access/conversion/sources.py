@@ -13,7 +13,6 @@ compression and uploads happen outside it.
 
 from __future__ import annotations
 
-import glob as pyglob
 import logging
 import threading
 from collections import OrderedDict
@@ -25,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
+from ..backends import Backend
 from ..errors import InvalidInput, JasminAccessError, translating
 from ..stores import resolve
 
@@ -45,9 +45,8 @@ class SourceRef:
     """
 
     url: str
-    fs: Any
+    backend: Backend | None
     path: str
-    kind: str
     size: int
     mtime: float | None
 
@@ -57,9 +56,14 @@ class SourceRef:
         return paths.basename(self.path)
 
     @property
-    def is_remote(self) -> bool:
-        """True for S3 and https sources (read through fsspec file objects)."""
-        return self.kind in ("s3", "https")
+    def fs(self) -> Any:
+        """The backend's filesystem."""
+        return self.backend.fs if self.backend is not None else None
+
+    @property
+    def local(self) -> bool:
+        """True for files on this machine (opened by path, not through file objects)."""
+        return self.backend is None or self.backend.caps.local_path
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -74,14 +78,14 @@ def _mtime(info: dict[str, Any]) -> float | None:
         return None
 
 
-def _ref(fs: Any, path: str, url: str, kind: str) -> SourceRef:
+def _ref(backend: Backend, path: str, url: str) -> SourceRef:
     try:
-        info = fs.info(path)
+        info = backend.fs.info(path)
     except FileNotFoundError:
         raise InvalidInput(f"source {url} does not exist", "check the path or URL") from None
     if info.get("type") == "directory":
         raise InvalidInput(f"source {url} is a directory", "give files or a glob such as dir/*.nc")
-    return SourceRef(url, fs, path, kind, int(info.get("size") or 0), _mtime(info))
+    return SourceRef(url, backend, path, int(info.get("size") or 0), _mtime(info))
 
 
 def _read_list_file(item: str) -> list[str]:
@@ -99,15 +103,12 @@ def _expand_one(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
     loc = resolve(item, **resolve_kwargs)
     with translating("read source", loc.url, loc.profile_name):
         if not paths.has_magic(item):
-            return [_ref(loc.fs, loc.path, loc.url, loc.kind)]
-        if loc.kind == "local":
-            found = [p for p in pyglob.glob(loc.path, recursive=True) if Path(p).is_file()]
-        else:
-            found = loc.fs.glob(loc.path)
+            return [_ref(loc.backend, loc.path, loc.url)]
+        found = loc.backend.glob(loc.path, files_only=True)
     if not found:
         raise InvalidInput(f"no files match {item}", "check the pattern (quote it in the shell)")
     urls = {loc.to_url(p): p for p in found}
-    return [_ref(loc.fs, urls[u], u, loc.kind) for u in paths.natural_sorted(urls)]
+    return [_ref(loc.backend, urls[u], u) for u in paths.natural_sorted(urls)]
 
 
 def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
@@ -158,15 +159,20 @@ def _magic(ref: SourceRef) -> bytes:
 def _engine(ref: SourceRef) -> str:
     head = _magic(ref)
     if head.startswith(b"\x89HDF"):
-        return "h5netcdf" if ref.is_remote else "netcdf4"
+        return "netcdf4" if ref.local else "h5netcdf"
     if head.startswith(b"CDF"):
-        return "scipy" if ref.is_remote else "netcdf4"
+        return "netcdf4" if ref.local else "scipy"
     raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
 
 
 def _open_uncached(ref: SourceRef, group: str) -> tuple[xr.Dataset, Any]:
     engine = _engine(ref)
-    handle = ref.fs.open(ref.path, "rb", block_size=4 << 20) if ref.is_remote else None
+    backend = ref.backend
+    handle = (
+        None
+        if backend is None or ref.local
+        else backend.open_random(ref.path, 4 << 20, "readahead")
+    )
     target = handle if handle is not None else ref.path
     kwargs: dict[str, Any] = {"group": group} if group else {}
     try:

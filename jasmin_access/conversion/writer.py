@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import paths
+from ..backends import Backend
 from ..errors import AlreadyExists, JasminAccessError
 from ..stores import Location
 from .chunkio import clear_encoders, encode_unit, put_sync
@@ -47,52 +48,38 @@ ALL_ROOT_KEYS = ("zarr.json", ".zgroup", ".zmetadata", ".zattrs")
 
 @dataclass(frozen=True)
 class StoreTarget:
-    """Where tasks write: a filesystem and a root path (pickles without secrets)."""
+    """Where tasks write: a backend and a root path (pickles without secrets)."""
 
-    fs: Any
+    backend: Backend
     path: str
-    kind: str
     run_id: str
 
     @classmethod
     def of(cls, loc: Location, run_id: str) -> StoreTarget:
         """The target for a resolved destination."""
-        return cls(loc.fs, loc.path, loc.kind, run_id)
+        return cls(loc.backend, loc.path, run_id)
+
+    @property
+    def fs(self) -> Any:
+        """The backend's synchronous filesystem."""
+        return self.backend.fs
 
     def key(self, rel: str) -> str:
         """Path on :attr:`fs` of a key relative to the store root."""
         return self.path.rstrip("/") + "/" + paths.validate_key(rel)
 
     def zarr_store(self, read_only: bool = False) -> Any:
-        """A zarr store over the target (cached per process)."""
-        key = (self.run_id, self.path, read_only)
+        """A zarr store over the target (cached per process and backend)."""
+        key = (self.backend.identity, self.run_id, self.path, read_only)
         store = _stores.get(key)
         if store is None:
             if len(_stores) > 64:
                 _stores.clear()
-            store = _stores[key] = zarr_store_for(self.fs, self.path, self.kind, read_only)
+            store = _stores[key] = self.backend.zarr_store(self.path, read_only=read_only)
         return store
 
 
-_stores: dict[tuple[str, str, bool], Any] = {}
-
-
-def zarr_store_for(fs: Any, path: str, kind: str, read_only: bool = False) -> Any:
-    """A zarr store over ``path`` on ``fs``.
-
-    S3 filesystems are re-created in asynchronous mode, as zarr drives them from
-    its own event loop (a synchronous s3fs instance breaks there).
-    """
-    import zarr.storage
-
-    if kind in ("store", "local"):
-        return zarr.storage.LocalStore(path, read_only=read_only)
-    opts = dict(fs.storage_options)
-    opts.update(asynchronous=True, skip_instance_cache=True)
-    afs = type(fs)(**opts)
-    if hasattr(fs, "retries"):
-        afs.retries = fs.retries
-    return zarr.storage.FsspecStore(fs=afs, path=path, read_only=read_only)
+_stores: dict[tuple[str, str, str, bool], Any] = {}
 
 
 def close_stores() -> None:
@@ -169,11 +156,8 @@ def _read_json(fs: Any, path: str) -> dict[str, Any] | None:
 
 def _children(target: StoreTarget) -> set[str]:
     """Names of the objects and prefixes directly under the store root (one listing)."""
-    from ..fs._backend import list_level
-
-    loc = Location(target.path, target.fs, target.path, target.kind)  # type: ignore[arg-type]
     try:
-        objs, dirs = list_level(loc, target.path)
+        objs, dirs = target.backend.list_level(target.path)
     except (FileNotFoundError, NotADirectoryError):
         return set()
     return {paths.basename(p.rstrip("/")) for p in [*(o.path for o in objs), *dirs]}
@@ -275,8 +259,8 @@ def finalize(target: StoreTarget, root: dict[str, bytes], zarr_format: int) -> N
 def drop_state(target: StoreTarget) -> None:
     """Remove the run-state prefix (journal, then marker) without listing it first."""
     fs = target.fs
-    if target.kind == "s3":
-        fs.rm([target.key(JOURNAL), target.key(MARKER)])  # one bulk delete; absent keys are fine
+    if target.backend.caps.bulk_delete:  # one request; absent keys are fine
+        target.backend.delete_many([target.key(JOURNAL), target.key(MARKER)])
         return
     state = target.key(STATE_PREFIX)
     if fs.exists(state):

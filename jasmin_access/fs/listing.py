@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from .. import paths
 from ..errors import BucketNotFound, InvalidInput, NotFound, translating
 from ..stores import Location
-from ._backend import Obj, bucket_exists, head, is_remote, list_buckets, list_level, locate
+from ._backend import Obj, bucket_exists, head, list_buckets, list_level, locate
 from ._backend import walk_pages as _walk_pages
 from .records import Entry, Records, TreeNode
 
@@ -40,10 +40,10 @@ def _dir(loc: Location, fs_path: str, conflict: bool = False) -> Entry:
 
 
 def _missing(loc: Location) -> NotFound:
-    if loc.kind != "local" and not bucket_exists(loc):
+    if not bucket_exists(loc):
         return BucketNotFound(
             f"bucket '{loc.bucket}' does not exist ({loc.url})",
-            "check the bucket name with `jasmin-access ls s3://`",
+            f"check the bucket name with `jasmin-access ls {loc.backend.hint_url()}`",
         )
     return NotFound(
         f"no such object or prefix: {loc.url}", "check the path with `jasmin-access ls`"
@@ -62,7 +62,7 @@ def _bucket_entries(loc: Location) -> list[Entry]:
 
 
 def _at_keyspace_root(loc: Location) -> bool:
-    return loc.kind != "local" and not loc.bucket
+    return loc.caps.buckets and not loc.bucket
 
 
 def ls(
@@ -101,7 +101,7 @@ def ls(
     with translating("listing", loc.url, loc.profile_name):
         if _at_keyspace_root(loc):
             return Records(_bucket_entries(loc))
-        if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
+        if paths.has_magic(loc.key):
             return Records(_glob_entries(loc, recursive))
         if recursive:
             entries = _recursive_entries(loc, loc.path)
@@ -122,7 +122,7 @@ def _recursive_entries(loc: Location, base: str) -> list[Entry]:
     file_paths = {o.path for o in files}
     dirs: set[str] = set()
     for o in files:
-        parent = paths.parent(o.path) if is_remote(loc) else o.path.rsplit("/", 1)[0]
+        parent = loc.backend.parent(o.path)
         while parent and len(parent) > len(base.rstrip("/")) and parent not in dirs:
             dirs.add(parent)
             parent = parent.rsplit("/", 1)[0]
@@ -134,7 +134,7 @@ def _recursive_entries(loc: Location, base: str) -> list[Entry]:
 def _split_glob(loc: Location) -> tuple[str, bool]:
     pattern = loc.path
     base = paths.glob_base(pattern)
-    if loc.kind != "local" and len(base) < len(loc.path) - len(loc.key) - 1:
+    if loc.caps.buckets and len(base) < len(loc.path) - len(loc.key) - 1:
         raise InvalidInput(
             f"wildcards in a bucket name are not supported: {loc.url}", "name one bucket"
         )
@@ -179,7 +179,7 @@ def walk(
 def _walk_loc(loc: Location) -> Iterator[Entry]:
     if _at_keyspace_root(loc):
         raise InvalidInput(f"cannot walk every bucket ({loc.url})", "name a bucket")
-    if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
+    if paths.has_magic(loc.key):
         base, _ = _split_glob(loc)
         for page in _walk_pages(loc, base):
             for o in page:

@@ -10,7 +10,6 @@ interrupted copy resumes it.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from ..errors import (
     translating,
 )
 from ..stores import Location
-from . import checksums
-from ._backend import Obj, bucket_exists, head, is_remote, list_level, locate, walk_pages
-from ._single import transfer_one
+from ._backend import Obj, bucket_exists, head, list_level, locate, walk_pages
+from ._single import same_content, transfer_one
 from .listing import _missing, _split_glob
 from .records import TransferItem, TransferReport
-from .remove import delete_paths, is_root, refuse_root, remove_empty_dirs
+from .remove import delete_paths, is_root, refuse_root
 
 __all__ = ["cp", "mv", "sync"]
 
@@ -62,21 +60,27 @@ class Plan:
 
 
 def _is_glob(loc: Location) -> bool:
-    return paths.has_magic(loc.key if loc.kind != "local" else loc.path)
+    return paths.has_magic(loc.key)
 
 
 def _dst_is_dir(loc: Location) -> bool:
-    if loc.url.endswith("/") or (loc.kind != "local" and not loc.key):
+    if loc.url.endswith("/") or (loc.caps.buckets and not loc.key):
         return True
-    if not is_remote(loc):
-        return os.path.isdir(loc.path)
-    return list_level(loc, loc.path) != ([], [])
+    return list_level(loc, loc.path) != ([], []) or _is_empty_dir(loc)
+
+
+def _is_empty_dir(loc: Location) -> bool:
+    """An existing directory with nothing in it (backends with real directories)."""
+    if not loc.caps.directories or head(loc, loc.path) is not None:
+        return False
+    try:
+        return bool(loc.fs.isdir(loc.path))
+    except Exception:  # a failed probe only means "not known to be a directory"
+        return False
 
 
 def _join(loc: Location, base: str, rel: str) -> str:
-    if not rel:
-        return base
-    return paths.join(base, rel) if is_remote(loc) else os.path.join(base, *rel.split("/"))
+    return loc.backend.join(base, rel)
 
 
 def _sources(src: Location, recursive: bool) -> tuple[str, list[Obj], bool]:
@@ -92,7 +96,7 @@ def _sources(src: Location, recursive: bool) -> tuple[str, list[Obj], bool]:
         if objs:
             return base, objs, False
     if obj is not None:
-        return paths.parent(base) if is_remote(src) else os.path.dirname(base), [obj], True
+        return src.backend.parent(base), [obj], True
     if list_level(src, base) != ([], []):
         raise InvalidInput(f"{src.url} is a prefix (a directory)", "use -r to copy it")
     raise _missing(src)
@@ -102,7 +106,7 @@ def plan(src: Location, dst: Location, recursive: bool) -> Plan:
     """Work out the pairs and list what already exists at the destination."""
     with translating("listing", src.url, src.profile_name):
         base, objs, single = _sources(src, recursive)
-    if dst.kind != "local" and not bucket_exists(dst):
+    if not bucket_exists(dst):
         raise BucketNotFound(f"bucket '{dst.bucket}' does not exist ({dst.url})")
     cut = len(base.rstrip("/")) + 1 if base else 0
     with translating("listing", dst.url, dst.profile_name):
@@ -125,13 +129,7 @@ def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum
         return False
     if not checksum:
         return True
-    if is_remote(src_loc) and is_remote(dst_loc):
-        return bool(pair.src.etag) and pair.src.etag == found.etag
-    if is_remote(dst_loc):
-        return checksums.etag_matches(pair.src.path, found.etag) is True
-    if is_remote(src_loc):
-        return checksums.etag_matches(found.path, pair.src.etag) is True
-    return checksums.local_etag(pair.src.path) == checksums.local_etag(found.path)
+    return same_content(src_loc, pair.src, dst_loc, found)
 
 
 # --------------------------------------------------------------------------- running a plan
@@ -339,8 +337,8 @@ def mv(
     done = {i.src for i in report.items if i.status in ("copied", "skipped")}
     gone = [pair.src.path for pair in p.pairs if src_loc.to_url(pair.src.path) in done]
     failures, _ = delete_paths(src_loc, gone)
-    if src_loc.kind == "local" and not p.single:
-        remove_empty_dirs(src_loc.path)
+    if not p.single:
+        src_loc.backend.remove_empty_dirs(src_loc.path)
     for url, message in failures:
         report.items.append(TransferItem(url, "", 0, "failed", f"source not deleted: {message}"))
     return finish(report, p.single and not failures, "move")
