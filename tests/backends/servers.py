@@ -50,6 +50,11 @@ class WebdavServer:
         """The server's base URL."""
         return f"http://127.0.0.1:{self.port}"
 
+    def profile_settings(self) -> dict[str, Any]:
+        """A ``webdav`` profile for this server."""
+        return {"type": "webdav", "endpoint_url": self.url, "user": WEBDAV_USER,
+                "secret": WEBDAV_PASSWORD}  # fmt: skip
+
     def start(self) -> WebdavServer:
         """Serve in a thread until the port answers."""
         self.thread.start()
@@ -88,6 +93,11 @@ class SftpServer:
         self._server: Any = None
         self._ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def profile_settings(self) -> dict[str, Any]:
+        """An ``sftp`` profile for this server, with the key file."""
+        return {"type": "sftp", "host": "127.0.0.1", "port": self.port, "user": SFTP_USER,
+                "key_file": str(self.client_key)}  # fmt: skip
 
     def _serve(self) -> None:
         import asyncio
@@ -138,3 +148,66 @@ class SftpServer:
             self._loop.call_soon_threadsafe(self._server.close)
             self._loop.call_soon_threadsafe(self._loop.stop)
         self.thread.join(timeout=5)
+
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+# the emulator's published well-known key (not a secret: every Azurite install has it)
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+class AzuriteServer:
+    """Azurite's blob service (npm package ``azurite``) over a directory."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        self.proc: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        """The blob endpoint of the emulator's account."""
+        return f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
+
+    def profile_settings(self) -> dict[str, Any]:
+        """An ``azure`` profile for the emulator's account (key and endpoint)."""
+        return {"type": "azure", "account": AZURITE_ACCOUNT, "secret": AZURITE_KEY,
+                "endpoint_url": self.endpoint}  # fmt: skip
+
+    def connection_string(self, key: str = AZURITE_KEY, port: int | None = None) -> str:
+        """A connection string for the account (another key or port to test failures)."""
+        endpoint = f"http://127.0.0.1:{port or self.port}/{AZURITE_ACCOUNT}"
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={key};BlobEndpoint={endpoint};"
+        )
+
+    def start(self) -> AzuriteServer:
+        """Start ``azurite-blob`` and wait until its port answers."""
+        import shutil
+        import socket
+        import subprocess
+
+        exe = shutil.which("azurite-blob")
+        if exe is None:
+            raise RuntimeError("azurite-blob is not installed: run scripts/system-deps.sh")
+        self.proc = subprocess.Popen(
+            [exe, "--location", str(self.root), "--blobHost", "127.0.0.1",
+             "--blobPort", str(self.port), "--skipApiVersionCheck", "--loose", "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("azurite-blob did not start")
+
+    def stop(self) -> None:
+        """Stop the emulator."""
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)

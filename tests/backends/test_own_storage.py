@@ -19,7 +19,13 @@ import jasmin_access as ja
 from jasmin_access import fs
 from jasmin_access.config import load_config
 from jasmin_access.errors import NotFound
-from tests.backends.servers import SFTP_USER, WEBDAV_PASSWORD, WEBDAV_USER
+from tests.backends.servers import (
+    AZURITE_ACCOUNT,
+    AZURITE_KEY,
+    SFTP_USER,
+    WEBDAV_PASSWORD,
+    WEBDAV_USER,
+)
 from tests.cli.helpers import cli_run
 from tests.conftest import _bucket_name, _free_port
 
@@ -31,11 +37,11 @@ def _add_with_cli(capsys: pytest.CaptureFixture[str], monkeypatch, stdin: str, *
     assert not stdin or stdin not in out + err
 
 
-@pytest.fixture(params=["webdav", "sftp"])
+@pytest.fixture(params=["webdav", "sftp", "az"])
 def own(
     request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> tuple[str, str]:
-    """``(scheme, profile)``: a WebDAV or SFTP profile made exactly as the docs say."""
+    """``(scheme, profile)``: a WebDAV, SFTP or Azure profile made exactly as the docs say."""
     if request.param == "webdav":
         server = request.getfixturevalue("webdav_server")
         _add_with_cli(
@@ -44,6 +50,13 @@ def own(
         )  # fmt: skip
         assert load_config().profiles["nc"].type == "webdav"
         return "webdav", "nc"
+    if request.param == "az":
+        azurite = request.getfixturevalue("azurite")
+        _add_with_cli(
+            capsys, monkeypatch, AZURITE_KEY, "blob", "--type", "azure",
+            "--account", AZURITE_ACCOUNT, "--endpoint-url", azurite.endpoint, "--secret-stdin",
+        )  # fmt: skip
+        return "az", "blob"
     server = request.getfixturevalue("sftp_server")
     _add_with_cli(
         capsys, monkeypatch, "", "login", "--type", "sftp", "--host", "127.0.0.1",
@@ -69,6 +82,8 @@ def test_every_fs_command(
 ) -> None:
     scheme, prof = own
     base = f"{scheme}://{_bucket_name()}"
+    if scheme == "az":
+        fs.mb(base, profile=prof)  # containers are buckets
     code, _, err = cli_run(capsys, "cp", "-r", str(run_dir), f"{base}/run1", "-p", prof)
     assert code == 0, err
     code, out, _ = cli_run(capsys, "ls", f"{base}/run1", "-p", prof)
@@ -99,16 +114,17 @@ def test_every_fs_command(
 
 
 def test_copies_across_every_pair_of_backends(
-    webdav_profile: str, sftp_profile: str, s3_bucket: str, local_bucket: str, run_dir: Path,
-    tmp_path: Path,
+    webdav_profile: str, sftp_profile: str, azure_container: str, s3_bucket: str,
+    local_bucket: str, run_dir: Path, tmp_path: Path,
 ) -> None:  # fmt: skip
-    # one --profile per command: the s3 one; webdav:// and sftp:// take their only profiles
+    # one --profile per command: the s3 one; webdav://, sftp://, az:// take their only profiles
     places = {
         "local": str(tmp_path / "plain"),
         "store": f"{local_bucket}/tree",
         "s3": f"{s3_bucket}/tree",
         "webdav": f"webdav://{_bucket_name()}/tree",
         "sftp": f"sftp://{_bucket_name()}/tree",
+        "azure": f"{azure_container}/tree",
     }
     expected = {"a.nc": b"a" * 1000, "sub/b.nc": b"b" * 2000, "sub/été.txt": b""}
     for url in places.values():
@@ -128,7 +144,7 @@ def test_copies_across_every_pair_of_backends(
 
 
 def test_remote_to_remote_copy_streams_and_is_verified(
-    webdav_profile: str, sftp_profile: str, s3_bucket: str, tmp_path: Path
+    webdav_profile: str, sftp_profile: str, azure_container: str, s3_bucket: str, tmp_path: Path
 ) -> None:
     data = np.random.default_rng(0).bytes(3 << 20)
     (tmp_path / "big.bin").write_bytes(data)
@@ -136,6 +152,7 @@ def test_remote_to_remote_copy_streams_and_is_verified(
         f"webdav://{_bucket_name()}/big.bin",
         f"{s3_bucket}/big.bin",
         f"sftp://{_bucket_name()}/big.bin",
+        f"{azure_container}/big.bin",
         f"webdav://{_bucket_name()}/back.bin",
     ]
     fs.cp(str(tmp_path / "big.bin"), chain[0], profile="moto")
@@ -145,12 +162,13 @@ def test_remote_to_remote_copy_streams_and_is_verified(
 
 
 def test_convert_to_and_from_own_storage_then_open(
-    webdav_profile: str, sftp_profile: str, s3_bucket: str, nemo_files: list[Path]
-) -> None:
+    webdav_profile: str, sftp_profile: str, azure_container: str, s3_bucket: str,
+    nemo_files: list[Path],
+) -> None:  # fmt: skip
     ref = xr.open_mfdataset(nemo_files, data_vars="minimal", coords="minimal", compat="override")
     name = next(n for n in ref.data_vars if ref[n].ndim >= 3)
-    for scheme in ("webdav", "sftp"):
-        own = f"{scheme}://{_bucket_name()}"
+    for scheme in ("webdav", "sftp", "az"):
+        own = f"{scheme}://{_bucket_name()}" if scheme != "az" else f"{azure_container}/x"
         fs.cp(str(nemo_files[0].parent), f"{own}/nemo", recursive=True, profile="moto")
         ja.convert(f"{own}/nemo/*.nc", f"{s3_bucket}/from-{scheme}.zarr", profile="moto")
         ja.convert([str(p) for p in nemo_files], f"{own}/run.zarr", profile="moto")
@@ -168,8 +186,14 @@ def test_bad_settings_give_one_clear_line(
 ) -> None:
     scheme, prof = own
     table = dict(load_config().profiles[prof].masked())
-    args = ["bad", "--type", scheme]
-    if scheme == "webdav":
+    args = ["bad", "--type", "azure" if scheme == "az" else scheme]
+    if scheme == "az":
+        endpoint = table["endpoint_url"]
+        if fault == "port":
+            endpoint = endpoint.replace(endpoint.split(":")[2].split("/")[0], str(_free_port()))
+        secret = AZURITE_KEY.replace("E", "F", 1) if fault == "password" else AZURITE_KEY
+        args += ["--account", AZURITE_ACCOUNT, "--endpoint-url", endpoint, "--secret-stdin"]
+    elif scheme == "webdav":
         url = f"http://127.0.0.1:{_free_port()}" if fault == "port" else table["endpoint_url"]
         secret = "not-the-password-9" if fault == "password" else WEBDAV_PASSWORD
         args += ["--endpoint-url", url, "--user", WEBDAV_USER, "--secret-stdin"]
@@ -184,5 +208,23 @@ def test_bad_settings_give_one_clear_line(
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Traceback" not in err and (not secret or secret not in err)
-    expected = {"password": "refused", "port": "cannot reach", "directory": "no such"}[fault]
-    assert expected in lines[0]
+    expected = {"password": "refused", "port": "cannot reach", "directory": "not exist"}[fault]
+    assert expected in lines[0].replace("no such", "does not exist")
+
+
+def test_azure_connection_string_profile_and_secrets_hidden(
+    azurite: object, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    conn = azurite.connection_string()  # type: ignore[attr-defined]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(conn + "\n"))
+    code, _, err = cli_run(capsys, "config", "add", "cs", "--type", "azure",
+                           "--connection-string-stdin")  # fmt: skip
+    assert code == 0, err
+    code, out, err = cli_run(capsys, "-v", "mb", f"az://{_bucket_name()}", "-p", "cs")
+    assert code == 0, err
+    code, out, err = cli_run(capsys, "-vv", "ls", "az://", "-p", "cs")
+    assert code == 0 and "test-" in out
+    code, shown, _ = cli_run(capsys, "config", "show", "cs")
+    assert "****" in shown
+    for text in (out, err, shown):
+        assert AZURITE_KEY not in text and "AccountKey=Eby8" not in text
