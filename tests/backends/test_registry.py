@@ -90,3 +90,20 @@ def test_profiles_are_typed(isolated_env: Path) -> None:
         resolve("sftp://d/x")
     with pytest.raises(ProfileNotFound, match="no azure profile"):
         resolve("az://container/x")
+
+
+def test_secret_from_the_environment(
+    webdav_server: object, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jasmin_access import fs
+    from jasmin_access.errors import AccessDenied
+    from tests.backends.servers import WEBDAV_PASSWORD
+
+    settings = dict(webdav_server.profile_settings())  # type: ignore[attr-defined]
+    del settings["secret"]
+    add_profile("envdav", settings)
+    with pytest.raises(AccessDenied):
+        fs.ls("webdav://", profile="envdav")
+    backends.clear_caches()
+    monkeypatch.setenv("JASMIN_ACCESS_WEBDAV_PASSWORD", WEBDAV_PASSWORD)
+    assert fs.ls("webdav://", profile="envdav") is not None
