@@ -51,7 +51,8 @@ _LAZY = {
         ["ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync", "mb"], "fs"
     ),
     **dict.fromkeys(["convert", "verify", "append"], "conversion"),
-    **dict.fromkeys(["open_dataset", "open_mfdataset", "slices", "info"], "open"),
+    **dict.fromkeys(["open_dataset", "open_mfdataset", "info"], "open"),
+    "slices": "tasks",
 }
 
 

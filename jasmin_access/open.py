@@ -40,18 +40,15 @@ from .reading.subset import (
     select_time,
     select_variables,
 )
-from .reading.tasks import ReadTask, slices
 from .reading.zstore import configure_zarr, open_metadata, read_store
 from .stores import Location, resolve
 
 __all__ = [
     "DatasetInfo",
-    "ReadTask",
     "build_index",
     "info",
     "open_dataset",
     "open_mfdataset",
-    "slices",
 ]
 
 log = logging.getLogger(__name__)
@@ -121,8 +118,8 @@ def open_zarr_store(
         store, root = open_metadata(read_store(location), location.url)
     chunk_cache = _chunk_cache(cache, cache_size, location)
     if chunk_cache is not None:
-        endpoint = location.profile.resolved_endpoint if location.profile else ""
-        store = CachingStore(store, chunk_cache, namespace_for(f"{endpoint}/{location.path}", root))
+        where = f"{location.backend.identity}/{location.path}"  # which backend, which store
+        store = CachingStore(store, chunk_cache, namespace_for(where, root))
     zarr_format = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     lazy = chunks == "auto"
     with translating("opening", location.url, location.profile_name), warnings.catch_warnings():

@@ -215,7 +215,7 @@ def resolve(
     else:
         stripped = rest.strip("/")
         if not scheme.startswith("http"):
-            _validate(stripped, cls.caps.buckets)
+            _validate(stripped, cls.caps.buckets, scheme)
         backend, path = cls.resolve(scheme, text, stripped, request)
         public = scheme.startswith("http") and backend.caps.read_only
         shown = text if public else backend.to_url(path) + ("/" if trailing else "")
@@ -225,14 +225,14 @@ def resolve(
     return loc
 
 
-def _validate(rest: str, buckets: bool) -> None:
+def _validate(rest: str, buckets: bool, scheme: str) -> None:
     paths.validate_key(rest)  # the bucket too: no "..", NUL or backslash anywhere
     if buckets:
         bucket, key = paths.split_bucket(rest)
         paths.validate_key(key)
         if bucket in ("..", "."):
             raise InvalidInput(
-                f"invalid bucket name '{bucket}'", "name a bucket, e.g. s3://mybucket/"
+                f"invalid bucket name '{bucket}'", f"name a bucket, e.g. {scheme}://mybucket/"
             )
 
 

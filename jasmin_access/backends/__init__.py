@@ -17,12 +17,11 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from collections import OrderedDict
 from importlib.metadata import entry_points
-from typing import Any
 
 from ..errors import InvalidInput
-from .base import Backend, Capabilities, Obj, Tick
+from .base import Backend, Capabilities, Obj, Tick, clear_caches, instance
+from .generic import generic_class
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -115,12 +114,7 @@ def backend_class(scheme: str) -> type[Backend]:
         return cls
     with _lock:
         target = _registered.get(scheme) or _BUILTIN.get(scheme) or _entry_points().get(scheme)
-        if target is not None:
-            cls = _load(target)
-        else:
-            from .generic import generic_class
-
-            cls = generic_class(scheme)
+        cls = _load(target) if target is not None else generic_class(scheme)
         if cls is None:
             shown = ", ".join(f"{s}://" for s in sorted(known_schemes()) if s)
             raise InvalidInput(
@@ -129,33 +123,3 @@ def backend_class(scheme: str) -> type[Backend]:
             )
         _loaded[scheme] = cls
         return cls
-
-
-_instances: OrderedDict[tuple[Any, ...], Backend] = OrderedDict()
-MAX_INSTANCES = 64
-
-
-def instance(cls: type[Backend], profile: Any, *args: Any) -> Backend:
-    """The shared backend for ``(cls, profile, args)`` and the credentials now in force.
-
-    The cache key holds the class, the profile and the backend's own
-    credential key (so a changed secret gets a new client), bounded in size.
-    """
-    key = (cls, profile, args, cls.credential_key(profile))
-    with _lock:
-        found = _instances.get(key)
-        if found is not None:
-            _instances.move_to_end(key)
-            return found
-    made = cls(profile, *args)
-    with _lock:
-        found = _instances.setdefault(key, made)
-        while len(_instances) > MAX_INSTANCES:
-            _instances.popitem(last=False)
-    return found
-
-
-def clear_caches() -> None:
-    """Forget every shared backend (and so their clients)."""
-    with _lock:
-        _instances.clear()

@@ -27,7 +27,7 @@ from ..errors import (
     EndpointUnreachable,
     register_translator,
 )
-from .base import Backend, Capabilities, Request, choose_profile
+from .base import Backend, Capabilities, Request, choose_profile, instance
 from .generic import FsspecBackend, PicklesByBackend
 
 __all__ = ["AzureBackend", "JasminAzureFileSystem"]
@@ -51,8 +51,6 @@ class AzureBackend(FsspecBackend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """``az://container/key`` on the chosen ``azure`` profile."""
-        from . import instance
-
         prof = choose_profile(request, ("azure",), scheme)
         if not (prof.account or prof.connection_string or prof.azure_connection_string()):
             raise ConfigError(

@@ -16,6 +16,7 @@ backend uses them as they are); kinds with faster native calls override them.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -26,10 +27,20 @@ from functools import cached_property
 from typing import Any, ClassVar, NamedTuple
 
 from .. import paths
+from ..caches import BoundedCache
 from ..config import Profile
 from ..errors import IntegrityError, NotSupported, ProfileNotFound, ReadOnly, translate
 
-__all__ = ["Backend", "Capabilities", "Obj", "Request", "Tick", "choose_profile"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "Obj",
+    "Request",
+    "Tick",
+    "choose_profile",
+    "clear_caches",
+    "instance",
+]
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +151,6 @@ def choose_profile(request: Request, types: tuple[str, ...], scheme: str) -> Pro
 
 
 def _rebuild(cls: type[Backend], profile: Profile | None, args: tuple[Any, ...]) -> Backend:
-    from . import instance
-
     return instance(cls, profile, *args)
 
 
@@ -373,6 +382,22 @@ class Backend:
         """The whole object at ``fs_path``."""
         return bytes(self.fs.cat_file(fs_path))
 
+    def read_json(self, fs_path: str) -> dict[str, Any] | None:
+        """The JSON object stored at ``fs_path``; None when there is none.
+
+        Raises
+        ------
+        ValueError
+            When the object is not a JSON object.
+        """
+        try:
+            data = json.loads(self.read_bytes(fs_path))
+        except FileNotFoundError:
+            return None
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.to_url(fs_path)} is not a JSON object")
+        return data
+
     def read_range(self, fs_path: str, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)`` of the object (one ranged read)."""
         return bytes(self.fs.cat_file(fs_path, start=start, end=stop))
@@ -512,3 +537,21 @@ def _mtime(info: dict[str, Any]) -> datetime | None:
 def _etag(info: dict[str, Any]) -> str | None:
     raw = info.get("ETag") or info.get("etag")
     return str(raw).strip('"') if raw else None
+
+
+_instances: BoundedCache[tuple[Any, ...], Backend] = BoundedCache(64)
+
+
+def instance(cls: type[Backend], profile: Any, *args: Any) -> Backend:
+    """The shared backend for ``(cls, profile, args)`` and the credentials now in force.
+
+    The cache key holds the class, the profile and the backend's own
+    credential key (so a changed secret gets a new client), bounded in size.
+    """
+    key = (cls, profile, args, cls.credential_key(profile))
+    return _instances.get_or_make(key, lambda: cls(profile, *args))
+
+
+def clear_caches() -> None:
+    """Forget every shared backend (and so their clients)."""
+    _instances.clear()

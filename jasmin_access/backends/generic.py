@@ -17,7 +17,7 @@ from fsspec.registry import known_implementations, registry
 
 from .. import paths
 from ..errors import InvalidInput
-from .base import Backend, Capabilities, Request
+from .base import Backend, Capabilities, Request, instance
 
 __all__ = ["AutoMkdirMixin", "FsspecBackend", "PicklesByBackend", "generic_class"]
 
@@ -31,15 +31,9 @@ class FsspecBackend(Backend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """The shared instance; the path as fsspec names it."""
-        from . import instance
-
         paths.validate_key(rest.strip("/"))
         backend = instance(cls, None)
         return backend, backend.fs_path(rest)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # generic classes are made at run time: rebuild them by scheme
-        return (_by_scheme, (self.scheme, self.profile, self.args))
 
     def filesystem(self, asynchronous: bool = False) -> Any:
         """``fsspec.filesystem(protocol)`` (asynchronous where the implementation is)."""
@@ -57,12 +51,6 @@ class FsspecBackend(Backend):
         return f"{self.scheme}://{fs_path.strip('/')}"
 
 
-def _by_scheme(scheme: str, profile: Any, args: tuple[Any, ...]) -> Backend:
-    from . import backend_class, instance
-
-    return instance(backend_class(scheme), profile, *args)
-
-
 def generic_class(scheme: str) -> type[FsspecBackend] | None:
     """A backend class for an fsspec protocol, or None when fsspec does not know it."""
     if scheme not in known_implementations and scheme not in registry:
@@ -74,11 +62,24 @@ def generic_class(scheme: str) -> type[FsspecBackend] | None:
             f"unsupported URL scheme '{scheme}://': its fsspec package is not installed",
             str(exc) or f"install the fsspec implementation of {scheme}://",
         ) from None
-    return type(
-        f"Fsspec_{scheme}",
-        (FsspecBackend,),
-        {"scheme": scheme, "protocol": scheme, "__module__": __name__},
-    )
+    cls = _made.get(scheme)
+    if cls is None:
+        attrs = {"scheme": scheme, "protocol": scheme, "__module__": __name__}
+        cls = _made[scheme] = type(f"{_PREFIX}{scheme}", (FsspecBackend,), attrs)
+    return cls
+
+
+_PREFIX = "Fsspec_"
+_made: dict[str, type[FsspecBackend]] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``Fsspec_<scheme>`` classes, made on first use (so pickles of them load anywhere)."""
+    if name.startswith(_PREFIX):
+        cls = generic_class(name[len(_PREFIX) :])
+        if cls is not None:
+            return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PicklesByBackend:

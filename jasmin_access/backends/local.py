@@ -22,7 +22,7 @@ from ..config import Profile, get_profile
 from ..errors import IntegrityError, InvalidInput, translate
 from ..localstore import TMP_PREFIX, LocalObjectFileSystem
 from . import checksums
-from .base import Backend, Capabilities, Obj, Request, Tick, _noop
+from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance
 
 __all__ = ["LocalBackend", "StoreBackend", "place", "temp_beside"]
 
@@ -91,8 +91,6 @@ class LocalBackend(Backend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """An absolute path."""
-        from . import instance
-
         return instance(cls, None), str(Path(rest).expanduser().resolve())
 
     def filesystem(self, asynchronous: bool = False) -> LocalObjectFileSystem:
@@ -251,8 +249,6 @@ class StoreBackend(LocalBackend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """``local://bucket/key`` in the profile's store (the built-in ``local`` one)."""
-        from . import instance
-
         prof = request.profile
         if not (isinstance(prof, Profile) and prof.is_local):
             prof = get_profile("local", config=request.config)

@@ -23,11 +23,12 @@ import s3fs
 from fsspec import asyn
 
 from .. import paths
+from ..caches import BoundedCache
 from ..config import Profile, get_profile, load_config
 from ..errors import IntegrityError, JasminAccessError, NotFound, WrongEndpoint, translate
 from . import _s3_transfer as engine
 from . import checksums
-from .base import Backend, Capabilities, Obj, Request, Tick, _noop
+from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance
 
 __all__ = ["HttpsBackend", "JasminS3FileSystem", "S3Backend", "s3_config_kwargs"]
 
@@ -201,13 +202,13 @@ class S3Backend(Backend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """``s3://bucket/key`` on the chosen profile (the embedded store for ``local``)."""
-        from . import backend_class, instance
-
         prof = request.profile
         if not (isinstance(prof, Profile) and prof.type in ("s3", "local")):
             prof = _s3_profile(request)
         if prof.is_local:
-            return backend_class("local").resolve("local", text, rest, Request(profile=prof))
+            from .local import StoreBackend
+
+            return StoreBackend.resolve("local", text, rest, Request(profile=prof))
         return instance(cls, prof), rest
 
     @property
@@ -523,18 +524,14 @@ def _s3_profile(request: Request) -> Profile:
     return get_profile(name, endpoint_url=request.endpoint_url, anon=request.anon, config=config)
 
 
-_async_cache: dict[tuple[Any, ...], JasminS3FileSystem] = {}
+_async_cache: BoundedCache[tuple[Any, ...], JasminS3FileSystem] = BoundedCache(32)
 
 
 def _async_fs(profile: Profile, creds: tuple[Any, ...], pid: int) -> JasminS3FileSystem:
     """Asynchronous instances per process: a forked worker must not reuse its parent's."""
-    key = (profile, creds, pid)
-    fs = _async_cache.get(key)
-    if fs is None:
-        if len(_async_cache) > 32:
-            _async_cache.clear()
-        fs = _async_cache[key] = s3_filesystem(profile, asynchronous=True)
-    return fs
+    return _async_cache.get_or_make(
+        (profile, creds, pid), lambda: s3_filesystem(profile, asynchronous=True)
+    )
 
 
 # --------------------------------------------------------------------------- https
@@ -553,8 +550,6 @@ class HttpsBackend(S3Backend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """An anonymous read-only location, or the chosen profile's when it has this host."""
-        from . import instance
-
         parts = urlsplit(text)
         endpoint = f"{parts.scheme}://{parts.netloc}"
         path = unquote(parts.path).strip("/")  # object URLs are percent-encoded

@@ -22,7 +22,7 @@ from typing import Any
 from sshfs import SSHFileSystem
 
 from ..errors import AccessDenied, ConfigError, EndpointUnreachable, JasminAccessError
-from .base import Backend, Capabilities, Request, choose_profile
+from .base import Backend, Capabilities, Request, choose_profile, instance
 from .generic import FsspecBackend, PicklesByBackend
 
 __all__ = ["JasminSSHFileSystem", "SftpBackend"]
@@ -49,8 +49,6 @@ class SftpBackend(FsspecBackend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """``sftp://dir/file`` on the chosen ``sftp`` profile."""
-        from . import instance
-
         prof = choose_profile(request, ("sftp",), scheme)
         if not prof.host:
             raise ConfigError(

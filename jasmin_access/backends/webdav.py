@@ -27,7 +27,7 @@ from ..errors import (
     QuotaExceeded,
     register_translator,
 )
-from .base import Backend, Capabilities, Request, choose_profile
+from .base import Backend, Capabilities, Request, choose_profile, instance
 from .generic import AutoMkdirMixin, FsspecBackend, PicklesByBackend
 
 __all__ = ["JasminWebdavFileSystem", "WebdavBackend"]
@@ -50,8 +50,6 @@ class WebdavBackend(FsspecBackend):
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
         """``webdav://dir/file`` on the chosen ``webdav`` profile."""
-        from . import instance
-
         prof = choose_profile(request, ("webdav",), scheme)
         if not prof.endpoint_url:
             raise ConfigError(

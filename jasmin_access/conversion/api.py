@@ -18,10 +18,10 @@ from ..stores import Location, new_run_id, resolve
 from .chunking import parse_chunks
 from .chunkio import prime_encoders
 from .execute import read_ahead, run_units
-from .plan import ConvertOptions, Plan, Unit, build_plan, write_template
+from .plan import ConvertOptions, Plan, Unit, prepare, write_template
 from .progress import Progress
-from .scan import scan
-from .sources import close_all, expand_sources
+from .sources import close_all
+from .verify import verify as run_verify
 from .writer import (
     Journal,
     StoreTarget,
@@ -81,20 +81,6 @@ def _options(**kw: Any) -> ConvertOptions:
         attrs={str(k): str(v) for k, v in attrs.items()},
         **{k: v for k, v in kw.items() if k not in ("variables", "drop_variables")},
     )
-
-
-def prepare(
-    sources: str | Path | Sequence[str | Path], options: ConvertOptions, resolve_kwargs: dict
-) -> Plan:
-    """Expand, scan and cross-check the sources, then plan the store (no writes)."""
-    refs = expand_sources(sources, **resolve_kwargs)
-    inventory = scan(
-        refs,
-        concat_dim=options.concat_dim,
-        variables=options.variables,
-        drop_variables=options.drop_variables,
-    )
-    return build_plan(inventory, options)
 
 
 def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
@@ -220,8 +206,6 @@ def convert(
         close_stores()
     report.seconds = time.monotonic() - started
     if verify:
-        from .verify import verify as run_verify
-
         result = run_verify(sources, dest, workers=workers, **_verify_kwargs(options), **rkw)
         report.verified = result.ok
         report.differences = result.differences

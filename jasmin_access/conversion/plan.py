@@ -13,8 +13,9 @@ import itertools
 import json
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,8 @@ from .. import paths
 from ..errors import InvalidInput
 from .chunking import block_slices, choose_chunks, choose_shards, grid
 from .encoding import bitround, compressors_for, convert_times
-from .scan import GroupInventory, Inventory, VarInfo
-from .sources import SourceRef, read_slab
+from .scan import GroupInventory, Inventory, VarInfo, scan
+from .sources import SourceRef, expand_sources, read_slab
 
 __all__ = ["ConvertOptions", "Plan", "Unit", "VarPlan", "build_plan", "read_unit"]
 
@@ -312,3 +313,17 @@ def write_template(plan: Plan, store: Any, root_attrs: dict[str, Any]) -> None:
                 encoding={v.name: _encoding(v, opts) for v in members},
             )
         zarr.consolidate_metadata(store, zarr_format=opts.zarr_format)
+
+
+def prepare(
+    sources: str | Path | Sequence[str | Path], options: ConvertOptions, resolve_kwargs: dict
+) -> Plan:
+    """Expand, scan and cross-check the sources, then plan the store (no writes)."""
+    refs = expand_sources(sources, **resolve_kwargs)
+    inventory = scan(
+        refs,
+        concat_dim=options.concat_dim,
+        variables=options.variables,
+        drop_variables=options.drop_variables,
+    )
+    return build_plan(inventory, options)

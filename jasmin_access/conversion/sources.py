@@ -14,8 +14,6 @@ compression and uploads happen outside it.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,16 +23,26 @@ import xarray as xr
 
 from .. import paths
 from ..backends import Backend
+from ..caches import BoundedCache
 from ..errors import InvalidInput, JasminAccessError, translating
 from ..stores import resolve
+from .rawread import READ_LOCK, close_direct, read_direct
 
 __all__ = ["READ_LOCK", "SourceRef", "expand_sources", "list_groups", "open_group", "read_slab"]
 
 log = logging.getLogger(__name__)
 
-READ_LOCK = threading.RLock()
-_CACHE_SIZE = 24
-_cache: OrderedDict[tuple[str, str], tuple[xr.Dataset, Any]] = OrderedDict()
+
+def _close_opened(opened: tuple[xr.Dataset, Any]) -> None:
+    ds, handle = opened
+    ds.close()
+    if handle is not None:
+        handle.close()
+
+
+_cache: BoundedCache[tuple[str, str], tuple[xr.Dataset, Any]] = BoundedCache(
+    24, on_evict=_close_opened
+)
 
 
 @dataclass(frozen=True)
@@ -215,30 +223,14 @@ def open_group(ref: SourceRef, group: str = "") -> xr.Dataset:
     """
     key = (ref.url, group)
     with READ_LOCK:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key][0]
-        ds, handle = _open_uncached(ref, group)
-        _cache[key] = (ds, handle)
-        while len(_cache) > _CACHE_SIZE:
-            _, (old, old_handle) = _cache.popitem(last=False)
-            old.close()
-            if old_handle is not None:
-                old_handle.close()
-        return ds
+        return _cache.get_or_make(key, lambda: _open_uncached(ref, group))[0]
 
 
 def close_all() -> None:
     """Close every cached source."""
-    from .rawread import close_direct
-
     close_direct()
     with READ_LOCK:
-        while _cache:
-            _, (ds, handle) = _cache.popitem()
-            ds.close()
-            if handle is not None:
-                handle.close()
+        _cache.clear(close=_close_opened)
 
 
 def list_groups(ref: SourceRef) -> list[str]:
@@ -273,8 +265,6 @@ def read_slab(ref: SourceRef, group: str, name: str, selection: tuple[slice, ...
     (:mod:`jasmin_access.conversion.rawread`); everything else goes through
     netCDF4/h5netcdf/scipy with the lock held.
     """
-    from .rawread import read_direct
-
     direct = read_direct(ref, group, name, selection)
     if direct is not None:
         return direct

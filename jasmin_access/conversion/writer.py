@@ -30,8 +30,10 @@ import numpy as np
 
 from .. import paths
 from ..backends import Backend
+from ..caches import BoundedCache
 from ..errors import AlreadyExists, JasminAccessError
 from ..stores import Location
+from ..zarrkeys import JOURNAL, MARKER, ROOT_METADATA, STATE_PREFIX
 from .chunkio import clear_encoders, encode_unit, put_sync
 from .plan import Unit, read_unit
 
@@ -39,11 +41,8 @@ __all__ = ["Journal", "StoreState", "StoreTarget", "inspect_store", "write_unit"
 
 log = logging.getLogger(__name__)
 
-STATE_PREFIX = ".jasmin-access"
-MARKER = f"{STATE_PREFIX}/in-progress.json"
-JOURNAL = f"{STATE_PREFIX}/progress.json"
 ROOT_KEYS = {3: ["zarr.json"], 2: [".zattrs", ".zmetadata", ".zgroup"]}
-ALL_ROOT_KEYS = ("zarr.json", ".zgroup", ".zmetadata", ".zattrs")
+ALL_ROOT_KEYS = ROOT_METADATA
 
 
 @dataclass(frozen=True)
@@ -71,15 +70,12 @@ class StoreTarget:
     def zarr_store(self, read_only: bool = False) -> Any:
         """A zarr store over the target (cached per process and backend)."""
         key = (self.backend.identity, self.run_id, self.path, read_only)
-        store = _stores.get(key)
-        if store is None:
-            if len(_stores) > 64:
-                _stores.clear()
-            store = _stores[key] = self.backend.zarr_store(self.path, read_only=read_only)
-        return store
+        return _stores.get_or_make(
+            key, lambda: self.backend.zarr_store(self.path, read_only=read_only)
+        )
 
 
-_stores: dict[tuple[str, str, str, bool], Any] = {}
+_stores: BoundedCache[tuple[str, str, str, bool], Any] = BoundedCache(64)
 
 
 def close_stores() -> None:
@@ -98,20 +94,16 @@ def close_stores() -> None:
     clear_encoders()
 
 
-_arrays: dict[tuple[str, str, str], Any] = {}
+_arrays: BoundedCache[tuple[str, str, str], Any] = BoundedCache(256)
 
 
 def _array(target: StoreTarget, path: str) -> Any:
     import zarr
 
-    key = (target.run_id, target.path, path)
-    arr = _arrays.get(key)
-    if arr is None:
-        if len(_arrays) > 256:
-            _arrays.clear()
-        arr = zarr.open_array(target.zarr_store(), path=path, mode="r+")
-        _arrays[key] = arr
-    return arr
+    return _arrays.get_or_make(
+        (target.run_id, target.path, path),
+        lambda: zarr.open_array(target.zarr_store(), path=path, mode="r+"),
+    )
 
 
 def write_unit(target: StoreTarget, unit: Unit) -> int:
@@ -145,12 +137,11 @@ class StoreState:
     has_objects: bool
 
 
-def _read_json(fs: Any, path: str) -> dict[str, Any] | None:
+def _state_document(target: StoreTarget, path: str) -> dict[str, Any] | None:
+    """A run-state document: None when absent, empty when damaged."""
     try:
-        return dict(json.loads(fs.cat_file(path)))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
+        return target.backend.read_json(path)
+    except ValueError:
         return {}
 
 
@@ -171,7 +162,7 @@ def inspect_store(target: StoreTarget) -> StoreState:
     """
     children = _children(target)
     complete = any(k in children for k in ALL_ROOT_KEYS)
-    marker = _read_json(target.fs, target.key(MARKER)) if STATE_PREFIX in children else None
+    marker = _state_document(target, target.key(MARKER)) if STATE_PREFIX in children else None
     return StoreState(complete, marker, bool(children))
 
 
@@ -293,7 +284,7 @@ class Journal:
 
     def load(self) -> None:
         """Read a previous run's journal (same fingerprint only)."""
-        data = _read_json(self.target.fs, self.target.key(JOURNAL)) or {}
+        data = _state_document(self.target, self.target.key(JOURNAL)) or {}
         if data.get("fingerprint") != self.fingerprint:
             return
         for array, ranges in data.get("done", {}).items():

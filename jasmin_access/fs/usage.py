@@ -6,7 +6,6 @@ memory grows with the number of directories shown, not with the number of keys.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections import defaultdict
@@ -16,6 +15,7 @@ from typing import Any
 from .. import paths
 from ..errors import translating
 from ..stores import Location
+from ..zarrkeys import METADATA_NAMES, STORE_MARKERS
 from ._backend import head, locate, sep_join, walk_pages
 from .listing import _missing
 from .records import Records, Usage, ZarrSummary
@@ -24,8 +24,8 @@ __all__ = ["ZARR_METADATA", "du"]
 
 log = logging.getLogger(__name__)
 
-ZARR_METADATA = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
-_STORE_MARKERS = frozenset({".zgroup", ".zarray", ".zmetadata", "zarr.json"})
+ZARR_METADATA = METADATA_NAMES
+_STORE_MARKERS = STORE_MARKERS
 
 
 @dataclass
@@ -169,9 +169,9 @@ def _grid_count(meta: dict[str, Any]) -> int:
     return int(math.prod(-(-int(s) // max(int(c), 1)) for s, c in zip(shape, chunks, strict=True)))
 
 
-def _read_json(loc: Location, base: str, rel: str) -> dict[str, Any]:
+def _zarr_document(loc: Location, base: str, rel: str) -> dict[str, Any]:
     try:
-        return dict(json.loads(loc.fs.cat_file(sep_join(loc, base, rel))))
+        return loc.backend.read_json(sep_join(loc, base, rel)) or {}
     except (OSError, ValueError) as exc:
         where = loc.to_url(sep_join(loc, base, rel))
         log.warning("corrupt Zarr metadata %s (%s): its totals may be incomplete", where, exc)
@@ -181,7 +181,7 @@ def _read_json(loc: Location, base: str, rel: str) -> dict[str, Any]:
 def _arrays(loc: Location, base: str, metas: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
     """Array name → metadata (shape, dtype), from consolidated metadata when present."""
     if "zarr.json" in metas:
-        root = _read_json(loc, base, "zarr.json")
+        root = _zarr_document(loc, base, "zarr.json")
         consolidated = (root.get("consolidated_metadata") or {}).get("metadata") or {}
         if root.get("node_type") == "array":
             return {"": root}, 3
@@ -190,16 +190,16 @@ def _arrays(loc: Location, base: str, metas: list[str]) -> tuple[dict[str, dict[
         found = {}
         for m in metas:
             if paths.basename(m) == "zarr.json" and m != "zarr.json":
-                meta = _read_json(loc, base, m)
+                meta = _zarr_document(loc, base, m)
                 if meta.get("node_type") == "array":
                     found[paths.parent(m)] = meta
         return found, 3
     if ".zmetadata" in metas:
-        consolidated = _read_json(loc, base, ".zmetadata").get("metadata", {})
+        consolidated = _zarr_document(loc, base, ".zmetadata").get("metadata", {})
         return {
             paths.parent(k): v for k, v in consolidated.items() if paths.basename(k) == ".zarray"
         }, 2
-    found = {paths.parent(m): _read_json(loc, base, m) for m in metas if m.endswith(".zarray")}
+    found = {paths.parent(m): _zarr_document(loc, base, m) for m in metas if m.endswith(".zarray")}
     return found, 2
 
 

@@ -28,7 +28,8 @@ import numpy as np
 from .. import paths
 from ..errors import IntegrityError, InvalidInput, translating
 from ..stores import Location
-from .zstore import MetadataStore, is_metadata_key
+from ..zarrkeys import is_metadata_key
+from .zstore import MetadataStore
 
 __all__ = ["INDEX_FORMAT", "build_references", "check_sources", "default_index_key", "open_index"]
 

@@ -17,6 +17,7 @@ from zarr.storage import WrapperStore
 
 from ..errors import InvalidInput, NotFound
 from ..stores import Location
+from ..zarrkeys import MARKER, is_metadata_key
 
 __all__ = [
     "MetadataStore",
@@ -43,13 +44,7 @@ def configure_zarr(concurrency: int) -> None:
 # --------------------------------------------------------------------------- metadata
 
 
-_META_NAMES = {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"}
-IN_PROGRESS_KEY = ".jasmin-access/in-progress.json"
-
-
-def is_metadata_key(key: str) -> bool:
-    """True for zarr metadata documents (v2 and v3)."""
-    return key.rsplit("/", 1)[-1] in _META_NAMES
+IN_PROGRESS_KEY = MARKER
 
 
 class MetadataStore(WrapperStore[Any]):

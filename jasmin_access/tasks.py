@@ -17,7 +17,8 @@ from typing import Any
 
 import xarray as xr
 
-from ..errors import InvalidInput
+from .errors import InvalidInput
+from .open import open_dataset
 
 __all__ = ["ReadTask", "slices"]
 
@@ -53,8 +54,6 @@ class ReadTask:
 
     def open(self, chunks: Any = None) -> xr.Dataset:
         """Open this piece lazily (no Dask by default: workers read it directly)."""
-        from ..open import open_dataset
-
         ds = open_dataset(
             self.url,
             profile=self.profile,
@@ -123,8 +122,6 @@ def slices(
     >>> tasks = slices("s3://bucket/run.zarr", n=12, profile="jasmin")  # doctest: +SKIP
     >>> means = client.map(lambda t: t().thetao.mean().item(), tasks)  # doctest: +SKIP
     """
-    from ..open import open_dataset
-
     if n < 1:
         raise InvalidInput(f"n must be at least 1, got {n}")
     if not isinstance(profile, (str, type(None))):
