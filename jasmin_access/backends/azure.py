@@ -14,6 +14,7 @@ on fsspec's event loop; zarr reaches it through a thread wrapper.
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,9 @@ from .base import Backend, Capabilities, Request, choose_profile, instance
 from .generic import FsspecBackend, PicklesByBackend
 
 __all__ = ["AzureBackend", "JasminAzureFileSystem"]
+
+# the SDK logs every request and response at INFO: keep -v output about our own work
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 class JasminAzureFileSystem(PicklesByBackend, AzureBlobFileSystem):
