@@ -79,7 +79,8 @@ def _rclone_env(bench: Bench, kind: str, server: Any) -> dict[str, str]:
     elif kind == "sftp":  # with fstat: asyncssh's server refuses pkg/sftp's other stat form
         settings = {"TYPE": "sftp", "HOST": "127.0.0.1", "PORT": str(server.port),
                     "USER": SFTP_USER, "KEY_FILE": str(server.client_key),
-                    "SHELL_TYPE": "none", "USE_FSTAT": "true", "SET_MODTIME": "false"}  # fmt: skip
+                    "SHELL_TYPE": "none", "USE_FSTAT": "true", "SET_MODTIME": "false",
+                    "DISABLE_CONCURRENT_WRITES": "true"}  # fmt: skip
     else:  # rclone reaches an emulator on a free port only through a SAS URL
         settings = {"TYPE": "azureblob", "SAS_URL": _sas_url(server.endpoint)}
     env.update({f"RCLONE_CONFIG_OWN_{k}": v for k, v in settings.items()})

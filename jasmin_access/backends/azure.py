@@ -14,6 +14,7 @@ on fsspec's event loop; zarr reaches it through a thread wrapper.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from typing import Any
@@ -153,6 +154,20 @@ class AzureBackend(FsspecBackend):
     def make_bucket(self, bucket: str) -> None:
         """Create the container."""
         self.fs.mkdir(bucket)
+
+    def rmdir(self, fs_dir: str) -> None:
+        """Remove an empty "directory": its marker blob (``dir/``, or ``dir`` flagged as one)."""
+        base = fs_dir.rstrip("/")
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(base + "/")
+        self.fs.invalidate_cache()
+        try:
+            flagged = self.fs.info(base).get("type") == "directory" and not self.fs.ls(base)
+        except FileNotFoundError:
+            flagged = False
+        if flagged:  # adlfs's own form: a blob named like the directory, flagged as one
+            self.fs.rm_file(base)
+            self.fs.invalidate_cache()
 
     def describe(self, fs_path: str) -> dict[str, Any]:
         """Content type and user metadata of a blob."""
