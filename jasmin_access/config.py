@@ -69,6 +69,7 @@ __all__ = [
     "jasmin_endpoint",
     "load_config",
     "local_home",
+    "set_default_profile",
 ]
 
 log = logging.getLogger(__name__)
@@ -551,7 +552,9 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None) -> Path:
+def add_profile(
+    name: str, settings: dict[str, Any], *, path: Path | None = None, default: bool = False
+) -> Path:
     """Add or replace ``[profiles.NAME]`` in the config file (mode 0600).
 
     Parameters
@@ -562,6 +565,8 @@ def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None
         Profile settings (see :class:`Profile`); ``None`` values are dropped.
     path
         Config file; defaults to :func:`config_path`.
+    default
+        Also make it the ``default_profile`` (used when no ``--profile`` is given).
 
     Returns
     -------
@@ -580,9 +585,36 @@ def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None
         existing = tomllib.loads(path.read_text())
     profiles = dict(existing.get("profiles", {}))
     profiles[name] = settings
+    chosen = name if default else existing.get("default_profile")
+    _write_config(path, profiles, chosen)
+    return path
+
+
+def set_default_profile(name: str | None, *, path: Path | None = None) -> Path:
+    """Make ``name`` the ``default_profile`` (``None`` or ``"local"``: the embedded store).
+
+    Raises
+    ------
+    ProfileNotFound
+        When ``name`` is not defined.
+    """
+    path = path or config_path()
+    existing = tomllib.loads(path.read_text()) if path.exists() else {}
+    profiles = dict(existing.get("profiles", {}))
+    if name not in (None, LOCAL_PROFILE) and name not in profiles:
+        known = ", ".join(sorted([LOCAL_PROFILE, *profiles]))
+        raise ProfileNotFound(
+            f"unknown profile '{name}' (known: {known})",
+            f"add it first with `jasmin-access config add {name} ...`",
+        )
+    _write_config(path, profiles, None if name == LOCAL_PROFILE else name)
+    return path
+
+
+def _write_config(path: Path, profiles: dict[str, Any], default: str | None) -> None:
     lines = []
-    if existing.get("default_profile"):
-        lines.append(f"default_profile = {_toml_value(existing['default_profile'])}\n")
+    if default:
+        lines.append(f"default_profile = {_toml_value(default)}\n")
     for pname, table in profiles.items():
         lines.append(f"\n[profiles.{json.dumps(pname) if not pname.isidentifier() else pname}]")
         lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
@@ -592,4 +624,3 @@ def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None
     with os.fdopen(fd, "w") as fh:
         fh.write("\n".join(lines).lstrip("\n") + "\n")
     os.replace(tmp, path)
-    return path
