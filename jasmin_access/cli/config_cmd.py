@@ -72,7 +72,7 @@ def show(name: str | None) -> None:
     show_default=True,
     help="Kind of storage.",
 )
-@click.option("--endpoint-url", "--endpoint", "endpoint", metavar="URL", help="Endpoint URL.")
+@click.option("--endpoint-url", "endpoint", metavar="URL", help="Endpoint URL (s3, webdav, azure).")
 @click.option("--tenancy", help="JASMIN tenancy, e.g. myproject-o.")
 @click.option("--location", type=click.Choice(["external", "internal"]), help="JASMIN endpoint.")
 @click.option("--key", help="Access key id.")
