@@ -27,7 +27,7 @@ from .errors import InvalidInput, register_secret
 
 __all__ = ["JasminBackendEntrypoint", "profile_from_storage_options"]
 
-_PREFIXES = ("s3://", "local://")
+_NOT_STORES = ("", "file", "http", "https")  # schemes the engine does not claim
 _KNOWN_OPTIONS = {"endpoint_url", "anon", "key", "secret", "token", "client_kwargs", "profile"}
 
 
@@ -117,8 +117,12 @@ class JasminBackendEntrypoint(BackendEntrypoint):
         )
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
-        """Claim ``s3://`` and ``local://`` URLs of Zarr stores and indexes."""
+        """Claim Zarr stores and indexes behind any registered storage scheme (s3://, az://...)."""
         if not isinstance(filename_or_obj, str):
             return False
+        from .backends import known_schemes
+
         text = filename_or_obj.rstrip("/")
-        return text.startswith(_PREFIXES) and text.endswith((".zarr", ".index.json"))
+        scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+        claimed = scheme not in _NOT_STORES and scheme in known_schemes()
+        return claimed and text.endswith((".zarr", ".index.json"))

@@ -15,6 +15,26 @@ Profiles live in a TOML file (``$JASMIN_ACCESS_CONFIG``, else
     endpoint_url = "https://myproject-o.s3-ext.jc.rl.ac.uk"
     anon = true
 
+    [profiles.nc]                  # users' own storage: webdav://, sftp://, az:// URLs
+    type = "webdav"
+    endpoint_url = "https://cloud.example.org/remote.php/dav/files/me"
+    user = "me"
+    secret = "..."
+
+    [profiles.hpc]
+    type = "sftp"
+    host = "login.example.org"
+    user = "me"
+    key_file = "~/.ssh/id_ed25519"
+
+    [profiles.blob]
+    type = "azure"
+    account = "myaccount"
+    secret = "..."                 # the account key, or connection_string = "..."
+
+Each type accepts its own settings (see :data:`TYPE_SETTINGS`); the others
+are refused when the file is read.
+
 A built-in ``local`` profile is always available: an embedded object store
 kept in a directory (``$JASMIN_ACCESS_HOME``, else
 ``$XDG_DATA_HOME/jasmin-access/store``), used when no other profile is set.
@@ -59,8 +79,30 @@ ENV_CONFIG = "JASMIN_ACCESS_CONFIG"
 ENV_PROFILE = "JASMIN_ACCESS_PROFILE"
 ENV_HOME = "JASMIN_ACCESS_HOME"
 
-_SECRET_FIELDS = ("secret", "token")
-_CREDENTIAL_FIELDS = ("key", "secret", "token")
+_SECRET_FIELDS = ("secret", "token", "connection_string")
+_CREDENTIAL_FIELDS = ("key", "secret", "token", "connection_string")
+ProfileType = Literal["s3", "local", "webdav", "sftp", "azure"]
+_COMMON = {"type", "retries", "connect_timeout", "read_timeout", "max_concurrency", "cache"}
+_COMMON |= {"cache_size"}
+TYPE_SETTINGS: dict[str, frozenset[str]] = {
+    "s3": frozenset(
+        _COMMON
+        | {"endpoint_url", "tenancy", "location", "region", "anon", "key", "secret", "token"}
+        | {"aws_profile", "credentials_file"}
+    ),
+    "local": frozenset(_COMMON | {"root"}),
+    "webdav": frozenset(_COMMON | {"endpoint_url", "user", "secret", "anon"}),
+    "sftp": frozenset(_COMMON | {"host", "port", "user", "secret", "key_file", "root"}),
+    "azure": frozenset(
+        _COMMON | {"account", "secret", "connection_string", "endpoint_url", "anon"}
+    ),
+}
+"""The settings each profile type accepts."""
+_SECRET_ENV = {  # environment variables overriding a profile's secret, per type
+    "webdav": ("JASMIN_ACCESS_WEBDAV_PASSWORD",),
+    "sftp": ("JASMIN_ACCESS_SFTP_PASSWORD",),
+    "azure": ("AZURE_STORAGE_KEY", "AZURE_STORAGE_ACCOUNT_KEY"),
+}
 
 
 def jasmin_endpoint(tenancy: str, location: str = "external") -> str:
@@ -119,7 +161,7 @@ class Profile:
     """
 
     name: str
-    type: Literal["s3", "local"] = "s3"
+    type: ProfileType = "s3"
     endpoint_url: str | None = None
     tenancy: str | None = None
     location: str = "external"
@@ -131,6 +173,12 @@ class Profile:
     aws_profile: str | None = None
     credentials_file: str | None = None
     root: str | None = None
+    user: str | None = None
+    host: str | None = None
+    port: int | None = None
+    key_file: str | None = None
+    account: str | None = None
+    connection_string: str | None = field(default=None, repr=False)
     retries: int = 10
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
@@ -175,11 +223,35 @@ class Profile:
     @property
     def has_secret(self) -> bool:
         """True when the profile carries an inline secret."""
-        return bool(self.secret)
+        return bool(self.secret or self.connection_string)
+
+    def password(self) -> str | None:
+        """The secret of a WebDAV, SFTP or Azure profile (environment first)."""
+        for var in _SECRET_ENV.get(self.type, ()):
+            if os.environ.get(var):
+                register_secret(os.environ[var])
+                return os.environ[var]
+        register_secret(self.secret)
+        return self.secret
+
+    def azure_connection_string(self) -> str | None:
+        """An Azure connection string (environment first), registered as a secret."""
+        value = os.environ.get("AZURE_STORAGE_CONNECTION_STRING") or self.connection_string
+        if value:
+            register_secret(value)
+            for part in value.split(";"):
+                if part.lower().startswith(("accountkey=", "sharedaccesssignature=")):
+                    register_secret(part.split("=", 1)[1])
+        return value
 
     def masked(self) -> dict[str, Any]:
         """The profile as a dict with secrets replaced by ``****``."""
-        out = {k: v for k, v in asdict(self).items() if v is not None}
+        allowed = TYPE_SETTINGS.get(self.type, frozenset())
+        out = {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None and (k in allowed or k in ("name", "source", "type"))
+        }
         for name in _SECRET_FIELDS:
             if out.get(name):
                 out[name] = "****"
@@ -243,7 +315,13 @@ def _restore_profile(public: dict[str, Any]) -> Profile:
         return profile
     if stored is None:
         return profile
-    return replace(profile, key=stored.key, secret=stored.secret, token=stored.token)
+    return replace(
+        profile,
+        key=stored.key,
+        secret=stored.secret,
+        token=stored.token,
+        connection_string=stored.connection_string,
+    )
 
 
 def _mask_key(key: str) -> str:
@@ -348,10 +426,20 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
             f"profile '{name}' in {path} has unknown setting(s): {', '.join(sorted(unknown))}",
             f"valid settings are: {', '.join(sorted(_PROFILE_FIELDS))}",
         )
-    if table.get("type", "s3") not in ("s3", "local"):
+    kind = table.get("type", "s3")
+    if kind not in TYPE_SETTINGS:
         raise ConfigError(
-            f'profile \'{name}\' in {path}: type must be "s3" or "local"',
-            f"fix profiles.{name}.type (s3 for object stores, local for a directory)",
+            f"profile '{name}' in {path}: type must be one of "
+            + ", ".join(f'"{t}"' for t in TYPE_SETTINGS),
+            f"fix profiles.{name}.type (s3 for object stores, local for a directory, "
+            "webdav, sftp or azure for your own storage)",
+        )
+    foreign = set(table) - TYPE_SETTINGS[kind]
+    if foreign:
+        raise ConfigError(
+            f"profile '{name}' in {path}: {', '.join(sorted(foreign))} "
+            f'do(es) not apply to type "{kind}"',
+            f"settings of a {kind} profile: {', '.join(sorted(TYPE_SETTINGS[kind]))}",
         )
     if name == LOCAL_PROFILE and table.get("type") != "local":
         raise ConfigError(
@@ -362,6 +450,8 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
     profile = Profile(name=name, source=str(path), **table)
     if profile.secret:
         register_secret(profile.secret)
+    if profile.connection_string:
+        profile.azure_connection_string()  # registers it and its key
     if profile.tenancy:
         jasmin_endpoint(profile.tenancy, profile.location)  # validates location
     return profile
@@ -370,6 +460,7 @@ def _profile_from_table(name: str, table: Any, path: Path) -> Profile:
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "anon": (bool,),
     "retries": (int,),
+    "port": (int,),
     "max_concurrency": (int,),
     "connect_timeout": (int, float),
     "read_timeout": (int, float),
@@ -446,7 +537,7 @@ def get_profile(
             f"add it with `jasmin-access config add {chosen} ...` or pick one of: {known}",
         )
     profile = config.profiles[chosen]
-    if endpoint_url:
+    if endpoint_url and profile.type in ("s3", "local"):
         profile = replace(profile, endpoint_url=endpoint_url, tenancy=None, type="s3")
     if anon:
         profile = replace(profile, anon=True)

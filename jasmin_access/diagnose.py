@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .backends import PROFILE_SCHEMES
 from .config import Profile
 from .errors import (
     AccessDenied,
@@ -62,6 +63,8 @@ def test_profile(profile: Profile, bucket: str | None = None, timeout: float = 5
     list of Check
         Stops at the first failing check; later checks are not run.
     """
+    if profile.type in PROFILE_SCHEMES:
+        return _test_own_storage(profile, bucket)
     if profile.is_local:
         root = profile.local_root()
         ok = root.exists() or not root.parent.exists() or root.parent.is_dir()
@@ -94,6 +97,17 @@ def test_profile(profile: Profile, bucket: str | None = None, timeout: float = 5
             err = translate(exc, action="listing", url=url, profile=profile.name)
             checks.append(_failed("listing", err))
     return checks
+
+
+def _test_own_storage(profile: Profile, directory: str | None) -> list[Check]:
+    """WebDAV, SFTP, Azure: one listing of the root (or of ``directory``) with the profile."""
+    url = f"{PROFILE_SCHEMES[profile.type]}://{(directory or '').strip('/')}"
+    try:
+        loc = resolve(url, profile=profile)
+        loc.backend.list_level(loc.path)
+    except Exception as exc:
+        return [_failed("listing", translate(exc, action="listing", url=url, profile=profile.name))]
+    return [Check("listing", True, f"{loc.backend.identity}: can list {url}")]
 
 
 def _failed(name: str, err: BaseException) -> Check:

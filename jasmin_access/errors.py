@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ __all__ = [
     "InvalidInput",
     "JasminAccessError",
     "NotFound",
+    "NotSupported",
     "PartialFailure",
     "ProfileNotFound",
     "QuotaExceeded",
@@ -37,6 +38,7 @@ __all__ = [
     "ServiceUnavailable",
     "WrongEndpoint",
     "redact",
+    "register_translator",
     "translate",
     "translating",
 ]
@@ -122,6 +124,10 @@ class ServiceUnavailable(JasminAccessError, ConnectionError):
 
 class IntegrityError(JasminAccessError, OSError):
     """Data read back does not match what was written (checksum, size)."""
+
+
+class NotSupported(JasminAccessError, NotImplementedError):
+    """A verb the storage kind in use does not offer (e.g. buckets on WebDAV)."""
 
 
 class PartialFailure(JasminAccessError, OSError):
@@ -229,6 +235,30 @@ def _bucket_of(url: str) -> str:
     return m.group(1) if m else url
 
 
+Translator = Callable[[BaseException, str | None], BaseException | None]
+_translators: list[Translator] = []
+
+
+def register_translator(fn: Translator) -> Translator:
+    """Add a backend's error translation (its exceptions -> builtin or package errors).
+
+    ``fn(exc, profile_name)`` returns ``None`` for exceptions it does not know.  Backends register
+    theirs when they are imported.
+    """
+    if fn not in _translators:
+        _translators.append(fn)
+    return fn
+
+
+def _from_backends(exc: BaseException, profile: str | None) -> BaseException | None:
+    for cause in _walk_causes(exc):
+        for fn in _translators:
+            mapped = fn(cause, profile)
+            if mapped is not None:
+                return mapped
+    return None
+
+
 def translate(
     exc: BaseException,
     *,
@@ -260,6 +290,11 @@ def translate(
         return exc
     where = f"{action} {url}".strip()
     test_hint = f"run `jasmin-access config test {profile}`" if profile else "check the profile"
+    mapped = _from_backends(exc, profile)
+    if mapped is not None:
+        if isinstance(mapped, JasminAccessError):
+            return mapped
+        exc = mapped
     for cause in _walk_causes(exc):
         coded = _client_error_code(cause)
         result = _from_code(*coded, where, url, profile, test_hint) if coded else None

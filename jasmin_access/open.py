@@ -72,7 +72,7 @@ def _locations(url: URLs, resolve_kwargs: dict[str, Any]) -> list[Location]:
         loc = resolve(item, **resolve_kwargs)
         if paths.has_magic(loc.path):
             with translating("listing", loc.url, loc.profile_name):
-                found = paths.natural_sorted(loc.fs.glob(loc.path))
+                found = paths.natural_sorted(loc.backend.glob(loc.path))
             if not found:
                 raise NotFound(f"nothing matches {loc.url}", "check the pattern with ls")
             out.extend(resolve(loc.to_url(p), **resolve_kwargs) for p in found)
@@ -83,7 +83,7 @@ def _locations(url: URLs, resolve_kwargs: dict[str, Any]) -> list[Location]:
 
 def _chunk_cache(cache: Any, cache_size: Any, location: Location) -> ChunkCache | None:
     """The chunk cache asked for (argument, else profile setting), for remote stores only."""
-    if cache is False or location.kind not in ("s3", "https"):
+    if cache is False or location.caps.local_path:
         return None
     profile = location.profile
     if cache is None:
@@ -130,8 +130,8 @@ def open_zarr_store(
             raise
     chunk_cache = _chunk_cache(cache, cache_size, location)
     if chunk_cache is not None:
-        endpoint = location.profile.resolved_endpoint if location.profile else ""
-        store = CachingStore(store, chunk_cache, namespace_for(f"{endpoint}/{location.path}", root))
+        where = f"{location.backend.identity}/{location.path}"  # which backend, which store
+        store = CachingStore(store, chunk_cache, namespace_for(where, root))
     zarr_format = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     lazy = chunks == "auto"
     with translating("opening", location.url, location.profile_name), warnings.catch_warnings():
@@ -152,7 +152,7 @@ def _refuse_missing_bucket(location: Location) -> None:
     from .fs._backend import bucket_exists
     from .fs.listing import missing_bucket
 
-    if location.kind in ("s3", "store") and not bucket_exists(location):
+    if location.caps.buckets and not location.read_only and not bucket_exists(location):
         raise missing_bucket(location)
 
 
@@ -458,7 +458,7 @@ def build_index(
     bad = [loc.url for loc in locations if not is_netcdf(loc.path)]
     if bad:
         raise InvalidInput(f"not NetCDF objects: {', '.join(bad)}", "index *.nc objects only")
-    if len({(loc.kind, loc.bucket, loc.profile_name) for loc in locations}) > 1:
+    if len({(loc.backend.identity, loc.bucket) for loc in locations}) > 1:
         raise InvalidInput("index sources must all be on one store and bucket")
     first = locations[0]
     target = resolve(dest, **resolve_kwargs) if dest else None
@@ -466,10 +466,7 @@ def build_index(
         target = resolve(first.to_url(default_index_key(locations)), **resolve_kwargs)
     target.require_writable()
     doc = build_references(locations, record_dim=record_dim, scheduler=scheduler)
-    with (
-        translating("writing", target.url, target.profile_name),
-        target.fs.open(target.path, "wb") as f,
-    ):
-        f.write(json.dumps(doc, separators=(",", ":")).encode())
+    with translating("writing", target.url, target.profile_name):
+        target.backend.write_bytes(target.path, json.dumps(doc, separators=(",", ":")).encode())
     log.info("index of %d sources written to %s", len(locations), target.url)
     return target.url

@@ -13,6 +13,8 @@ need() {  # need PACKAGE [COMMAND-OR-FILE-THAT-PROVES-IT]
 }
 
 # --- Debian packages -------------------------------------------------------------------------
+need nodejs node                 # Azurite (Azure Blob emulator) for the az:// backend tests
+need npm
 need fuse3 fusermount3                            # datastore mount (FUSE, read-only)
 need libfuse3-3 /usr/share/doc/libfuse3-3         # the library mfusepy loads
 need chromium                                     # catalog: index.html in a headless browser
@@ -31,3 +33,8 @@ if ((${#missing[@]})); then
 fi
 
 # --- npm packages (after Node.js is installed above) -----------------------------------------
+npm_need() {  # npm_need PACKAGE COMMAND
+    command -v "$2" >/dev/null 2>&1 && return 0
+    npm install -g --no-audit --no-fund --loglevel=error "$1" >/dev/null
+}
+npm_need azurite azurite-blob    # Azure Blob emulator for the az:// backend tests

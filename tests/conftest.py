@@ -137,6 +137,18 @@ def nemo_daily_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_nemo_set(tmp_path_factory.mktemp("nemo-daily"), spec)
 
 
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Multipart uploads in 5 MiB parts and ranged downloads in 1 MiB ranges, for small files."""
+    from jasmin_access.backends import _s3_transfer as engine
+    from jasmin_access.backends import checksums
+
+    mib = 1 << 20
+    monkeypatch.setattr(checksums, "part_size", lambda size: 5 * mib)
+    monkeypatch.setattr(engine, "RANGE_MIN", 2 * mib)
+    monkeypatch.setattr(engine, "RANGE", mib)
+
+
 PROXIED_PROFILE = "proxied"
 
 

@@ -11,7 +11,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import paths
 from ..errors import NotFound, translating
 from ..fs import Entry, ls
 from ..stores import Location, resolve
@@ -110,23 +109,7 @@ class CatalogStore:
         """
         loc = self._loc(key)
         with translating("reading", loc.url, loc.profile_name):
-            if loc.kind not in ("s3", "https"):
-                size = int(loc.fs.size(loc.path))
-                return size, bytes(loc.fs.cat_file(loc.path, start=max(0, size - length)))
-            from fsspec.asyn import sync
-
-            bucket, name = paths.split_bucket(loc.path)
-
-            async def tail() -> tuple[int, bytes]:
-                resp = await loc.fs._call_s3(
-                    "get_object", Bucket=bucket, Key=name, Range=f"bytes=-{length}"
-                )
-                async with resp["Body"] as body:
-                    data = await body.read()
-                total = str(resp.get("ContentRange") or "").rpartition("/")[2]
-                return (int(total) if total.isdigit() else len(data)), bytes(data)
-
-            return sync(loc.fs.loop, tail)
+            return loc.backend.read_tail(loc.path, length)
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of an object (one ranged GET)."""
@@ -138,11 +121,8 @@ class CatalogStore:
         """Write (replace) one object; S3 readers see the old or the new bytes, never a mix."""
         loc = self._loc(key)
         loc.require_writable()
-        extra = {"ContentType": content_type} if loc.kind == "s3" else {}
         with translating("writing", loc.url, loc.profile_name):
-            if loc.kind in ("store", "local"):
-                loc.fs.makedirs(paths.parent(loc.path), exist_ok=True)
-            loc.fs.pipe_file(loc.path, data, **extra)
+            loc.backend.write_bytes(loc.path, data, content_type)
 
     def delete(self, key: str) -> None:
         """Remove one object if it exists."""

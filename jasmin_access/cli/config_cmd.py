@@ -64,7 +64,15 @@ def show(name: str | None) -> None:
 
 @config.command("add")
 @click.argument("name")
-@click.option("--endpoint-url", "endpoint", metavar="URL", help="S3 endpoint URL.")
+@click.option(
+    "--type",
+    "type_",
+    type=click.Choice(["s3", "local", "webdav", "sftp", "azure"]),
+    default="s3",
+    show_default=True,
+    help="Kind of storage.",
+)
+@click.option("--endpoint-url", "endpoint", metavar="URL", help="Endpoint URL (s3, webdav, azure).")
 @click.option("--tenancy", help="JASMIN tenancy, e.g. myproject-o.")
 @click.option("--location", type=click.Choice(["external", "internal"]), help="JASMIN endpoint.")
 @click.option("--key", help="Access key id.")
@@ -75,6 +83,14 @@ def show(name: str | None) -> None:
 @click.option(
     "--anonymous", "--anon", "anonymous", is_flag=True, default=None, help="Public data only."
 )
+@click.option("--user", help="User name (webdav, sftp).")
+@click.option("--host", help="SFTP server host name.")
+@click.option("--port", type=int, help="SFTP server port (default 22).")
+@click.option("--key-file", help="SSH private key file (sftp).")
+@click.option("--account", help="Azure storage account name.")
+@click.option(
+    "--connection-string-stdin", is_flag=True, help="Read an Azure connection string from stdin."
+)
 @click.option(
     "--default",
     "make_default",
@@ -84,6 +100,7 @@ def show(name: str | None) -> None:
 @global_options_except("--endpoint-url", "--anon", "--profile")
 def add(
     name: str,
+    type_: str,
     endpoint: str | None,
     tenancy: str | None,
     location: str | None,
@@ -93,9 +110,23 @@ def add(
     credentials_file: str | None,
     aws_profile: str | None,
     anonymous: bool | None,
+    user: str | None,
+    host: str | None,
+    port: int | None,
+    key_file: str | None,
+    account: str | None,
+    connection_string_stdin: bool,
     make_default: bool,
 ) -> None:
-    """Add or replace profile NAME in the config file."""
+    """Add or replace profile NAME in the config file.
+
+    \b
+    S3:     config add jasmin --tenancy myproject-o --key KEY --secret-stdin
+    WebDAV: config add nc --type webdav --endpoint-url URL --user U --secret-stdin
+    SFTP:   config add hpc --type sftp --host H [--port P] --user U [--key-file F]
+    Azure:  config add blob --type azure --account A --secret-stdin
+            (or --connection-string-stdin)
+    """
     opts = get_options()  # given before `config`: they cannot apply to the profile written
     if opts.profile or opts.endpoint_url or opts.anon:
         raise click.UsageError(
@@ -104,8 +135,16 @@ def add(
         )
     if secret_stdin:
         secret = sys.stdin.readline().strip()
+    connection_string = sys.stdin.readline().strip() if connection_string_stdin else None
     settings = {
+        "type": None if type_ == "s3" else type_,
         "endpoint_url": endpoint,
+        "user": user,
+        "host": host,
+        "port": port,
+        "key_file": key_file,
+        "account": account,
+        "connection_string": connection_string,
         "tenancy": tenancy,
         "location": location,
         "key": key,
@@ -117,8 +156,11 @@ def add(
     path = add_profile(name, settings, default=make_default)
     echo(f"profile '{name}' written to {path}")
     current = load_config().default_profile
+    urls = {"webdav": "webdav://", "sftp": "sftp://", "azure": "az://"}.get(type_, "s3://")
     if current == name:
-        echo(f"'{name}' is the default profile: s3:// URLs use it unless -p is given")
+        echo(f"'{name}' is the default profile: {urls} URLs use it unless -p is given")
+    elif urls != "s3://":
+        echo(f"{urls} URLs use it when it is the only {type_} profile, or with -p {name}")
     else:
         echo(
             f"use it with -p {name}, or make it the default for s3:// URLs with "

@@ -22,14 +22,14 @@ from .plan import (
     ConvertOptions,
     Plan,
     Unit,
-    build_plan,
     check_char_fill_values,
+    prepare,
     write_template,
 )
 from .progress import Progress
-from .runstate import load_scan, save_scan, scan_key
-from .scan import scan
-from .sources import close_all, expand_sources
+from .runstate import save_scan
+from .sources import close_all
+from .verify import verify as run_verify
 from .writer import (
     Journal,
     StoreTarget,
@@ -89,32 +89,6 @@ def _options(**kw: Any) -> ConvertOptions:
         attrs={str(k): str(v) for k, v in attrs.items()},
         **{k: v for k, v in kw.items() if k not in ("variables", "drop_variables")},
     )
-
-
-def prepare(
-    sources: str | Path | Sequence[str | Path],
-    options: ConvertOptions,
-    resolve_kwargs: dict,
-    dest: Location | None = None,
-) -> Plan:
-    """Expand, scan and cross-check the sources, then plan the store (no writes).
-
-    With ``dest``, the scan an interrupted run of the same sources and options
-    left in its run state is used instead of opening the sources again.
-    """
-    refs = expand_sources(sources, **resolve_kwargs)
-    scan_options = {
-        "concat_dim": options.concat_dim,
-        "variables": options.variables,
-        "drop_variables": options.drop_variables,
-        "time_variable": options.time_variable,
-    }
-    key = scan_key(refs, scan_options)
-    inventory = load_scan(dest.fs, dest.path, key, refs) if dest is not None else None
-    if inventory is None:
-        inventory = scan(refs, **scan_options)
-        inventory.key = key
-    return build_plan(inventory, options)
 
 
 def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
@@ -265,8 +239,6 @@ def convert(
         close_stores()
     report.seconds = time.monotonic() - started
     if verify:
-        from .verify import verify as run_verify
-
         result = run_verify(sources, dest, workers=workers, **_verify_kwargs(options), **rkw)
         report.verified = result.ok
         report.differences = result.differences

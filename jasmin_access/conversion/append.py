@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..caches import BoundedCache
 from ..errors import AlreadyExists, InvalidInput, NotFound, translating
 from ..stores import new_run_id, resolve
-from .api import ConvertReport, prepare
+from .api import ConvertReport
 from .append_checks import (
     check_against_store,
     check_variables,
@@ -43,14 +44,14 @@ from .append_checks import (
 from .chunking import grid
 from .encoding import convert_times
 from .execute import run_units
-from .plan import ConvertOptions, Plan, Unit, VarPlan
+from .plan import ConvertOptions, Plan, Unit, VarPlan, prepare
 from .progress import Progress
 from .sources import close_all
 from .writer import (
     MARKER,
     Journal,
     StoreTarget,
-    _read_json,
+    _state_document,
     close_stores,
     drop_state,
     write_marker,
@@ -72,7 +73,7 @@ class AppendUnit:
     start: int
 
 
-_views: dict[tuple[str, str, str, int], Any] = {}
+_views: BoundedCache[tuple[str, str, str, int], Any] = BoundedCache(512)
 
 
 def _resized(target: StoreTarget, path: str, length: int, raxis: int) -> Any:
@@ -83,8 +84,6 @@ def _resized(target: StoreTarget, path: str, length: int, raxis: int) -> Any:
     key = (target.run_id, target.path, path, length)
     view = _views.get(key)
     if view is None:
-        if len(_views) > 512:
-            _views.clear()
         arr = zarr.open_array(target.zarr_store(), path=path, mode="r+")
         shape = list(arr.shape)
         shape[raxis] = length
@@ -363,7 +362,7 @@ def _append(
     check_against_store(plan, target)
     _adopt_store_layout(plan, root)
     fingerprint = f"{plan.fingerprint}-{int(flags['replace'])}{int(flags['allow_gaps'])}"
-    marker = _read_json(target.fs, target.key(MARKER))
+    marker = _state_document(target, target.key(MARKER))
     if marker is not None and marker.get("fingerprint") != fingerprint:
         raise AlreadyExists(
             f"{url} has an unfinished run of other inputs (run {marker.get('run_id')})",

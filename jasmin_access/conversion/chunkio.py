@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..caches import BoundedCache
+
 __all__ = [
     "EncodedChunk",
     "encode_unit",
@@ -36,7 +38,7 @@ __all__ = [
     "start_put",
 ]
 
-_encoders: dict[tuple[str, str, str], ChunkEncoder | None] = {}
+_encoders: BoundedCache[tuple[str, str, str], ChunkEncoder | None] = BoundedCache(256)
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,9 @@ def _encoder(store: Any, array_path: str) -> ChunkEncoder | None:
 def encoder_for(target: Any, array_path: str) -> ChunkEncoder | None:
     """The encoder of an array of ``target``, or None when zarr must write it (shards)."""
     key = (target.run_id, target.path, array_path)
-    if key not in _encoders:
-        if len(_encoders) > 256:
-            _encoders.clear()
+    if key not in _encoders:  # None is a valid answer: zarr writes that array
         _encoders[key] = _encoder(target.zarr_store(read_only=True), array_path)
-    return _encoders[key]
+    return _encoders.get(key)
 
 
 def prime_encoders(target: Any, template: Any, array_paths: list[str]) -> None:

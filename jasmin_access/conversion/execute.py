@@ -4,7 +4,7 @@
 
 ``"threads"`` (default when ``workers`` is not given)
     A local thread pool with one thread per CPU.  NetCDF/HDF5 reads are
-    serialised by :data:`jasmin_access.conversion.sources.READ_LOCK`; compression
+    serialised by :data:`jasmin_access.conversion.rawread.READ_LOCK`; compression
     runs in parallel outside it.  When writing, the threads only read and
     encode: uploads to S3 are coroutines on the filesystem's event loop, many in
     flight at once (:func:`_pipeline`).

@@ -231,11 +231,19 @@ def _xr_group(ds: Any, concat_dim: str | None, digests: bool) -> GroupHead:
     return head
 
 
+def _open_blocks(ref: SourceRef) -> Any:
+    """A file cached in header-sized blocks; the size is known, so no HEAD request."""
+    if ref.size and ref.fs is not None:
+        return ref.fs.open(
+            ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size
+        )
+    assert ref.backend is not None
+    return ref.backend.open_random(ref.path, HEADER_BLOCK, "blockcache")
+
+
 def _read_remote(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
     with translating("reading source", ref.url):  # access denied, unreachable store...
-        handle = ref.fs.open(
-            ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size or None
-        )
+        handle = _open_blocks(ref)
         magic = bytes(handle.read(8))  # the first block, fetched outside the lock
     with handle:
         handle.seek(0)
@@ -278,7 +286,7 @@ def read_head(ref: SourceRef, concat_dim: str | None = None, digests: bool = Tru
         Naming the file, when it is not a readable NetCDF file.
     """
     try:
-        if ref.is_remote:
+        if not ref.local:
             head = _read_remote(ref, concat_dim, digests)
         else:
             _check_local_magic(ref)
@@ -313,7 +321,7 @@ def read_heads(
     items = list(refs) if not isinstance(refs, list) else refs
     if not items:
         return
-    threads = _THREADS[any(r.is_remote for r in items)]
+    threads = _THREADS[any(not r.local for r in items)]
     window = threads * 4
     with ThreadPoolExecutor(threads, thread_name_prefix="scan") as pool:
         pending: list[tuple[SourceRef, Future[FileHead]]] = []

@@ -13,9 +13,10 @@ import itertools
 import json
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,8 +24,12 @@ from .. import paths
 from ..errors import InvalidInput
 from .chunking import block_slices, choose_chunks, choose_shards, grid
 from .encoding import bitround, compressors_for, convert_times
-from .scan import GroupInventory, Inventory, VarInfo
-from .sources import SourceRef, read_slab
+from .runstate import load_scan, scan_key
+from .scan import GroupInventory, Inventory, VarInfo, scan
+from .sources import SourceRef, expand_sources, read_slab
+
+if TYPE_CHECKING:
+    from ..stores import Location
 
 __all__ = [
     "ConvertOptions",
@@ -351,3 +356,30 @@ def write_template(plan: Plan, store: Any, root_attrs: dict[str, Any]) -> None:
                 encoding={v.name: _encoding(v, opts) for v in members},
             )
         zarr.consolidate_metadata(store, zarr_format=opts.zarr_format)
+
+
+def prepare(
+    sources: str | Path | Sequence[str | Path],
+    options: ConvertOptions,
+    resolve_kwargs: dict,
+    dest: Location | None = None,
+) -> Plan:
+    """Expand, scan and cross-check the sources, then plan the store (no writes).
+
+    With ``dest``, the scan an interrupted run of the same sources and options
+    left in its run state (:mod:`jasmin_access.conversion.runstate`) is used
+    instead of opening the sources again.
+    """
+    refs = expand_sources(sources, **resolve_kwargs)
+    scan_options = {
+        "concat_dim": options.concat_dim,
+        "variables": options.variables,
+        "drop_variables": options.drop_variables,
+        "time_variable": options.time_variable,
+    }
+    key = scan_key(refs, scan_options)
+    inventory = load_scan(dest.fs, dest.path, key, refs) if dest is not None else None
+    if inventory is None:
+        inventory = scan(refs, **scan_options)
+        inventory.key = key
+    return build_plan(inventory, options)

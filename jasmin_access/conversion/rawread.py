@@ -1,7 +1,7 @@
 """Fast reads of deflated NetCDF4/HDF5 variables: raw chunks under the lock, inflate outside.
 
 The HDF5 library is not thread-safe, so every call into it is serialised by
-:data:`jasmin_access.conversion.sources.READ_LOCK`.  Going through netCDF4,
+:data:`READ_LOCK`.  Going through netCDF4,
 the lock is held while zlib inflates every chunk, which makes decompression
 single-threaded.  Here only the raw chunk bytes are fetched under the lock
 (``H5Dread_chunk``, a plain file read); inflating and un-shuffling happen in
@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import OrderedDict
+import threading
 from typing import Any
 
 import numpy as np
 from numcodecs import Shuffle
+
+from ..caches import BoundedCache
 
 try:
     from zlib_ng.zlib_ng import decompress as _inflate
@@ -37,9 +39,17 @@ __all__ = ["close_direct", "read_direct"]
 
 log = logging.getLogger(__name__)
 
-_CACHE_SIZE = 16
-_files: OrderedDict[str, Any] = OrderedDict()
-_vars: dict[tuple[str, str, str], _Var | None] = {}
+READ_LOCK = threading.RLock()
+"""netCDF4/HDF5 are not thread-safe: every read of a source file holds this lock."""
+
+
+def _close_file(handle: Any) -> None:
+    _vars.clear()  # their datasets belong to the closed file
+    handle.close()
+
+
+_files: BoundedCache[str, Any] = BoundedCache(16, on_evict=_close_file)
+_vars: BoundedCache[tuple[str, str, str], _Var | None] = BoundedCache(4096)
 _SUPPORTED = {"gzip", "shuffle"}
 
 
@@ -81,16 +91,10 @@ def _lookup(path: str, group: str, name: str) -> _Var | None:
     """The dataset of a variable, or None when it cannot be read directly (lock held)."""
     key = (path, group, name)
     if key in _vars:
-        return _vars[key]
+        return _vars.get(key)
     import h5py
 
-    handle = _files.get(path)
-    if handle is None:
-        handle = _files[path] = h5py.File(path, "r")
-        while len(_files) > _CACHE_SIZE:
-            _, old = _files.popitem(last=False)
-            _vars.clear()
-            old.close()
+    handle = _files.get_or_make(path, lambda: h5py.File(path, "r"))
     node = handle[group] if group else handle
     dataset = node.get(name)
     var = _Var(dataset) if isinstance(dataset, h5py.Dataset) and _eligible(dataset) else None
@@ -126,9 +130,7 @@ def read_direct(ref: Any, group: str, name: str, selection: tuple[slice, ...]) -
     selection
         One slice per dimension, steps of 1.
     """
-    from .sources import READ_LOCK
-
-    if ref.kind not in ("local", "store") or not all(
+    if not ref.local or not all(
         s.start is not None and s.stop is not None and s.step in (None, 1) for s in selection
     ):
         return None
@@ -160,10 +162,6 @@ def read_direct(ref: Any, group: str, name: str, selection: tuple[slice, ...]) -
 
 def close_direct() -> None:
     """Close the files opened for direct reads."""
-    from .sources import READ_LOCK
-
     with READ_LOCK:
         _vars.clear()
-        while _files:
-            _, handle = _files.popitem()
-            handle.close()
+        _files.clear(close=lambda handle: handle.close())

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
+from ..zarrkeys import SCAN
 from .scan import GroupInventory, Inventory, VarInfo
 from .sources import SourceRef
-from .writer import SCAN
 
 __all__ = ["SCAN", "load_scan", "save_scan", "scan_key"]
 

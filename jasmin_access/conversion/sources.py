@@ -13,10 +13,7 @@ compression and uploads happen outside it.
 
 from __future__ import annotations
 
-import glob as pyglob
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,16 +22,27 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
+from ..backends import Backend
+from ..caches import BoundedCache
 from ..errors import InvalidInput, JasminAccessError, translating
 from ..stores import resolve
+from .rawread import READ_LOCK, close_direct, read_direct
 
 __all__ = ["READ_LOCK", "SourceRef", "expand_sources", "list_groups", "open_group", "read_slab"]
 
 log = logging.getLogger(__name__)
 
-READ_LOCK = threading.RLock()
-_CACHE_SIZE = 24
-_cache: OrderedDict[tuple[str, str], tuple[xr.Dataset, Any]] = OrderedDict()
+
+def _close_opened(opened: tuple[xr.Dataset, Any]) -> None:
+    ds, handle = opened
+    ds.close()
+    if handle is not None:
+        handle.close()
+
+
+_cache: BoundedCache[tuple[str, str], tuple[xr.Dataset, Any]] = BoundedCache(
+    24, on_evict=_close_opened
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +53,8 @@ class SourceRef:
     """
 
     url: str
-    fs: Any
+    backend: Backend | None
     path: str
-    kind: str
     size: int
     mtime: float | None
 
@@ -57,9 +64,14 @@ class SourceRef:
         return paths.basename(self.path)
 
     @property
-    def is_remote(self) -> bool:
-        """True for S3 and https sources (read through fsspec file objects)."""
-        return self.kind in ("s3", "https")
+    def fs(self) -> Any:
+        """The backend's filesystem."""
+        return self.backend.fs if self.backend is not None else None
+
+    @property
+    def local(self) -> bool:
+        """True for files on this machine (opened by path, not through file objects)."""
+        return self.backend is None or self.backend.caps.local_path
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -74,14 +86,14 @@ def _mtime(info: dict[str, Any]) -> float | None:
         return None
 
 
-def _ref(fs: Any, path: str, url: str, kind: str) -> SourceRef:
+def _ref(backend: Backend, path: str, url: str) -> SourceRef:
     try:
-        info = fs.info(path)
+        info = backend.fs.info(path)
     except FileNotFoundError:
         raise InvalidInput(f"source {url} does not exist", "check the path or URL") from None
     if info.get("type") == "directory":
         raise InvalidInput(f"source {url} is a directory", "give files or a glob such as dir/*.nc")
-    return SourceRef(url, fs, path, kind, int(info.get("size") or 0), _mtime(info))
+    return SourceRef(url, backend, path, int(info.get("size") or 0), _mtime(info))
 
 
 def _read_list_file(item: str) -> list[str]:
@@ -99,15 +111,12 @@ def _expand_one(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
     loc = resolve(item, **resolve_kwargs)
     with translating("reading source", loc.url, loc.profile_name):
         if not paths.has_magic(item):
-            return [_ref(loc.fs, loc.path, loc.url, loc.kind)]
-        if loc.kind == "local":
-            found = [p for p in pyglob.glob(loc.path, recursive=True) if Path(p).is_file()]
-        else:
-            found = loc.fs.glob(loc.path)
+            return [_ref(loc.backend, loc.path, loc.url)]
+        found = loc.backend.glob(loc.path, files_only=True)
     if not found:
         raise InvalidInput(f"no files match {item}", "check the pattern (quote it in the shell)")
     urls = {loc.to_url(p): p for p in found}
-    return [_ref(loc.fs, urls[u], u, loc.kind) for u in paths.natural_sorted(urls)]
+    return [_ref(loc.backend, urls[u], u) for u in paths.natural_sorted(urls)]
 
 
 def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
@@ -158,15 +167,20 @@ def _magic(ref: SourceRef) -> bytes:
 def _engine(ref: SourceRef) -> str:
     head = _magic(ref)
     if head.startswith(b"\x89HDF"):
-        return "h5netcdf" if ref.is_remote else "netcdf4"
+        return "netcdf4" if ref.local else "h5netcdf"
     if head.startswith(b"CDF"):
-        return "scipy" if ref.is_remote else "netcdf4"
+        return "netcdf4" if ref.local else "scipy"
     raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
 
 
 def _open_uncached(ref: SourceRef, group: str) -> tuple[xr.Dataset, Any]:
     engine = _engine(ref)
-    handle = ref.fs.open(ref.path, "rb", block_size=4 << 20) if ref.is_remote else None
+    backend = ref.backend
+    handle = (
+        None
+        if backend is None or ref.local
+        else backend.open_random(ref.path, 4 << 20, "readahead")
+    )
     target = handle if handle is not None else ref.path
     kwargs: dict[str, Any] = {"group": group} if group else {}
     try:
@@ -209,30 +223,14 @@ def open_group(ref: SourceRef, group: str = "") -> xr.Dataset:
     """
     key = (ref.url, group)
     with READ_LOCK:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key][0]
-        ds, handle = _open_uncached(ref, group)
-        _cache[key] = (ds, handle)
-        while len(_cache) > _CACHE_SIZE:
-            _, (old, old_handle) = _cache.popitem(last=False)
-            old.close()
-            if old_handle is not None:
-                old_handle.close()
-        return ds
+        return _cache.get_or_make(key, lambda: _open_uncached(ref, group))[0]
 
 
 def close_all() -> None:
     """Close every cached source."""
-    from .rawread import close_direct
-
     close_direct()
     with READ_LOCK:
-        while _cache:
-            _, (ds, handle) = _cache.popitem()
-            ds.close()
-            if handle is not None:
-                handle.close()
+        _cache.clear(close=_close_opened)
 
 
 def list_groups(ref: SourceRef) -> list[str]:
@@ -267,8 +265,6 @@ def read_slab(ref: SourceRef, group: str, name: str, selection: tuple[slice, ...
     (:mod:`jasmin_access.conversion.rawread`); everything else goes through
     netCDF4/h5netcdf/scipy with the lock held.
     """
-    from .rawread import read_direct
-
     direct = read_direct(ref, group, name, selection)
     if direct is not None:
         return direct

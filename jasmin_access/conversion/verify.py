@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from ..caches import BoundedCache
 from ..errors import NotFound, translating
 from ..reading.zstore import open_metadata
 from ..stores import new_run_id, resolve
 from ..timecoord import same_value
 from .encoding import keep_bits_tolerance
 from .execute import run_units
-from .plan import ConvertOptions, Unit, VarPlan, read_unit
+from .plan import ConvertOptions, Unit, VarPlan, prepare, read_unit
 from .progress import Progress
 from .sources import close_all
 from .writer import StoreTarget, close_stores
@@ -65,18 +66,16 @@ class VerifyReport:
         }
 
 
-_stores: dict[tuple[str, str], Any] = {}
+_stores: BoundedCache[tuple[str, str], Any] = BoundedCache(256)
 
 
 def _store_array(target: StoreTarget, path: str) -> Any:
     import zarr
 
-    key = (target.run_id, path)
-    if key not in _stores:
-        if len(_stores) > 256:
-            _stores.clear()
-        _stores[key] = zarr.open_array(target.zarr_store(read_only=True), path=path, mode="r")
-    return _stores[key]
+    return _stores.get_or_make(
+        (target.run_id, path),
+        lambda: zarr.open_array(target.zarr_store(read_only=True), path=path, mode="r"),
+    )
 
 
 def compare(expected: np.ndarray, actual: np.ndarray, keep_bits: int | None) -> str | None:
@@ -169,8 +168,6 @@ def verify(
         ``dest`` is not a complete Zarr store.
     """
     import zarr
-
-    from .api import prepare
 
     started = time.monotonic()
     rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}

@@ -29,8 +29,11 @@ from typing import Any
 import numpy as np
 
 from .. import paths
+from ..backends import Backend
+from ..caches import BoundedCache
 from ..errors import AlreadyExists, JasminAccessError
 from ..stores import Location
+from ..zarrkeys import JOURNAL, MARKER, ROOT_METADATA, SCAN, STATE_PREFIX
 from .chunkio import clear_encoders, encode_unit, put_sync
 from .plan import Unit, read_unit
 
@@ -38,62 +41,41 @@ __all__ = ["Journal", "StoreState", "StoreTarget", "inspect_store", "write_unit"
 
 log = logging.getLogger(__name__)
 
-STATE_PREFIX = ".jasmin-access"
-MARKER = f"{STATE_PREFIX}/in-progress.json"
-JOURNAL = f"{STATE_PREFIX}/progress.json"
-SCAN = f"{STATE_PREFIX}/scan.json"  # written by :mod:`jasmin_access.conversion.runstate`
 ROOT_KEYS = {3: ["zarr.json"], 2: [".zattrs", ".zmetadata", ".zgroup"]}
-ALL_ROOT_KEYS = ("zarr.json", ".zgroup", ".zmetadata", ".zattrs")
+ALL_ROOT_KEYS = ROOT_METADATA
 
 
 @dataclass(frozen=True)
 class StoreTarget:
-    """Where tasks write: a filesystem and a root path (pickles without secrets)."""
+    """Where tasks write: a backend and a root path (pickles without secrets)."""
 
-    fs: Any
+    backend: Backend
     path: str
-    kind: str
     run_id: str
 
     @classmethod
     def of(cls, loc: Location, run_id: str) -> StoreTarget:
         """The target for a resolved destination."""
-        return cls(loc.fs, loc.path, loc.kind, run_id)
+        return cls(loc.backend, loc.path, run_id)
+
+    @property
+    def fs(self) -> Any:
+        """The backend's synchronous filesystem."""
+        return self.backend.fs
 
     def key(self, rel: str) -> str:
         """Path on :attr:`fs` of a key relative to the store root."""
         return self.path.rstrip("/") + "/" + paths.validate_key(rel)
 
     def zarr_store(self, read_only: bool = False) -> Any:
-        """A zarr store over the target (cached per process)."""
-        key = (self.run_id, self.path, read_only)
-        store = _stores.get(key)
-        if store is None:
-            if len(_stores) > 64:
-                _stores.clear()
-            store = _stores[key] = zarr_store_for(self.fs, self.path, self.kind, read_only)
-        return store
+        """A zarr store over the target (cached per process and backend)."""
+        key = (self.backend.identity, self.run_id, self.path, read_only)
+        return _stores.get_or_make(
+            key, lambda: self.backend.zarr_store(self.path, read_only=read_only)
+        )
 
 
-_stores: dict[tuple[str, str, bool], Any] = {}
-
-
-def zarr_store_for(fs: Any, path: str, kind: str, read_only: bool = False) -> Any:
-    """A zarr store over ``path`` on ``fs``.
-
-    S3 filesystems are re-created in asynchronous mode, as zarr drives them from
-    its own event loop (a synchronous s3fs instance breaks there).
-    """
-    import zarr.storage
-
-    if kind in ("store", "local"):
-        return zarr.storage.LocalStore(path, read_only=read_only)
-    opts = dict(fs.storage_options)
-    opts.update(asynchronous=True, skip_instance_cache=True)
-    afs = type(fs)(**opts)
-    if hasattr(fs, "retries"):
-        afs.retries = fs.retries
-    return zarr.storage.FsspecStore(fs=afs, path=path, read_only=read_only)
+_stores: BoundedCache[tuple[str, str, str, bool], Any] = BoundedCache(64)
 
 
 def close_stores() -> None:
@@ -112,20 +94,16 @@ def close_stores() -> None:
     clear_encoders()
 
 
-_arrays: dict[tuple[str, str, str], Any] = {}
+_arrays: BoundedCache[tuple[str, str, str], Any] = BoundedCache(256)
 
 
 def _array(target: StoreTarget, path: str) -> Any:
     import zarr
 
-    key = (target.run_id, target.path, path)
-    arr = _arrays.get(key)
-    if arr is None:
-        if len(_arrays) > 256:
-            _arrays.clear()
-        arr = zarr.open_array(target.zarr_store(), path=path, mode="r+")
-        _arrays[key] = arr
-    return arr
+    return _arrays.get_or_make(
+        (target.run_id, target.path, path),
+        lambda: zarr.open_array(target.zarr_store(), path=path, mode="r+"),
+    )
 
 
 def write_unit(target: StoreTarget, unit: Unit) -> int:
@@ -159,22 +137,18 @@ class StoreState:
     has_objects: bool
 
 
-def _read_json(fs: Any, path: str) -> dict[str, Any] | None:
+def _state_document(target: StoreTarget, path: str) -> dict[str, Any] | None:
+    """A run-state document: None when absent, empty when damaged."""
     try:
-        return dict(json.loads(fs.cat_file(path)))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
+        return target.backend.read_json(path)
+    except ValueError:
         return {}
 
 
 def _children(target: StoreTarget) -> set[str]:
     """Names of the objects and prefixes directly under the store root (one listing)."""
-    from ..fs._backend import list_level
-
-    loc = Location(target.path, target.fs, target.path, target.kind)  # type: ignore[arg-type]
     try:
-        objs, dirs = list_level(loc, target.path)
+        objs, dirs = target.backend.list_level(target.path)
     except (FileNotFoundError, NotADirectoryError):
         return set()
     return {paths.basename(p.rstrip("/")) for p in [*(o.path for o in objs), *dirs]}
@@ -188,7 +162,7 @@ def inspect_store(target: StoreTarget) -> StoreState:
     """
     children = _children(target)
     complete = any(k in children for k in ALL_ROOT_KEYS)
-    marker = _read_json(target.fs, target.key(MARKER)) if STATE_PREFIX in children else None
+    marker = _state_document(target, target.key(MARKER)) if STATE_PREFIX in children else None
     return StoreState(complete, marker, bool(children))
 
 
@@ -276,8 +250,8 @@ def finalize(target: StoreTarget, root: dict[str, bytes], zarr_format: int) -> N
 def drop_state(target: StoreTarget) -> None:
     """Remove the run-state prefix (journal, then marker) without listing it first."""
     fs = target.fs
-    if target.kind == "s3":
-        fs.rm([target.key(JOURNAL), target.key(SCAN), target.key(MARKER)])  # one bulk delete
+    if target.backend.caps.bulk_delete:  # one request; absent keys are fine
+        target.backend.delete_many([target.key(JOURNAL), target.key(SCAN), target.key(MARKER)])
         return
     state = target.key(STATE_PREFIX)
     if fs.exists(state):
@@ -310,7 +284,7 @@ class Journal:
 
     def load(self) -> None:
         """Read a previous run's journal (same fingerprint only)."""
-        data = _read_json(self.target.fs, self.target.key(JOURNAL)) or {}
+        data = _state_document(self.target, self.target.key(JOURNAL)) or {}
         if data.get("fingerprint") != self.fingerprint:
             return
         for array, ranges in data.get("done", {}).items():

@@ -10,15 +10,13 @@ named, so a store that rejects ``If-None-Match``/``If-Match`` (JASMIN) is fine.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..errors import JasminAccessError, NotFound, translate, translating
-from ..fs._backend import head, is_remote, list_level, rel_key, sep_join, walk_pages
-from ..fs._single import _upload
+from ..fs._backend import head, list_level, prefix_exists, rel_key, sep_join, walk_pages
 from ..fs.remove import delete_paths
 from ..stores import Location
 
@@ -64,9 +62,7 @@ class RootIO:
         """The bytes of ``key``, or None when there is no such object."""
         try:
             with translating("reading", self.key_url(key), self.root.profile_name):
-                # one GET: s3fs would otherwise HEAD first to split large objects
-                extra = {"max_concurrency": 1} if is_remote(self.root) else {}
-                return bytes(self.root.fs.cat_file(self.path(key), **extra))
+                return self.root.backend.read_bytes(self.path(key))  # one GET on S3
         except NotFound:
             return None
         except FileNotFoundError:
@@ -75,7 +71,7 @@ class RootIO:
     def get_range(self, key: str, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)`` of ``key`` (one ranged GET)."""
         with translating("reading", self.key_url(key), self.root.profile_name):
-            return bytes(self.root.fs.cat_file(self.path(key), start=start, end=stop))
+            return self.root.backend.read_range(self.path(key), start, stop)
 
     def stat(self, key: str) -> Stat | None:
         """Size and store-side modification time of ``key``, or None."""
@@ -122,16 +118,13 @@ class RootIO:
         """Store ``data`` under ``key`` (a plain PUT; atomic rename locally)."""
         self.root.require_writable()
         with translating("writing", self.key_url(key), self.root.profile_name):
-            self.root.fs.pipe_file(self.path(key), data)
+            self.root.backend.write_bytes(self.path(key), data)
 
     def put_file(self, key: str, local_path: str) -> None:
         """Upload the local file ``local_path`` as ``key`` (multipart when large, verified)."""
         self.root.require_writable()
         with translating("writing", self.key_url(key), self.root.profile_name):
-            if is_remote(self.root):
-                _upload(local_path, self.root, self.path(key), self.key_url(key))
-            else:
-                self.root.fs.put_file(local_path, self.path(key))
+            self.root.backend.upload(local_path, self.path(key), self.key_url(key))
 
     def delete(self, keys: list[str]) -> list[tuple[str, str]]:
         """Delete ``keys``; returns ``(url, reason)`` of those that failed."""
@@ -142,15 +135,13 @@ class RootIO:
 
 def open_source_file(loc: Location, fs_path: str) -> Any:
     """A readable binary file for an object or file of a source location."""
-    if loc.kind == "local":
-        return open(fs_path, "rb")
-    return loc.fs.open(fs_path, "rb")
+    return loc.backend.open_read(fs_path)
 
 
 def walk_source(loc: Location) -> Iterator[Stat]:
     """Every file below a source directory or prefix, keys relative to it."""
-    base = loc.path.rstrip("/") if loc.kind != "local" else loc.path
-    if loc.kind == "local" and not os.path.isdir(base):
+    base = loc.path.rstrip("/") or loc.path
+    if not loc.caps.buckets and not prefix_exists(loc, base):
         raise NotFound(f"no such directory: {loc.url}", "give a directory, prefix or Zarr store")
     try:
         with translating("listing", loc.url, loc.profile_name):

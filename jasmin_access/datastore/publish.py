@@ -105,9 +105,7 @@ def _scan(src: Location) -> list[_File]:
 
 
 def _src_path(src: Location, key: str) -> str:
-    if src.kind == "local":
-        return os.path.join(src.path, *key.split("/"))
-    return src.path.rstrip("/") + "/" + key
+    return src.backend.join(src.path.rstrip("/") or src.path, key)
 
 
 def _hash(src: Location, f: _File) -> None:
@@ -148,7 +146,7 @@ def _upload(io: RootIO, src: Location, f: _File) -> None:
             )
         io.put(key, data)
         return
-    if src.kind == "local":
+    if src.caps.local_path:
         io.put_file(key, path)
         return
     with tempfile.TemporaryDirectory(prefix="jasmin-push-") as tmp:

@@ -201,7 +201,7 @@ def open_datastore(
     """Resolve ``URL[@SELECTOR]`` to a :class:`Datastore` and the selector text (or None)."""
     base, selector = layout.split_ref(url)
     loc = resolve(base, profile=profile, endpoint_url=endpoint_url, anon=anon, write=write)
-    if loc.kind != "local" and not loc.key:
+    if loc.caps.buckets and not loc.key:
         raise InvalidInput(
             f"{base} is a bucket, not a datastore", "give a prefix: s3://bucket/name"
         )

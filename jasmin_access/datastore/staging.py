@@ -59,7 +59,7 @@ def datastore_dest(dest: str, rkw: dict[str, Any]) -> tuple[Datastore, str | Non
     if selector is not None:
         return open_datastore(dest, write=True, **rkw)
     loc = resolve(dest, **rkw)
-    if loc.kind != "local" and not loc.key:
+    if loc.caps.buckets and not loc.key:
         return None
     ds = Datastore(RootIO(loc))
     return (ds, None) if ds.exists() else None

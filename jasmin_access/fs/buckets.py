@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from ..errors import AlreadyExists, InvalidInput, translating
@@ -40,9 +39,12 @@ def mb(url: str, *, exist_ok: bool = False, **resolve_kwargs: Any) -> str:
         When ``url`` names a key inside a bucket or a local path.
     """
     loc = resolve(url, write=True, **resolve_kwargs)
-    if loc.kind == "local" or not loc.bucket or loc.key:
+    if not loc.caps.buckets or not loc.bucket or loc.key:
         raise InvalidInput(
-            f"{url} is not a bucket URL", "give just the bucket, e.g. s3://my-bucket"
+            f"{url} is not a bucket URL",
+            f"give just the bucket, e.g. {loc.backend.hint_url('my-bucket')}"
+            if loc.caps.buckets
+            else f"{loc.url} has no buckets: write to a directory instead",
         )
     bucket_url = loc.to_url(loc.path).rstrip("/")
     with translating("making bucket", bucket_url, loc.profile_name):
@@ -52,9 +54,6 @@ def mb(url: str, *, exist_ok: bool = False, **resolve_kwargs: Any) -> str:
             raise AlreadyExists(
                 f"bucket {bucket_url} already exists", "pass --exist-ok to accept an existing one"
             )
-        if loc.kind == "store":
-            os.makedirs(loc.path, exist_ok=True)
-        else:
-            loc.fs.mkdir(loc.bucket)
+        loc.backend.make_bucket(loc.bucket)
     log.info("made bucket %s", bucket_url)
     return bucket_url

@@ -16,7 +16,6 @@ from ._backend import (
     bucket_exists,
     head,
     is_marker,
-    is_remote,
     list_buckets,
     list_level,
     locate,
@@ -55,9 +54,10 @@ def missing_bucket(loc: Location) -> BucketNotFound:
     """The error for a bucket that does not exist, naming the profile that was used."""
     name = loc.profile_name or "local"
     root = loc.url.split("://")[0] + "://"
-    flag = f" -p {name}" if loc.kind == "s3" else ""
+    embedded = loc.profile is not None and loc.profile.is_local
+    flag = "" if embedded or loc.profile is None else f" -p {name}"
     make = f"make it with `jasmin-access mb {root}{loc.bucket}{flag}`"
-    if loc.kind == "store":
+    if embedded:
         return BucketNotFound(
             f"bucket '{loc.bucket}' does not exist in the embedded store ({loc.url}, "
             f"profile '{name}')",
@@ -71,7 +71,7 @@ def missing_bucket(loc: Location) -> BucketNotFound:
 
 
 def _missing(loc: Location) -> NotFound:
-    if loc.kind != "local" and not bucket_exists(loc):
+    if not bucket_exists(loc):
         return missing_bucket(loc)
     return NotFound(
         f"no such object or prefix: {loc.url}", "check the path with `jasmin-access ls`"
@@ -95,7 +95,7 @@ def _bucket_entries(loc: Location) -> list[Entry]:
 
 
 def _at_keyspace_root(loc: Location) -> bool:
-    return loc.kind != "local" and not loc.bucket
+    return loc.caps.buckets and not loc.bucket
 
 
 def ls(
@@ -137,7 +137,7 @@ def ls(
     with translating("listing", loc.url, loc.profile_name):
         if _at_keyspace_root(loc):
             return Records(_bucket_entries(loc))
-        if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
+        if paths.has_magic(loc.key):
             found = _glob_entries(loc, recursive)
             if not found:
                 raise no_match(loc)
@@ -167,7 +167,7 @@ def _recursive_entries(loc: Location, base: str) -> list[Entry]:
     for o in found:
         if is_marker(o):  # an empty directory: list it (and its parents), never as a file
             o = o._replace(path=o.path.rstrip("/") + "/.")
-        parent = paths.parent(o.path) if is_remote(loc) else o.path.rsplit("/", 1)[0]
+        parent = loc.backend.parent(o.path)
         while parent and len(parent) > len(base.rstrip("/")) and parent not in dirs:
             dirs.add(parent)
             parent = parent.rsplit("/", 1)[0]
@@ -179,7 +179,7 @@ def _recursive_entries(loc: Location, base: str) -> list[Entry]:
 def _split_glob(loc: Location) -> tuple[str, bool]:
     pattern = loc.path
     base = paths.glob_base(pattern)
-    if loc.kind != "local" and len(base) < len(loc.path) - len(loc.key) - 1:
+    if loc.caps.buckets and len(base) < len(loc.path) - len(loc.key) - 1:
         raise InvalidInput(
             f"wildcards in a bucket name are not supported: {loc.url}", "name one bucket"
         )
@@ -225,7 +225,7 @@ def _walk_loc(loc: Location, markers: bool = False) -> Iterator[Entry]:
     """Files below ``loc``; with ``markers``, directory markers too, as directory entries."""
     if _at_keyspace_root(loc):
         raise InvalidInput(f"cannot walk every bucket ({loc.url})", "name a bucket")
-    if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
+    if paths.has_magic(loc.key):
         base, _ = _split_glob(loc)
         matched = False
         for page in _walk_pages(loc, base):

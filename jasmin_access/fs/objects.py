@@ -6,16 +6,13 @@ are read with ranged GETs: the whole object is never fetched for a range.
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
-import os
 import re
 from typing import BinaryIO
 
 from ..errors import InvalidInput, NotFound, translating
 from ..stores import Location
 from ._backend import head as _head_obj
-from ._backend import head_info, is_remote, list_level, locate
+from ._backend import head_info, list_level, locate
 from .records import ObjectInfo
 
 __all__ = ["cat", "cat_to", "head", "parse_range", "stat"]
@@ -63,14 +60,6 @@ def _object(loc: Location) -> ObjectInfo:
     )
 
 
-def _md5(path: str) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(BLOCK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def stat(
     url: str,
     *,
@@ -91,13 +80,10 @@ def stat(
     loc = locate(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
     with translating("reading", loc.url, loc.profile_name):
         info = _object(loc)
-        if is_remote(loc):
-            raw = head_info(loc, loc.path)
-            info.content_type = raw.get("ContentType")
-            info.metadata = dict(raw.get("Metadata") or {})
-        else:
-            info.etag = _md5(loc.path)
-            info.content_type = mimetypes.guess_type(loc.path)[0]
+        described = head_info(loc, loc.path)
+        info.etag = described.get("etag") or info.etag
+        info.content_type = described.get("content_type")
+        info.metadata = dict(described.get("metadata") or {})
     return info
 
 
@@ -136,7 +122,7 @@ def cat(
         start, stop = _bounds(info, parse_range(byte_range) if byte_range else (0, None))
         if stop <= start:
             return b""
-        return bytes(loc.fs.cat_file(loc.path, start=start, end=stop))
+        return loc.backend.read_range(loc.path, start, stop)
 
 
 def cat_to(
@@ -163,7 +149,7 @@ def cat_to(
         pos = start
         while pos < stop:
             end = min(pos + BLOCK, stop)
-            chunk = loc.fs.cat_file(loc.path, start=pos, end=end)
+            chunk = loc.backend.read_range(loc.path, pos, end)
             out.write(chunk)
             written += len(chunk)
             pos = end
@@ -190,8 +176,3 @@ def head(
         endpoint_url=endpoint_url,
         anon=anon,
     )
-
-
-def file_md5(path: str | os.PathLike[str]) -> str:
-    """MD5 hex digest of a local file."""
-    return _md5(os.fspath(path))

@@ -9,15 +9,12 @@ store refuses them, as over-quota stores do.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from .. import paths
-from ..errors import InvalidInput, PartialFailure, translate, translating
+from ..errors import InvalidInput, PartialFailure, translating
 from ..stores import Location
-from ._backend import Obj, head, is_remote, locate, prefix_exists, rel_key, walk_pages
+from ._backend import Obj, head, locate, prefix_exists, rel_key, walk_pages
 from .listing import _missing, _split_glob, no_match
 from .records import RemoveReport
 
@@ -31,9 +28,7 @@ WORKERS = 16
 
 def is_root(loc: Location) -> bool:
     """True for a bucket root (or ``/`` and the home directory locally)."""
-    if loc.kind == "local":
-        return loc.path.rstrip("/") in ("", str(Path.home()))
-    return loc.key == ""
+    return loc.backend.is_root(loc.path)
 
 
 def refuse_root(loc: Location, what: str) -> None:
@@ -45,7 +40,7 @@ def refuse_root(loc: Location, what: str) -> None:
 
 
 def _targets(loc: Location, recursive: bool) -> tuple[str, list[Obj]]:
-    if paths.has_magic(loc.key if loc.kind != "local" else loc.path):
+    if paths.has_magic(loc.key):
         base, _ = _split_glob(loc)
         found = [
             o for page in walk_pages(loc, base) for o in page if paths.match_glob(loc.path, o.path)
@@ -131,8 +126,8 @@ def rm(
     if confirm is not None and found and not confirm(report):
         return RemoveReport(url=loc.url, dry_run=True, cancelled=True)
     report.failures, report.bulk_refused = delete_paths(loc, [o.path for o in found])
-    if loc.kind == "local" and recursive:
-        remove_empty_dirs(base)
+    if recursive:
+        loc.backend.remove_empty_dirs(base)
     if report.failures:
         failed = {p for p, _ in report.failures}
         report.paths = [p for o, p in zip(found, report.paths, strict=True) if o.path not in failed]
@@ -147,78 +142,11 @@ def rm(
 
 
 def delete_paths(loc: Location, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
-    """Delete objects by fs path; returns ``(failures, bulk_refused)``."""
+    """Delete objects (and directory markers) by fs path; returns ``(failures, bulk_refused)``.
+
+    Backends with bulk deletes fall back to one request per object when the
+    store refuses them (as over-quota stores do).
+    """
     if not fs_paths:
         return [], False
-    if not is_remote(loc):
-        return _delete_local(loc, fs_paths), False
-    failures: list[tuple[str, str]] = []
-    bulk_refused = False
-    bucket = loc.bucket
-    for i in range(0, len(fs_paths), BATCH):
-        batch = fs_paths[i : i + BATCH]
-        if not bulk_refused:
-            try:
-                errors = _bulk(loc, bucket, batch)
-            except Exception as exc:
-                log.warning("bulk delete refused (%s); deleting one by one", translate(exc))
-                bulk_refused = True
-            else:
-                retry = [f"{bucket}/{e['Key']}" for e in errors]
-                failures += _delete_singly(loc, retry)
-                continue
-        failures += _delete_singly(loc, batch)
-    return failures, bulk_refused
-
-
-def _bulk(loc: Location, bucket: str, batch: list[str]) -> list[dict[str, str]]:
-    keys = [{"Key": paths.split_bucket(p)[1]} for p in batch]
-    resp = loc.fs.call_s3("delete_objects", Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-    return list(resp.get("Errors", []))
-
-
-def _delete_singly(loc: Location, fs_paths: list[str]) -> list[tuple[str, str]]:
-    def one(fs_path: str) -> tuple[str, str] | None:
-        bucket, key = paths.split_bucket(fs_path)
-        try:
-            loc.fs.call_s3("delete_object", Bucket=bucket, Key=key)
-        except Exception as exc:
-            err = translate(exc, action="deleting", url=loc.to_url(fs_path))
-            return loc.to_url(fs_path), str(err)
-        return None
-
-    if not fs_paths:
-        return []
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(fs_paths))) as pool:
-        return [r for r in pool.map(one, fs_paths) if r is not None]
-
-
-def _delete_local(loc: Location, fs_paths: list[str]) -> list[tuple[str, str]]:
-    failures = []
-    for p in fs_paths:
-        try:
-            if p.endswith("/") and loc.kind == "store":  # an empty directory (marker)
-                loc.fs.rm(p.rstrip("/"), recursive=True)
-            elif p.endswith("/"):
-                os.rmdir(p)
-            elif loc.kind == "store":
-                loc.fs.rm_file(p)
-            else:
-                os.unlink(p)
-        except OSError as exc:
-            failures.append((loc.to_url(p), str(translate(exc, action="deleting", url=p))))
-    if loc.kind == "store" and loc.bucket:
-        # the store prunes empty directories up to its root: keep the (now empty) bucket
-        os.makedirs(os.path.join(loc.fs_root, loc.bucket), exist_ok=True)
-    return failures
-
-
-def remove_empty_dirs(base: str) -> None:
-    """Remove ``base`` and the directories below it that are empty (plain local paths)."""
-    if not os.path.isdir(base):
-        return
-    for current, _dirs, _files in os.walk(base, topdown=False):
-        try:
-            os.rmdir(current)
-        except OSError:
-            continue
+    return loc.backend.delete_many(fs_paths)

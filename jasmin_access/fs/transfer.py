@@ -25,12 +25,10 @@ from ..errors import (
     translating,
 )
 from ..stores import Location
-from . import checksums
 from ._backend import (
     Obj,
     bucket_exists,
     head,
-    is_remote,
     list_level,
     locate,
     prefix_exists,
@@ -38,10 +36,10 @@ from ._backend import (
     walk_pages,
 )
 from ._progress import Bar
-from ._single import transfer_one
+from ._single import same_content, transfer_one
 from .listing import _missing, _split_glob, missing_bucket, no_match
 from .records import TransferItem, TransferReport
-from .remove import delete_paths, is_root, refuse_root, remove_empty_dirs
+from .remove import delete_paths, is_root, refuse_root
 
 __all__ = ["cp", "mv", "sync"]
 
@@ -72,21 +70,21 @@ class Plan:
 
 
 def _is_glob(loc: Location) -> bool:
-    return paths.has_magic(loc.key if loc.kind != "local" else loc.path)
+    return paths.has_magic(loc.key)
 
 
 def _dst_is_dir(loc: Location, into_dir: bool = False) -> bool:
-    if into_dir or loc.url.endswith("/") or (loc.kind != "local" and not loc.key):
+    if into_dir or loc.url.endswith("/") or (loc.caps.buckets and not loc.key):
         return True
-    if not is_remote(loc):
-        return os.path.isdir(loc.path)
+    if loc.caps.directories:  # an existing directory, if an empty one
+        return head(loc, loc.path) is None and prefix_exists(loc, loc.path)
     return list_level(loc, loc.path) != ([], [])
 
 
 def _join(loc: Location, base: str, rel: str) -> str:
     if not rel:
         return base
-    return paths.join(base, rel) if is_remote(loc) else os.path.join(base, *rel.split("/"))
+    return loc.backend.join(base, rel)
 
 
 def _sources(src: Location, recursive: bool) -> tuple[str, list[Obj], bool]:
@@ -104,7 +102,7 @@ def _sources(src: Location, recursive: bool) -> tuple[str, list[Obj], bool]:
         if objs:
             return base, objs, False
     if obj is not None:
-        return paths.parent(base) if is_remote(src) else os.path.dirname(base), [obj], True
+        return src.backend.parent(base), [obj], True
     if list_level(src, base) != ([], []) or prefix_exists(src, base):
         if recursive:  # only empty directories (markers) below: nothing to copy
             return base, [], False
@@ -120,7 +118,7 @@ def plan(src: Location, dst: Location, recursive: bool, into_dir: bool = False) 
     """
     with translating("listing", src.url, src.profile_name):
         base, objs, single = _sources(src, recursive)
-    if dst.kind != "local" and not bucket_exists(dst):
+    if not bucket_exists(dst):
         raise missing_bucket(dst)
     cut = len(base.rstrip("/")) + 1 if base else 0
     with translating("listing", dst.url, dst.profile_name):
@@ -143,13 +141,7 @@ def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum
         return False
     if not checksum:
         return True
-    if is_remote(src_loc) and is_remote(dst_loc):
-        return bool(pair.src.etag) and pair.src.etag == found.etag
-    if is_remote(dst_loc):
-        return checksums.etag_matches(pair.src.path, found.etag) is True
-    if is_remote(src_loc):
-        return checksums.etag_matches(found.path, pair.src.etag) is True
-    return checksums.local_etag(pair.src.path) == checksums.local_etag(found.path)
+    return same_content(src_loc, pair.src, dst_loc, found)
 
 
 # --------------------------------------------------------------------------- running a plan
@@ -406,8 +398,8 @@ def mv(
     for p in plans:
         gone = [pair.src.path for pair in p.pairs if p.src.to_url(pair.src.path) in done]
         failures, _ = delete_paths(p.src, gone)
-        if p.src.kind == "local" and not p.single:
-            remove_empty_dirs(p.src.path)
+        if not p.single:
+            p.src.backend.remove_empty_dirs(p.src.path)
         all_failures += failures
     for url, message in all_failures:
         report.items.append(TransferItem(url, "", 0, "failed", f"source not deleted: {message}"))

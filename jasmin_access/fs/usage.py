@@ -108,7 +108,7 @@ def du(
         Rows sorted by path; the total for ``url`` comes last.
     """
     loc = locate(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
-    if loc.kind != "local" and not loc.bucket:
+    if loc.caps.buckets and not loc.bucket:
         return _per_bucket(loc, summarize, profile=profile, endpoint_url=endpoint_url, anon=anon)
     tally = _Tally(depth=0 if summarize else depth, expand=expand)
     with translating("listing", loc.url, loc.profile_name):

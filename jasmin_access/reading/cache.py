@@ -22,7 +22,7 @@ from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteReques
 from zarr.storage import WrapperStore
 
 from ..errors import InvalidInput
-from .zstore import is_metadata_key
+from ..zarrkeys import is_metadata_key
 
 __all__ = ["DEFAULT_CACHE_DIR", "CachingStore", "ChunkCache", "parse_size"]
 

@@ -27,6 +27,8 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from ..caches import BoundedCache
+
 __all__ = [
     "ChunkReader",
     "ZarrChunkArray",
@@ -40,18 +42,15 @@ log = logging.getLogger(__name__)
 
 #: Chunk GETs in flight per read.
 FETCH_CONCURRENCY = 16
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: BoundedCache[int, ThreadPoolExecutor] = BoundedCache(1)  # this process's only
 
 
 def _decoder_pool() -> ThreadPoolExecutor:
     """This process's decoding threads (a forked child must not use its parent's)."""
-    pid = os.getpid()
-    pool = _pools.get(pid)
-    if pool is None:
-        _pools.clear()
-        workers = max(2, min(8, os.cpu_count() or 2))
-        pool = _pools[pid] = ThreadPoolExecutor(workers, thread_name_prefix="jasmin-decode")
-    return pool
+    workers = max(2, min(8, os.cpu_count() or 2))
+    return _pools.get_or_make(
+        os.getpid(), lambda: ThreadPoolExecutor(workers, thread_name_prefix="jasmin-decode")
+    )
 
 
 def pipeline_codecs(array: Any) -> list[Any]:

@@ -28,7 +28,8 @@ import numpy as np
 from .. import paths
 from ..errors import IntegrityError, InvalidInput, translating
 from ..stores import Location
-from .zstore import MetadataStore, async_s3_filesystem, is_metadata_key
+from ..zarrkeys import is_metadata_key
+from .zstore import MetadataStore
 
 __all__ = ["INDEX_FORMAT", "build_references", "check_sources", "default_index_key", "open_index"]
 
@@ -47,12 +48,11 @@ def default_index_key(sources: list[Location]) -> str:
 
 def _keyspace(location: Location, fs_path: str) -> str:
     """``bucket/key`` of an fs path (what the index stores)."""
-    root = location.fs_root
-    return fs_path[len(root) :].lstrip("/") if root else fs_path.lstrip("/")
+    return location.backend.relative(fs_path)
 
 
 def _fs_path(location: Location, key: str) -> str:
-    return f"{location.fs_root.rstrip('/')}/{key}" if location.fs_root else key
+    return location.backend.fs_path(key)
 
 
 def _fingerprint(info: dict[str, Any]) -> str:
@@ -95,7 +95,7 @@ def _single_refs(
     url = location.to_url(fs_path)
     with (
         translating("indexing", url, location.profile_name),
-        location.fs.open(fs_path, "rb", block_size=4 << 20, cache_type="blockcache") as f,
+        location.backend.open_random(fs_path, 4 << 20) as f,
     ):
         with h5py.File(f, "r") as h5:  # check the file before kerchunk walks it
             values, units = _record_values(h5, record_dim, url)
@@ -168,17 +168,15 @@ def _inline_partial_chunks(
 
 
 def _ref_url(location: Location, key: str) -> str:
-    return f"s3://{key}" if location.kind in ("s3", "https") else _fs_path(location, key)
+    return _fs_path(location, key)
 
 
 def _reference_fs(location: Location, refs: dict[str, Any]) -> Any:
     """An asynchronous reference filesystem reading through this store's credentials."""
     from fsspec.implementations.reference import ReferenceFileSystem
 
-    if location.kind in ("s3", "https") and location.profile is not None:
-        remote = async_s3_filesystem(location.profile)
-        return ReferenceFileSystem(fo=refs, fs=remote, asynchronous=True)
-    return ReferenceFileSystem(fo=refs, fs=location.fs, asynchronous=True)
+    remote = location.backend.async_filesystem()
+    return ReferenceFileSystem(fo=refs, fs=remote, asynchronous=True)
 
 
 def _fixed_arrays(refs: dict[str, Any], dim: str) -> list[str]:
@@ -301,12 +299,8 @@ def _check_distinct(values: list[Any], sources: list[Location], record_dim: str)
 def _portable(location: Location, value: Any) -> Any:
     """Rewrite a reference's URL to ``bucket/key`` (no scheme, root or endpoint)."""
     if isinstance(value, list) and value and isinstance(value[0], str):
-        url = value[0]
-        if url.startswith("s3://"):
-            url = url[len("s3://") :]
-        elif location.fs_root and url.startswith(location.fs_root):
-            url = url[len(location.fs_root) :].lstrip("/")
-        return [url, *value[1:]]
+        url = value[0].split("://", 1)[-1]
+        return [location.backend.relative(url), *value[1:]]
     return value
 
 
@@ -372,9 +366,7 @@ def _as_bytes(value: Any) -> bytes:
 
 
 def _cat(location: Location) -> bytes:
-    if location.kind in ("s3", "https"):  # one GET: no HEAD for a size first
-        return bytes(location.fs.cat_file(location.path, max_concurrency=1))
-    return bytes(location.fs.cat_file(location.path))
+    return location.backend.read_bytes(location.path)
 
 
 def load_index(location: Location) -> dict[str, Any]:

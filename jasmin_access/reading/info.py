@@ -18,9 +18,10 @@ import xarray as xr
 
 from ..errors import NotFound, translating
 from ..stores import Location, resolve
+from ..zarrkeys import STATE_PREFIX, is_metadata_key
 from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
 from .subset import time_coordinate, time_index
-from .zstore import is_metadata_key, open_metadata, read_store
+from .zstore import open_metadata, read_store
 
 __all__ = ["DatasetInfo", "VariableInfo", "info"]
 
@@ -192,7 +193,7 @@ def _stored_by_array(location: Location) -> dict[str, int]:
         found = location.fs.find(root, detail=True)
     for name, entry in found.items():
         rel = name[len(root) :].lstrip("/")
-        if "/" not in rel or is_metadata_key(rel) or rel.startswith(".jasmin-access/"):
+        if "/" not in rel or is_metadata_key(rel) or rel.startswith(STATE_PREFIX + "/"):
             continue
         sizes[rel.split("/", 1)[0]] += int(entry.get("size") or 0)
     return sizes

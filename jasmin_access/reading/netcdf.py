@@ -31,10 +31,10 @@ def is_netcdf(url: str) -> bool:
 
 def open_netcdf_file(location: Location) -> Any:
     """A file object (or local path) for h5netcdf; remote objects are read lazily."""
-    if location.kind in ("store", "local"):
+    if location.caps.local_path:
         return location.path
     with translating("opening", location.url, location.profile_name):
-        return location.fs.open(location.path, "rb", block_size=BLOCK_SIZE, cache_type="blockcache")
+        return location.backend.open_random(location.path, BLOCK_SIZE)
 
 
 def _open_one(location: Location, chunks: Any, **kwargs: Any) -> xr.Dataset:

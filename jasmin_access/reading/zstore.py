@@ -1,31 +1,26 @@
 """Zarr stores over a :class:`~jasmin_access.stores.Location`, tuned for reading.
 
-zarr drives its stores from its own event loop, so an S3 store needs an s3fs
-instance created in asynchronous mode (the synchronous one is bound to fsspec's
-loop).  The filesystem here pickles by profile, never by secret, like the
-synchronous one in :mod:`jasmin_access.stores`.
+Each backend makes its own zarr store (an S3 one on an asynchronous s3fs
+instance with a large connection pool, which pickles by profile, never by
+secret); this module adds the one-request metadata layer on top.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-from functools import lru_cache
 from typing import Any
 
 import zarr
 import zarr.storage
 from zarr.storage import WrapperStore
 
-from ..config import Profile
 from ..errors import InvalidInput, NotFound
-from ..stores import JasminS3FileSystem, Location, s3_config_kwargs
+from ..stores import Location
+from ..zarrkeys import MARKER, is_metadata_key
 
 __all__ = [
-    "AsyncJasminS3FileSystem",
     "MetadataStore",
-    "async_s3_filesystem",
     "configure_zarr",
     "open_metadata",
     "read_store",
@@ -34,54 +29,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class AsyncJasminS3FileSystem(JasminS3FileSystem):
-    """An asynchronous :class:`JasminS3FileSystem` for zarr; pickles without secrets."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        profile = self.jasmin_profile
-        if profile is None:  # pragma: no cover - always set by async_s3_filesystem
-            return super().__reduce__()
-        # a Profile pickles without credentials and re-reads them when unpickled
-        return (async_s3_filesystem, (profile,))
-
-
-def async_s3_filesystem(profile: Profile) -> AsyncJasminS3FileSystem:
-    """An asynchronous s3fs filesystem for ``profile``, for use inside zarr."""
-    creds = profile.credentials()
-    # per process: a forked worker must not reuse sessions bound to its parent's loop
-    return _cached_async(profile, tuple(sorted(creds.items())), os.getpid())
-
-
-@lru_cache(maxsize=32)
-def _cached_async(
-    profile: Profile, creds: tuple[tuple[str, str], ...], pid: int
-) -> AsyncJasminS3FileSystem:
-    config = s3_config_kwargs(profile)
-    config["max_pool_connections"] = max(profile.max_concurrency, 64)
-    fs = AsyncJasminS3FileSystem(
-        anon=profile.anon,
-        endpoint_url=profile.resolved_endpoint,
-        client_kwargs={"region_name": profile.region} if profile.region else {},
-        config_kwargs=config,
-        max_concurrency=1,  # zarr fetches chunks concurrently; >1 costs a HEAD per GET
-        skip_instance_cache=True,
-        asynchronous=True,
-        jasmin_profile=profile,
-        **dict(creds),
-    )
-    fs.retries = min(max(profile.retries, 1), 3)  # botocore retries each request already
-    return fs
-
-
 def read_store(location: Location) -> zarr.abc.store.Store:
-    """A read-only zarr store over ``location`` (local directory or S3 prefix)."""
-    if location.kind in ("store", "local"):
-        return zarr.storage.LocalStore(location.path, read_only=True)
-    profile = location.profile
-    if profile is None:  # pragma: no cover - S3 locations always carry a profile
-        raise ValueError(f"{location.url} has no profile")
-    fs = async_s3_filesystem(profile)
-    return zarr.storage.FsspecStore(fs=fs, path=location.path, read_only=True)
+    """A read-only zarr store over ``location`` (the backend's own zarr store)."""
+    return location.zarr_store(read_only=True)
 
 
 def configure_zarr(concurrency: int) -> None:
@@ -94,13 +44,7 @@ def configure_zarr(concurrency: int) -> None:
 # --------------------------------------------------------------------------- metadata
 
 
-_META_NAMES = {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"}
-IN_PROGRESS_KEY = ".jasmin-access/in-progress.json"
-
-
-def is_metadata_key(key: str) -> bool:
-    """True for zarr metadata documents (v2 and v3)."""
-    return key.rsplit("/", 1)[-1] in _META_NAMES
+IN_PROGRESS_KEY = MARKER
 
 
 class MetadataStore(WrapperStore[Any]):

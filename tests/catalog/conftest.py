@@ -39,8 +39,8 @@ def regional(files: list[Path], lon: tuple[float, float], lat: tuple[float, floa
             ny, nx = ds["nav_lon"].shape
             j, i = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
             ds["nav_lon"][:] = lon[0] + (lon[1] - lon[0]) * i / (nx - 1) + 2.0 * j / (ny - 1)
-            ds["nav_lat"][:] = lat[0] + (lat[1] - lat[0]) * j / (ny - 1) + 1.5 * np.sin(
-                np.pi * i / (nx - 1)
+            ds["nav_lat"][:] = (
+                lat[0] + (lat[1] - lat[0]) * j / (ny - 1) + 1.5 * np.sin(np.pi * i / (nx - 1))
             )
 
 

@@ -80,7 +80,7 @@ def test_page_lists_filters_and_shows_how_to_open(
     assert (ARTIFACTS / "catalog-index.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("needle", ["<script src", "<link rel=\"stylesheet\"", "@import", "url("])
+@pytest.mark.parametrize("needle", ["<script src", '<link rel="stylesheet"', "@import", "url("])
 def test_page_is_self_contained(catalog_env: CatalogEnv, needle: str) -> None:
     import jasmin_access as ja
 

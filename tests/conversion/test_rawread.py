@@ -8,14 +8,17 @@ import netCDF4
 import numpy as np
 import pytest
 
+from jasmin_access.backends.s3 import S3Backend
+from jasmin_access.config import get_profile
 from jasmin_access.conversion.rawread import close_direct, read_direct
 from jasmin_access.conversion.sources import SourceRef
+from jasmin_access.stores import resolve
 
 SHAPE = (5, 7, 11)
 
 
 def _ref(path: Path) -> SourceRef:
-    return SourceRef(str(path), None, str(path), "local", path.stat().st_size, None)
+    return SourceRef(str(path), resolve(str(path)).backend, str(path), path.stat().st_size, None)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +80,6 @@ def test_ineligible_reads_step_aside(sample: Path) -> None:
     ref = _ref(sample)
     assert read_direct(ref, "", "flat", sel) is None  # contiguous: no chunks to fetch
     assert read_direct(ref, "", "both", (slice(0, 5, 2), *sel[1:])) is None
-    remote = SourceRef("s3://b/raw.nc", None, "b/raw.nc", "s3", 1, None)
+    remote = SourceRef("s3://b/raw.nc", S3Backend(get_profile("local")), "b/raw.nc", 1, None)
     assert read_direct(remote, "", "both", sel) is None
     close_direct()

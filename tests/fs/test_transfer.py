@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from jasmin_access import fs
+from jasmin_access.backends import _s3_transfer as engine
+from jasmin_access.backends import checksums
 from jasmin_access.errors import IntegrityError, InvalidInput, NotFound, PartialFailure
 from jasmin_access.fs import _backend as fs_backend
-from jasmin_access.fs import _transfer_async as engine
-from jasmin_access.fs import checksums
 from jasmin_access.fs import transfer as fs_transfer
 from jasmin_access.stores import resolve
 
@@ -212,14 +212,6 @@ def test_stream_digest_matches_local_etag(tmp_path: Path, multipart: bool) -> No
     body, md5 = engine.read_body(str(path), 5 * MIB, 5 * MIB)
     assert body.read() == data[5 * MIB : 10 * MIB]
     assert md5 == checksums._digests(str(path), 5 * MIB)[1][1].hex()
-
-
-@pytest.fixture
-def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Multipart uploads in 5 MiB parts and ranged downloads in 1 MiB ranges, for small files."""
-    monkeypatch.setattr(checksums, "part_size", lambda size: 5 * MIB)
-    monkeypatch.setattr(engine, "RANGE_MIN", 2 * MIB)
-    monkeypatch.setattr(engine, "RANGE", MIB)
 
 
 @pytest.mark.usefixtures("small_parts")

@@ -114,3 +114,8 @@ def verify_file(path: str | os.PathLike[str], size: int, etag: str | None, what:
             f"checksum mismatch for {what}: content does not match ETag {etag}",
             "re-run the same command to transfer it again",
         )
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """MD5 hex digest of a whole local file."""
+    return _digests(os.fspath(path), 16 * MiB, parts_too=False)[0]

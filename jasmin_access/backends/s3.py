@@ -1,0 +1,605 @@
+"""S3-compatible object stores (JASMIN, moto, AWS) and public https object URLs.
+
+Keeps the fast paths: listings through botocore's ``list_objects_v2`` pages
+(v1 fallback, sub-prefixes in parallel), bulk deletes with a one-by-one
+fallback, uploads and downloads streamed on the s3fs loop with parallel parts
+(:mod:`._s3_transfer`), server-side copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import s3fs
+from fsspec import asyn
+
+from .. import paths
+from ..caches import BoundedCache
+from ..config import Profile, get_profile, load_config
+from ..errors import IntegrityError, JasminAccessError, NotFound, WrongEndpoint, translate
+from . import _s3_transfer as engine
+from . import checksums
+from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
+
+__all__ = ["HttpsBackend", "JasminS3FileSystem", "S3Backend", "s3_config_kwargs"]
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+LIST_WORKERS = 16
+DELETE_BATCH = 1000
+DELETE_WORKERS = 16
+S3FS_RETRIES = 3
+FAST_FAIL_ATTEMPTS = 2
+_DONE = object()
+_V1_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()  # filesystems whose server refused v2
+_LIST_FIELDS = {
+    "ListBuckets": ("Buckets", "Owner"),
+    "ListObjectsV2": ("Name", "IsTruncated", "KeyCount", "Contents", "CommonPrefixes"),
+    "ListObjects": ("Name", "IsTruncated", "Marker", "Contents", "CommonPrefixes"),
+}
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class JasminS3FileSystem(s3fs.S3FileSystem):
+    """s3fs with a profile attached; pickles by profile name, never by secret.
+
+    A worker that unpickles it re-reads the credentials from its own config
+    file or environment, so task graphs sent to a cluster carry no secret.
+    """
+
+    def __init__(self, *args: Any, jasmin_profile: Profile | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.jasmin_profile = jasmin_profile
+
+    async def set_session(self, refresh: bool = False, kwargs: dict[str, Any] | None = None) -> Any:
+        """Create the botocore client and attach the answer check to it."""
+        client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
+        if getattr(client, "_jasmin_checked", False) is not True:
+            client.meta.events.register("after-call.s3", self._check_answer)
+            client.meta.events.register_first("needs-retry.s3", _fail_fast)
+            client._jasmin_checked = True
+        return client
+
+    def _check_answer(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
+    ) -> None:
+        """Raise :class:`WrongEndpoint` when the endpoint is not an S3 store.
+
+        A web server (or a captive portal) answers listings with HTML: a 200
+        whose body has none of the listing fields, or an error without an S3
+        error code.  Object reads are not checked (objects can be HTML).
+        """
+        status = int(http_response.status_code)
+        name = str(model.name)
+        content_type = str(http_response.headers.get("content-type", "no content type"))
+        if status < 300:
+            expected = _LIST_FIELDS.get(name)
+            if expected is None or any(k in parsed for k in expected) or "xml" in content_type:
+                return  # an empty XML listing may omit every optional field
+        elif name.startswith("Head") or status in (401, 403) or status >= 500:
+            return
+        else:
+            code = str((parsed.get("Error") or {}).get("Code") or "")
+            if code and not code.isdigit():
+                return
+        prof = self.jasmin_profile
+        raise WrongEndpoint(
+            f"{self.endpoint_url} did not answer like an S3 store "
+            f"({name}: HTTP {status}, {content_type})",
+            f"check endpoint_url in profile '{prof.name}' (`jasmin-access config show {prof.name}`)"
+            if prof
+            else "check the endpoint URL",
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.jasmin_profile is None:
+            return super().__reduce__()
+        # Profile pickles without credentials and re-reads them when unpickled
+        return (s3_filesystem, (self.jasmin_profile, bool(self.asynchronous)))
+
+
+def _fail_fast(caught_exception: BaseException | None = None, attempts: int = 0, **_: Any) -> None:
+    """Stop retrying a refused connection or an unknown host after a few attempts.
+
+    botocore retries connection errors like 5xx answers, with growing sleeps:
+    with ``retries = 10`` a mistyped port would take a minute to report.
+    Timeouts and 5xx answers keep the profile's full retry budget.
+    """
+    if caught_exception is None or attempts < FAST_FAIL_ATTEMPTS:
+        return
+    err = getattr(caught_exception, "kwargs", {}).get("error")
+    os_err = getattr(err, "os_error", None)
+    refused = isinstance(os_err, ConnectionRefusedError) or isinstance(err, ConnectionRefusedError)
+    if refused or type(err).__name__ == "ClientConnectorDNSError":
+        raise caught_exception
+
+
+def s3_config_kwargs(profile: Profile) -> dict[str, Any]:
+    """botocore ``Config`` settings for a profile (retries, timeouts, addressing)."""
+    config: dict[str, Any] = {
+        "retries": {"max_attempts": profile.retries, "mode": "standard"},
+        "connect_timeout": profile.connect_timeout,
+        "read_timeout": profile.read_timeout,
+        "max_pool_connections": max(profile.max_concurrency, 10),
+    }
+    endpoint = profile.resolved_endpoint
+    if endpoint and "amazonaws.com" not in endpoint:
+        config["s3"] = {"addressing_style": "path"}
+        config["request_checksum_calculation"] = "when_required"
+        config["response_checksum_validation"] = "when_required"
+    if profile.anon:
+        from botocore import UNSIGNED
+
+        config["signature_version"] = UNSIGNED
+    return config
+
+
+def s3_filesystem(profile: Profile, asynchronous: bool = False) -> JasminS3FileSystem:
+    """A new s3fs filesystem for an S3 profile (the one S3 client factory).
+
+    Parameters
+    ----------
+    asynchronous
+        For use from the caller's own event loop (zarr's ``FsspecStore``):
+        zarr issues many requests at once itself, so the connection pool is
+        larger and s3fs does not split whole-object GETs into ranges.
+    """
+    config = s3_config_kwargs(profile)
+    if asynchronous:
+        config["max_pool_connections"] = max(profile.max_concurrency, 64)
+    fs = JasminS3FileSystem(
+        anon=profile.anon,
+        endpoint_url=profile.resolved_endpoint,
+        client_kwargs={"region_name": profile.region} if profile.region else {},
+        config_kwargs=config,
+        # with max_concurrency > 1 s3fs adds a HEAD before every whole-object GET
+        max_concurrency=1 if asynchronous else profile.max_concurrency,
+        skip_instance_cache=True,
+        asynchronous=asynchronous,
+        jasmin_profile=profile,
+        **profile.credentials(),
+    )
+    # botocore retries each request ``profile.retries`` times (5xx, SlowDown, resets);
+    # s3fs wraps every call in a second loop, mainly for truncated bodies.  Multiplying
+    # the two would turn a dead endpoint into minutes of retrying: keep the outer small.
+    fs.retries = min(max(profile.retries, 1), S3FS_RETRIES)
+    return fs
+
+
+def _etag(raw: str | None) -> str | None:
+    return raw.strip('"') if raw else None
+
+
+# --------------------------------------------------------------------------- the backend
+
+
+class S3Backend(Backend):
+    """An S3-compatible store reached with one profile."""
+
+    scheme = "s3"
+    caps = Capabilities(
+        buckets=True, server_side_copy=True, bulk_delete=True, multipart=True, checksum="md5-etag"
+    )
+    url_root = "s3://"
+
+    @classmethod
+    def credential_key(cls, profile: Profile | None) -> tuple[Any, ...]:
+        """The resolved credentials (environment variables may change them)."""
+        return tuple(sorted(profile.credentials().items())) if profile else ()
+
+    @classmethod
+    def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
+        """``s3://bucket/key`` on the chosen profile (the embedded store for ``local``)."""
+        prof = request.profile
+        if not (isinstance(prof, Profile) and prof.type in ("s3", "local")):
+            prof = _s3_profile(request)
+        if prof.is_local:
+            from .local import StoreBackend
+
+            return StoreBackend.resolve("local", text, rest, Request(profile=prof))
+        return instance(cls, prof), rest
+
+    @property
+    def identity(self) -> str:
+        """Scheme, endpoint and profile name (no secret)."""
+        prof = self.profile
+        endpoint = prof.resolved_endpoint if prof else None
+        return f"{self.scheme}:{endpoint or 'aws'}:{prof.name if prof else ''}"
+
+    def filesystem(self, asynchronous: bool = False) -> JasminS3FileSystem:
+        """An s3fs filesystem for this backend's profile."""
+        assert self.profile is not None
+        if asynchronous:
+            return _async_fs(self.profile, self.credential_key(self.profile), os.getpid())
+        return s3_filesystem(self.profile)
+
+    def zarr_store(self, fs_path: str, *, read_only: bool = False) -> Any:
+        """zarr's ``FsspecStore`` on an asynchronous s3fs instance (zarr drives its loop)."""
+        import zarr.storage
+
+        return zarr.storage.FsspecStore(
+            fs=self.filesystem(asynchronous=True),
+            path=fs_path,
+            read_only=read_only or self.caps.read_only,
+        )
+
+    # ------------------------------------------------------------------ listing
+
+    def _pages(
+        self, bucket: str, prefix: str, delimiter: bool
+    ) -> Iterator[tuple[list[Obj], list[str]]]:
+        """Pages of ``(objects, common prefixes)``; falls back to ListObjects v1."""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
+        if delimiter:
+            kwargs["Delimiter"] = "/"
+        fs = self.fs
+        version = 1 if fs in _V1_ONLY else 2
+        token: str | None = None
+        while True:
+            try:
+                if version == 2:
+                    extra = {"ContinuationToken": token} if token else {}
+                    resp = fs.call_s3("list_objects_v2", **kwargs, **extra)
+                else:
+                    extra = {"Marker": token} if token else {}
+                    resp = fs.call_s3("list_objects", **kwargs, **extra)
+            except Exception as exc:
+                if version == 2 and not isinstance(translate(exc), JasminAccessError):
+                    log.info("ListObjectsV2 refused (%s); using ListObjects v1", exc)
+                    version, token = 1, None
+                    _V1_ONLY.add(fs)
+                    continue
+                raise
+            contents = resp.get("Contents", [])
+            objs = [
+                Obj(
+                    f"{bucket}/{c['Key']}",
+                    int(c["Size"]),
+                    c.get("LastModified"),
+                    _etag(c.get("ETag")),
+                )
+                for c in contents
+            ]
+            prefixes = [
+                f"{bucket}/{p['Prefix'].rstrip('/')}" for p in resp.get("CommonPrefixes", [])
+            ]
+            yield objs, prefixes
+            if version == 2:
+                token = resp.get("NextContinuationToken")
+                more = resp.get("IsTruncated") and token
+            else:
+                more = resp.get("IsTruncated")
+                token = resp.get("NextMarker") or (contents[-1]["Key"] if contents else None)
+            if not more or not token:
+                return
+
+    def list_level(self, fs_dir: str) -> tuple[list[Obj], list[str]]:
+        """One level below ``fs_dir``; zero-byte directory markers dropped."""
+        bucket, key = paths.split_bucket(fs_dir)
+        objs: list[Obj] = []
+        dirs: list[str] = []
+        for page_objs, page_dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
+            objs.extend(o for o in page_objs if not is_marker(o))
+            dirs.extend(page_dirs)
+        return objs, dirs
+
+    def walk_pages(self, fs_dir: str, markers: bool = False) -> Iterator[list[Obj]]:
+        """The first level with a delimiter, then each sub-prefix flat, in parallel.
+
+        Pages stream through a bounded queue, so memory stays flat however
+        many keys there are.
+        """
+        bucket, key = paths.split_bucket(fs_dir)
+        subdirs: list[str] = []
+        for objs, dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
+            objs = [o for o in objs if markers or not is_marker(o)]
+            if objs:
+                yield objs
+            subdirs.extend(dirs)
+        if subdirs:
+            yield from self._parallel_pages(bucket, subdirs, markers)
+
+    def prefix_exists(self, fs_dir: str) -> bool:
+        """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
+        bucket, key = paths.split_bucket(fs_dir)
+        objs, dirs = next(self._pages(bucket, paths.as_dir(key), delimiter=False), ([], []))
+        return bool(objs or dirs)
+
+    def _parallel_pages(
+        self, bucket: str, subdirs: list[str], markers: bool = False
+    ) -> Iterator[list[Obj]]:
+        pages: queue.Queue[Any] = queue.Queue(maxsize=64)
+        stop = threading.Event()
+
+        def put(item: Any) -> None:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+        def work(sub: str) -> None:
+            try:
+                _, key = paths.split_bucket(sub)
+                for objs, _dirs in self._pages(bucket, paths.as_dir(key), delimiter=False):
+                    if stop.is_set():
+                        return
+                    put([o for o in objs if markers or not is_marker(o)])
+            except BaseException as exc:  # handed to the consumer
+                put(exc)
+            finally:
+                put(_DONE)
+
+        pool = ThreadPoolExecutor(max_workers=min(LIST_WORKERS, len(subdirs)))
+        try:
+            for sub in subdirs:
+                pool.submit(work, sub)
+            pending = len(subdirs)
+            while pending:
+                item = pages.get()
+                if item is _DONE:
+                    pending -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                elif item:
+                    yield item
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def head(self, fs_path: str) -> Obj | None:
+        """HEAD the object (a prefix is not an object)."""
+        bucket, key = paths.split_bucket(fs_path)
+        if not key or key.endswith("/"):
+            return None
+        try:
+            resp = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+        except Exception as exc:
+            if isinstance(translate(exc), NotFound) and not isinstance(exc, PermissionError):
+                return None
+            raise
+        return Obj(
+            fs_path, int(resp["ContentLength"]), resp.get("LastModified"), _etag(resp.get("ETag"))
+        )
+
+    def describe(self, fs_path: str) -> dict[str, Any]:
+        """Content type and user metadata from a HEAD."""
+        bucket, key = paths.split_bucket(fs_path)
+        raw = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+        return {"content_type": raw.get("ContentType"), "metadata": dict(raw.get("Metadata") or {})}
+
+    def open_random(self, fs_path: str, block_size: int, cache_type: str = "blockcache") -> Any:
+        """Blocks fetched by ranged GETs."""
+        return self.fs.open(fs_path, "rb", block_size=block_size, cache_type=cache_type)
+
+    def list_buckets(self) -> list[str]:
+        """Bucket names."""
+        resp = self.fs.call_s3("list_buckets")
+        return sorted(b["Name"] for b in resp.get("Buckets", []))
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """HEAD the bucket."""
+        try:
+            self.fs.call_s3("head_bucket", Bucket=bucket)
+        except Exception as exc:
+            if isinstance(translate(exc), NotFound):
+                return False
+            raise
+        return True
+
+    def make_bucket(self, bucket: str) -> None:
+        """Create the bucket."""
+        self.fs.mkdir(bucket)
+
+    # ------------------------------------------------------------------ writing
+
+    def write_bytes(self, fs_path: str, data: bytes, content_type: str | None = None) -> None:
+        """One PUT."""
+        extra = {"ContentType": content_type} if content_type else {}
+        self.fs.pipe_file(fs_path, data, **extra)
+
+    def read_tail(self, fs_path: str, length: int) -> tuple[int, bytes]:
+        """One suffix-range GET (the size comes back in ``Content-Range``; public
+        buckets often allow GET but not HEAD)."""
+        bucket, name = paths.split_bucket(fs_path)
+        fs = self.fs
+
+        async def tail() -> tuple[int, bytes]:
+            resp = await fs._call_s3(
+                "get_object", Bucket=bucket, Key=name, Range=f"bytes=-{length}"
+            )
+            async with resp["Body"] as body:
+                data = await body.read()
+            total = str(resp.get("ContentRange") or "").rpartition("/")[2]
+            return (int(total) if total.isdigit() else len(data)), bytes(data)
+
+        return asyn.sync(fs.loop, tail)
+
+    def read_bytes(self, fs_path: str) -> bytes:
+        """One GET: no HEAD for a size first."""
+        return bytes(self.fs.cat_file(fs_path, max_concurrency=1))
+
+    def delete_many(self, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
+        """DeleteObjects 1,000 keys a request; one DELETE per key once a bulk one is refused."""
+        failures: list[tuple[str, str]] = []
+        bulk_refused = False
+        for i in range(0, len(fs_paths), DELETE_BATCH):
+            batch = fs_paths[i : i + DELETE_BATCH]
+            bucket = paths.split_bucket(batch[0])[0]
+            if not bulk_refused and all(paths.split_bucket(p)[0] == bucket for p in batch):
+                try:
+                    errors = self._bulk(bucket, batch)
+                except Exception as exc:
+                    log.warning("bulk delete refused (%s); deleting one by one", translate(exc))
+                    bulk_refused = True
+                else:
+                    failures += self._delete_singly([f"{bucket}/{e['Key']}" for e in errors])
+                    continue
+            failures += self._delete_singly(batch)
+        return failures, bulk_refused
+
+    def _bulk(self, bucket: str, batch: list[str]) -> list[dict[str, str]]:
+        keys = [{"Key": paths.split_bucket(p)[1]} for p in batch]
+        resp = self.fs.call_s3(
+            "delete_objects", Bucket=bucket, Delete={"Objects": keys, "Quiet": True}
+        )
+        return list(resp.get("Errors", []))
+
+    def _delete_singly(self, fs_paths: list[str]) -> list[tuple[str, str]]:
+        def one(fs_path: str) -> tuple[str, str] | None:
+            bucket, key = paths.split_bucket(fs_path)
+            try:
+                self.fs.call_s3("delete_object", Bucket=bucket, Key=key)
+            except Exception as exc:
+                url = self.to_url(fs_path)
+                return url, str(translate(exc, action="deleting", url=url))
+            return None
+
+        if not fs_paths:
+            return []
+        with ThreadPoolExecutor(max_workers=min(DELETE_WORKERS, len(fs_paths))) as pool:
+            return [r for r in pool.map(one, fs_paths) if r is not None]
+
+    def upload(self, local_path: str, target: str, what: str, tick: Tick = _noop) -> None:
+        """One PUT (MD5 checked against the ETag) or parallel multipart parts."""
+        size = os.path.getsize(local_path)
+        chunk = checksums.part_size(size)
+        bucket, key = paths.split_bucket(target)
+        content_type = mimetypes.guess_type(local_path)[0]
+        extra = {"ContentType": content_type} if content_type else {}
+        fs = self.fs
+        if not checksums.is_multipart(size, chunk):
+            expected, got = asyn.sync(
+                fs.loop, engine.upload_single, fs, local_path, bucket, key, extra, tick
+            )
+            fs.invalidate_cache(target)
+            if got and got != expected:
+                raise IntegrityError(
+                    f"upload of {what} did not verify: sent MD5 {expected}, store reports {got}",
+                    "re-run the same command to upload it again",
+                )
+            return
+        expected, got = asyn.sync(
+            fs.loop, engine.upload_multipart, fs, local_path, bucket, key, chunk, extra, tick
+        )
+        fs.invalidate_cache(target)
+        if not got:  # a store that does not report the ETag on completion
+            landed = self.head(target)
+            got = (landed.etag or expected) if landed and landed.size == size else "nothing"
+        if got != expected:
+            raise IntegrityError(
+                f"upload of {what} did not verify: expected ETag {expected}, store has {got}",
+                "re-run the same command to upload it again",
+            )
+
+    def download(self, obj: Obj, tmp: str, what: str, tick: Tick = _noop) -> None:
+        """Ranged GETs hashed as they arrive, written straight into ``tmp``."""
+        bucket, key = paths.split_bucket(obj.path)
+        fs = self.fs
+        digest = asyn.sync(fs.loop, engine.download, fs, bucket, key, obj.size, obj.etag, tmp, tick)
+        if digest.done != obj.size:
+            raise IntegrityError(
+                f"size mismatch for {what}: expected {obj.size} bytes, got {digest.done}",
+                "re-run the same command to transfer it again",
+            )
+        if obj.etag and digest.etag() != obj.etag:
+            if "-" not in obj.etag:
+                raise IntegrityError(
+                    f"checksum mismatch for {what}: content does not match ETag {obj.etag}",
+                    "re-run the same command to transfer it again",
+                )
+            checksums.verify_file(tmp, obj.size, obj.etag, what)  # other part sizes
+
+    def copy(self, obj: Obj, target: str, what: str) -> None:
+        """CopyObject, verified by size and (single-part) ETag."""
+        self.fs.copy(obj.path, target)
+        landed = self.head(target)
+        multipart = bool(obj.etag and "-" in obj.etag)
+        if (
+            landed is None
+            or landed.size != obj.size
+            or (not multipart and obj.etag and landed.etag != obj.etag)
+        ):
+            raise IntegrityError(f"server-side copy of {what} did not verify", "re-run the copy")
+
+
+def _s3_profile(request: Request) -> Profile:
+    """The profile for an ``s3://`` URL, with the command line's overrides.
+
+    A named profile of another type is for the command's other URL (``cp
+    webdav://a s3://b -p nc``): this one then takes the default profile.
+    """
+    named = request.profile
+    name = named.name if isinstance(named, Profile) else named
+    config = request.config or load_config()
+    if name in config.profiles and config.profiles[name].type not in ("s3", "local"):
+        name = None
+    return get_profile(name, endpoint_url=request.endpoint_url, anon=request.anon, config=config)
+
+
+_async_cache: BoundedCache[tuple[Any, ...], JasminS3FileSystem] = BoundedCache(32)
+
+
+def _async_fs(profile: Profile, creds: tuple[Any, ...], pid: int) -> JasminS3FileSystem:
+    """Asynchronous instances per process: a forked worker must not reuse its parent's."""
+    return _async_cache.get_or_make(
+        (profile, creds, pid), lambda: s3_filesystem(profile, asynchronous=True)
+    )
+
+
+# --------------------------------------------------------------------------- https
+
+
+class HttpsBackend(S3Backend):
+    """Public object URLs (``https://host/bucket/key``), read anonymously, path-style."""
+
+    scheme = "https"
+    caps = Capabilities(buckets=True, read_only=True, checksum="md5-etag")
+
+    def __init__(self, profile: Profile | None = None, *args: Any) -> None:
+        super().__init__(profile, *args)
+        self.url_root = f"{args[0]}/" if args else ""
+
+    @classmethod
+    def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:
+        """An anonymous read-only location, or the chosen profile's when it has this host."""
+        parts = urlsplit(text)
+        endpoint = f"{parts.scheme}://{parts.netloc}"
+        path = unquote(parts.path).strip("/")  # object URLs are percent-encoded
+        paths.validate_key(path)
+        if request.profile is not None:
+            named = request.profile
+            prof = (
+                named if isinstance(named, Profile) else get_profile(named, config=request.config)
+            )
+            if prof.resolved_endpoint and urlsplit(prof.resolved_endpoint).netloc == parts.netloc:
+                return instance(S3Backend, prof), path
+        public = Profile(name="public", endpoint_url=endpoint, anon=True, source="env")
+        return instance(cls, public, endpoint), path
+
+    def to_url(self, fs_path: str) -> str:
+        """A usable object URL: the key percent-encoded."""
+        bucket, key = paths.split_bucket(fs_path)
+        return self.url_root + (paths.join(bucket, quote(key, safe="/")) if key else fs_path)
+
+    def require_writable(self, url: str) -> None:
+        """Public URLs are read-only."""
+        from ..errors import ReadOnly
+
+        raise ReadOnly(
+            f"{url} is a read-only public URL",
+            "write through an s3:// URL with a profile that has credentials",
+        )
