@@ -543,12 +543,16 @@ def get_profile(
     return profile
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))
+def write_config(data: dict[str, Any], path: Path) -> None:
+    """Write the whole config file atomically (mode 0600), every table kept (pools too)."""
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(data, fh)
+    os.replace(tmp, path)
 
 
 def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None) -> Path:
@@ -580,16 +584,5 @@ def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None
         existing = tomllib.loads(path.read_text())
     profiles = dict(existing.get("profiles", {}))
     profiles[name] = settings
-    lines = []
-    if existing.get("default_profile"):
-        lines.append(f"default_profile = {_toml_value(existing['default_profile'])}\n")
-    for pname, table in profiles.items():
-        lines.append(f"\n[profiles.{json.dumps(pname) if not pname.isidentifier() else pname}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines).lstrip("\n") + "\n")
-    os.replace(tmp, path)
+    write_config({**existing, "profiles": profiles}, path)
     return path

@@ -1,0 +1,280 @@
+"""A pool at run time: its registry, its backends' standing, and where a dataset is.
+
+``Pool.locate`` answers "which backend holds (or will hold) this dataset":
+the newest record if there is one; else a search of the backends in order
+(data written before the pool knew it, recorded once found); else, for a
+write, a placement decided and recorded before any byte is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..backends import Obj
+from ..errors import JasminAccessError, translate
+from ..stores import Location, resolve
+from .config import Member, PoolDef, parse_labels, pool_def
+from .placement import Choice, Standing, choose
+from .registry import Record, Registry
+
+__all__ = ["Listing", "Pool", "get_pool", "placing"]
+
+log = logging.getLogger(__name__)
+
+ENV_LABELS = "JASMIN_ACCESS_POOL_LABELS"
+USAGE_MAX_AGE = 3600.0  # seconds a usage snapshot is trusted for placement
+
+_request: ContextVar[tuple[int | None, dict[str, str]]] = ContextVar(
+    "pool_request", default=(None, {})
+)
+
+
+@contextmanager
+def placing(*, size: int | None = None, labels: dict[str, str] | None = None) -> Any:
+    """Size and labels for datasets placed inside the block.
+
+    Examples
+    --------
+    >>> with placing(size=12 * 10**9, labels={"tier": "cold"}):  # doctest: +SKIP
+    ...     ja.convert("run1/*.nc", "pool://nemo/run1.zarr")
+    """
+    token = _request.set((size, dict(labels or {})))
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def _requested() -> tuple[int | None, dict[str, str]]:
+    size, labels = _request.get()
+    env = os.environ.get(ENV_LABELS)
+    if env:
+        labels = {**parse_labels(env.split(",")), **labels}
+    return size, labels
+
+
+@dataclass
+class Listing:
+    """Datasets found at the top of each backend, and the backends that failed."""
+
+    objs: dict[str, tuple[str, Obj]] = field(default_factory=dict)
+    dirs: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def exists(loc: Location) -> bool:
+    """True when an object or a non-empty prefix is at ``loc``."""
+    if loc.backend.head(loc.path) is not None:
+        return True
+    return loc.backend.list_level(loc.path) != ([], [])
+
+
+class Pool:
+    """One pool: its definition, registry and backends."""
+
+    def __init__(self, definition: PoolDef) -> None:
+        self.d = definition
+        self.registry = Registry(definition.registry_url, definition.registry_profile)
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The pool's name."""
+        return self.d.name
+
+    def member_location(self, member: Member | str, dataset: str = "") -> Location:
+        """The location of ``dataset`` (or the base) on one backend."""
+        m = self.d.member(member) if isinstance(member, str) else member
+        url = m.url.rstrip("/") + ("/" + dataset if dataset else "")
+        return resolve(url, profile=m.profile)
+
+    # ------------------------------------------------------------------ where
+
+    def locate(self, dataset: str, *, write: bool = False) -> tuple[Member, Record | None]:
+        """The backend holding ``dataset``, or the one chosen for it when writing.
+
+        A read of a dataset that exists nowhere gets the first backend and no
+        record (the read then fails there, naming the URL).
+        """
+        rec = self.registry.current(dataset)
+        if rec is not None:
+            return self.d.member(rec.backend), rec
+        found = self.search(dataset)
+        if found is not None:
+            return found
+        if not write:
+            return self.d.members[0], None
+        size, labels = _requested()
+        choice = self.place(dataset, size=size, labels=labels)
+        rec = self.registry.write(
+            Record(dataset, choice.member.id, "placed", why=choice.why, size=size)
+        )
+        log.info("pool %s: %s placed on %s (%s)", self.name, dataset, choice.member.id, choice.why)
+        return choice.member, rec
+
+    def search(self, dataset: str) -> tuple[Member, Record] | None:
+        """Search the backends in order for ``dataset``; record it where found."""
+        for m in self.d.members:
+            try:
+                if not exists(self.member_location(m, dataset)):
+                    continue
+            except Exception as exc:  # an unreachable backend does not hide the others
+                log.warning("pool %s: backend %s not searched: %s", self.name, m.id, translate(exc))
+                continue
+            why = f"found on {m.id} (written before the pool recorded it)"
+            rec = self.registry.write(Record(dataset, m.id, "found", why=why))
+            log.warning(
+                "pool %s: %s was not in the registry; %s, now recorded",
+                self.name,
+                dataset,
+                why.split(" (")[0],
+            )
+            return m, rec
+        return None
+
+    def place(
+        self, dataset: str, *, size: int | None = None, labels: dict[str, str] | None = None
+    ) -> Choice:
+        """Choose a backend for a new dataset (nothing is written)."""
+        return choose(self.d, dataset, self.standings(), size=size, labels=labels)
+
+    # ------------------------------------------------------------------ usage
+
+    def standings(self, *, refresh: bool = False) -> dict[str, Standing]:
+        """Each backend's used bytes (cached usage, measured if missing or stale) and % full."""
+        usage, when = ({}, None) if refresh else self._cached_usage()
+        age = (datetime.now(UTC) - when).total_seconds() if when else None
+        if age is None or age > USAGE_MAX_AGE or set(usage) != {m.id for m in self.d.members}:
+            usage = self.measure()
+        out = {}
+        for m in self.d.members:
+            u = usage.get(m.id, {})
+            out[m.id] = Standing(m, u.get("used"), _disk_percent(self, m), u.get("error"))
+        return out
+
+    def _cached_usage(self) -> tuple[dict[str, Any], datetime | None]:
+        try:
+            return self.registry.usage()
+        except Exception as exc:
+            log.warning(
+                "pool %s: usage cache unreadable (%s); measuring", self.name, translate(exc)
+            )
+            return {}, None
+
+    def measure(self) -> dict[str, Any]:
+        """List every backend (in parallel), store the usage snapshot, return it."""
+
+        def one(m: Member) -> tuple[str, dict[str, Any]]:
+            try:
+                loc = self.member_location(m)
+                used = sum(o.size for page in loc.backend.walk_pages(loc.path) for o in page)
+                names = self._top_names(m, loc)
+                return m.id, {"used": used, "datasets": len(names)}
+            except Exception as exc:
+                return m.id, {"error": str(translate(exc))}
+
+        with ThreadPoolExecutor(max_workers=len(self.d.members)) as ex:
+            usage = dict(ex.map(one, self.d.members))
+        try:
+            self.registry.write_usage(usage)
+        except Exception as exc:
+            log.warning("pool %s: usage not cached (%s)", self.name, translate(exc))
+        return usage
+
+    def _top_names(self, m: Member, loc: Location) -> list[str]:
+        objs, dirs = loc.backend.list_level(loc.path)
+        names = [_base(p) for p in [o.path for o in objs] + dirs]
+        return [n for n in names if n and not n.startswith(".")]
+
+    # ------------------------------------------------------------------ listing
+
+    def list_top(self) -> Listing:
+        """Datasets at the top of every backend, listed in parallel; failures named."""
+
+        def one(m: Member) -> tuple[Member, Any]:
+            try:
+                loc = self.member_location(m)
+                return m, loc.backend.list_level(loc.path)
+            except Exception as exc:
+                return m, exc
+
+        out = Listing()
+        with ThreadPoolExecutor(max_workers=len(self.d.members)) as ex:
+            results = list(ex.map(one, self.d.members))
+        for m, res in results:
+            if isinstance(res, BaseException):
+                err = translate(res)
+                if not isinstance(err, JasminAccessError | OSError):
+                    raise res
+                out.failed[m.id] = str(err)
+                log.warning(
+                    "pool %s: backend %s (%s) failed, listing the others: %s",
+                    self.name,
+                    m.id,
+                    m.url,
+                    err,
+                )
+                continue
+            objs, dirs = res
+            for o in objs:
+                name = _base(o.path)
+                if name and not name.startswith("."):
+                    out.objs.setdefault(name, (m.id, o))
+            for d in dirs:
+                name = _base(d)
+                if name and not name.startswith(".") and name not in out.objs:
+                    out.dirs.setdefault(name, m.id)
+        return out
+
+
+def _base(fs_path: str) -> str:
+    return fs_path.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _disk_percent(pool: Pool, m: Member) -> float | None:
+    """% full of the disk under a local backend (statvfs), None elsewhere."""
+    if m.max_percent_full is None:
+        return None
+    try:
+        loc = pool.member_location(m)
+    except Exception:
+        return None
+    if not loc.caps.local_path:
+        return None
+    path = loc.path
+    while path and not os.path.exists(path):
+        path = os.path.dirname(path)
+    try:
+        st = os.statvfs(path or "/")
+    except OSError:
+        return None
+    total = st.f_blocks * st.f_frsize
+    free = st.f_bavail * st.f_frsize
+    return 100.0 * (total - free) / total if total else None
+
+
+_pools: dict[tuple[str, str], Pool] = {}
+_pools_lock = threading.Lock()
+
+
+def get_pool(name: str, config_file: str | None = None) -> Pool:
+    """The pool called ``name`` (shared per process while its definition is unchanged)."""
+    from pathlib import Path
+
+    definition = pool_def(name, Path(config_file) if config_file else None)
+    key = (name, repr(definition))
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            if len(_pools) > 64:
+                _pools.clear()
+            pool = _pools[key] = Pool(definition)
+        return pool
