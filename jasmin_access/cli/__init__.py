@@ -46,6 +46,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("open_cmds", "info"),
     "index": ("open_cmds", "index"),
     "config": ("config_cmd", "config"),
+    "pool": ("pool_cmd", "pool"),
 }
 
 
@@ -74,7 +75,8 @@ def cli() -> None:
     """Move ocean model output onto S3-compatible object stores (JASMIN) and read it back.
 
     URLs: s3://bucket/key (profile from --profile or the config), local://bucket/key
-    (the embedded local store), https://host/bucket/key (public, read-only), or local paths.
+    (the embedded local store), https://host/bucket/key (public, read-only), pool://NAME/DATASET
+    (several stores as one), or local paths.
     """
 
 

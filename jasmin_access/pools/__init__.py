@@ -9,7 +9,7 @@ from listings, and moves between backends that readers never see half done.
 from __future__ import annotations
 
 from .config import Member, PoolDef, Rule, add_pool, load_pools, pool_def, remove_pool
-from .moves import adopt, move, rebalance, status, where
+from .moves import adopt, move, place, rebalance, status, where
 from .pool import Pool, get_pool, placing
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "get_pool",
     "load_pools",
     "move",
+    "place",
     "placing",
     "pool_def",
     "rebalance",

@@ -160,7 +160,7 @@ def _member_table(m: Member, kind: str) -> dict[str, Any]:
         out["profile"] = m.profile
     if kind == "hierarchical":
         out["order"] = m.order
-    else:
+    if kind == "distributed" or m.weight == 0:
         out["weight"] = m.weight
     if m.quota is not None:
         out["quota"] = m.quota

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import IntegrityError, InvalidInput, NotFound
+from ..errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, QuotaExceeded
 from ..fs.transfer import _copy_decision, finish, plan, run_plan
 from ..stores import Location, resolve
 from .config import Member
@@ -25,7 +25,7 @@ from .placement import Standing, choose
 from .pool import Pool, exists, get_pool
 from .registry import Record
 
-__all__ = ["adopt", "move", "rebalance", "status", "where"]
+__all__ = ["adopt", "move", "place", "rebalance", "status", "where"]
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,10 @@ def status(name: str, *, refresh: bool = False) -> list[dict[str, Any]]:
         List every backend now instead of using the cached usage.
     """
     pool = get_pool(name)
-    cached, when = ({}, None) if refresh else pool.registry.usage()
-    usage = cached if when and set(cached) == {m.id for m in pool.d.members} else pool.measure()
-    _, when = pool.registry.usage() if usage is not cached else (None, when)
+    usage, when = ({}, None) if refresh else pool.registry.usage()
+    if when is None or set(usage) != {m.id for m in pool.d.members}:
+        usage = pool.measure()
+        when = pool.registry.usage()[1]
     standings = pool.standings()
     rows = []
     for m in pool.d.members:
@@ -121,6 +122,34 @@ def where(url: str) -> dict[str, Any]:
         "target": rec.target,
         "source": rec.source,
     }
+
+
+def place(
+    url: str, *, size: int | None = None, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Choose and record the backend for a new dataset before anything is written.
+
+    Raises
+    ------
+    AlreadyExists
+        When the dataset is already stored (move it instead).
+    QuotaExceeded
+        When no allowed backend has room for ``size`` more bytes.
+    """
+    name, dataset = _split_pool_url(url)
+    pool = get_pool(name)
+    rec = pool.registry.current(dataset, fresh=True)
+    held = rec if rec is not None and exists(pool.member_location(rec.backend, dataset)) else None
+    if held is None and rec is None and (found := pool.search(dataset)) is not None:
+        held = found[1]
+    if held is not None:
+        raise AlreadyExists(
+            f"{url} is already stored on {held.backend}",
+            f"move it with `jasmin-access pool move {url} --to BACKEND`",
+        )
+    choice = pool.place(dataset, size=size, labels=labels)
+    pool.registry.write(Record(dataset, choice.member.id, "placed", why=choice.why, size=size))
+    return {"url": url, "backend": choice.member.id, "why": choice.why}
 
 
 def move(url: str, to: str, *, progress: bool = False, workers: int = 8) -> dict[str, Any]:
@@ -191,8 +220,6 @@ def _check_room(pool: Pool, target: Member, size: int | None) -> None:
     st = pool.standings().get(target.id, Standing(target))
     refusal = st.refusal(size, read_only_weight=True)
     if refusal:
-        from ..errors import QuotaExceeded
-
         raise QuotaExceeded(f"cannot move to {refusal}", "choose another backend with --to")
 
 

@@ -1,0 +1,90 @@
+"""Pool definitions: the issue's TOML shape reads back, pool add/show/rm, bad tables refused."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+
+from jasmin_access.config import add_profile, config_path, load_config
+from jasmin_access.errors import ConfigError
+from jasmin_access.pools import load_pools, pool_def
+from jasmin_access.pools.config import pool_from_table
+from tests.cli.helpers import cli_run
+
+ISSUE_SHAPE = """
+[pools.nemo]
+type = "hierarchical"
+registry = "s3://nemo-run/.pool"
+[[pools.nemo.backends]]
+id = "tenancy"
+url = "s3://nemo-run/data"
+profile = "jasmin"
+order = 0
+quota = "10 TB"
+[[pools.nemo.backends]]
+id = "gws"
+url = "/gws/nopw/j04/nemo/pool"
+order = 1
+max_percent_full = 90
+labels = { tier = "cold" }
+[[pools.nemo.rules]]
+match = "*_1d_*"
+to = "gws"
+"""
+
+
+def test_issue_shape_reads_and_survives_profile_edits() -> None:
+    config_path().write_text(ISSUE_SHAPE)
+    nemo = pool_def("nemo")
+    assert [m.id for m in nemo.members] == ["tenancy", "gws"]
+    assert nemo.members[0].quota == 10 * 10**12
+    assert nemo.members[1].labels == {"tier": "cold"}
+    assert nemo.members[1].max_percent_full == 90
+    assert nemo.rules[0].match == "*_1d_*" and nemo.rules[0].to == "gws"
+    assert nemo.registry_url == "s3://nemo-run/.pool"
+    add_profile("jasmin", {"tenancy": "nemo-o", "anon": True})  # rewrites the file
+    assert load_pools()["nemo"] == nemo
+    assert "jasmin" in load_config().profiles
+    assert pool_from_table("nemo", nemo.as_table()).members == nemo.members  # round trip
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ({"backends": []}, "no backends"),
+        ({"backends": [{"id": "a", "url": "/x", "colour": 1}]}, "colour"),
+        ({"backends": [{"id": "a", "url": "/x"}], "rules": [{"to": "zz"}]}, "zz"),
+        ({"backends": [{"id": "a", "url": "/x", "weight": 2}]}, "order"),
+        ({"backends": [{"id": "a", "url": "/x", "quota": "lots"}]}, "quota"),
+        ({"backends": [{"id": "a", "url": "/x"}, {"id": "a", "url": "/y"}]}, "repeat"),
+        ({"backends": [{"id": "a", "url": "pool://p"}]}, "itself"),
+        ({"type": "striped", "backends": [{"id": "a", "url": "/x"}]}, "type"),
+    ],
+)
+def test_bad_tables_refused_with_the_setting(table: dict, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        pool_from_table("p", table)
+
+
+def test_cli_add_show_rm(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    code, out, err = cli_run(
+        capsys, "pool", "add", "nemo",
+        "--backend", f"id=fast,url={tmp_path}/a,quota=1GB",
+        "--backend", f"id=cold,url={tmp_path}/b,max_percent_full=90,label.tier=cold",
+        "--rule", "match=*_1d_*,to=tier=cold",
+    )  # fmt: skip
+    assert code == 0, err
+    stored = tomllib.loads(config_path().read_text())["pools"]["nemo"]
+    assert stored["backends"][1]["labels"] == {"tier": "cold"}
+    assert stored["rules"] == [{"match": "*_1d_*", "to": "tier=cold"}]
+    code, out, _ = cli_run(capsys, "--json", "pool", "show", "nemo")
+    shown = json.loads(out)
+    assert shown["name"] == "nemo" and shown["backends"][0]["quota"] == 10**9
+    code, out, _ = cli_run(capsys, "pool", "show")
+    assert "rule 1: *_1d_* -> tier=cold" in out
+    code, out, _ = cli_run(capsys, "pool", "rm", "nemo")
+    assert code == 0 and load_pools() == {}
+    code, _, err = cli_run(capsys, "pool", "status", "nemo")
+    assert code != 0 and "unknown pool 'nemo'" in err and "Traceback" not in err
