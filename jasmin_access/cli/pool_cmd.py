@@ -139,9 +139,9 @@ def status(name: str, refresh: bool) -> None:
         state = "ok" if r["accepts_new"] else "no new data"
         state = state if r["reachable"] else f"UNREACHABLE: {r['error']}"
         datasets = r["datasets"] if r["datasets"] is not None else "-"
+        quota = human(r["quota"]) if r["quota"] else "-"
         echo(
-            f"{r['backend']:<12} {human(r['used']):>10} {human(r['quota']) if r['quota'] else '-':>10}"
-            f" {pct:>6} {datasets:>8}  {state}"
+            f"{r['backend']:<12} {human(r['used']):>10} {quota:>10} {pct:>6} {datasets:>8}  {state}"
         )
     when = rows[0]["usage_time"] if rows else None
     note(f"usage measured {when}" + ("" if refresh else " (--refresh to list again)"))

@@ -34,11 +34,8 @@ def test_hierarchical_creates_land_on_the_first_backend(dirs: list[Path]) -> Non
 def test_distributed_spreads_by_weight() -> None:
     """1,000 seeded choices over weights 1:2:7 land within 4 sigma of 10/20/70 %."""
     weights = [1.0, 2.0, 7.0]
-    pool = pool_from_table(
-        "d",
-        {"type": "distributed",
-         "backends": [{"id": f"b{i}", "url": f"/x{i}", "weight": w} for i, w in enumerate(weights)]},
-    )  # fmt: skip
+    members = [{"id": f"b{i}", "url": f"/x{i}", "weight": w} for i, w in enumerate(weights)]
+    pool = pool_from_table("d", {"type": "distributed", "backends": members})
     standings = {m.id: Standing(m, used=0) for m in pool.members}
     n = 1000
     counts = {m.id: 0 for m in pool.members}
