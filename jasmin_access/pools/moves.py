@@ -169,6 +169,7 @@ def move(url: str, to: str, *, progress: bool = False, workers: int = 8) -> dict
     target = pool.d.member(to)
     rec = pool.registry.current(dataset, fresh=True) or _found(pool, dataset)
     if rec.state in ("moving", "moved"):
+        rec = pool.registry.details(rec)  # the target or source is in the body
         going = rec.target if rec.state == "moving" else rec.backend
         if going != to:
             raise InvalidInput(

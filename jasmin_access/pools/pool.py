@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -175,7 +176,7 @@ class Pool:
         def one(m: Member) -> tuple[str, dict[str, Any]]:
             try:
                 loc = self.member_location(m)
-                used = sum(o.size for page in loc.backend.walk_pages(loc.path) for o in page)
+                used = sum(o.size for o in _walk_datasets(loc))
                 names = self._top_names(m, loc)
                 return m.id, {"used": used, "datasets": len(names)}
             except Exception as exc:
@@ -233,6 +234,15 @@ class Pool:
                 if name and not name.startswith(".") and name not in out.objs:
                     out.dirs.setdefault(name, m.id)
         return out
+
+
+def _walk_datasets(loc: Location) -> Iterator[Obj]:
+    """Every object below a backend's base, except the pool's own (``.pool``)."""
+    base = loc.path.rstrip("/")
+    for page in loc.backend.walk_pages(base):
+        for o in page:
+            if not o.path[len(base) :].replace("\\", "/").lstrip("/").startswith("."):
+                yield o
 
 
 def _base(fs_path: str) -> str:
