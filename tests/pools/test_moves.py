@@ -99,8 +99,8 @@ def test_move_killed_at_random_points_stays_readable_and_resumes(dirs: list[Path
 def test_two_processes_writing_different_datasets_keep_both_records(
     dirs: list[Path], tmp_path: Path
 ) -> None:
-    url = define("c", [{"id": "a", "url": str(dirs[0]), "weight": 1},
-                       {"id": "b", "url": str(dirs[1]), "weight": 1}], type="distributed")  # fmt: skip
+    members = [{"id": "a", "url": str(dirs[0])}, {"id": "b", "url": str(dirs[1])}]
+    url = define("c", members, type="distributed")
     src = tmp_path / "src"
     src.mkdir()
     for i in range(20):
