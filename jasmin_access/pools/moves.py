@@ -241,6 +241,7 @@ def _copy(src: Location, dst: Location, progress: bool, workers: int) -> None:
 
 def _delete(loc: Location) -> None:
     if not exists(loc):
+        loc.backend.remove_empty_dirs(loc.path)  # an earlier run deleted the files
         return
     doomed = [o.path for page in loc.backend.walk_pages(loc.path.rstrip("/")) for o in page]
     obj = None if doomed else loc.backend.head(loc.path)

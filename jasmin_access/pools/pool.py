@@ -128,7 +128,7 @@ class Pool:
                 if not exists(self.member_location(m, dataset)):
                     continue
             except Exception as exc:  # an unreachable backend does not hide the others
-                log.warning("pool %s: backend %s not searched: %s", self.name, m.id, translate(exc))
+                log.warning("pool %s: backend %s not searched: %s", self.name, m.id, _why(m, exc))
                 continue
             why = f"found on {m.id} (written before the pool recorded it)"
             rec = self.registry.write(Record(dataset, m.id, "found", why=why))
@@ -180,7 +180,7 @@ class Pool:
                 names = self._top_names(m, loc)
                 return m.id, {"used": used, "datasets": len(names)}
             except Exception as exc:
-                return m.id, {"error": str(translate(exc))}
+                return m.id, {"error": str(_why(m, exc))}
 
         with ThreadPoolExecutor(max_workers=len(self.d.members)) as ex:
             usage = dict(ex.map(one, self.d.members))
@@ -212,7 +212,7 @@ class Pool:
             results = list(ex.map(one, self.d.members))
         for m, res in results:
             if isinstance(res, BaseException):
-                err = translate(res)
+                err = _why(m, res)
                 if not isinstance(err, JasminAccessError | OSError):
                     raise res
                 out.failed[m.id] = str(err)
@@ -243,6 +243,11 @@ def _walk_datasets(loc: Location) -> Iterator[Obj]:
         for o in page:
             if not o.path[len(base) :].replace("\\", "/").lstrip("/").startswith("."):
                 yield o
+
+
+def _why(m: Member, exc: BaseException) -> BaseException:
+    """A backend's failure as one line naming its URL."""
+    return translate(exc, action="listing", url=m.url, profile=m.profile)
 
 
 def _base(fs_path: str) -> str:

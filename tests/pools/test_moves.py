@@ -17,6 +17,7 @@ import pytest
 
 from jasmin_access import pools
 from jasmin_access.fs import cat, ls
+from jasmin_access.localstore import TMP_PREFIX
 from tests.pools.conftest import define, put
 
 EXE = str(Path(sys.executable).with_name("jasmin-access"))
@@ -91,7 +92,8 @@ def test_move_killed_at_random_points_stays_readable_and_resumes(dirs: list[Path
         assert done.returncode == 0, done.stderr
         _readable(url, content)
         src_dir = dirs[1] if dst == "hot" else dirs[0]
-        assert not (src_dir / "run1").exists()  # the old copy is gone once finished
+        left = [p.name for p in (src_dir / "run1").rglob("*") if p.is_file()]
+        assert all(n.startswith(TMP_PREFIX) for n in left), left  # the old copy is gone
         assert pools.where(f"{url}/run1")["state"] == "settled"
     assert killed >= 2, states  # the test did interrupt moves, at these states
 
