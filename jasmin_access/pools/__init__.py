@@ -8,9 +8,23 @@ from listings, and moves between backends that readers never see half done.
 
 from __future__ import annotations
 
-from .config import Member, PoolDef, Rule, add_pool, load_pools, pool_def, remove_pool
-from .moves import adopt, move, place, rebalance, status, where
-from .pool import Pool, get_pool, placing
+import importlib
+from typing import Any
+
+_HOMES = {
+    **dict.fromkeys(("Member", "PoolDef", "Rule", "add_pool", "load_pools"), "config"),
+    **dict.fromkeys(("pool_def", "remove_pool"), "config"),
+    **dict.fromkeys(("adopt", "move", "place", "rebalance", "status", "where"), "moves"),
+    **dict.fromkeys(("Pool", "get_pool", "placing"), "pool"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import what is asked for on first use (``ls pool://`` needs no copy machinery)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+
 
 __all__ = [
     "Member",

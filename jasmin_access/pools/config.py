@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 from ..config import config_path, write_config
 from ..errors import ConfigError, InvalidInput
-from ..reading.cache import parse_size
 
 __all__ = [
     "Member",
@@ -188,6 +187,13 @@ def parse_labels(items: tuple[str, ...] | list[str] | None) -> dict[str, str]:
             )
         out[key.strip()] = value.strip()
     return out
+
+
+def parse_size(text: str | int | float) -> int:
+    """``"10 TB"`` → bytes (the reader's parser, imported only when a size is read)."""
+    from ..reading.cache import parse_size as parse
+
+    return parse(text)
 
 
 def _fail(where: str, problem: str, fix: str) -> ConfigError:

@@ -311,9 +311,9 @@ def _dataset_sizes(base: Location) -> dict[str, int]:
 def adopt(name: str, url: str) -> dict[str, Any]:
     """Record data already stored under one of the pool's backends (nothing is copied)."""
     pool = get_pool(name)
-    loc = resolve(url)
     for m in pool.d.members:
         base = pool.member_location(m)
+        loc = resolve(url, profile=m.profile)  # the URL as this backend's profile sees it
         if base.backend.identity != loc.backend.identity:
             continue
         prefix = base.path.rstrip("/") + "/"
