@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..datasets import Tree, small_objects
 from ..harness import Bench, Run
 
-__all__ = ["BUCKET", "expect_count", "human_count", "small_tree"]
+__all__ = ["BUCKET", "arrived", "expect_count", "human_count", "small_tree"]
 
 BUCKET = "bench"
 
@@ -39,6 +40,18 @@ def expect_count(count: int) -> object:
         if str(count) not in numbers:
             tail = run.stdout.strip()[-200:]
             raise ValueError(f"output does not report {count} objects: {tail!r}")
+        return ""
+
+    return check
+
+
+def arrived(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
+    """A run check: ``size_of()`` bytes must have arrived at the destination."""
+
+    def check(run: Run) -> str:
+        got = size_of()
+        if got != expected:
+            raise ValueError(f"{got} bytes arrived, expected {expected}")
         return ""
 
     return check

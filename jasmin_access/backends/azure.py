@@ -14,6 +14,8 @@ on fsspec's event loop; zarr reaches it through a thread wrapper.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +33,9 @@ from .base import Backend, Capabilities, Request, choose_profile, instance
 from .generic import FsspecBackend, PicklesByBackend
 
 __all__ = ["AzureBackend", "JasminAzureFileSystem"]
+
+# the SDK logs every request and response at INFO: keep -v output about our own work
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 class JasminAzureFileSystem(PicklesByBackend, AzureBlobFileSystem):
@@ -149,6 +154,20 @@ class AzureBackend(FsspecBackend):
     def make_bucket(self, bucket: str) -> None:
         """Create the container."""
         self.fs.mkdir(bucket)
+
+    def rmdir(self, fs_dir: str) -> None:
+        """Remove an empty "directory": its marker blob (``dir/``, or ``dir`` flagged as one)."""
+        base = fs_dir.rstrip("/")
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(base + "/")
+        self.fs.invalidate_cache()
+        try:
+            flagged = self.fs.info(base).get("type") == "directory" and not self.fs.ls(base)
+        except FileNotFoundError:
+            flagged = False
+        if flagged:  # adlfs's own form: a blob named like the directory, flagged as one
+            self.fs.rm_file(base)
+            self.fs.invalidate_cache()
 
     def describe(self, fs_path: str) -> dict[str, Any]:
         """Content type and user metadata of a blob."""

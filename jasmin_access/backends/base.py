@@ -40,6 +40,7 @@ __all__ = [
     "choose_profile",
     "clear_caches",
     "instance",
+    "is_marker",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ class Obj(NamedTuple):
     size: int
     mtime: datetime | None
     etag: str | None
+
+
+def is_marker(obj: Obj) -> bool:
+    """True for a directory marker (``prefix/``, zero bytes): an empty directory, not a file."""
+    return obj.path.endswith("/")
 
 
 @dataclass(frozen=True)
@@ -309,14 +315,30 @@ class Backend:
                 objs.append(self._obj(e))
         return objs, dirs
 
-    def walk_pages(self, fs_dir: str) -> Iterator[list[Obj]]:
-        """Every object below ``fs_dir``, a directory at a time."""
+    def walk_pages(self, fs_dir: str, markers: bool = False) -> Iterator[list[Obj]]:
+        """Every object below ``fs_dir``, a directory at a time.
+
+        With ``markers``, each empty directory comes as a zero-byte object whose
+        path ends in ``/`` (a directory marker, see :func:`is_marker`).
+        """
         stack = [fs_dir.rstrip("/")]
         while stack:
-            objs, dirs = self.list_level(stack.pop())
+            current = stack.pop()
+            objs, dirs = self.list_level(current)
+            if markers and not objs and not dirs and self.prefix_exists(current):
+                objs = [Obj(current + "/", 0, None, None)]
             if objs:
                 yield objs
             stack.extend(sorted(dirs, reverse=True))
+
+    def prefix_exists(self, fs_dir: str) -> bool:
+        """True when a directory exists at ``fs_dir``, if only an empty one."""
+        if self.list_level(fs_dir) != ([], []):
+            return True
+        try:
+            return bool(self.fs.isdir(fs_dir))
+        except (OSError, ValueError):
+            return False
 
     def head(self, fs_path: str) -> Obj | None:
         """The object at ``fs_path``, or None (a directory is not an object)."""
@@ -404,11 +426,17 @@ class Backend:
         return bytes(self.fs.cat_file(fs_path, start=start, end=stop))
 
     def delete_many(self, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
-        """Delete objects; returns ``(failures as (url, message), bulk_refused)``."""
+        """Delete objects (and empty directories named as markers, ``dir/``).
+
+        Returns ``(failures as (url, message), bulk_refused)``.
+        """
 
         def one(fs_path: str) -> tuple[str, str] | None:
             try:
-                self.fs.rm_file(fs_path)
+                if fs_path.endswith("/"):
+                    self.rmdir(fs_path.rstrip("/"))
+                else:
+                    self.fs.rm_file(fs_path)
             except Exception as exc:
                 url = self.to_url(fs_path)
                 return url, str(translate(exc, action="deleting", url=url))
@@ -417,7 +445,9 @@ class Backend:
         if not fs_paths:
             return [], False
         with ThreadPoolExecutor(max_workers=min(DELETE_WORKERS, len(fs_paths))) as pool:
-            return [r for r in pool.map(one, fs_paths) if r is not None], False
+            failures = [r for r in pool.map(one, fs_paths) if r is not None]
+        self.fs.invalidate_cache()  # listings cached by the client are stale now
+        return failures, False
 
     def remove_empty_dirs(self, fs_dir: str) -> None:
         """Remove ``fs_dir`` and the empty directories below it (directory backends)."""

@@ -9,15 +9,17 @@ build on :class:`FsspecBackend` with their own client and settings.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 import fsspec
+from fsspec.callbacks import Callback
 from fsspec.registry import known_implementations, registry
 
 from .. import paths
-from ..errors import InvalidInput
-from .base import Backend, Capabilities, Request, instance
+from ..errors import IntegrityError, InvalidInput
+from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance
 
 __all__ = ["AutoMkdirMixin", "FsspecBackend", "PicklesByBackend", "generic_class"]
 
@@ -42,6 +44,25 @@ class FsspecBackend(Backend):
             return fsspec.filesystem(self.protocol, asynchronous=True, skip_instance_cache=True)
         return fsspec.filesystem(self.protocol)
 
+    def upload(self, local_path: str, target: str, what: str, tick: Tick = _noop) -> None:
+        """The filesystem's own ``put_file`` (one streamed request), verified by size."""
+        self.prepare_parent(target)
+        size = os.path.getsize(local_path)
+        with _Ticks(tick, size) as callback:
+            self.fs.put_file(local_path, target, callback=callback)
+        self._verify_landed(target, size, (size, ""), what)
+
+    def download(self, obj: Obj, tmp: str, what: str, tick: Tick = _noop) -> None:
+        """The filesystem's own ``get_file`` (one streamed request), verified by size."""
+        with _Ticks(tick, obj.size) as callback:
+            self.fs.get_file(obj.path, tmp, callback=callback)
+        got = os.path.getsize(tmp)
+        if got != obj.size:
+            raise IntegrityError(
+                f"size mismatch for {what}: expected {obj.size} bytes, got {got}",
+                "re-run the same command to transfer it again",
+            )
+
     def fs_path(self, rest: str) -> str:
         """The path fsspec uses for ``scheme://rest``."""
         return str(self.fs._strip_protocol(f"{self.protocol}://{rest.strip('/')}")).rstrip("/")
@@ -49,6 +70,29 @@ class FsspecBackend(Backend):
     def to_url(self, fs_path: str) -> str:
         """``scheme://path``."""
         return f"{self.scheme}://{fs_path.strip('/')}"
+
+
+class _Ticks(Callback):
+    """fsspec progress reported as byte counts to a tick function; the rest at the end."""
+
+    def __init__(self, tick: Tick, size: int) -> None:
+        super().__init__()
+        self.tick, self.size, self.told = tick, size, 0
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        """Report what moved since the last call (fsspec sets ``value``)."""
+        step = min(int(self.value or 0), self.size) - self.told
+        if step > 0:
+            self.told += step
+            self.tick(step)
+
+    def __enter__(self) -> _Ticks:
+        return self
+
+    def __exit__(self, exc_type: Any, *args: Any) -> None:
+        if exc_type is None and self.told < self.size:
+            self.tick(self.size - self.told)
+            self.told = self.size
 
 
 def generic_class(scheme: str) -> type[FsspecBackend] | None:

@@ -141,8 +141,8 @@ class LocalBackend(Backend):
             return [], []
         return _level(fs_dir)
 
-    def walk_pages(self, fs_dir: str) -> Iterator[list[Obj]]:
-        """Depth first, one directory a page."""
+    def walk_pages(self, fs_dir: str, markers: bool = False) -> Iterator[list[Obj]]:
+        """Depth first, one directory a page; empty directories as markers if asked."""
         stack = [fs_dir]
         while stack:
             current = stack.pop()
@@ -150,9 +150,15 @@ class LocalBackend(Backend):
                 objs, dirs = _level(current)
             except (FileNotFoundError, NotADirectoryError):
                 continue
+            if markers and not objs and not dirs:  # an empty directory: the local marker
+                objs = [Obj(current.rstrip("/") + "/", 0, _mtime(os.stat(current)), None)]
             if objs:
                 yield objs
             stack.extend(sorted(dirs, reverse=True))
+
+    def prefix_exists(self, fs_dir: str) -> bool:
+        """A directory, if an empty one."""
+        return os.path.isdir(fs_dir)
 
     def head(self, fs_path: str) -> Obj | None:
         """``os.stat`` of a regular file."""
@@ -186,7 +192,10 @@ class LocalBackend(Backend):
         return failures, False
 
     def _unlink(self, fs_path: str) -> None:
-        os.unlink(fs_path)
+        if fs_path.endswith("/"):  # an empty directory (a marker)
+            os.rmdir(fs_path)
+        else:
+            os.unlink(fs_path)
 
     def remove_empty_dirs(self, fs_dir: str) -> None:
         """Remove ``fs_dir`` and the directories below it that are empty."""
@@ -210,10 +219,12 @@ class LocalBackend(Backend):
     def upload(self, local_path: str, target: str, what: str, tick: Tick = _noop) -> None:
         """Copy through a temporary file beside ``target``, compared before it is placed."""
         with temp_beside(target) as tmp:
-            shutil.copyfile(local_path, tmp)
+            with open(local_path, "rb") as src, open(tmp, "wb") as dst:
+                while block := src.read(8 << 20):  # in blocks: a progress bar moves by bytes
+                    dst.write(block)
+                    tick(len(block))
             if checksums.local_etag(tmp) != checksums.local_etag(local_path):
                 raise IntegrityError(f"copy of {what} does not match its source", "re-run the copy")
-            tick(os.path.getsize(tmp))
             place(tmp, target)
 
     def download(self, obj: Obj, tmp: str, what: str, tick: Tick = _noop) -> None:
@@ -308,7 +319,10 @@ class StoreBackend(LocalBackend):
         os.makedirs(os.path.join(self.fs_root, bucket), exist_ok=True)
 
     def _unlink(self, fs_path: str) -> None:
-        self.fs.rm_file(fs_path)
+        if fs_path.endswith("/"):  # an empty directory (a marker)
+            self.fs.rm(fs_path.rstrip("/"), recursive=True)
+        else:
+            self.fs.rm_file(fs_path)
 
     def delete_many(self, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
         """Delete, pruning emptied prefixes but keeping the buckets."""

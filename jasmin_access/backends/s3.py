@@ -28,7 +28,7 @@ from ..config import Profile, get_profile, load_config
 from ..errors import IntegrityError, JasminAccessError, NotFound, WrongEndpoint, translate
 from . import _s3_transfer as engine
 from . import checksums
-from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance
+from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
 
 __all__ = ["HttpsBackend", "JasminS3FileSystem", "S3Backend", "s3_config_kwargs"]
 
@@ -291,11 +291,11 @@ class S3Backend(Backend):
         objs: list[Obj] = []
         dirs: list[str] = []
         for page_objs, page_dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
-            objs.extend(o for o in page_objs if not o.path.endswith("/"))
+            objs.extend(o for o in page_objs if not is_marker(o))
             dirs.extend(page_dirs)
         return objs, dirs
 
-    def walk_pages(self, fs_dir: str) -> Iterator[list[Obj]]:
+    def walk_pages(self, fs_dir: str, markers: bool = False) -> Iterator[list[Obj]]:
         """The first level with a delimiter, then each sub-prefix flat, in parallel.
 
         Pages stream through a bounded queue, so memory stays flat however
@@ -304,14 +304,22 @@ class S3Backend(Backend):
         bucket, key = paths.split_bucket(fs_dir)
         subdirs: list[str] = []
         for objs, dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
-            objs = [o for o in objs if not o.path.endswith("/")]
+            objs = [o for o in objs if markers or not is_marker(o)]
             if objs:
                 yield objs
             subdirs.extend(dirs)
         if subdirs:
-            yield from self._parallel_pages(bucket, subdirs)
+            yield from self._parallel_pages(bucket, subdirs, markers)
 
-    def _parallel_pages(self, bucket: str, subdirs: list[str]) -> Iterator[list[Obj]]:
+    def prefix_exists(self, fs_dir: str) -> bool:
+        """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
+        bucket, key = paths.split_bucket(fs_dir)
+        objs, dirs = next(self._pages(bucket, paths.as_dir(key), delimiter=False), ([], []))
+        return bool(objs or dirs)
+
+    def _parallel_pages(
+        self, bucket: str, subdirs: list[str], markers: bool = False
+    ) -> Iterator[list[Obj]]:
         pages: queue.Queue[Any] = queue.Queue(maxsize=64)
         stop = threading.Event()
 
@@ -329,7 +337,7 @@ class S3Backend(Backend):
                 for objs, _dirs in self._pages(bucket, paths.as_dir(key), delimiter=False):
                     if stop.is_set():
                         return
-                    put([o for o in objs if not o.path.endswith("/")])
+                    put([o for o in objs if markers or not is_marker(o)])
             except BaseException as exc:  # handed to the consumer
                 put(exc)
             finally:

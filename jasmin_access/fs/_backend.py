@@ -12,7 +12,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from .. import paths
 from ..backends import Obj
+from ..backends.base import is_marker
 from ..errors import translating
 from ..stores import Location, resolve
 
@@ -21,9 +23,12 @@ __all__ = [
     "bucket_exists",
     "head",
     "head_info",
+    "is_marker",
     "list_buckets",
     "list_level",
     "locate",
+    "prefix_exists",
+    "rel_key",
     "sep_join",
     "walk_pages",
 ]
@@ -48,6 +53,11 @@ def sep_join(loc: Location, base: str, rel: str) -> str:
     return loc.backend.join(base, rel)
 
 
+def rel_key(loc: Location, base: str, path: str) -> str:
+    """``path`` relative to the directory ``base`` (``/``-separated)."""
+    return paths.relative(base, path) if base else path.lstrip("/")
+
+
 def list_level(loc: Location, fs_dir: str) -> tuple[list[Obj], list[str]]:
     """One level below the directory ``fs_dir``: objects and sub-prefixes (fs paths).
 
@@ -57,9 +67,18 @@ def list_level(loc: Location, fs_dir: str) -> tuple[list[Obj], list[str]]:
     return loc.backend.list_level(fs_dir)
 
 
-def walk_pages(loc: Location, fs_dir: str) -> Iterator[list[Obj]]:
-    """Every object below ``fs_dir``, page by page (markers dropped)."""
-    return loc.backend.walk_pages(fs_dir)
+def walk_pages(loc: Location, fs_dir: str, *, markers: bool = False) -> Iterator[list[Obj]]:
+    """Every object below ``fs_dir``, page by page.
+
+    Directory markers (zero-byte ``prefix/`` objects, empty directories) are
+    dropped, or with ``markers`` kept as objects whose path ends in ``/``.
+    """
+    return loc.backend.walk_pages(fs_dir, markers=markers)
+
+
+def prefix_exists(loc: Location, fs_dir: str) -> bool:
+    """True when anything is stored below ``fs_dir``, if only a directory marker."""
+    return loc.backend.prefix_exists(fs_dir)
 
 
 def head(loc: Location, fs_path: str) -> Obj | None:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from jasmin_access.backends import Capabilities, backend_class
+from jasmin_access.backends.base import is_marker
 from jasmin_access.backends.local import place as place_file
 from jasmin_access.backends.local import temp_beside
 from jasmin_access.errors import NotFound, translating
@@ -181,3 +182,22 @@ def test_pickles_carry_no_secret(place: Place) -> None:
         assert TEST_SECRET.encode() not in blob and WEBDAV_PASSWORD.encode() not in blob
     again = pickle.loads(pickle.dumps(loc))
     assert again.backend.read_bytes(again.path) == b"x"  # the worker re-reads its credentials
+
+
+def test_directory_markers_when_asked(place: Place) -> None:
+    root = place.loc()
+    empty = place.loc("m/empty")
+    if root.caps.directories or root.caps.local_path:
+        root.fs.makedirs(empty.path, exist_ok=True)
+    else:  # object stores: a zero-byte "prefix/" object, as consoles make them
+        root.fs.pipe_file(empty.path + "/", b"")
+    place.put("m/full/x.nc", b"x")
+    assert root.backend.prefix_exists(empty.path)
+    assert not root.backend.prefix_exists(place.loc("m/none").path)
+    plain = [o.path for page in root.backend.walk_pages(place.loc("m").path) for o in page]
+    assert _names(plain) == ["x.nc"]
+    kept = [o for page in root.backend.walk_pages(place.loc("m").path, markers=True) for o in page]
+    marks = [o for o in kept if is_marker(o)]
+    assert [root.backend.to_url(o.path.rstrip("/")) for o in marks] == [empty.url]
+    failures, _ = root.backend.delete_many([o.path for o in marks])
+    assert failures == [] and not root.backend.prefix_exists(empty.path)
