@@ -85,7 +85,8 @@ class PoolBackend(Backend):
         return paths.join(pool_path, rel) if rel else pool_path
 
     def _map(self, loc: Location, pool_path: str, obj: Obj) -> Obj:
-        return obj._replace(path=self._back(loc, pool_path, obj.path))
+        marker = "/" if obj.path.endswith("/") else ""  # an empty directory stays one
+        return obj._replace(path=self._back(loc, pool_path, obj.path) + marker)
 
     # ------------------------------------------------------------------ listing
 
@@ -114,20 +115,28 @@ class PoolBackend(Backend):
         objs, dirs = loc.backend.list_level(loc.path)
         return [self._map(loc, base, o) for o in objs], [self._back(loc, base, d) for d in dirs]
 
-    def walk_pages(self, fs_dir: str) -> Iterator[list[Obj]]:
-        """Every object below, dataset by dataset."""
+    def walk_pages(self, fs_dir: str, markers: bool = False) -> Iterator[list[Obj]]:
+        """Every object below, dataset by dataset (empty directories as markers if asked)."""
         name, dataset, _ = _parts(fs_dir)
         if dataset:
             loc, base = self._route(fs_dir)
-            for page in loc.backend.walk_pages(loc.path):
+            for page in loc.backend.walk_pages(loc.path, markers):
                 yield [self._map(loc, base, o) for o in page]
             return
         objs, dirs = self.list_level(name)
         if objs:
             yield objs
         with ThreadPoolExecutor(max_workers=8) as ex:
-            for pages in ex.map(lambda d: list(self.walk_pages(d)), dirs):
+            for pages in ex.map(lambda d: list(self.walk_pages(d, markers)), dirs):
                 yield from pages
+
+    def prefix_exists(self, fs_dir: str) -> bool:
+        """A defined pool, or a directory below a dataset on its backend."""
+        name, dataset, _ = _parts(fs_dir)
+        if not dataset:
+            return self.bucket_exists(name)
+        loc, _ = self._route(fs_dir)
+        return loc.backend.prefix_exists(loc.path)
 
     def head(self, fs_path: str) -> Obj | None:
         """The object, through its dataset's backend."""
