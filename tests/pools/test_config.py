@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -13,30 +14,18 @@ from jasmin_access.pools import load_pools, pool_def
 from jasmin_access.pools.config import pool_from_table
 from tests.cli.helpers import cli_run
 
-ISSUE_SHAPE = """
-[pools.nemo]
-type = "hierarchical"
-registry = "s3://nemo-run/.pool"
-[[pools.nemo.backends]]
-id = "tenancy"
-url = "s3://nemo-run/data"
-profile = "jasmin"
-order = 0
-quota = "10 TB"
-[[pools.nemo.backends]]
-id = "gws"
-url = "/gws/nopw/j04/nemo/pool"
-order = 1
-max_percent_full = 90
-labels = { tier = "cold" }
-[[pools.nemo.rules]]
-match = "*_1d_*"
-to = "gws"
-"""
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "pools.md"
+
+
+def _documented_shape() -> str:
+    """The first TOML block of docs/pools.md (the issue's shape): docs and tests agree."""
+    text = DOCS.read_text()
+    start = text.index("```toml\n") + len("```toml\n")
+    return text[start : text.index("```", start)]
 
 
 def test_issue_shape_reads_and_survives_profile_edits() -> None:
-    config_path().write_text(ISSUE_SHAPE)
+    config_path().write_text(_documented_shape())
     nemo = pool_def("nemo")
     assert [m.id for m in nemo.members] == ["tenancy", "gws"]
     assert nemo.members[0].quota == 10 * 10**12
