@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,20 @@ def test_data_written_before_the_pool_is_found_recorded_and_said_once(
     assert len(said) == 1
     assert pools.where(f"{url}/legacy")["state"] == "found"
     assert resolve(f"{url}/legacy/f").path == str(dirs[1] / "legacy" / "f")
+
+
+def test_label_on_the_command_line_chooses_the_backend(dirs: list[Path], tmp_path: Path) -> None:
+    url = define("lab", [{"id": "fast", "url": str(dirs[0]), "order": 0},
+                         {"id": "cold", "url": str(dirs[1]), "order": 1,
+                          "labels": {"tier": "cold"}}])  # fmt: skip
+    src = tmp_path / "f.txt"
+    src.write_bytes(b"abc")
+    exe = str(Path(sys.executable).with_name("jasmin-access"))
+    argv = [exe, "-q", "cp", str(src), f"{url}/chilly/f.txt", "--label", "tier=cold"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _on(dirs[1]) == {"chilly"} and _on(dirs[0]) == set()
+    bad = subprocess.run([exe, "cp", str(src), f"{url}/x/f", "--label", "tier"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode != 0 and "invalid label 'tier'" in bad.stderr
+    assert "Traceback" not in bad.stderr
