@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..backends import Obj
-from ..errors import JasminAccessError, translate
+from ..errors import InvalidInput, JasminAccessError, translate
 from ..stores import Location, resolve
 from .config import Member, PoolDef, parse_labels, pool_def
 from .placement import Choice, Standing, choose
@@ -85,6 +85,7 @@ class Pool:
         self.d = definition
         self.registry = Registry(definition.registry_url, definition.registry_profile)
         self._lock = threading.Lock()
+        self._ids = {m.id for m in definition.members}
 
     @property
     def name(self) -> str:
@@ -105,8 +106,27 @@ class Pool:
         A read of a dataset that exists nowhere gets the first backend and no
         record (the read then fails there, naming the URL).
         """
+        if not dataset or dataset.startswith("."):
+            raise InvalidInput(
+                f"'{dataset}' is not a dataset name in pool '{self.name}'",
+                "dataset names do not start with '.' (the pool keeps its records there)",
+            )
         rec = self.registry.current(dataset)
+        if rec is not None and rec.backend in self._ids:
+            return self.d.member(rec.backend), rec
         if rec is not None:
+            log.warning(
+                "pool %s: %s is recorded on %s, which the pool no longer has; searching",
+                self.name,
+                dataset,
+                rec.backend,
+            )
+        with self._lock:  # threads of one command placing the same new dataset agree
+            return self._find_or_place(dataset, write)
+
+    def _find_or_place(self, dataset: str, write: bool) -> tuple[Member, Record | None]:
+        rec = self.registry.current(dataset)
+        if rec is not None and rec.backend in self._ids:
             return self.d.member(rec.backend), rec
         found = self.search(dataset)
         if found is not None:
