@@ -501,20 +501,22 @@ class Backend:
         Verified by size and by MD5 against whichever side reports one.
         """
         with source.open_read(obj.path) as src:
-            digest = self._stream(src, target, tick)
+            reader = HashingReader(src, tick)
+            self.write_stream(target, reader, obj.size)
+        digest = (reader.done, reader.md5.hexdigest())
         _check(digest[0], obj, digest[1], source.caps.checksum, what)
         self._verify_landed(target, obj.size, digest, what)
 
-    def _stream(self, src: Any, target: str, tick: Tick) -> tuple[int, str]:
-        md5 = hashlib.md5(usedforsecurity=False)
-        done = 0
+    def write_stream(self, target: str, reader: Any, size: int) -> None:
+        """Store what ``reader`` yields at ``target``, a block at a time (no local file)."""
         with self.open_write(target) as dst:
-            while block := src.read(STREAM_BLOCK):
+            while block := reader.read(STREAM_BLOCK):
                 dst.write(block)
-                md5.update(block)
-                done += len(block)
-                tick(len(block))
-        return done, md5.hexdigest()
+
+    def _stream(self, src: Any, target: str, tick: Tick) -> tuple[int, str]:
+        reader = HashingReader(src, tick)
+        self.write_stream(target, reader, -1)
+        return reader.done, reader.md5.hexdigest()
 
     def _verify_landed(self, target: str, size: int, digest: tuple[int, str], what: str) -> None:
         landed = self.head(target)
@@ -532,6 +534,28 @@ class Backend:
                 f"store reports {landed.etag}",
                 "re-run the same command to transfer it again",
             )
+
+
+class HashingReader:
+    """A binary reader that counts, MD5-hashes and reports (``tick``) what passes through."""
+
+    def __init__(self, raw: Any, tick: Tick = _noop) -> None:
+        self.raw, self.tick = raw, tick
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (at most one stream block when ``n`` is negative)."""
+        block = bytes(self.raw.read(n if n is not None and n >= 0 else STREAM_BLOCK))
+        if block:
+            self.md5.update(block)
+            self.done += len(block)
+            self.tick(len(block))
+        return block
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.read(STREAM_BLOCK):
+            yield block
 
 
 def _check(done: int, obj: Obj, md5: str, kind: str | None, what: str) -> None:

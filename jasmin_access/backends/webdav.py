@@ -88,6 +88,11 @@ class WebdavBackend(FsspecBackend):
         """``webdav://dir/file``."""
         return self.url_root + fs_path.strip("/")
 
+    def write_stream(self, target: str, reader: Any, size: int) -> None:
+        """One streamed PUT from ``reader`` (webdav4's writable files spool to local disk)."""
+        self.prepare_parent(target)
+        self.fs.upload_fileobj(reader, target, overwrite=True, size=size if size >= 0 else None)
+
     def describe(self, fs_path: str) -> dict[str, Any]:
         """The content type the server reports."""
         info = self.fs.info(fs_path)
