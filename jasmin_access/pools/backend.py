@@ -210,6 +210,11 @@ class PoolBackend(Backend):
         loc, _ = self._route(fs_path, write=True)
         loc.backend.write_bytes(loc.path, data)
 
+    def write_stream(self, target: str, reader: Any, size: int) -> None:
+        """Stream into the dataset's backend (placed first if new)."""
+        loc, _ = self._route(target, write=True)
+        loc.backend.write_stream(loc.path, reader, size)
+
     def upload(self, local_path: str, target: str, what: str, tick: Tick = _noop) -> None:
         """Upload to the dataset's backend (placed first if new)."""
         loc, _ = self._route(target, write=True)
