@@ -1,8 +1,9 @@
 """``pool://NAME/DATASET``: several stores as one, as a backend of the registry.
 
 A URL naming a dataset resolves straight to the backend that holds it (or
-is chosen for it when writing), so every command and opener works on the
-real store with its own fast paths; the pool only adds the record lookup.
+is chosen for it when writing), seen through a :class:`DatasetView` that
+names its paths as ``pool://`` URLs, so every command and opener works on
+the real store with its own fast paths; the pool only adds the record lookup.
 ``pool://NAME/`` itself is served by :class:`PoolBackend`, which merges the
 backends' listings and routes reads and writes below a dataset to its
 backend, so ``ls``, ``du``, ``tree``, ``cp -r`` and ``rm -r`` work on a
@@ -12,8 +13,11 @@ whole pool.  Its fs paths are ``NAME/DATASET/KEY``.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -259,9 +263,71 @@ def _parts(fs_path: str) -> tuple[str, str, str]:
 def locate(
     name: str, below: str, *, write: bool = False, config_file: str | None = None
 ) -> Location:
-    """The location of ``DATASET[/KEY]`` of pool ``name`` on the backend holding it."""
+    """The location of ``DATASET[/KEY]`` of pool ``name`` on the backend holding it.
+
+    The backend is seen through a view that names its paths as ``pool://`` URLs.
+    """
     pool = get_pool(name, config_file)
     dataset, _, key = below.strip("/").partition("/")
     member, _rec = pool.locate(dataset, write=write)
-    loc = pool.member_location(member, dataset)
+    base = pool.member_location(member, dataset)
+    seen = view(base.backend, f"pool://{name}/{dataset}", base.path)
+    loc = replace(base, backend=seen, url=seen.to_url(base.path))
     return loc.child(key) if key else loc
+
+
+class DatasetView:
+    """Mixed into a backend's class: its paths below one dataset shown as ``pool://`` URLs.
+
+    Everything else (clients, verbs, capabilities, identity) is the backend's own.
+    """
+
+    _url_base: str
+    _fs_base: str
+    _inner: Backend
+
+    def to_url(self, fs_path: str) -> str:
+        """``pool://NAME/DATASET/KEY`` below the dataset, the backend's URL elsewhere."""
+        base = self._fs_base.rstrip("/")
+        if fs_path == base or fs_path.startswith((base + "/", base + os.sep)):
+            rel = fs_path[len(base) :].replace(os.sep, "/").lstrip("/")
+            return f"{self._url_base}/{rel}" if rel else self._url_base
+        return self._inner.to_url(fs_path)
+
+    def hint_url(self, example: str = "") -> str:
+        """An example in the pool's form."""
+        return f"{self._url_base}/{example}" if example else self._url_base
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self._inner.__reduce__()  # workers get the backend itself
+
+    def __repr__(self) -> str:
+        return f"{type(self._inner).__name__}({self._inner.identity} as {self._url_base})"
+
+
+_view_classes: dict[type, type] = {}
+_views: dict[tuple[int, str, str], Backend] = {}
+_views_lock = threading.Lock()
+
+
+def view(backend: Backend, url_base: str, fs_base: str) -> Backend:
+    """``backend`` as seen through ``url_base`` (shared, so ``is`` comparisons hold)."""
+    if isinstance(backend, DatasetView):  # a pool inside a pool: one view, the outer name
+        backend = backend._inner
+    key = (id(backend), url_base, fs_base)
+    with _views_lock:
+        seen = _views.get(key)
+        if seen is not None and seen._inner is backend:  # type: ignore[attr-defined]
+            return seen
+        cls = _view_classes.get(type(backend))
+        if cls is None:
+            cls = type(f"Pool{type(backend).__name__}", (DatasetView, type(backend)), {})
+            _view_classes[type(backend)] = cls
+        backend.fs  # noqa: B018  (the client is made once, shared with the view)
+        seen = object.__new__(cls)
+        seen.__dict__.update(backend.__dict__)
+        seen.__dict__.update(_inner=backend, _url_base=url_base, _fs_base=fs_base)
+        if len(_views) > 1024:
+            _views.clear()
+        _views[key] = seen
+        return seen
