@@ -8,7 +8,7 @@ import click
 
 from .. import pools
 from ..errors import InvalidInput
-from ..pools.config import parse_labels, pool_from_table
+from ..pools.config import pool_from_table
 from ..pools.placement import human
 from ._common import echo, emit_json, get_options, global_options, note
 
@@ -162,19 +162,12 @@ def where(url: str) -> None:
 @pool.command("place")
 @click.argument("url")
 @click.option("--size", help="Size about to be written (e.g. 12GB), checked against quotas.")
-@click.option(
-    "--label",
-    "labels",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Labels the backend must carry, e.g. tier=cold (repeat).",
-)
 @global_options
-def place(url: str, size: str | None, labels: tuple[str, ...]) -> None:
-    """Choose and record the backend for a new dataset before writing it."""
-    from ..reading.cache import parse_size
+def place(url: str, size: str | None) -> None:
+    """Choose and record the backend for a new dataset before writing it (--label KEY=VALUE)."""
+    from ..pools.config import parse_size
 
-    info = pools.place(url, size=parse_size(size) if size else None, labels=parse_labels(labels))
+    info = pools.place(url, size=parse_size(size) if size else None)
     if get_options().json:
         return emit_json([info])
     echo(f"{info['url']}  ->  {info['backend']}  ({info['why']})")

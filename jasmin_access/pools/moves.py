@@ -22,7 +22,7 @@ from ..fs.transfer import _copy_decision, finish, plan, run_plan
 from ..stores import Location, resolve
 from .config import Member
 from .placement import Standing, choose
-from .pool import Pool, exists, get_pool
+from .pool import Pool, exists, get_pool, requested
 from .registry import Record
 
 __all__ = ["adopt", "move", "place", "rebalance", "status", "where"]
@@ -137,6 +137,9 @@ def place(
         When no allowed backend has room for ``size`` more bytes.
     """
     name, dataset = _split_pool_url(url)
+    asked_size, asked_labels = requested()  # --label, JASMIN_ACCESS_POOL_LABELS, placing()
+    size = size if size is not None else asked_size
+    labels = {**asked_labels, **(labels or {})}
     pool = get_pool(name)
     rec = pool.registry.current(dataset, fresh=True)
     held = rec if rec is not None and exists(pool.member_location(rec.backend, dataset)) else None

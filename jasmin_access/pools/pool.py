@@ -54,7 +54,8 @@ def placing(*, size: int | None = None, labels: dict[str, str] | None = None) ->
         _request.reset(token)
 
 
-def _requested() -> tuple[int | None, dict[str, str]]:
+def requested() -> tuple[int | None, dict[str, str]]:
+    """Size and labels asked for by ``placing`` and ``--label`` (the environment)."""
     size, labels = _request.get()
     env = os.environ.get(ENV_LABELS)
     if env:
@@ -133,7 +134,7 @@ class Pool:
             return found
         if not write:
             return self.d.members[0], None
-        size, labels = _requested()
+        size, labels = requested()
         choice = self.place(dataset, size=size, labels=labels)
         rec = self.registry.write(
             Record(dataset, choice.member.id, "placed", why=choice.why, size=size)

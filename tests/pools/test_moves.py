@@ -5,6 +5,7 @@ Moves, writers and readers run as real ``jasmin-access`` processes.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,6 +19,7 @@ import pytest
 from jasmin_access import pools
 from jasmin_access.fs import cat, ls
 from jasmin_access.localstore import TMP_PREFIX
+from tests.cli.helpers import cli_run
 from tests.pools.conftest import define, put
 
 EXE = str(Path(sys.executable).with_name("jasmin-access"))
@@ -148,3 +150,34 @@ def test_adopt_records_data_already_there(dirs: list[Path]) -> None:
     assert out == {"url": f"{url}/legacy", "backend": "b", "state": "adopted"}
     with pytest.raises(Exception, match="not under any backend"):
         pools.adopt("ad", str(dirs[2]))
+
+
+def test_cli_json_for_where_place_move_rebalance_adopt(
+    dirs: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = define("j", [{"id": "a", "url": str(dirs[0]), "order": 0},
+                       {"id": "b", "url": str(dirs[1]), "order": 1}])  # fmt: skip
+    put(f"{url}/ds/x", b"123")
+    (dirs[1] / "old").mkdir()
+    (dirs[1] / "old" / "y").write_bytes(b"4")
+
+    def run(*argv: str) -> list[dict]:
+        code, out, err = cli_run(capsys, "--json", "pool", *argv)
+        assert code == 0, err
+        return [json.loads(line) for line in out.splitlines()]
+
+    assert run("where", f"{url}/ds")[0]["backend"] == "a"
+    placed = run("place", f"{url}/new")[0]
+    assert placed == {
+        "url": f"{url}/new",
+        "backend": "a",
+        "why": "order 0 (first backend with room)",
+    }
+    moved = run("move", f"{url}/ds", "--to", "b")[0]
+    assert moved["moved"] and moved["from"] == "a" and moved["bytes"] == 3
+    assert run("rebalance", "j", "--dry-run") == []
+    assert run("adopt", "j", str(dirs[1] / "old"))[0]["backend"] == "b"
+    code, _, err = cli_run(capsys, "pool", "place", f"{url}/ds")
+    assert code != 0 and "already stored on b" in err and "Traceback" not in err
+    code, _, err = cli_run(capsys, "pool", "move", f"{url}/nothing", "--to", "b")
+    assert code != 0 and "exists on no backend" in err
