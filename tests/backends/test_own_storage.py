@@ -210,6 +210,9 @@ def test_bad_settings_give_one_clear_line(
     assert "Traceback" not in err and (not secret or secret not in err)
     expected = {"password": "refused", "port": "cannot reach", "directory": "not exist"}[fault]
     assert expected in lines[0].replace("no such", "does not exist")
+    code, out, err = cli_run(capsys, "config", "test", "bad")
+    assert (code == 0) == (fault == "directory"), out + err  # the root lists fine there
+    assert "Traceback" not in err and (not secret or secret not in out + err)
 
 
 def test_azure_connection_string_profile_and_secrets_hidden(
