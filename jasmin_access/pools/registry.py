@@ -45,6 +45,11 @@ def new_key() -> str:
     return f"{time.time_ns():020d}-{uuid.uuid4().hex[:10]}"
 
 
+def _after(key: str) -> str:
+    """A fresh key sorting just after ``key`` (for a clock behind the store's writers)."""
+    return f"{int(key.split('-')[0]) + 1:020d}-{uuid.uuid4().hex[:10]}"
+
+
 @dataclass(frozen=True)
 class Record:
     """One dataset's placement at one moment."""
@@ -133,23 +138,26 @@ class Registry:
         return Record(**{**asdict(rec), **{k: v for k, v in fields.items() if v is not None}})
 
     def write(self, rec: Record) -> Record:
-        """Store a new record (never overwriting one); the older ones beyond a few are swept."""
-        rec = Record(**{**asdict(rec), "key": rec.key or new_key()})
+        """Store a new record (never overwriting one); the older ones beyond a few are swept.
+
+        Its key sorts after every record already there, even when this machine's
+        clock is behind the one that wrote them (a move's steps stay in order).
+        """
+        before = self.history(rec.dataset)
+        key = rec.key or new_key()
+        if before and before[-1].key >= key:
+            key = _after(before[-1].key)
+        rec = Record(**{**asdict(rec), "key": key})
         loc = self._dir("records", rec.dataset, rec.name)
         body = {**asdict(rec), "time": rec.time.isoformat()}
         with translating("writing the pool registry at", loc.url, loc.profile_name):
             loc.backend.write_bytes(loc.path, json.dumps(body, sort_keys=True).encode())
         self._remember(rec)
-        self._sweep(rec.dataset)
-        return rec
-
-    def _sweep(self, dataset: str) -> None:
-        """Delete superseded records beyond the newest few (any writer may do it)."""
-        records = self.history(dataset)
-        old = records[:-_KEEP]
-        if old:
-            base = self._dir("records", dataset)
+        old = before[: max(len(before) + 1 - _KEEP, 0)]
+        if old:  # superseded records beyond the newest few (any writer may sweep)
+            base = self._dir("records", rec.dataset)
             base.backend.delete_many([base.backend.join(base.path, r.name) for r in old])
+        return rec
 
     def datasets(self) -> list[str]:
         """Every dataset with a record."""

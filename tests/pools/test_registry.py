@@ -55,3 +55,13 @@ def test_record_of_a_removed_backend_falls_back_to_a_search(dirs: list[Path]) ->
     assert cat(f"{url}/ds/x") == b"1"  # ...and removed the backend: found again, recorded
     assert pools.where(f"{url}/ds")["backend"] == "b"
     assert [e.name for e in ls("pool://")] == ["gone"]
+
+
+def test_a_record_written_with_a_clock_behind_still_comes_last(tmp_path: Path) -> None:
+    reg = Registry(str(tmp_path / "reg"))
+    future = f"{(2**62):020d}-aaaaaaaaaa"  # written by a machine whose clock is far ahead
+    reg.write(Record("run1", "a", "moving", key=future))
+    later = reg.write(Record("run1", "b", "moved"))
+    assert later.key > future
+    reg.forget("run1")
+    assert reg.current("run1").backend == "b"  # type: ignore[union-attr]
