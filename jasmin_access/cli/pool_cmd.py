@@ -176,10 +176,18 @@ def place(url: str, size: str | None) -> None:
 @pool.command("move")
 @click.argument("url")
 @click.option("--to", "to", required=True, metavar="BACKEND", help="Backend id to move it to.")
+@click.option(
+    "--grace",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait between switching readers and deleting the old copy.",
+)
 @global_options
-def move(url: str, to: str) -> None:
+def move(url: str, to: str, grace: float) -> None:
     """Move a dataset to another backend (copy, verify, switch, delete); re-run resumes."""
-    info = pools.move(url, to, progress=get_options().progress)
+    info = pools.move(url, to, progress=get_options().progress, grace=grace)
     if get_options().json:
         return emit_json([info])
     if not info["moved"]:
@@ -191,10 +199,18 @@ def move(url: str, to: str) -> None:
 @pool.command("rebalance")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="Say what would move.")
+@click.option(
+    "--grace",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait between switching readers and deleting each old copy.",
+)
 @global_options
-def rebalance(name: str, dry_run: bool) -> None:
+def rebalance(name: str, dry_run: bool, grace: float) -> None:
     """Move datasets off backends over their quota or max_percent_full."""
-    rows = pools.rebalance(name, dry_run=dry_run)
+    rows = pools.rebalance(name, dry_run=dry_run, grace=grace)
     if get_options().json:
         return emit_json(rows)
     verb = "would move" if dry_run else "moved"

@@ -14,7 +14,9 @@ copy and an interrupted move (even by ``kill -9``) resumes where it stopped:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, QuotaExceeded
@@ -23,11 +25,13 @@ from ..stores import Location, resolve
 from .config import Member
 from .placement import Standing, choose
 from .pool import Pool, exists, get_pool, requested
-from .registry import Record
+from .registry import CACHE_SECONDS, Record
 
 __all__ = ["adopt", "move", "place", "rebalance", "status", "where"]
 
 log = logging.getLogger(__name__)
+
+GRACE_SECONDS = CACHE_SECONDS
 
 
 def _split_pool_url(url: str) -> tuple[str, str]:
@@ -155,10 +159,19 @@ def place(
     return {"url": url, "backend": choice.member.id, "why": choice.why}
 
 
-def move(url: str, to: str, *, progress: bool = False, workers: int = 8) -> dict[str, Any]:
+def move(
+    url: str, to: str, *, progress: bool = False, workers: int = 8, grace: float = GRACE_SECONDS
+) -> dict[str, Any]:
     """Move a dataset to backend ``to``: copy, verify, switch the record, delete the old copy.
 
     Re-running an interrupted move resumes it.
+
+    Parameters
+    ----------
+    grace
+        Seconds between switching the record and deleting the old copy, so that
+        other processes which looked the dataset up just before the switch
+        (and trust that answer for a minute) still find a whole copy.
 
     Raises
     ------
@@ -170,44 +183,40 @@ def move(url: str, to: str, *, progress: bool = False, workers: int = 8) -> dict
     name, dataset = _split_pool_url(url)
     pool = get_pool(name)
     target = pool.d.member(to)
-    rec = pool.registry.current(dataset, fresh=True) or _found(pool, dataset)
-    if rec.state in ("moving", "moved"):
-        rec = pool.registry.details(rec)  # the target or source is in the body
-        going = rec.target if rec.state == "moving" else rec.backend
-        if going != to:
-            raise InvalidInput(
-                f"{url} is being moved to {going}",
-                f"finish that first: jasmin-access pool move {url} --to {going}",
-            )
-        src = pool.d.member(rec.backend if rec.state == "moving" else str(rec.source))
-    elif rec.backend == to:
+    rec, src = _under_way(pool, dataset, url, to)
+    if src is None:
         return {"url": url, "backend": to, "moved": False, "bytes": 0}
-    else:
-        src = pool.d.member(rec.backend)
     src_loc, dst_loc = pool.member_location(src, dataset), pool.member_location(target, dataset)
     size = sum(_sizes(src_loc).values()) if rec.state != "moved" else rec.size
     if rec.state not in ("moving", "moved"):
         _check_room(pool, target, size)
-        rec = pool.registry.write(
-            Record(
-                dataset,
-                src.id,
-                "moving",
-                why=f"moving to {to}",
-                target=to,
-                source=src.id,
-                size=size,
-            )
-        )
+        why = f"moving to {to}"
+        moving = Record(dataset, src.id, "moving", why=why, target=to, source=src.id, size=size)
+        rec = pool.registry.write(moving)
     if rec.state == "moving":
         _copy(src_loc, dst_loc, progress, workers)
-        pool.registry.write(
-            Record(dataset, to, "moved", why=f"moved from {src.id}", source=src.id, size=size)
-        )
+        moved = Record(dataset, to, "moved", why=f"moved from {src.id}", source=src.id, size=size)
+        rec = pool.registry.write(moved)
+    time.sleep(max(0.0, grace - (datetime.now(UTC) - rec.time).total_seconds()))
     _delete(src_loc)
     pool.registry.write(Record(dataset, to, "settled", why=f"moved from {src.id}", size=size))
     log.info("pool %s: %s moved from %s to %s", name, dataset, src.id, to)
     return {"url": url, "backend": to, "from": src.id, "moved": True, "bytes": size}
+
+
+def _under_way(pool: Pool, dataset: str, url: str, to: str) -> tuple[Record, Member | None]:
+    """The current record and the backend to move from (None: already on ``to``)."""
+    rec = pool.registry.current(dataset, fresh=True) or _found(pool, dataset)
+    if rec.state not in ("moving", "moved"):
+        return rec, None if rec.backend == to else pool.d.member(rec.backend)
+    rec = pool.registry.details(rec)  # the target or source is in the body
+    going = rec.target if rec.state == "moving" else rec.backend
+    if going != to:
+        raise InvalidInput(
+            f"{url} is being moved to {going}",
+            f"finish that first: jasmin-access pool move {url} --to {going}",
+        )
+    return rec, pool.d.member(rec.backend if rec.state == "moving" else str(rec.source))
 
 
 def _found(pool: Pool, dataset: str) -> Record:
@@ -267,8 +276,13 @@ class Step:
     size: int
 
 
-def rebalance(name: str, *, dry_run: bool = False) -> list[dict[str, Any]]:
-    """Move datasets off backends over quota or ``max_percent_full``, largest first."""
+def rebalance(
+    name: str, *, dry_run: bool = False, grace: float = GRACE_SECONDS
+) -> list[dict[str, Any]]:
+    """Move datasets off backends over quota or ``max_percent_full``, largest first.
+
+    ``grace`` is passed to each :func:`move`.
+    """
     pool = get_pool(name)
     standings = pool.standings(refresh=True)
     steps: list[Step] = []
@@ -292,7 +306,7 @@ def rebalance(name: str, *, dry_run: bool = False) -> list[dict[str, Any]]:
     for s in steps:
         row = {"dataset": s.dataset, "from": s.src, "to": s.dst, "bytes": s.size, "done": False}
         if not dry_run:
-            move(f"pool://{name}/{s.dataset}", s.dst)
+            move(f"pool://{name}/{s.dataset}", s.dst, grace=grace)
             row["done"] = True
         out.append(row)
     return out

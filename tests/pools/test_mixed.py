@@ -43,7 +43,7 @@ def test_every_command_and_opener_through_one_url(
     assert pools.where(f"{mixed}/run1.zarr")["backend"] == "tenancy"
     cp(str(nemo_files[0]), f"{mixed}/ORCA_1d_x/file.nc")
     cp(str(nemo_files[1]), f"{mixed}/store_only/file.nc")
-    pools.move(f"{mixed}/store_only", "store")
+    pools.move(f"{mixed}/store_only", "store", grace=0)
     assert {e.name for e in ls(f"{mixed}/")} == {"run1.zarr", "ORCA_1d_x", "store_only"}
     assert pools.where(f"{mixed}/ORCA_1d_x")["backend"] == "gws"
     total = du(f"{mixed}/", summarize=True)

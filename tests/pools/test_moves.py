@@ -48,13 +48,13 @@ def test_move_copies_verifies_switches_and_deletes(dirs: list[Path]) -> None:
     url = define("mv", [{"id": "hot", "url": str(dirs[0]), "order": 0},
                         {"id": "cold", "url": str(dirs[1]), "order": 1}])  # fmt: skip
     content = _fill(url)
-    out = pools.move(f"{url}/run1", "cold")
+    out = pools.move(f"{url}/run1", "cold", grace=0)
     assert out["moved"] and out["bytes"] == sum(len(v) for v in content.values())
     assert not (dirs[0] / "run1").exists() and len(list((dirs[1] / "run1").iterdir())) == FILES
     assert cat(f"{url}/run1/k07") == content["k07"]
     info = pools.where(f"{url}/run1")
     assert info["backend"] == "cold" and info["state"] == "settled" and "hot" in info["why"]
-    assert pools.move(f"{url}/run1", "cold")["moved"] is False
+    assert pools.move(f"{url}/run1", "cold", grace=0)["moved"] is False
 
 
 @pytest.mark.slow
@@ -67,7 +67,7 @@ def test_move_killed_at_random_points_stays_readable_and_resumes(dirs: list[Path
     for round_ in range(3):
         dst = "cold" if round_ % 2 == 0 else "hot"
         proc = subprocess.Popen(
-            [EXE, "-q", "pool", "move", f"{url}/run1", "--to", dst],
+            [EXE, "-q", "pool", "move", f"{url}/run1", "--to", dst, "--grace", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -86,7 +86,7 @@ def test_move_killed_at_random_points_stays_readable_and_resumes(dirs: list[Path
         states.append(pools.get_pool("k").registry.current("run1", fresh=True).state)
         _readable(url, content)  # between kill and resume: old or new copy, whole
         done = subprocess.run(
-            [EXE, "-q", "pool", "move", f"{url}/run1", "--to", dst],
+            [EXE, "-q", "pool", "move", f"{url}/run1", "--to", dst, "--grace", "0"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -136,7 +136,7 @@ def test_rebalance_drains_a_backend_over_quota(dirs: list[Path]) -> None:
     plan = pools.rebalance("rb", dry_run=True)
     assert [(r["dataset"], r["to"]) for r in plan] == [("ds2", "b")]
     assert (dirs[0] / "ds2").exists()  # dry run moved nothing
-    done = pools.rebalance("rb")
+    done = pools.rebalance("rb", grace=0)
     assert done[0]["done"] and not (dirs[0] / "ds2").exists() and (dirs[1] / "ds2").exists()
     assert pools.rebalance("rb", dry_run=True) == []
 
@@ -173,7 +173,7 @@ def test_cli_json_for_where_place_move_rebalance_adopt(
         "backend": "a",
         "why": "order 0 (first backend with room)",
     }
-    moved = run("move", f"{url}/ds", "--to", "b")[0]
+    moved = run("move", f"{url}/ds", "--to", "b", "--grace", "0")[0]
     assert moved["moved"] and moved["from"] == "a" and moved["bytes"] == 3
     assert run("rebalance", "j", "--dry-run") == []
     assert run("adopt", "j", str(dirs[1] / "old"))[0]["backend"] == "b"
@@ -181,3 +181,25 @@ def test_cli_json_for_where_place_move_rebalance_adopt(
     assert code != 0 and "already stored on b" in err and "Traceback" not in err
     code, _, err = cli_run(capsys, "pool", "move", f"{url}/nothing", "--to", "b")
     assert code != 0 and "exists on no backend" in err
+
+
+def test_old_copy_outlives_the_switch_by_the_grace(dirs: list[Path]) -> None:
+    import threading
+
+    url = define("g", [{"id": "hot", "url": str(dirs[0]), "order": 0},
+                       {"id": "cold", "url": str(dirs[1]), "order": 1}])  # fmt: skip
+    put(f"{url}/run1/x", b"data")
+    mover = threading.Thread(target=pools.move, args=(f"{url}/run1", "cold"), kwargs={"grace": 2})
+    mover.start()
+    registry = pools.get_pool("g").registry
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rec = registry.current("run1", fresh=True)
+        if rec is not None and rec.state == "moved":
+            break
+        time.sleep(0.02)
+    assert rec is not None and rec.state == "moved"
+    assert (dirs[0] / "run1" / "x").read_bytes() == b"data"  # a reader who looked earlier
+    assert (dirs[1] / "run1" / "x").read_bytes() == b"data"  # readers from now on
+    mover.join(timeout=30)
+    assert not (dirs[0] / "run1" / "x").exists()
