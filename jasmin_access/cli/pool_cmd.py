@@ -173,17 +173,20 @@ def place(url: str, size: str | None) -> None:
     echo(f"{info['url']}  ->  {info['backend']}  ({info['why']})")
 
 
-@pool.command("move")
-@click.argument("url")
-@click.option("--to", "to", required=True, metavar="BACKEND", help="Backend id to move it to.")
-@click.option(
+_GRACE = click.option(
     "--grace",
     type=float,
     default=60.0,
     show_default=True,
     metavar="SECONDS",
-    help="Wait between switching readers and deleting the old copy.",
+    help="Wait between switching readers to a new copy and deleting the old one.",
 )
+
+
+@pool.command("move")
+@click.argument("url")
+@click.option("--to", "to", required=True, metavar="BACKEND", help="Backend id to move it to.")
+@_GRACE
 @global_options
 def move(url: str, to: str, grace: float) -> None:
     """Move a dataset to another backend (copy, verify, switch, delete); re-run resumes."""
@@ -199,14 +202,7 @@ def move(url: str, to: str, grace: float) -> None:
 @pool.command("rebalance")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="Say what would move.")
-@click.option(
-    "--grace",
-    type=float,
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait between switching readers and deleting each old copy.",
-)
+@_GRACE
 @global_options
 def rebalance(name: str, dry_run: bool, grace: float) -> None:
     """Move datasets off backends over their quota or max_percent_full."""
