@@ -143,8 +143,8 @@ def status(name: str, refresh: bool) -> None:
         echo(
             f"{r['backend']:<12} {human(r['used']):>10} {quota:>10} {pct:>6} {datasets:>8}  {state}"
         )
-    when = rows[0]["usage_time"] if rows else None
-    note(f"usage measured {when}" + ("" if refresh else " (--refresh to list again)"))
+    age = rows[0]["usage_age_s"] if rows else None
+    note(f"usage listed {age} s ago" + ("" if refresh else " (--refresh to list again)"))
 
 
 @pool.command("where")

@@ -91,6 +91,7 @@ def status(name: str, *, refresh: bool = False) -> list[dict[str, Any]]:
                 "error": u.get("error"),
                 "accepts_new": st.refusal(None, read_only_weight=True) is None,
                 "usage_time": when.isoformat() if when else None,
+                "usage_age_s": round((datetime.now(UTC) - when).total_seconds()) if when else None,
             }
         )
     return rows

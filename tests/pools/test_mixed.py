@@ -59,6 +59,7 @@ def test_every_command_and_opener_through_one_url(
     rows = {r["backend"]: r for r in pools.status("mix", refresh=True)}
     assert rows["tenancy"]["datasets"] == 1 and rows["store"]["datasets"] == 1
     assert 0 < rows["tenancy"]["percent_full"] < 100 and rows["tenancy"]["reachable"]
+    assert 0 <= rows["tenancy"]["usage_age_s"] < 60
 
 
 def test_nested_pool_as_one_backend(dirs: list[Path]) -> None:
