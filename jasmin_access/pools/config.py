@@ -126,16 +126,33 @@ class PoolDef:
         )
 
     @property
+    def _home(self) -> Member:
+        """The backend holding the registry by default: the first that is not a pool."""
+        for m in self.members:
+            if not m.url.startswith("pool://"):
+                return m
+        raise ConfigError(
+            f"pool '{self.name}' has only pools as backends, so no default registry",
+            f'set registry = "URL" in [pools.{self.name}]',
+        )
+
+    @property
     def registry_url(self) -> str:
         """Where the pool's records live (default: ``.pool`` in the first backend)."""
         if self.registry:
             return self.registry
-        return self.members[0].url.rstrip("/") + "/.pool"
+        return self._home.url.rstrip("/") + "/.pool"
 
     @property
     def registry_profile(self) -> str | None:
-        """The profile for the registry URL (the first backend's by default)."""
-        return self.members[0].profile
+        """The profile for the registry URL: that of the backend it is in (or of its scheme)."""
+        if not self.registry:
+            return self._home.profile
+        scheme = self.registry.split("://", 1)[0] if "://" in self.registry else ""
+        same = [m for m in self.members if m.url.startswith(f"{scheme}://")] if scheme else []
+        at = len(scheme) + 3  # the bucket (or first directory) after "scheme://"
+        inside = [m for m in same if self.registry.startswith(m.url.split("/")[2] + "/", at)]
+        return (inside or same or [Member("", "")])[0].profile
 
     def as_table(self) -> dict[str, Any]:
         """The TOML table that reads back as this pool."""

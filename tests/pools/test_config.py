@@ -77,3 +77,17 @@ def test_cli_add_show_rm(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert code == 0 and load_pools() == {}
     code, _, err = cli_run(capsys, "pool", "status", "nemo")
     assert code != 0 and "unknown pool 'nemo'" in err and "Traceback" not in err
+
+
+def test_registry_defaults_and_its_profile() -> None:
+    backends = [{"id": "inner", "url": "pool://other"},
+                {"id": "t", "url": "s3://nemo-run/data", "profile": "jasmin", "order": 1},
+                {"id": "o", "url": "s3://elsewhere/data", "profile": "x", "order": 2}]  # fmt: skip
+    plain = pool_from_table("n", {"backends": backends})
+    assert plain.registry_url == "s3://nemo-run/data/.pool"  # the first backend not a pool
+    assert plain.registry_profile == "jasmin"
+    explicit = pool_from_table("n", {"registry": "s3://elsewhere/.pool", "backends": backends})
+    assert explicit.registry_profile == "x"
+    only_pools = pool_from_table("n", {"backends": backends[:1]})
+    with pytest.raises(ConfigError, match="registry"):
+        _ = only_pools.registry_url

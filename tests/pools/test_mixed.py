@@ -65,8 +65,8 @@ def test_every_command_and_opener_through_one_url(
 def test_nested_pool_as_one_backend(dirs: list[Path]) -> None:
     define("inner", [{"id": "x", "url": str(dirs[1])}, {"id": "y", "url": str(dirs[2])}],
            type="distributed")  # fmt: skip
-    outer = define("outer", [{"id": "fast", "url": str(dirs[0]), "order": 0, "weight": 0},
-                             {"id": "spread", "url": "pool://inner", "order": 1}])  # fmt: skip
+    fast = {"id": "fast", "url": str(dirs[0]), "order": 1, "weight": 0}
+    outer = define("outer", [{"id": "spread", "url": "pool://inner", "order": 0}, fast])
     for i in range(10):
         put(f"{outer}/ds{i}/x", b"abc")
     on_inner = [p.name for d in dirs[1:] for p in d.iterdir() if not p.name.startswith(".")]
