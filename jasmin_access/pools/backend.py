@@ -55,7 +55,7 @@ class PoolBackend(Backend):
         cfg = _config_file(request)
         name, _, below = rest.partition("/")
         if name and below:
-            loc = locate(name, below, write=request.write, config_file=cfg)
+            loc = locate(name, below, write=request.write, config_file=cfg, check=True)
             return loc.backend, loc.path
         if name:
             get_pool(name, cfg)  # an unknown pool is named now, with the known ones
@@ -261,7 +261,12 @@ def _parts(fs_path: str) -> tuple[str, str, str]:
 
 
 def locate(
-    name: str, below: str, *, write: bool = False, config_file: str | None = None
+    name: str,
+    below: str,
+    *,
+    write: bool = False,
+    config_file: str | None = None,
+    check: bool = False,
 ) -> Location:
     """The location of ``DATASET[/KEY]`` of pool ``name`` on the backend holding it.
 
@@ -269,7 +274,7 @@ def locate(
     """
     pool = get_pool(name, config_file)
     dataset, _, key = below.strip("/").partition("/")
-    member, _rec = pool.locate(dataset, write=write)
+    member, _rec = pool.locate(dataset, write=write, check=check)
     base = pool.member_location(member, dataset)
     seen = view(base.backend, f"pool://{name}/{dataset}", base.path)
     loc = replace(base, backend=seen, url=seen.to_url(base.path))

@@ -101,11 +101,15 @@ class Pool:
 
     # ------------------------------------------------------------------ where
 
-    def locate(self, dataset: str, *, write: bool = False) -> tuple[Member, Record | None]:
+    def locate(
+        self, dataset: str, *, write: bool = False, check: bool = False
+    ) -> tuple[Member, Record | None]:
         """The backend holding ``dataset``, or the one chosen for it when writing.
 
         A read of a dataset that exists nowhere gets the first backend and no
-        record (the read then fails there, naming the URL).
+        record (the read then fails there, naming the URL).  With ``write`` and
+        ``check``, a record whose data is gone (the dataset was removed) is
+        placed again, unless it is a placement of the last hour not yet written.
         """
         if not dataset or dataset.startswith("."):
             raise InvalidInput(
@@ -114,7 +118,10 @@ class Pool:
             )
         rec = self.registry.current(dataset)
         if rec is not None and rec.backend in self._ids:
-            return self.d.member(rec.backend), rec
+            if not (write and check and self._gone(rec)):
+                return self.d.member(rec.backend), rec
+            with self._lock:
+                return self._place_new(dataset)
         if rec is not None:
             log.warning(
                 "pool %s: %s is recorded on %s, which the pool no longer has; searching",
@@ -134,6 +141,16 @@ class Pool:
             return found
         if not write:
             return self.d.members[0], None
+        return self._place_new(dataset)
+
+    def _gone(self, rec: Record) -> bool:
+        """True when the recorded dataset is no longer stored (removed since)."""
+        fresh = (datetime.now(UTC) - rec.time).total_seconds() < USAGE_MAX_AGE
+        if rec.state == "placed" and fresh:
+            return False  # placed ahead of writing (``pool place``), not written yet
+        return not exists(self.member_location(rec.backend, rec.dataset))
+
+    def _place_new(self, dataset: str) -> tuple[Member, Record]:
         size, labels = requested()
         choice = self.place(dataset, size=size, labels=labels)
         rec = self.registry.write(

@@ -65,3 +65,17 @@ def test_a_record_written_with_a_clock_behind_still_comes_last(tmp_path: Path) -
     assert later.key > future
     reg.forget("run1")
     assert reg.current("run1").backend == "b"  # type: ignore[union-attr]
+
+
+def test_a_removed_dataset_is_placed_afresh_when_written_again(dirs: list[Path]) -> None:
+    from jasmin_access.fs import rm
+
+    url = define("again", [{"id": "a", "url": str(dirs[0]), "order": 0},
+                           {"id": "b", "url": str(dirs[1]), "order": 1}])  # fmt: skip
+    put(f"{url}/ds/x", b"1")
+    pools.move(f"{url}/ds", "b", grace=0)
+    rm(f"{url}/ds", recursive=True)
+    assert not (dirs[1] / "ds" / "x").exists()
+    put(f"{url}/ds/x", b"2")  # the old record says b, but nothing is there any more
+    assert (dirs[0] / "ds" / "x").read_bytes() == b"2"
+    assert pools.where(f"{url}/ds")["backend"] == "a"
