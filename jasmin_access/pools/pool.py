@@ -169,7 +169,12 @@ class Pool:
                 log.warning("pool %s: backend %s not searched: %s", self.name, m.id, _why(m, exc))
                 continue
             why = f"found on {m.id} (written before the pool recorded it)"
-            rec = self.registry.write(Record(dataset, m.id, "found", why=why))
+            rec = Record(dataset, m.id, "found", why=why)
+            try:
+                rec = self.registry.write(rec)
+            except (PermissionError, NotImplementedError) as exc:  # a reader may not write
+                log.info("pool %s: %s found on %s, not recorded: %s", self.name, dataset, m.id, exc)
+                return m, rec
             log.warning(
                 "pool %s: %s was not in the registry; %s, now recorded",
                 self.name,

@@ -79,3 +79,21 @@ def test_a_removed_dataset_is_placed_afresh_when_written_again(dirs: list[Path])
     put(f"{url}/ds/x", b"2")  # the old record says b, but nothing is there any more
     assert (dirs[0] / "ds" / "x").read_bytes() == b"2"
     assert pools.where(f"{url}/ds")["backend"] == "a"
+
+
+def test_a_reader_who_cannot_write_the_registry_still_reads(
+    dirs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jasmin_access.errors import ReadOnly
+
+    (dirs[1] / "legacy").mkdir()
+    (dirs[1] / "legacy" / "f").write_bytes(b"old")
+    url = define("ro", [{"id": "a", "url": str(dirs[0]), "order": 0},
+                        {"id": "b", "url": str(dirs[1]), "order": 1}])  # fmt: skip
+
+    def refused(self: Registry, rec: Record) -> Record:
+        raise ReadOnly(f"{self.url} is read-only", "write through a profile with credentials")
+
+    monkeypatch.setattr(Registry, "write", refused)  # as for a reader of a public pool
+    assert cat(f"{url}/legacy/f") == b"old"
+    assert not (dirs[0] / ".pool" / "records" / "legacy").exists()
