@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -301,7 +301,7 @@ def rebalance(
             steps.append(Step(dataset, m.id, choice.member.id, size))
             used -= size
             standings[choice.member.id] = _grown(standings[choice.member.id], size)
-            if Standing(m, used, st.disk_percent).refusal(0, read_only_weight=False) is None:
+            if replace(st, used=used).refusal(0, read_only_weight=False) is None:
                 break
     out = []
     for s in steps:
@@ -314,7 +314,7 @@ def rebalance(
 
 
 def _grown(st: Standing, size: int) -> Standing:
-    return Standing(st.member, (st.used or 0) + size, st.disk_percent, st.error)
+    return replace(st, used=(st.used or 0) + size)
 
 
 def _dataset_sizes(base: Location) -> dict[str, int]:

@@ -41,12 +41,15 @@ class Standing:
         % full of the disk under a local directory (statvfs), None elsewhere.
     error
         Why the backend could not be reached, None when it was.
+    disk_total
+        Size of that disk in bytes (for the % the new data would add).
     """
 
     member: Member
     used: int | None = None
     disk_percent: float | None = None
     error: str | None = None
+    disk_total: int | None = None
 
     @property
     def percent_full(self) -> float | None:
@@ -70,7 +73,9 @@ class Standing:
         pct = self.percent_full
         if m.max_percent_full is not None and pct is not None:
             grown = pct
-            if extra and m.quota and self.disk_percent is None:
+            if extra and self.disk_percent is not None and self.disk_total:
+                grown = pct + 100.0 * extra / self.disk_total
+            elif extra and m.quota:
                 grown = 100.0 * ((self.used or 0) + extra) / m.quota
             if grown >= m.max_percent_full:
                 return f"{m.id} {pct:.0f}% full (limit {m.max_percent_full:g}%)"

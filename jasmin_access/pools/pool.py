@@ -201,7 +201,8 @@ class Pool:
         out = {}
         for m in self.d.members:
             u = usage.get(m.id, {})
-            out[m.id] = Standing(m, u.get("used"), _disk_percent(self, m), u.get("error"))
+            pct, total = _disk(self, m)
+            out[m.id] = Standing(m, u.get("used"), pct, u.get("error"), total)
         return out
 
     def _cached_usage(self) -> tuple[dict[str, Any], datetime | None]:
@@ -297,26 +298,26 @@ def _base(fs_path: str) -> str:
     return fs_path.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _disk_percent(pool: Pool, m: Member) -> float | None:
-    """% full of the disk under a local backend (statvfs), None elsewhere."""
+def _disk(pool: Pool, m: Member) -> tuple[float | None, int | None]:
+    """``(% full, size in bytes)`` of the disk under a local backend (statvfs), else Nones."""
     if m.max_percent_full is None:
-        return None
+        return None, None
     try:
         loc = pool.member_location(m)
     except Exception:
-        return None
+        return None, None
     if not loc.caps.local_path:
-        return None
+        return None, None
     path = loc.path
     while path and not os.path.exists(path):
         path = os.path.dirname(path)
     try:
         st = os.statvfs(path or "/")
     except OSError:
-        return None
+        return None, None
     total = st.f_blocks * st.f_frsize
     free = st.f_bavail * st.f_frsize
-    return 100.0 * (total - free) / total if total else None
+    return (100.0 * (total - free) / total, total) if total else (None, None)
 
 
 _pools: dict[tuple[str, str], Pool] = {}
