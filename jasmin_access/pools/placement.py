@@ -78,7 +78,8 @@ class Standing:
             elif extra and m.quota:
                 grown = 100.0 * ((self.used or 0) + extra) / m.quota
             if grown >= m.max_percent_full:
-                return f"{m.id} {pct:.0f}% full (limit {m.max_percent_full:g}%)"
+                after = f", {grown:.0f}% with this write" if grown > pct + 0.5 else ""
+                return f"{m.id} {pct:.0f}% full{after} (limit {m.max_percent_full:g}%)"
         return None
 
 

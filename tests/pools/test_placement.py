@@ -181,7 +181,7 @@ def test_max_percent_full_counts_what_is_about_to_be_written() -> None:
     disk = Member("gws", "/gws", max_percent_full=60)
     st = Standing(disk, used=0, disk_percent=50.0, disk_total=1000)
     assert st.refusal(50, True) is None  # 55 % after the write
-    assert st.refusal(200, True) == "gws 50% full (limit 60%)"  # 70 % after it
+    assert st.refusal(200, True) == "gws 50% full, 70% with this write (limit 60%)"
     tenancy = Member("t", "s3://b", quota=1000, max_percent_full=90)
     assert Standing(tenancy, used=850).refusal(40, True) is None
     assert "90%" in str(Standing(tenancy, used=850).refusal(60, True))
