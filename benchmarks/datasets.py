@@ -75,8 +75,24 @@ def nemo_spec(scale: float) -> Any:
     return NemoSpec(nx=max(8, round(360 * side)), ny=max(8, round(331 * side)), nz=75, months=12)
 
 
-def nemo_set(data_dir: Path, scale: float) -> tuple[list[Path], int]:
-    """The convert input: NEMO-like monthly files, generated once per scale.
+VARIANTS = ("smooth", "noisy")
+NOISY_BITS = 16  # random low mantissa bits of float32: up to 2**-7 relative
+
+
+def nemo_set(data_dir: Path, scale: float, variant: str = "smooth") -> tuple[list[Path], int]:
+    """The convert input: NEMO-like monthly files, generated once per scale and variant.
+
+    Parameters
+    ----------
+    data_dir
+        Cache directory.
+    scale
+        Size relative to 12 eORCA1 files.
+    variant
+        ``"smooth"``: the sample generator's fields.  ``"noisy"``: the same fields
+        with the lowest :data:`NOISY_BITS` mantissa bits of every ocean value drawn
+        at random, as real measurements and model output carry (their low bits
+        compress far worse).
 
     Returns
     -------
@@ -85,18 +101,55 @@ def nemo_set(data_dir: Path, scale: float) -> tuple[list[Path], int]:
     """
     from jasmin_access.samples import write_nemo_set
 
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown data variant {variant!r}; known: {VARIANTS}")
     spec = nemo_spec(scale)
-    name = f"nemo-{spec.nx}x{spec.ny}x{spec.nz}x{spec.months}"
+    base = f"nemo-{spec.nx}x{spec.ny}x{spec.nz}x{spec.months}"
+    name = base if variant == "smooth" else f"{base}-{variant}"
     directory = data_dir / name
     info = _cached(data_dir, name)
     if info is None:
         shutil.rmtree(directory, ignore_errors=True)
-        log.info("generating %d NEMO files %s", spec.months, name)
-        files = write_nemo_set(directory, spec)
+        if variant == "smooth":
+            log.info("generating %d NEMO files %s", spec.months, name)
+            files = write_nemo_set(directory, spec)
+        else:
+            smooth, _ = nemo_set(data_dir, scale, "smooth")
+            files = [add_low_bit_noise(p, directory / p.name, seed=i) for i, p in enumerate(smooth)]
         per_step = 4 * spec.nx * spec.ny * (2 * spec.nz + 2)
         info = {"files": [p.name for p in files], "nbytes": per_step * spec.months}
         _remember(data_dir, name, info)
     return [directory / f for f in info["files"]], int(info["nbytes"])
+
+
+def add_low_bit_noise(src: Path, dest: Path, seed: int, bits: int = NOISY_BITS) -> Path:
+    """Copy a NetCDF file with random low mantissa bits in its float32 fields.
+
+    Fill values are kept; encoding (deflate, chunks, fill value) and attributes
+    are those of the source.
+    """
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    mask = np.uint32((1 << bits) - 1)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with xr.open_dataset(src, decode_cf=False) as ds:
+        ds = ds.load()
+        for var in ds.variables.values():
+            if "_FillValue" not in var.attrs and "_FillValue" not in var.encoding:
+                var.encoding["_FillValue"] = None  # xarray would add NaN to floats
+        for var in ds.data_vars.values():
+            if var.dtype != np.float32 or var.ndim < 3:
+                continue
+            raw = var.values
+            fill = var.attrs.get("_FillValue", var.encoding.get("_FillValue"))
+            ocean = raw != np.float32(fill) if fill is not None else np.ones(raw.shape, bool)
+            bits_now = raw.view(np.uint32)
+            noise = rng.integers(0, 1 << bits, size=raw.shape, dtype=np.uint32)
+            noisy = ((bits_now & ~mask) | noise).view(np.float32)
+            var.values = np.where(ocean, noisy, raw)
+        ds.to_netcdf(dest, format="NETCDF4")
+    return dest
 
 
 # --------------------------------------------------------------------------- small objects

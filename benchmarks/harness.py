@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .server import RequestCounts, S3Server
+from .server import RequestCounts, S3Endpoint
 
 __all__ = [
     "Bench",
@@ -33,6 +33,7 @@ __all__ = [
     "apply_ratios",
     "base_env",
     "measure",
+    "measure_group",
     "not_available",
     "python_cmd",
     "render_checks",
@@ -58,6 +59,9 @@ class Run:
     stdout: str
     stderr: str
     requests: RequestCounts | None = None
+    cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+    relay_cpu_s: float = 0.0
 
     @property
     def result(self) -> dict[str, Any]:
@@ -87,7 +91,8 @@ class Measured:
     tool
         Name shown in the table (``jasmin-access``, ``aws s3 ls``, ...).
     cmd
-        Argument list.
+        Argument list, or a function returning it (called before each run,
+        after ``before``: for a destination named afresh each run).
     env
         Extra environment variables.
     ours
@@ -101,7 +106,7 @@ class Measured:
     """
 
     tool: str
-    cmd: Sequence[str]
+    cmd: Sequence[str] | Callable[[], Sequence[str]]
     env: dict[str, str] = field(default_factory=dict)
     ours: bool = False
     nbytes: int | Callable[[Run], int] | None = None
@@ -125,6 +130,11 @@ class Row:
     note: str = ""
     status: str = "ok"
     runs: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    cpu_s: float | None = None
+    server_cpu_s: float | None = None
+    relay_cpu_s: float | None = None
+    bound: str = ""
 
     @property
     def ok(self) -> bool:
@@ -154,11 +164,13 @@ class Bench:
     runs: int
     data_dir: Path
     work_dir: Path
-    server: S3Server | None
+    server: S3Endpoint | None
     peers: Any = None
     python: str = sys.executable
     notes: list[str] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    revision: Any = None  # a benchmarks.revision.Revision with --commit
+    variants: tuple[str, ...] = ("smooth", "noisy")  # data variants of convert and read
 
     @property
     def cli(self) -> str:
@@ -252,7 +264,7 @@ def run_once(
     cmd: Sequence[str],
     env: dict[str, str],
     *,
-    server: S3Server | None = None,
+    server: S3Endpoint | None = None,
     timeout: float = 1800.0,
     cwd: Path | None = None,
 ) -> Run:
@@ -272,6 +284,8 @@ def run_once(
         Working directory of the child.
     """
     offset = server.mark() if server else 0
+    server_cpu = server.cpu_seconds() if server else 0.0
+    relay_cpu = server.cpu_seconds(relay=True) if server else 0.0
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         answer = Spawner.run(
@@ -294,34 +308,71 @@ def run_once(
         stdout,
         stderr,
         requests,
+        float(answer.get("cpu_s", 0.0)),
+        (server.cpu_seconds() - server_cpu) if server else 0.0,
+        (server.cpu_seconds(relay=True) - relay_cpu) if server else 0.0,
     )
 
 
 def measure(bench: Bench, case: str, m: Measured) -> Row:
     """Run ``m`` ``bench.runs`` times and summarise it as one table row."""
-    env = base_env({**m.env}, bench.work_dir / "home")
+    return measure_group(bench, case, [m])[0]
+
+
+def measure_group(bench: Bench, case: str, group: Sequence[Measured]) -> list[Row]:
+    """Run the commands of one case in turns (A B A B ...), one row each.
+
+    Alternating spreads slow spells of a shared machine over every tool alike,
+    so the ratios of medians (and the ratios run by run, see :func:`apply_ratios`)
+    hold better than the times themselves.  With ``--commit REV`` each of our
+    commands is followed by the same command on that revision.
+    """
     (bench.work_dir / "home").mkdir(parents=True, exist_ok=True)
-    runs: list[Run] = []
-    note = ""
+    group = with_revision(bench, group)
+    runs: list[list[Run]] = [[] for _ in group]
+    notes = ["" for _ in group]
+    done: dict[int, Row | None] = {}
     for index in range(bench.runs):
-        if m.before:
-            m.before()
-        run = run_once(m.cmd, env, server=bench.server, timeout=m.timeout)
-        log.info(
-            "%s / %s run %d: %.2f s, rc %d", case, m.tool, index + 1, run.seconds, run.returncode
-        )
-        if run.returncode != 0:
-            log.warning("%s / %s failed: %s", case, m.tool, run.stderr[-2000:])
-            return Row(case, m.tool, m.ours, status="failed", note=f"failed: {run.failure()}")
-        if m.check:
-            try:
-                note = m.check(run)
-            except Exception as exc:
-                return Row(case, m.tool, m.ours, status="failed", note=f"wrong result: {exc}")
-        runs.append(run)
-        if run.seconds > SLOW_SECONDS and m.ours is False and index == 0 and bench.runs > 1:
-            note = (note + f" (one run only: over {SLOW_SECONDS:.0f} s)").strip()
-            break
+        for i, m in enumerate(group):
+            if i in done:
+                continue
+            outcome = _run_one(bench, case, m, index)
+            if isinstance(outcome, Row):
+                done[i] = outcome
+                continue
+            run, notes[i] = outcome
+            runs[i].append(run)
+            if run.seconds > SLOW_SECONDS and not m.ours and index == 0 and bench.runs > 1:
+                notes[i] = (notes[i] + f" (one run only: over {SLOW_SECONDS:.0f} s)").strip()
+                done[i] = None
+    rows = []
+    for i, m in enumerate(group):
+        failed = done.get(i)
+        rows.append(failed if failed is not None else _summary(case, m, runs[i], notes[i]))
+    return rows
+
+
+def _run_one(bench: Bench, case: str, m: Measured, index: int) -> Row | tuple[Run, str]:
+    """One run of ``m``: the run and its note, or a failed row."""
+    env = base_env({**m.env}, bench.work_dir / "home")
+    if m.before:
+        m.before()
+    cmd = m.cmd() if callable(m.cmd) else m.cmd
+    run = run_once(cmd, env, server=bench.server, timeout=m.timeout, cwd=bench.work_dir)
+    log.info("%s / %s run %d: %.2f s, rc %d", case, m.tool, index + 1, run.seconds, run.returncode)
+    if run.returncode != 0:
+        log.warning("%s / %s failed: %s", case, m.tool, run.stderr[-2000:])
+        return Row(case, m.tool, m.ours, status="failed", note=f"failed: {run.failure()}")
+    note = ""
+    if m.check:
+        try:
+            note = m.check(run)
+        except Exception as exc:
+            return Row(case, m.tool, m.ours, status="failed", note=f"wrong result: {exc}")
+    return run, note
+
+
+def _summary(case: str, m: Measured, runs: list[Run], note: str) -> Row:
     times = [r.seconds for r in runs]
     median = statistics.median(times)
     middle = min(runs, key=lambda r: abs(r.seconds - median))
@@ -336,7 +387,26 @@ def measure(bench: Bench, case: str, m: Measured) -> Row:
         rss_mb=max(r.rss_mb for r in runs),
         note=note,
         runs=times,
+        cpu_s=middle.cpu_s,
+        server_cpu_s=middle.server_cpu_s,
+        relay_cpu_s=middle.relay_cpu_s,
     )
+
+
+def with_revision(bench: Bench, group: Sequence[Measured]) -> list[Measured]:
+    """The group, each of our commands followed by its twin on ``bench.revision``.
+
+    The twin runs the same command with the revision's ``jasmin_access`` first
+    on ``PYTHONPATH``; it counts as a peer, so its ratio reads "REV / this tree".
+    """
+    rev = bench.revision
+    out: list[Measured] = []
+    for m in group:
+        out.append(m)
+        if rev is not None and m.ours:
+            env = {**m.env, "PYTHONPATH": f"{rev.path}{os.pathsep}{ROOT}"}
+            out.append(replace(m, tool=f"{m.tool} @{rev.name}", env=env, ours=False))
+    return out
 
 
 def skipped(case: str, tool: str, why: str) -> Row:
@@ -350,15 +420,30 @@ def not_available(case: str, tool: str, why: str) -> Row:
 
 
 def apply_ratios(rows: list[Row]) -> None:
-    """Set ``ratio = peer seconds / our seconds`` on each peer row of the same case."""
+    """Set ``ratio = peer seconds / our seconds`` on each peer row of the same case.
+
+    ``ratios`` holds the same turn by turn (run k of the peer over run k of ours,
+    taken one after the other), whose range says how steady the ratio is.
+    """
     ours = {r.case: r for r in rows if r.ours and r.ok}
     for row in rows:
         if not row.ours and row.ok and row.case in ours and ours[row.case].seconds:
-            row.ratio = row.seconds / ours[row.case].seconds  # type: ignore[operator]
+            mine = ours[row.case]
+            row.ratio = row.seconds / mine.seconds  # type: ignore[operator]
+            pairs = zip(row.runs, mine.runs, strict=False)
+            row.ratios = [peer / own for peer, own in pairs if own > 0]
 
 
 def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
+
+
+def _cpu(row: Row) -> str:
+    """``"1.2 / 0.4 / 0.3"``: CPU seconds of the measured process tree, the server, the relay."""
+    if row.cpu_s is None or not row.ok:
+        return "—"
+    others = [row.server_cpu_s, row.relay_cpu_s]
+    return " / ".join(_fmt(v, ".1f") for v in [row.cpu_s, *others])
 
 
 def render_table(rows: list[Row]) -> str:
@@ -367,8 +452,9 @@ def render_table(rows: list[Row]) -> str:
     ``peer/ours`` is the peer's time over ours (above 1: ours is faster).
     """
     head = (
-        "| case | tool | seconds (median) | MB/s | peer/ours | requests | peak RSS MB | notes |\n"
-        "|---|---|---:|---:|---:|---|---:|---|\n"
+        "| case | tool | seconds (median, min–max) | MB/s | peer/ours (turn by turn) "
+        "| requests | peak RSS MB | CPU s client / server / relay | notes |\n"
+        "|---|---|---:|---:|---:|---|---:|---:|---|\n"
     )
     lines = []
     for r in rows:
@@ -377,11 +463,15 @@ def render_table(rows: list[Row]) -> str:
         if r.ok and len(r.runs) > 1:
             seconds += f" ({min(r.runs):.2f}–{max(r.runs):.2f})"
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}x"
+        if r.ratio is not None and len(r.ratios) > 1:
+            ratio += f" ({min(r.ratios):.2f}–{max(r.ratios):.2f})"
         requests = r.requests.summary() if r.requests is not None and r.ok else "—"
         note = r.note.replace("|", "/").replace("\n", " ")
+        if r.bound:
+            note = (note + f" [{r.bound}]").strip()
         lines.append(
             f"| {r.case} | {tool} | {seconds} | {_fmt(r.mb_s, '.1f')} | {ratio} | {requests} "
-            f"| {_fmt(r.rss_mb, '.0f')} | {note} |"
+            f"| {_fmt(r.rss_mb, '.0f')} | {_cpu(r)} | {note} |"
         )
     return head + "\n".join(lines) + "\n"
 
@@ -412,32 +502,3 @@ def ratio_check(
         return Check(target, "not measured in this run", None)
     met = row.ratio > minimum if strict else row.ratio >= minimum
     return Check(target, f"{row.ratio:.2f}x ({peer} {row.seconds:.2f} s)", met)
-
-
-def cli_has(bench: Bench, command: str) -> str | None:
-    """None when ``jasmin-access COMMAND`` exists, else why not (for a 'not available' row)."""
-    if not Path(bench.cli).exists():
-        return f"{bench.cli} is not installed"
-    out = subprocess.run(
-        [bench.cli, command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=base_env(bench.ours_env(), bench.work_dir),
-    )
-    if out.returncode != 0:
-        return f"`jasmin-access {command}` is not implemented yet"
-    return None
-
-
-def api_has(module: str, name: str) -> str | None:
-    """None when ``module.name`` can be imported, else why not."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        return f"{module} cannot be imported ({exc})"
-    if not hasattr(mod, name):
-        return f"{module}.{name} is not implemented yet"
-    return None

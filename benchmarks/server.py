@@ -1,10 +1,11 @@
-"""The local S3 server for benchmarks, and counting the HTTP requests it served.
+"""The local S3 servers for benchmarks, and counting the HTTP requests they served.
 
-The server is ``moto_server`` run as a separate process, so it does not share a
-GIL with the client being measured.  Its request log (werkzeug writes one line
-per request to stderr) goes to a file; a case notes the file size before it
-starts and counts the lines written until it ends.  No proxy sits in the
-measured path.
+:class:`S3Server` is ``moto_server`` run as a separate process, so it does not
+share a GIL with the client being measured.  Its request log (werkzeug writes
+one line per request to stderr) goes to a file; a case notes the file size
+before it starts and counts the lines written until it ends.  SeaweedFS
+(:mod:`benchmarks.seaweed`) writes no such log: behind the shaping relay
+(:mod:`benchmarks.shaping`) the relay writes it, in the same format.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ __all__ = [
     "BENCH_PROFILE",
     "BENCH_SECRET",
     "RequestCounts",
+    "S3Endpoint",
     "S3Server",
     "classify",
     "count_requests",
     "free_port",
+    "start_process",
+    "stop_process",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_process(
+    cmd: list[str],
+    port: int,
+    name: str,
+    *,
+    stderr: Any = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> subprocess.Popen[bytes]:
+    """Start a server process and wait until it accepts connections on ``port``."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL, env=env
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited early (exit {proc.returncode})")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
+            return proc
+        time.sleep(0.1)
+    stop_process(proc)
+    raise RuntimeError(f"{name} did not start within {timeout:.0f} s")
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a process started by :func:`start_process` (kill it after 10 s)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def classify(method: str, target: str) -> str:
@@ -149,77 +191,43 @@ def _array_of(target: str) -> str:
     return head.rsplit("/", 1)[-1]
 
 
-class S3Server:
-    """A ``moto_server`` process on the loopback interface with a request log.
+class S3Endpoint:
+    """An S3 endpoint the benchmarks talk to, with a request log to count from.
 
-    Parameters
-    ----------
-    workdir
-        Directory for the request log.
-    port
-        TCP port; a free one when not given.
-    endpoint, log_path
-        Attach to a server that is already running and writes its request log to
-        ``log_path`` instead of starting one (used by tests).
+    ``endpoint`` is what the measured clients are given; ``setup_endpoint`` is
+    what the harness's own set-up and checking work uses (the same, except
+    behind a :class:`ShapedServer`, whose set-up work skips the shaping).
+    Subclasses start and stop a server.
     """
 
-    def __init__(
-        self,
-        workdir: str | Path,
-        port: int | None = None,
-        *,
-        endpoint: str | None = None,
-        log_path: str | Path | None = None,
-    ) -> None:
+    kind = "s3"
+
+    def __init__(self, workdir: str | Path, endpoint: str, log_path: str | Path) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.endpoint = endpoint or f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(log_path) if log_path else self.workdir / "moto-requests.log"
-        self._attached = endpoint is not None
+        self.endpoint = endpoint
+        self.log_path = Path(log_path)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_fh: Any = None
 
-    # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 30.0) -> S3Server:
-        """Start the server and wait until it answers."""
-        if self._attached:
-            return self
-        exe = Path(sys.executable).with_name("moto_server")
-        cmd = [str(exe), "-H", "127.0.0.1", "-p", str(self.port)]
-        self._log_fh = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the server
-        self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=self._log_fh, stdin=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited early; see {self.log_path}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
-                log.info("S3 server at %s (pid %d)", self.endpoint, self._proc.pid)
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto_server did not start within {timeout:.0f} s")
+    @property
+    def setup_endpoint(self) -> str:
+        """The endpoint of the unmeasured set-up work."""
+        return self.endpoint
+
+    def start(self, timeout: float = 30.0) -> S3Endpoint:
+        """Start the server (nothing to do for an attached one)."""
+        return self
 
     def stop(self) -> None:
-        """Stop the server (only one this object started)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        """Stop the process :meth:`start` started, if any, and close its log."""
+        stop_process(self._proc)
         self._proc = None
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
 
-    def __enter__(self) -> S3Server:
+    def __enter__(self) -> S3Endpoint:
         return self.start()
 
     def __exit__(
@@ -227,10 +235,25 @@ class S3Server:
     ) -> None:
         self.stop()
 
-    @property
-    def pid(self) -> int | None:
-        """Process id of the server, when this object started it."""
-        return self._proc.pid if self._proc else None
+    def pids(self) -> list[int]:
+        """Processes of the server itself (not the shaping relay)."""
+        return [self._proc.pid] if self._proc is not None else []
+
+    def relay_pids(self) -> list[int]:
+        """Processes between the clients and the server (none unless shaped)."""
+        return []
+
+    def cpu_seconds(self, relay: bool = False) -> float:
+        """CPU seconds (user + system) used so far by the server's processes (or the relay's)."""
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.relay_pids() if relay else self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
 
     # ------------------------------------------------------------------ request counting
     def mark(self) -> int:
@@ -279,7 +302,7 @@ class S3Server:
         return s3fs.S3FileSystem(
             key=BENCH_KEY,
             secret=BENCH_SECRET,
-            client_kwargs={"endpoint_url": self.endpoint},
+            client_kwargs={"endpoint_url": self.setup_endpoint},
             config_kwargs={
                 "request_checksum_calculation": "when_required",
                 "response_checksum_validation": "when_required",
@@ -302,3 +325,55 @@ class S3Server:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         return config_path
+
+
+class S3Server(S3Endpoint):
+    """A ``moto_server`` process on the loopback interface with a request log.
+
+    Parameters
+    ----------
+    workdir
+        Directory for the request log.
+    port
+        TCP port; a free one when not given.
+    endpoint, log_path
+        Attach to a server that is already running and writes its request log to
+        ``log_path`` instead of starting one (used by tests).
+    """
+
+    kind = "moto"
+
+    def __init__(
+        self,
+        workdir: str | Path,
+        port: int | None = None,
+        *,
+        endpoint: str | None = None,
+        log_path: str | Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        super().__init__(
+            workdir,
+            endpoint or f"http://127.0.0.1:{self.port}",
+            log_path or Path(workdir) / "moto-requests.log",
+        )
+        self._attached = endpoint is not None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, timeout: float = 30.0) -> S3Server:
+        """Start the server and wait until it answers."""
+        if self._attached:
+            return self
+        exe = Path(sys.executable).with_name("moto_server")
+        cmd = [str(exe), "-H", "127.0.0.1", "-p", str(self.port)]
+        self._log_fh = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the server
+        self._proc = start_process(
+            cmd, self.port, "moto_server", stderr=self._log_fh, timeout=timeout
+        )
+        log.info("S3 server at %s (pid %d)", self.endpoint, self._proc.pid)
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server, when this object started it."""
+        return self._proc.pid if self._proc else None

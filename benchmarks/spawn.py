@@ -9,7 +9,7 @@ answers one JSON line per request on stdout::
 
     {"cmd": [...], "env": {...}, "cwd": "...", "stdout": PATH, "stderr": PATH,
      "timeout": 600}
-    -> {"status": 0, "seconds": 1.23, "maxrss_kib": 45678}
+    -> {"status": 0, "seconds": 1.23, "maxrss_kib": 45678, "cpu_s": 0.98}
 """
 
 import json
@@ -55,7 +55,8 @@ def _run(req: dict) -> dict:
         signal.setitimer(signal.ITIMER_REAL, 0)
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
-    return {"status": code, "seconds": seconds, "maxrss_kib": usage.ru_maxrss}
+    cpu = usage.ru_utime + usage.ru_stime  # the command's, its waited-for children's included
+    return {"status": code, "seconds": seconds, "maxrss_kib": usage.ru_maxrss, "cpu_s": cpu}
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "append",
     "cat",
+    "catalog",
     "convert",
     "cp",
     "du",
@@ -51,12 +52,15 @@ _LAZY = {
         ["ls", "du", "tree", "find", "stat", "cat", "head", "cp", "mv", "rm", "sync", "mb"], "fs"
     ),
     **dict.fromkeys(["convert", "verify", "append"], "conversion"),
-    **dict.fromkeys(["open_dataset", "open_mfdataset", "info"], "open"),
-    "slices": "tasks",
+    **dict.fromkeys(["open_dataset", "open_mfdataset", "slices", "info"], "open"),
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "catalog":  # a subpackage: ja.catalog.build(...), ja.catalog.search(...)
+        value = importlib.import_module(".catalog", __name__)
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jasmin_access' has no attribute {name!r}")

@@ -69,6 +69,7 @@ __all__ = [
     "jasmin_endpoint",
     "load_config",
     "local_home",
+    "set_default_profile",
 ]
 
 log = logging.getLogger(__name__)
@@ -555,7 +556,9 @@ def write_config(data: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None) -> Path:
+def add_profile(
+    name: str, settings: dict[str, Any], *, path: Path | None = None, default: bool = False
+) -> Path:
     """Add or replace ``[profiles.NAME]`` in the config file (mode 0600).
 
     Parameters
@@ -566,6 +569,8 @@ def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None
         Profile settings (see :class:`Profile`); ``None`` values are dropped.
     path
         Config file; defaults to :func:`config_path`.
+    default
+        Also make it the ``default_profile`` (used when no ``--profile`` is given).
 
     Returns
     -------
@@ -584,5 +589,35 @@ def add_profile(name: str, settings: dict[str, Any], *, path: Path | None = None
         existing = tomllib.loads(path.read_text())
     profiles = dict(existing.get("profiles", {}))
     profiles[name] = settings
-    write_config({**existing, "profiles": profiles}, path)
+    chosen = name if default else existing.get("default_profile")
+    _write_config(path, profiles, chosen)
     return path
+
+
+def set_default_profile(name: str | None, *, path: Path | None = None) -> Path:
+    """Make ``name`` the ``default_profile`` (``None`` or ``"local"``: the embedded store).
+
+    Raises
+    ------
+    ProfileNotFound
+        When ``name`` is not defined.
+    """
+    path = path or config_path()
+    existing = tomllib.loads(path.read_text()) if path.exists() else {}
+    profiles = dict(existing.get("profiles", {}))
+    if name not in (None, LOCAL_PROFILE) and name not in profiles:
+        known = ", ".join(sorted([LOCAL_PROFILE, *profiles]))
+        raise ProfileNotFound(
+            f"unknown profile '{name}' (known: {known})",
+            f"add it first with `jasmin-access config add {name} ...`",
+        )
+    _write_config(path, profiles, None if name == LOCAL_PROFILE else name)
+    return path
+
+
+def _write_config(path: Path, profiles: dict[str, Any], default: str | None) -> None:
+    """Write the profiles and the default, keeping every other table (pools) as it is."""
+    existing = tomllib.loads(path.read_text()) if path.exists() else {}
+    others = {k: v for k, v in existing.items() if k not in ("default_profile", "profiles")}
+    head: dict[str, Any] = {"default_profile": default} if default else {}
+    write_config({**head, **others, "profiles": profiles}, path)

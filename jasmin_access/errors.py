@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "AccessDenied",
@@ -313,6 +314,19 @@ _UNREACHABLE = {
 }
 
 
+def _endpoint_of(exc: BaseException) -> str | None:
+    """The URL (or host:port) a connection error was about, when it says."""
+    for cause in _walk_causes(exc):
+        url = (getattr(cause, "kwargs", None) or {}).get("endpoint_url")
+        if url:  # botocore gives the request URL: keep scheme and host
+            parts = urlsplit(str(url))
+            return f"{parts.scheme}://{parts.netloc}" if parts.netloc else str(url)
+        host, port = getattr(cause, "host", None), getattr(cause, "port", None)
+        if isinstance(host, str) and port:
+            return f"{host}:{port}"
+    return None
+
+
 def _from_transport(
     cause: BaseException, where: str, profile: str | None, test_hint: str
 ) -> BaseException | None:
@@ -334,7 +348,7 @@ def _from_transport(
         isinstance(cause, OSError) and cause.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH}
     ):
         return EndpointUnreachable(
-            f"cannot reach the endpoint while {where}",
+            f"cannot reach {_endpoint_of(cause) or 'the endpoint'} while {where}",
             f"check endpoint_url in profile '{profile}' and your network ({test_hint})"
             if profile
             else "check the endpoint URL and your network",
@@ -356,10 +370,11 @@ def _from_code(
 ) -> BaseException | None:
     if code == "NoSuchBucket":
         bucket = _bucket_of(url)
+        used, flag = (f", profile '{profile}'", f" -p {profile}") if profile else ("", "")
         return BucketNotFound(
-            f"bucket '{bucket}' does not exist ({where})",
-            f"check the name with `jasmin-access ls s3://`, or make it with "
-            f"`jasmin-access mb s3://{bucket}`",
+            f"bucket '{bucket}' does not exist ({where}{used})",
+            f"check the name with `jasmin-access ls s3://{flag}`, or make it with "
+            f"`jasmin-access mb s3://{bucket}{flag}`",
         )
     if code in _NAME_CODES:
         return InvalidInput(

@@ -26,6 +26,7 @@ import xarray as xr
 
 from . import paths
 from .config import Profile
+from .datastore.reading import has_selector, open_version
 from .errors import InvalidInput, NotFound, translating
 from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
 from .reading.chunking import auto_chunk
@@ -40,20 +41,24 @@ from .reading.subset import (
     select_time,
     select_variables,
 )
+from .reading.tasks import ReadTask, slices
 from .reading.zstore import configure_zarr, open_metadata, read_store
 from .stores import Location, resolve
 
 __all__ = [
     "DatasetInfo",
+    "ReadTask",
     "build_index",
     "info",
     "open_dataset",
     "open_mfdataset",
+    "slices",
 ]
 
 log = logging.getLogger(__name__)
 
 URLs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+VERSION_KEY = "jasmin_datastore_version"  # ``ds.encoding`` key: ``URL@ID`` of a datastore version
 ZARR_CONCURRENCY = 64
 
 
@@ -96,6 +101,7 @@ def open_zarr_store(
     chunks: Any = "auto",
     cache: Any = None,
     cache_size: Any = None,
+    store: Any = None,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Open one Zarr store: one metadata request, then lazy arrays.
@@ -110,12 +116,18 @@ def open_zarr_store(
         None gives lazily indexed arrays (read the same way).
     cache, cache_size
         Chunk cache directory (or True for the default) and its size bound.
+    store
+        A zarr store to read instead of the location's own (a datastore version).
     **kwargs
         Passed to :func:`xarray.open_zarr` (``decode_times``, ``drop_variables`` ...).
     """
     configure_zarr(ZARR_CONCURRENCY)
     with translating("opening", location.url, location.profile_name):
-        store, root = open_metadata(read_store(location), location.url)
+        try:
+            store, root = open_metadata(store or read_store(location), location.url)
+        except NotFound:
+            _refuse_missing_bucket(location)
+            raise
     chunk_cache = _chunk_cache(cache, cache_size, location)
     if chunk_cache is not None:
         where = f"{location.backend.identity}/{location.path}"  # which backend, which store
@@ -133,6 +145,15 @@ def open_zarr_store(
                 store, consolidated=None, zarr_format=zarr_format, chunks=chunks, **kwargs
             )
     return _auto(ds, fresh) if lazy else ds
+
+
+def _refuse_missing_bucket(location: Location) -> None:
+    """Say that the bucket is missing, rather than that the store is."""
+    from .fs._backend import bucket_exists
+    from .fs.listing import missing_bucket
+
+    if location.caps.buckets and not location.read_only and not bucket_exists(location):
+        raise missing_bucket(location)
 
 
 _DECODE_OPTIONS = (
@@ -182,12 +203,57 @@ def _auto(ds: xr.Dataset, fresh: Collection[str] = ()) -> xr.Dataset:
 
 
 def _open_location(location: Location, *, chunks: Any, verify_index: bool, **kw: Any) -> Any:
+    if has_selector(location.url):
+        return _open_version(location.url, location, chunks=chunks, **kw)
     if location.path.endswith(".json"):
         ds = open_index(location, chunks=None if chunks == "auto" else chunks, verify=verify_index)
         return _auto(ds) if chunks == "auto" else ds
     if is_netcdf(location.path):
         return open_netcdf([location], chunks=chunks, **_xr_kwargs(kw))
-    return open_zarr_store(location, chunks=chunks, **kw)
+    try:
+        return open_zarr_store(location, chunks=chunks, **kw)
+    except NotFound:
+        if not location.key:
+            raise
+        return _open_version(location.url, location, chunks=chunks, missing=True, **kw)
+
+
+def _open_version(
+    url: str, location: Location, *, chunks: Any, missing: bool = False, **kw: Any
+) -> xr.Dataset:
+    """Open a datastore version (``…/name@V``, or a datastore root for its latest)."""
+    found = open_version(url, check_marker=missing, profile=location.profile)
+    if found is None:  # not a datastore either: the original error
+        return open_zarr_store(location, chunks=chunks, **kw)
+    store, root = found
+    # the chunk cache is keyed by logical key: versions share keys, so it stays off
+    kw = {**kw, "cache": False}
+    ds = open_zarr_store(root, chunks=chunks, store=store, **kw)
+    ds.encoding[VERSION_KEY] = f"{store.url}@{store.manifest.id}"  # exactly which bytes
+    return ds
+
+
+def _stac_target(url: Any) -> tuple[Any, dict[str, Any]]:
+    """The data asset's href of a STAC Item/Collection (pystac object or dict), else ``url``.
+
+    Items found by :func:`jasmin_access.catalog.search` also carry the store
+    access they were found with, used unless the caller gives their own.
+    """
+    assets = getattr(url, "assets", None)
+    if assets is None and isinstance(url, dict):
+        assets = url.get("assets")
+    if not isinstance(assets, dict):
+        return url, {}
+    hrefs = []
+    for asset in assets.values():
+        get = asset.get if isinstance(asset, dict) else lambda k, a=asset: getattr(a, k, None)
+        kind = str(get("media_type") or get("type") or "")
+        if "data" in (get("roles") or []) or "zarr" in kind:
+            absolute = getattr(asset, "get_absolute_href", None)
+            hrefs.append((absolute() if absolute else None) or get("href"))
+    if not hrefs:
+        raise InvalidInput("the STAC object has no data asset", "open an item found by search")
+    return hrefs[0], dict(getattr(url, "_jasmin_access", {}) or {})
 
 
 def _xr_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
@@ -217,7 +283,8 @@ def open_dataset(
         ``s3://bucket/run.zarr``, ``local://…``, a public
         ``https://<tenancy>-o.s3-ext.jc.rl.ac.uk/bucket/run.zarr``, a NetCDF
         object ``…/file.nc``, a glob or list of them (joined along the record
-        dimension), or an index ``…/name.index.json``.
+        dimension), an index ``…/name.index.json``, or a STAC Item or
+        Collection (its data asset; see :func:`jasmin_access.catalog.search`).
     profile
         Profile for ``s3://`` URLs (none is needed for public https URLs).
     variables
@@ -261,7 +328,10 @@ def open_dataset(
     IntegrityError
         An index whose sources changed.
     """
+    url, found_with = _stac_target(url)
     resolve_kwargs = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if not any(v is not None for v in resolve_kwargs.values()):
+        resolve_kwargs.update(found_with)
     locations = _locations(url, resolve_kwargs)
     opts = {"cache": cache, "cache_size": cache_size, **kwargs}
     if len(locations) > 1 and all(is_netcdf(loc.path) for loc in locations):
@@ -358,6 +428,7 @@ def build_index(
     endpoint_url: str | None = None,
     anon: bool | None = None,
     record_dim: str = "time_counter",
+    scheduler: str | None = None,
 ) -> str:
     """Build a reference index over NetCDF objects already on a store.
 
@@ -371,6 +442,9 @@ def build_index(
         Store access.
     record_dim
         Dimension the sources are joined along.
+    scheduler
+        Where the sources are scanned: ``threads`` (default), or a ``tcp://``
+        or ``tls://`` Dask scheduler (see :mod:`jasmin_access.execution`).
 
     Returns
     -------
@@ -391,7 +465,7 @@ def build_index(
     if target is None:
         target = resolve(first.to_url(default_index_key(locations)), **resolve_kwargs)
     target.require_writable()
-    doc = build_references(locations, record_dim=record_dim)
+    doc = build_references(locations, record_dim=record_dim, scheduler=scheduler)
     with translating("writing", target.url, target.profile_name):
         target.backend.write_bytes(target.path, json.dumps(doc, separators=(",", ":")).encode())
     log.info("index of %d sources written to %s", len(locations), target.url)

@@ -7,6 +7,7 @@ boundaries are always taken at a ``/``.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -21,6 +22,7 @@ __all__ = [
     "has_magic",
     "is_within",
     "join",
+    "keep",
     "match_glob",
     "natural_key",
     "parent",
@@ -221,6 +223,24 @@ def _glob_class(pattern: str, start: int) -> tuple[str | None, int]:
 def match_glob(pattern: str, key: str) -> bool:
     """True when the whole ``key`` matches the glob ``pattern``."""
     return glob_to_regex(pattern).match(key) is not None
+
+
+def keep(rel: str, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> bool:
+    """True when ``rel`` passes ``--include``/``--exclude`` patterns.
+
+    A key is kept when it matches one of ``include`` (if any is given) and none
+    of ``exclude``.  A pattern matches the key relative to the source (``*``
+    crossing ``/``, as ``aws s3 cp --exclude`` does) or its base name.
+
+    >>> keep("run1/a.nc", include=["*.nc"]), keep("run1/a.txt", exclude=["*.txt"])
+    (True, False)
+    """
+
+    def hit(pattern: str) -> bool:
+        return fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(basename(rel), pattern)
+
+    include, exclude = list(include), list(exclude)
+    return (not include or any(map(hit, include))) and not any(map(hit, exclude))
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -15,6 +15,12 @@ need() {  # need PACKAGE [COMMAND-OR-FILE-THAT-PROVES-IT]
 # --- Debian packages -------------------------------------------------------------------------
 need nodejs node                 # Azurite (Azure Blob emulator) for the az:// backend tests
 need npm
+need fuse3 fusermount3                            # datastore mount (FUSE, read-only)
+need libfuse3-3 /usr/share/doc/libfuse3-3         # the library mfusepy loads
+need chromium                                     # catalog: index.html in a headless browser
+
+need nco ncks          # real-file corpus: 64-bit offset/CDF5, packed int16, record slicing
+need cdo               # real-file corpus: files split across a year boundary
 
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

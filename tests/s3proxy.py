@@ -18,6 +18,16 @@ Fault kinds: ``"503"`` (SlowDown), ``"500"`` (InternalError), ``"reset"``
 happened but the client cannot know), ``"truncate"`` (headers with the full
 Content-Length, half the body, then close) and ``"latency"`` (sleep, then
 forward normally).
+
+Network conditions: ``S3Proxy(upstream, shaping=PROFILES["campus"])`` adds a
+seeded log-normal round trip to every request and meters bodies through one
+bandwidth pipe per direction shared by all connections (the models of
+:mod:`benchmarks.shaping`, which shapes any client in front of any server for
+the benchmarks).
+
+Like the JASMIN object store, the proxy can refuse conditional writes: with
+``reject_conditional = True`` any PUT carrying ``If-None-Match`` or
+``If-Match`` gets ``501 NotImplemented`` (counted in ``conditional_refused``).
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from snailmail import SharedPipe
+
+from benchmarks.shaping import Profile
 
 __all__ = ["FAULT_KINDS", "FaultPlan", "Rule", "S3Proxy", "classify"]
 
@@ -63,7 +77,9 @@ _DEFAULT_MESSAGES = {
     "AccessDenied": "Access Denied",
     "InvalidAccessKeyId": "The AWS Access Key Id you provided does not exist in our records.",
     "QuotaExceeded": "The tenancy quota has been exceeded.",
+    "NotImplemented": "A header you provided implies functionality that is not implemented",
 }
+_CONDITIONAL = ("if-none-match", "if-match")
 
 
 @dataclass
@@ -206,6 +222,11 @@ class _Handler(BaseHTTPRequestHandler):
             "X-Amz-Credential" in split.query
         )
         action = proxy._record(method, split.path, split.query, kind, authorized)
+        conditional = any(h.lower() in _CONDITIONAL for h in self.headers)
+        if method == "PUT" and proxy.reject_conditional and conditional:
+            with proxy._lock:
+                proxy.conditional_refused.append(split.path)
+            return self._send_error(501, "NotImplemented", None, split.path)
         if isinstance(action, Rule):
             return self._send_error(action.status, action.code, action.message, split.path)
         if action == "503":
@@ -216,7 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reset()
         if action == "latency":
             time.sleep(proxy.plan.latency_ms / 1000)
+        proxy._shape(len(body), up=True)
         status, reason, headers, payload = proxy._forward(method, self.path, self.headers, body)
+        proxy._shape(len(payload), up=False)
         if action == "reset-after":
             return self._reset()
         truncate = action == "truncate" and len(payload) > 1
@@ -288,6 +311,13 @@ class S3Proxy:
         ``(fault, method, path)`` of every fault injected (random or rule).
     lifetime
         Seconds after which the proxy stops by itself, whatever happens.
+    shaping
+        Network profile applied to every forwarded request (none: no shaping).
+    shaping_seed
+        Seed of the profile's latency distribution.
+    reject_conditional
+        Answer PUTs with ``If-None-Match``/``If-Match`` with 501 NotImplemented
+        (as JASMIN does); their paths go to ``conditional_refused``.
     """
 
     upstream: str
@@ -298,8 +328,15 @@ class S3Proxy:
     authorized_requests: list[tuple[str, str, str]] = field(default_factory=list)
     faults: list[tuple[str, str, str]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    shaping: Profile | None = None
+    shaping_seed: int = 0
+    reject_conditional: bool = False
+    conditional_refused: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._latency = self.shaping.latency(self.shaping_seed) if self.shaping else None
+        cap = self.shaping.mb_s * 1e6 if self.shaping and self.shaping.mb_s else None
+        self._pipes = {True: SharedPipe(cap), False: SharedPipe(cap)}
         parts = urlsplit(self.upstream)
         self._upstream_host = parts.hostname or "127.0.0.1"
         self._upstream_port = parts.port or 80
@@ -394,6 +431,7 @@ class S3Proxy:
             self.kinds.clear()
             self.authorized_requests.clear()
             self.faults.clear()
+            self.conditional_refused.clear()
 
     # ------------------------------------------------------------------ statistics
 
@@ -454,6 +492,14 @@ class S3Proxy:
                 self.faults.append((fault, method, path))
                 return fault
         return None
+
+    def _shape(self, nbytes: int, *, up: bool) -> None:
+        """One round trip before a request goes up; bytes through the shared pipe."""
+        if self._latency is not None and up:
+            with self._lock:  # the draw advances a shared index
+                delay = self._latency.draw_s()
+            time.sleep(delay)
+        self._pipes[up].transfer(nbytes)
 
     def _forward(
         self, method: str, target: str, headers: Iterable[tuple[str, str]] | Any, body: bytes

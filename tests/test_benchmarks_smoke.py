@@ -35,19 +35,24 @@ def request_log(s3_endpoint: str, tmp_path: Path) -> Iterator[Path]:
         logger.setLevel(old_level)
 
 
-def test_du_case_produces_a_row_with_requests(
-    s3_endpoint: str, request_log: Path, tmp_path: Path
-) -> None:
-    server = S3Server(tmp_path / "srv", endpoint=s3_endpoint, log_path=request_log)
+def _bench(tmp_path: Path, runs: int, server: S3Server | None) -> Bench:
     bench = Bench(
         quick=True,
         scale=0.01,
-        runs=1,
+        runs=runs,
         data_dir=tmp_path / "data",
         work_dir=tmp_path / "work",
         server=server,
     )
     bench.work_dir.mkdir()
+    return bench
+
+
+def test_du_case_produces_a_row_with_requests(
+    s3_endpoint: str, request_log: Path, tmp_path: Path
+) -> None:
+    server = S3Server(tmp_path / "srv", endpoint=s3_endpoint, log_path=request_log)
+    bench = _bench(tmp_path, 1, server)
     server.write_profile(bench.config_path)
     tree = small_objects(server, "smoke-bench", 200)
     try:
@@ -96,3 +101,53 @@ def test_checks_render_targets_and_figures_for_information() -> None:
     lines = text.splitlines()
     assert lines[0].endswith("**met**") and lines[1].endswith("**NOT met**")
     assert lines[2] == "- whole: 1.3x — for information"
+
+
+def test_commands_of_a_case_run_in_turns_and_ratios_come_turn_by_turn(tmp_path: Path) -> None:
+    from benchmarks.harness import Measured, measure_group
+
+    order = tmp_path / "order"
+    bench = _bench(tmp_path, 3, None)
+
+    def cmd(name: str, pause: float) -> list[str]:
+        return ["sh", "-c", f"echo {name} >> {order}; sleep {pause}"]
+
+    try:
+        rows = measure_group(
+            bench,
+            "turns",
+            [Measured("a", cmd("A", 0.05), ours=True), Measured("b", cmd("B", 0.3))],
+        )
+    finally:
+        Spawner.close()
+    assert order.read_text().split() == ["A", "B", "A", "B", "A", "B"]
+    apply_ratios(rows)
+    ours, peer = rows
+    assert len(ours.runs) == len(peer.runs) == 3
+    assert len(peer.ratios) == 3
+    assert peer.ratio is not None and peer.ratio > 1.5
+    assert min(peer.ratios) <= peer.ratio <= max(peer.ratios)
+    assert "(" in render_table(rows).splitlines()[-1]  # the turn-by-turn range is shown
+
+
+def test_another_revision_is_imported_from_its_worktree(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.harness import ROOT
+    from benchmarks.revision import Revision
+
+    rev = Revision.checkout("HEAD", tmp_path)
+    try:
+        env = {**os.environ, "PYTHONPATH": f"{rev.path}{os.pathsep}{ROOT}"}
+        code = "import jasmin_access as j, benchmarks as b; print(j.__file__, b.__file__)"
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        ours_file, bench_file = out.stdout.split()
+        assert ours_file.startswith(str(rev.path)), out
+        assert bench_file.startswith(str(ROOT / "benchmarks")), out
+    finally:
+        rev.remove()
+    assert not rev.worktree.exists()

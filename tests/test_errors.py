@@ -167,7 +167,7 @@ def test_unreachable_host(closed_endpoint: str) -> None:
     name = _profile("closed", closed_endpoint)
     with pytest.raises(EndpointUnreachable) as info:
         _ls("s3://bucket/", name)
-    assert "cannot reach the endpoint while listing s3://bucket/" in str(info.value)
+    assert f"cannot reach {closed_endpoint} while listing s3://bucket/" in str(info.value)
     assert "config test closed" in str(info.value)
 
 

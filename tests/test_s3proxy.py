@@ -14,12 +14,17 @@ from tests.s3proxy import FaultPlan, S3Proxy, classify
 
 
 def _request(
-    proxy: S3Proxy, method: str, target: str, body: bytes = b""
+    proxy: S3Proxy,
+    method: str,
+    target: str,
+    body: bytes = b"",
+    extra: dict[str, str] | None = None,
 ) -> tuple[int, bytes, dict[str, str]]:
     conn = http.client.HTTPConnection("127.0.0.1", int(proxy.url.rsplit(":", 1)[1]), timeout=10)
     try:
         # moto refuses anonymous reads of private objects: write them public-read
         headers = {"x-amz-acl": "public-read"} if method == "PUT" else {}
+        headers.update(extra or {})
         conn.request(method, target, body=body, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.read(), dict(resp.getheaders())
@@ -260,3 +265,15 @@ def test_bulk_delete_refused_but_single_deletes_work(
         fs.rm([f"{name}/a", f"{name}/b"])
     fs.rm_file(f"{name}/a")
     assert fs.ls(name, refresh=True) == [f"{name}/b"]
+
+
+@pytest.mark.parametrize("header", ["If-None-Match", "If-Match"])
+def test_conditional_put_is_refused_like_jasmin(
+    raw_bucket: str, s3_proxy: S3Proxy, header: str
+) -> None:
+    s3_proxy.reject_conditional = True
+    status, body, _ = _request(s3_proxy, "PUT", f"/{raw_bucket}/ref", b"x", {header: "*"})
+    assert status == 501 and b"<Code>NotImplemented</Code>" in body
+    assert _request(s3_proxy, "GET", f"/{raw_bucket}/ref")[0] == 404  # never written
+    assert s3_proxy.conditional_refused == [f"/{raw_bucket}/ref"]
+    assert _request(s3_proxy, "PUT", f"/{raw_bucket}/ref", b"x")[0] == 200  # plain PUT works

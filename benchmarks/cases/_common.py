@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import subprocess
+from pathlib import Path
 
 from ..datasets import Tree, small_objects
-from ..harness import Bench, Run
+from ..harness import Bench, Run, base_env
 
-__all__ = ["BUCKET", "arrived", "expect_count", "human_count", "small_tree"]
+__all__ = ["BUCKET", "api_has", "cli_has", "expect_count", "human_count", "small_tree"]
 
 BUCKET = "bench"
 
@@ -45,13 +46,30 @@ def expect_count(count: int) -> object:
     return check
 
 
-def arrived(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
-    """A run check: ``size_of()`` bytes must have arrived at the destination."""
+def cli_has(bench: Bench, command: str) -> str | None:
+    """None when ``jasmin-access COMMAND`` exists, else why not (for a 'not available' row)."""
+    if not Path(bench.cli).exists():
+        return f"{bench.cli} is not installed"
+    out = subprocess.run(
+        [bench.cli, command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=base_env(bench.ours_env(), bench.work_dir),
+    )
+    if out.returncode != 0:
+        return f"`jasmin-access {command}` is not implemented yet"
+    return None
 
-    def check(run: Run) -> str:
-        got = size_of()
-        if got != expected:
-            raise ValueError(f"{got} bytes arrived, expected {expected}")
-        return ""
 
-    return check
+def api_has(module: str, name: str) -> str | None:
+    """None when ``module.name`` can be imported, else why not."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return f"{module} cannot be imported ({exc})"
+    if not hasattr(mod, name):
+        return f"{module}.{name} is not implemented yet"
+    return None

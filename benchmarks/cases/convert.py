@@ -1,14 +1,16 @@
 """Convert the 12-file NEMO-like eORCA1 set to Zarr, on S3 and in the local store.
 
 Ours: ``jasmin-access convert FILES... DEST --chunks ...``.  Peer: the naive
-``xr.open_mfdataset(files).chunk(same chunks).to_zarr(s3fs mapper)``.  Stored
-bytes are compared with the same chunks compressed by zstd level 3 + shuffle.
+``xr.open_mfdataset(files).chunk(same chunks).to_zarr(s3fs mapper)``.  Both data
+variants (smooth and noisy), the two sides in turns.  Stored bytes are compared
+with the same chunks compressed by zstd level 3 + shuffle.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +22,21 @@ from ..harness import (
     Row,
     Run,
     base_env,
-    cli_has,
     find_row,
-    measure,
+    measure_group,
     not_available,
     python_cmd,
     ratio_check,
     run_once,
 )
 from ..server import BENCH_KEY, BENCH_SECRET
-from ._common import BUCKET
+from ._common import BUCKET, cli_has
 
 __all__ = ["NAME", "checks", "peer_convert", "run", "zstd3_reference"]
 
 NAME = "convert"
-CASE_S3 = "convert → Zarr on S3"
-CASE_LOCAL = "convert → Zarr in the local store"
+CASE_S3 = "convert → Zarr on S3 ({variant})"
+CASE_LOCAL = "convert → Zarr in the local store ({variant})"
 PEER = "xarray open_mfdataset().to_zarr()"
 
 
@@ -103,119 +104,135 @@ def _sizes(items: list[tuple[str, int]]) -> tuple[int, int]:
     return total, chunks
 
 
-def _stored_s3(bench: Bench, path: str) -> Callable[[], tuple[int, int]]:
-    def size() -> tuple[int, int]:
-        fs = bench.server.s3fs()  # type: ignore[union-attr]
-        if not fs.exists(path):
+@dataclass
+class _Dest:
+    """A destination that gets a fresh name for every run.
+
+    SeaweedFS keeps the prefixes of deleted objects listed as empty directories,
+    so a store removed after one run would still look "not empty" to the next:
+    each run writes to ``<base>-<n>.zarr`` and the previous one is removed.
+    """
+
+    bench: Bench
+    url_base: str  # what the tool is given (``s3://...`` or ``local://...``) or a path
+    key_base: str  # S3 key (bucket/...) or local path, without ``.zarr``
+    on_s3: bool
+    n: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"{self.url_base}-{self.n}.zarr"
+
+    @property
+    def key(self) -> str:
+        return f"{self.key_base}-{self.n}.zarr"
+
+    def empty(self) -> None:
+        """Remove the current store (not measured)."""
+        if not self.on_s3:
+            shutil.rmtree(self.key, ignore_errors=True)
+            return
+        fs = self.bench.server.s3fs()  # type: ignore[union-attr]
+        if fs.exists(self.key):
+            fs.rm(self.key, recursive=True)
+
+    def before(self) -> None:
+        """Before a run: remove the last store, move on to a fresh name."""
+        self.empty()
+        self.n += 1
+
+    def stored(self) -> tuple[int, int]:
+        """(all bytes, chunk bytes) of the current store."""
+        if not self.on_s3:
+            files = [p for p in Path(self.key).rglob("*") if p.is_file()]
+            return _sizes([(str(p), p.stat().st_size) for p in files])
+        fs = self.bench.server.s3fs()  # type: ignore[union-attr]
+        if not fs.exists(self.key):
             return 0, 0
-        found = fs.find(path, detail=True)
+        found = fs.find(self.key, detail=True)
         return _sizes([(name, int(info["size"])) for name, info in found.items()])
 
-    return size
+    def open(self) -> Any:
+        """The current store opened with xarray (set-up endpoint, unshaped)."""
+        import xarray as xr
+
+        if not self.on_s3:
+            return xr.open_zarr(self.key)
+        endpoint = self.bench.server.setup_endpoint  # type: ignore[union-attr]
+        return xr.open_zarr(_s3fs(endpoint).get_mapper(self.key))
 
 
-def _stored_local(path: Path) -> Callable[[], tuple[int, int]]:
-    def size() -> tuple[int, int]:
-        return _sizes([(str(p), p.stat().st_size) for p in path.rglob("*") if p.is_file()])
-
-    return size
-
-
-def _checker(
-    bench: Bench,
-    size_of: Callable[[], tuple[int, int]],
-    url: str,
-    opener: Callable[[], Any],
-    shape: tuple,
-) -> Callable[[Run], str]:
+def _checker(bench: Bench, dest: _Dest, label: str, shape: tuple) -> Callable[[Run], str]:
     """Check that thetao arrived with the right shape; note the stored bytes."""
 
     def check(run: Run) -> str:
-        ds = opener()
-        got = tuple(ds["thetao"].shape)
+        got = tuple(dest.open()["thetao"].shape)
         if got != shape:
-            raise ValueError(f"{url}: thetao has shape {got}, expected {shape}")
-        total, chunks = size_of()
-        bench.cache[f"stored:{url}"] = chunks
+            raise ValueError(f"{dest.url}: thetao has shape {got}, expected {shape}")
+        total, chunks = dest.stored()
+        bench.cache[f"stored:{label}"] = chunks
         return f"stored {total / 1e6:.2f} MB ({chunks / 1e6:.2f} MB in chunks)"
 
     return check
 
 
-def _destination(bench: Bench, key: str, on_s3: bool) -> tuple[Any, Any, Any]:
-    """(stored-size function, opener, emptier) of a destination on S3 or local disk."""
-    import xarray as xr
-
-    if on_s3:
-        fs = bench.server.s3fs()  # type: ignore[union-attr]
-        endpoint = bench.server.endpoint  # type: ignore[union-attr]
-
-        def before() -> None:
-            if fs.exists(key):
-                fs.rm(key, recursive=True)
-
-        return (
-            _stored_s3(bench, key),
-            lambda: xr.open_zarr(_s3fs(endpoint).get_mapper(key)),
-            before,
-        )
-    local = Path(key)
-    return (
-        _stored_local(local),
-        lambda: xr.open_zarr(str(local)),
-        lambda: shutil.rmtree(local, ignore_errors=True),
-    )
-
-
-def _pairs(bench: Bench, files: list[str], shape: tuple) -> list[tuple[str, Measured]]:
-    """(case, measurement) for ours and the peer, on S3 and in the local store."""
+def _pairs(
+    bench: Bench, files: list[str], shape: tuple, variant: str
+) -> list[tuple[str, Measured, _Dest]]:
+    """(case, measurement, destination) for ours and the peer, on S3 and in the local store."""
     chunks = chunk_spec(bench.scale)
     text = ",".join(f"{k}={v}" for k, v in chunks.items())
     endpoint = bench.server.endpoint  # type: ignore[union-attr]
     store = bench.store_home / BUCKET
     store.mkdir(parents=True, exist_ok=True)
+    local = f"{variant}-{bench.run_id}"
     out = []
-    for case, ours_url, ours_key, peer_key in (
-        (
-            CASE_S3,
-            f"s3://{BUCKET}/conv-ours.zarr",
-            f"{BUCKET}/conv-ours.zarr",
-            f"{BUCKET}/conv-xr.zarr",
-        ),
-        (
-            CASE_LOCAL,
-            f"local://{BUCKET}/conv-ours-{bench.run_id}.zarr",
-            str(store / f"conv-ours-{bench.run_id}.zarr"),
-            str(store / f"conv-xr-{bench.run_id}.zarr"),
-        ),
-    ):
-        on_s3 = case == CASE_S3
+    for case, on_s3 in ((CASE_S3, True), (CASE_LOCAL, False)):
         for ours in (True, False):
-            key = ours_key if ours else peer_key
-            size, opener, before = _destination(bench, key, on_s3)
+            side = "ours" if ours else "xr"
+            if on_s3:
+                key = f"{BUCKET}/conv-{side}-{variant}"
+                dest = _Dest(bench, f"s3://{key}", key, True)
+            else:
+                url = f"local://{BUCKET}/conv-{side}-{local}"
+                dest = _Dest(bench, url, str(store / f"conv-{side}-{local}"), False)
             if ours:
-                cmd = [bench.cli, "convert", *files, ours_url, "--chunks", text]
-                cmd += ["--profile", "bench"] if on_s3 else []
+
+                def cmd(dest: _Dest = dest, on_s3: bool = on_s3) -> list[str]:
+                    out = [bench.cli, "convert", *files, dest.url, "--chunks", text]
+                    return out + (["--profile", "bench"] if on_s3 else [])
+
                 tool, env = "jasmin-access convert", bench.ours_env()
             else:
-                func = "benchmarks.cases.convert:peer_convert"
-                cmd = python_cmd(
-                    bench,
-                    func,
-                    files=files,
-                    dest=peer_key,
-                    chunks=chunks,
-                    endpoint=endpoint if on_s3 else None,
-                )
+
+                def cmd(dest: _Dest = dest, on_s3: bool = on_s3) -> list[str]:
+                    return python_cmd(
+                        bench,
+                        "benchmarks.cases.convert:peer_convert",
+                        files=files,
+                        dest=dest.key,
+                        chunks=chunks,
+                        endpoint=endpoint if on_s3 else None,
+                    )
+
                 tool, env = PEER, {}
-            check = _checker(bench, size, key, opener, shape)
-            out.append((case, Measured(tool, cmd, env=env, ours=ours, before=before, check=check)))
+            label = f"{'s3' if on_s3 else 'local'}:{side}:{variant}"
+            check = _checker(bench, dest, label, shape)
+            m = Measured(tool, cmd, env=env, ours=ours, before=dest.before, check=check)
+            out.append((case.format(variant=variant), m, dest))
     return out
 
 
 def run(bench: Bench) -> list[Row]:
-    """Generate the set (cached), then convert it with each tool to each store."""
-    paths, nbytes = nemo_set(bench.data_dir, bench.scale)
+    """Generate the sets (cached), then convert each with each tool to each store."""
+    rows = []
+    for variant in bench.variants:
+        rows += _run_variant(bench, variant)
+    return rows
+
+
+def _run_variant(bench: Bench, variant: str) -> list[Row]:
+    paths, nbytes = nemo_set(bench.data_dir, bench.scale, variant)
     files = [str(p) for p in paths]
     spec = nemo_spec(bench.scale)
     shape = (spec.months, spec.nz, spec.ny, spec.nx)
@@ -223,17 +240,18 @@ def run(bench: Bench) -> list[Row]:
     if not fs.exists(BUCKET):
         fs.mkdir(BUCKET)
     why = cli_has(bench, "convert")
-    rows = []
-    pairs = _pairs(bench, files, shape)
-    for case, m in pairs:
-        if m.ours and why:
-            rows.append(not_available(case, m.tool, why))
-            continue
-        m.nbytes = nbytes
-        rows.append(measure(bench, case, m))
-    for _, m in pairs:
-        if m.before:
-            m.before()  # empty the destinations again: nothing left behind
+    rows: list[Row] = []
+    pairs = _pairs(bench, files, shape, variant)
+    for case in dict.fromkeys(case for case, _, _ in pairs):
+        group = [m for c, m, _ in pairs if c == case]
+        for m in group:
+            m.nbytes = nbytes
+        if why:
+            rows += [not_available(case, m.tool, why) for m in group if m.ours]
+            group = [m for m in group if not m.ours]
+        rows += measure_group(bench, case, group)
+    for _, _, dest in pairs:
+        dest.empty()  # nothing left behind
     ref = run_once(
         python_cmd(
             bench,
@@ -243,9 +261,9 @@ def run(bench: Bench) -> list[Row]:
         ),
         base_env({}, bench.work_dir / "home"),
     )
-    bench.cache["zstd3_bytes"] = ref.result.get("nbytes")
+    bench.cache[f"zstd3_bytes:{variant}"] = ref.result.get("nbytes")
     bench.notes.append(
-        f"convert input: {len(files)} files of {spec.nx}x{spec.ny}x{spec.nz} "
+        f"convert input ({variant}): {len(files)} files of {spec.nx}x{spec.ny}x{spec.nz} "
         f"({sum(p.stat().st_size for p in paths) / 1e6:.0f} MB NetCDF, {nbytes / 1e6:.0f} MB "
         f"of float32 fields); chunks {chunk_spec(bench.scale)}; zstd-3+shuffle reference "
         f"{(ref.result.get('nbytes') or 0) / 1e6:.2f} MB"
@@ -255,24 +273,30 @@ def run(bench: Bench) -> list[Row]:
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
     """≥2x faster than the naive peer; stored bytes ≤ zstd-3+shuffle; peak RSS < 1 GB."""
-    out = [
-        ratio_check(
-            rows, "convert ≥2x faster than naive open_mfdataset().to_zarr(s3fs)", CASE_S3, PEER, 2.0
-        )
-    ]
-    ours = find_row(rows, CASE_S3)
-    ref = bench.cache.get("zstd3_bytes")
-    stored = bench.cache.get(f"stored:{BUCKET}/conv-ours.zarr")  # the S3 destination key
-    target = "convert stored chunk bytes ≤ zstd-3+shuffle with the same chunks"
-    if ours is None or not ref or not stored:
-        out.append(Check(target, "not measured", None))
-    else:
+    out = []
+    for variant in bench.variants:
+        case = CASE_S3.format(variant=variant)
         out.append(
-            Check(target, f"{stored:,} vs {ref:,} bytes ({stored / ref:.4f}x)", stored <= ref)
+            ratio_check(
+                rows,
+                f"convert ({variant}) ≥2x faster than naive open_mfdataset().to_zarr(s3fs)",
+                case,
+                PEER,
+                2.0,
+            )
         )
-    target = "convert peak RSS < 1 GB"
-    if ours is None or ours.rss_mb is None:
-        out.append(Check(target, "not measured", None))
-    else:
-        out.append(Check(target, f"{ours.rss_mb:.0f} MB", ours.rss_mb < 1000))
+        ours = find_row(rows, case)
+        ref = bench.cache.get(f"zstd3_bytes:{variant}")
+        stored = bench.cache.get(f"stored:s3:ours:{variant}")
+        target = f"convert ({variant}) stored chunk bytes ≤ zstd-3+shuffle with the same chunks"
+        if ours is None or not ref or not stored:
+            out.append(Check(target, "not measured", None))
+        else:
+            shown = f"{stored:,} vs {ref:,} bytes ({stored / ref:.4f}x)"
+            out.append(Check(target, shown, stored <= ref))
+        target = f"convert ({variant}) peak RSS < 1 GB"
+        if ours is None or ours.rss_mb is None:
+            out.append(Check(target, "not measured", None))
+        else:
+            out.append(Check(target, f"{ours.rss_mb:.0f} MB", ours.rss_mb < 1000))
     return out

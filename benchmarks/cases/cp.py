@@ -8,6 +8,7 @@ bytes that arrived are checked.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,14 @@ from ..harness import (
     Check,
     Measured,
     Row,
-    cli_has,
-    measure,
+    Run,
+    find_row,
+    measure_group,
     not_available,
     ratio_check,
     skipped,
 )
-from ._common import BUCKET, arrived
+from ._common import BUCKET, cli_has
 
 __all__ = ["NAME", "checks", "run"]
 
@@ -34,6 +36,16 @@ TOOLS = ("jasmin-access cp -r", "aws s3 cp --recursive", "rclone copy")
 
 def _local_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _checker(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
+    def check(run: Run) -> str:
+        got = size_of()
+        if got != expected:
+            raise ValueError(f"{got} bytes arrived, expected {expected}")
+        return ""
+
+    return check
 
 
 def _label(tree: Tree, way: str) -> str:
@@ -83,14 +95,16 @@ def run(bench: Bench) -> list[Row]:
     rows: list[Row] = []
     for way in ("up", "down"):
         case = _label(tree, way)
+        group, missing_rows = [], []
         for index, tool in enumerate(TOOLS):
             missing = _available(bench, tool)
             if missing:
                 status, why = missing
                 row = not_available(case, tool, why) if status != "skipped" else None
-                rows.append(row or skipped(case, tool, why))
+                missing_rows.append(row or skipped(case, tool, why))
                 continue
-            rows.append(measure(bench, case, _measured(bench, tree, way, tool, index, fs)))
+            group.append(_measured(bench, tree, way, tool, index, fs))
+        rows += measure_group(bench, case, group) + missing_rows
     fs.rm(f"{BUCKET}/mixed", recursive=True)
     return rows
 
@@ -127,15 +141,16 @@ def _measured(bench: Bench, tree: Tree, way: str, tool: str, index: int, fs: Any
         ours=tool.startswith("jasmin"),
         nbytes=tree.nbytes,
         before=before,
-        check=arrived(size, tree.nbytes),
+        check=_checker(size, tree.nbytes),
     )
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
-    """cp -r at least as fast as aws s3 cp --recursive, both ways."""
+    """cp -r ≥1.2x rclone copy and at least as fast as aws s3 cp, both ways; RSS ≤ 2x rclone's."""
     out = []
     for way in ("up", "down"):
         case = next((r.case for r in rows if r.case.startswith(f"cp -r {way} ")), "")
+        out.append(ratio_check(rows, f"cp -r {way} ≥1.2x `rclone copy`", case, "rclone copy", 1.2))
         out.append(
             ratio_check(
                 rows,
@@ -145,4 +160,11 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
                 1.0,
             )
         )
+        ours, rclone = find_row(rows, case), find_row(rows, case, "rclone copy")
+        target = f"cp -r {way} peak RSS ≤ 2x rclone's"
+        if ours is None or rclone is None or not ours.rss_mb or not rclone.rss_mb:
+            out.append(Check(target, "not measured", None))
+        else:
+            shown = f"{ours.rss_mb:.0f} MB vs {rclone.rss_mb:.0f} MB"
+            out.append(Check(target, shown, ours.rss_mb <= 2 * rclone.rss_mb))
     return out

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..datasets import MiB, Tree, mixed_files
-from ..harness import Bench, Check, Measured, Row, measure, skipped
-from ._common import arrived
+from ..harness import Bench, Check, Measured, Row, Run, measure, skipped
 
 __all__ = ["NAME", "checks", "run"]
 
@@ -125,6 +124,18 @@ def _empty(bench: Bench, url: str) -> None:
     paths = [o.path for page in loc.backend.walk_pages(loc.path) for o in page]
     loc.backend.delete_many(paths)
     loc.backend.remove_empty_dirs(loc.path)
+
+
+def arrived(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
+    """A run check: ``size_of()`` bytes must have arrived at the destination."""
+
+    def check(run: Run) -> str:
+        got = size_of()
+        if got != expected:
+            raise ValueError(f"{got} bytes arrived, expected {expected}")
+        return ""
+
+    return check
 
 
 def _label(tree: Tree, kind: str, way: str) -> str:

@@ -1,18 +1,26 @@
-"""How ``du`` scales: time and client memory against the number of keys.
+"""How ``du`` and the bulk commands scale: keys, files and worker processes.
 
 20k keys on the S3 server (the small-object tree), 200k and 1M keys in the
 embedded local store (the local S3 server is too slow to fill with a million
 objects).  Quick mode: 2k on S3, 20k and 100k locally.  A streaming ``du``
 shows time linear in keys and flat client memory.
+
+Files: scan + plan of 10,000 small NetCDF files (1,000 when quick) locally and
+on the S3 server (time per file, peak RSS); convert of the NEMO set on a
+2-worker process ``LocalCluster`` vs threads; index of 1,000 NetCDF objects
+(100 when quick) on the cluster vs one process.  The cluster rows' times
+exclude starting the cluster (see :mod:`benchmarks.cases._files`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
-from ..datasets import key_tree
-from ..harness import Bench, Check, Row, cli_has, measure, not_available
-from ._common import human_count, small_tree
+from ..datasets import key_tree, nemo_set
+from ..harness import Bench, Check, Measured, Row, measure, not_available, python_cmd
+from . import _files
+from ._common import BUCKET, cli_has, human_count, small_tree
 from .du import ours_du
 
 __all__ = ["NAME", "checks", "run"]
@@ -47,6 +55,50 @@ def run(bench: Bench) -> list[Row]:
                 f"{row.seconds / t.count * 1e6:.1f} µs/key, {t.count / row.seconds:,.0f} keys/s"
             )
         rows.append(row)
+    return rows + file_rows(bench)
+
+
+def _timed(bench: Bench, case: str, func: str, per: int | None = None, **kw: object) -> Row:
+    """A row for ``benchmarks.cases._files:func(**kw)`` in a fresh process."""
+    m = Measured("jasmin-access", python_cmd(bench, f"benchmarks.cases._files:{func}", **kw),
+                 env=bench.ours_env(), ours=True)  # fmt: skip
+    row = measure(bench, case, m)
+    if row.ok and row.seconds and per:
+        row.note = (
+            f"{row.seconds / per * 1e3:.1f} ms/file (whole process), peak RSS {row.rss_mb} MB"
+        )
+    return row
+
+
+def file_rows(bench: Bench) -> list[Row]:
+    """Scan + plan of many small files; convert and index on a process cluster vs threads."""
+    assert bench.server is not None
+    count = 1_000 if bench.quick else 10_000
+    files = _files.tiny_set(str(bench.data_dir / f"tiny-{count}"), count)
+    listing = bench.work_dir / "tiny.txt"
+    listing.write_text("\n".join(files) + "\n")
+    fs = bench.server.s3fs()
+    if not fs.exists(f"{BUCKET}/tiny-{count}/{Path(files[-1]).name}"):
+        fs.put(files, f"{BUCKET}/tiny-{count}/")
+    rows = [
+        _timed(bench, f"scale: plan {human_count(count)} files (local)", "plan_only", count,
+               sources=f"@{listing}"),
+        _timed(bench, f"scale: plan {human_count(count)} files (S3)", "plan_only", count,
+               sources=f"s3://{BUCKET}/tiny-{count}/*.nc", profile="bench"),
+    ]  # fmt: skip
+    nemo, _ = nemo_set(bench.data_dir, bench.scale)
+    sources = [str(p) for p in nemo]
+    for sched in ("threads", "cluster"):
+        rows.append(_timed(bench, f"scale: convert {len(nemo)} files ({sched})", "convert_with",
+                           sources=sources, dest=f"s3://{BUCKET}/scale-{sched}.zarr",
+                           scheduler=sched, profile="bench"))  # fmt: skip
+    n_index = 100 if bench.quick else 1_000
+    pattern = f"s3://{BUCKET}/tiny-{count}/tiny_000*.nc" if n_index == 1_000 else (
+        f"s3://{BUCKET}/tiny-{count}/tiny_0000*.nc")  # fmt: skip
+    for sched in ("threads", "cluster"):
+        rows.append(_timed(bench, f"scale: index {n_index} objects ({sched})", "index_with",
+                           sources=pattern, dest=f"s3://{BUCKET}/idx-{sched}.index.json",
+                           scheduler=sched, profile="bench"))  # fmt: skip
     return rows
 
 

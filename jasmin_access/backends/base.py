@@ -396,10 +396,15 @@ class Backend:
         self.prepare_parent(fs_path)
         return self.fs.open(fs_path, "wb")
 
-    def write_bytes(self, fs_path: str, data: bytes) -> None:
-        """Store ``data`` at ``fs_path``."""
+    def write_bytes(self, fs_path: str, data: bytes, content_type: str | None = None) -> None:
+        """Store ``data`` at ``fs_path`` (``content_type`` where the backend keeps one)."""
         self.prepare_parent(fs_path)
         self.fs.pipe_file(fs_path, data)
+
+    def read_tail(self, fs_path: str, length: int) -> tuple[int, bytes]:
+        """The object's size and its last ``length`` bytes."""
+        size = int(self.fs.size(fs_path))
+        return size, self.read_range(fs_path, max(0, size - length), size)
 
     def read_bytes(self, fs_path: str) -> bytes:
         """The whole object at ``fs_path``."""

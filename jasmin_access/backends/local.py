@@ -207,7 +207,7 @@ class LocalBackend(Backend):
             except OSError:
                 continue
 
-    def write_bytes(self, fs_path: str, data: bytes) -> None:
+    def write_bytes(self, fs_path: str, data: bytes, content_type: str | None = None) -> None:
         """Atomic write."""
         with self.fs.open(fs_path, "wb") as f:
             f.write(data)

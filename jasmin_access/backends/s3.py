@@ -406,9 +406,27 @@ class S3Backend(Backend):
 
     # ------------------------------------------------------------------ writing
 
-    def write_bytes(self, fs_path: str, data: bytes) -> None:
+    def write_bytes(self, fs_path: str, data: bytes, content_type: str | None = None) -> None:
         """One PUT."""
-        self.fs.pipe_file(fs_path, data)
+        extra = {"ContentType": content_type} if content_type else {}
+        self.fs.pipe_file(fs_path, data, **extra)
+
+    def read_tail(self, fs_path: str, length: int) -> tuple[int, bytes]:
+        """One suffix-range GET (the size comes back in ``Content-Range``; public
+        buckets often allow GET but not HEAD)."""
+        bucket, name = paths.split_bucket(fs_path)
+        fs = self.fs
+
+        async def tail() -> tuple[int, bytes]:
+            resp = await fs._call_s3(
+                "get_object", Bucket=bucket, Key=name, Range=f"bytes=-{length}"
+            )
+            async with resp["Body"] as body:
+                data = await body.read()
+            total = str(resp.get("ContentRange") or "").rpartition("/")[2]
+            return (int(total) if total.isdigit() else len(data)), bytes(data)
+
+        return asyn.sync(fs.loop, tail)
 
     def read_bytes(self, fs_path: str) -> bytes:
         """One GET: no HEAD for a size first."""

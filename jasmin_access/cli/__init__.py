@@ -45,6 +45,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("convert_cmd", "verify"),
     "info": ("open_cmds", "info"),
     "index": ("open_cmds", "index"),
+    "catalog": ("catalog_cmd", "catalog"),
+    "datastore": ("datastore_cmds", "datastore"),
     "config": ("config_cmd", "config"),
     "pool": ("pool_cmd", "pool"),
 }

@@ -13,13 +13,21 @@ import os
 import re
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
-from ..errors import JasminAccessError, PartialFailure, redact, translate
+from ..errors import (
+    EndpointUnreachable,
+    JasminAccessError,
+    PartialFailure,
+    WrongEndpoint,
+    redact,
+    translate,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,6 +89,19 @@ def _pool_labels(ctx: click.Context, param: click.Parameter, value: tuple[str, .
 
 def global_options(func: F) -> F:
     """Decorator adding the global options to a command or group."""
+    return global_options_except()(func)
+
+
+def global_options_except(*names: str) -> Callable[[F], F]:
+    """Decorator adding the global options but those named (e.g. ``"--endpoint-url"``).
+
+    For a command with an option of its own under that name, so that the global
+    one cannot shadow it.
+    """
+    return lambda func: _add_options(func, names)
+
+
+def _add_options(func: F, skip: tuple[str, ...]) -> F:
     options = [
         click.option(
             "--profile",
@@ -148,8 +169,10 @@ def global_options(func: F) -> F:
             help="For a new dataset in a pool: a label its backend must carry (tier=cold).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
+    names = ("--profile", "--endpoint-url", "--anon", "--json", "--quiet", "--verbose")
+    for name, option in reversed(list(zip(names, options, strict=True))):
+        if name not in skip:
+            func = option(func)
     return func
 
 
@@ -209,6 +232,24 @@ def human_size(n: float | None) -> str:
     return f"{size:.1f} PiB"
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+class SizeType(click.ParamType):
+    """A size in bytes, or with an IEC suffix: ``1536``, ``10K``, ``1M``, ``2GiB`` (1K = 1024)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        m = _SIZE.match(str(value))
+        if m is None:
+            self.fail(f"cannot read size {value!r} (e.g. 500, 10K, 1M, 2G)", param, ctx)
+        power = " KMGTP".index(m.group(2).upper() or " ")
+        return int(float(m.group(1)) * 1024**power)
+
+
 def emit_json(records: Iterable[dict[str, Any]]) -> None:
     """Write one JSON object per line to stdout."""
     for record in records:
@@ -237,8 +278,23 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a == "--verbose" or re.fullmatch(r"-v+", a) for a in argv)
+    with warnings.catch_warnings():
+        # libraries' warnings (zarr, xarray) are not for the user: logged under -v only
+        if verbose:
+            logging.captureWarnings(True)
+        else:
+            warnings.simplefilter("ignore")
+        try:
+            return _run(cli, argv, verbose)
+        finally:
+            logging.captureWarnings(False)
+
+
+def _run(cli: click.Group, argv: list[str], verbose: bool) -> int:
     try:
-        cli.main(args=argv, prog_name="jasmin-access", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="jasmin-access", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):  # ctx.exit(N) in a command
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort as exc:
@@ -247,6 +303,9 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
             return 130
         click.echo("jasmin-access: aborted", err=True)
         return 1
+    except click.UsageError as exc:
+        click.echo(f"jasmin-access: error: {_usage_line(exc)}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -258,15 +317,16 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
     except JasminAccessError as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"jasmin-access: error: {exc}", err=True)
+        click.echo(f"jasmin-access: error: {_blame(exc, argv)}", err=True)
         return 2 if isinstance(exc, PartialFailure) else 1
     except Exception as exc:  # last resort: still one line
         if verbose:
             traceback.print_exc()
         command, url, profile = _context_of(argv)
-        known = translate(exc, action=f"running {command}", url=url, profile=profile)
+        action = _ACTIONS.get(command, f"running {command}")
+        known = translate(exc, action=action, url=url, profile=profile)
         if isinstance(known, JasminAccessError):
-            click.echo(f"jasmin-access: error: {known}", err=True)
+            click.echo(f"jasmin-access: error: {_blame(known, argv)}", err=True)
             return 1
         message = redact(str(exc).splitlines()[0] if str(exc) else "")
         click.echo(
@@ -275,6 +335,46 @@ def run(cli: click.Group, argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+_ACTIONS = {
+    "ls": "listing",
+    "du": "listing",
+    "tree": "listing",
+    "find": "listing",
+    "stat": "reading",
+    "cat": "reading",
+    "head": "reading",
+    "cp": "copying",
+    "mv": "moving",
+    "rm": "deleting",
+    "sync": "syncing",
+    "mb": "making bucket",
+    "convert": "converting into",
+    "append": "appending to",
+    "verify": "verifying",
+    "info": "reading",
+    "index": "indexing",
+}
+
+
+def _blame(exc: JasminAccessError, argv: list[str]) -> str:
+    """The error line; an endpoint given with --endpoint-url is blamed, not the profile's."""
+    given = any(a == "--endpoint-url" or a.startswith("--endpoint-url=") for a in argv)
+    if given and isinstance(exc, (EndpointUnreachable, WrongEndpoint)):
+        return f"{exc.message}: check the --endpoint-url value and your network"
+    return str(exc)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """A usage error as one line naming the likely cause, not Click's usage block."""
+    message = exc.format_message()
+    command = exc.ctx.command_path if exc.ctx is not None else "jasmin-access"
+    if "unexpected extra argument" in message:
+        hint = "quote globs ('s3://b/*.nc'), or give several sources where the command takes them"
+    else:
+        hint = f"see `{command} --help`"
+    return f"{message}: {hint}"
 
 
 def _context_of(argv: list[str]) -> tuple[str, str, str | None]:

@@ -6,10 +6,16 @@ import sys
 
 import click
 
-from ..config import add_profile, get_profile, load_config
+from ..config import add_profile, get_profile, load_config, set_default_profile
 from ..diagnose import test_profile
 from ..errors import AccessDenied
-from ._common import echo, emit_json, get_options, global_options
+from ._common import (
+    echo,
+    emit_json,
+    get_options,
+    global_options,
+    global_options_except,
+)
 
 
 @click.group()
@@ -66,7 +72,7 @@ def show(name: str | None) -> None:
     show_default=True,
     help="Kind of storage.",
 )
-@click.option("--endpoint", "endpoint", metavar="URL", help="Endpoint URL (or --endpoint-url).")
+@click.option("--endpoint-url", "endpoint", metavar="URL", help="Endpoint URL (s3, webdav, azure).")
 @click.option("--tenancy", help="JASMIN tenancy, e.g. myproject-o.")
 @click.option("--location", type=click.Choice(["external", "internal"]), help="JASMIN endpoint.")
 @click.option("--key", help="Access key id.")
@@ -74,7 +80,9 @@ def show(name: str | None) -> None:
 @click.option("--secret-stdin", is_flag=True, help="Read the secret key from standard input.")
 @click.option("--credentials-file", help="OceanDataStore-style JSON (token, secret).")
 @click.option("--aws-profile", help="Use credentials from this AWS CLI profile.")
-@click.option("--anonymous", "anonymous", is_flag=True, default=None, help="Public data only.")
+@click.option(
+    "--anonymous", "--anon", "anonymous", is_flag=True, default=None, help="Public data only."
+)
 @click.option("--user", help="User name (webdav, sftp).")
 @click.option("--host", help="SFTP server host name.")
 @click.option("--port", type=int, help="SFTP server port (default 22).")
@@ -83,7 +91,13 @@ def show(name: str | None) -> None:
 @click.option(
     "--connection-string-stdin", is_flag=True, help="Read an Azure connection string from stdin."
 )
-@global_options
+@click.option(
+    "--default",
+    "make_default",
+    is_flag=True,
+    help="Make it the default profile (used when no -p is given).",
+)
+@global_options_except("--endpoint-url", "--anon", "--profile")
 def add(
     name: str,
     type_: str,
@@ -102,6 +116,7 @@ def add(
     key_file: str | None,
     account: str | None,
     connection_string_stdin: bool,
+    make_default: bool,
 ) -> None:
     """Add or replace profile NAME in the config file.
 
@@ -112,12 +127,18 @@ def add(
     Azure:  config add blob --type azure --account A --secret-stdin
             (or --connection-string-stdin)
     """
+    opts = get_options()  # given before `config`: they cannot apply to the profile written
+    if opts.profile or opts.endpoint_url or opts.anon:
+        raise click.UsageError(
+            "config add takes the profile as NAME and its settings after it "
+            "(--endpoint-url URL, --anon), not -p/--endpoint-url/--anon before `config`"
+        )
     if secret_stdin:
         secret = sys.stdin.readline().strip()
     connection_string = sys.stdin.readline().strip() if connection_string_stdin else None
     settings = {
         "type": None if type_ == "s3" else type_,
-        "endpoint_url": endpoint or get_options().endpoint_url,
+        "endpoint_url": endpoint,
         "user": user,
         "host": host,
         "port": port,
@@ -132,8 +153,32 @@ def add(
         "aws_profile": aws_profile,
         "anon": anonymous,
     }
-    path = add_profile(name, settings)
+    path = add_profile(name, settings, default=make_default)
     echo(f"profile '{name}' written to {path}")
+    current = load_config().default_profile
+    urls = {"webdav": "webdav://", "sftp": "sftp://", "azure": "az://"}.get(type_, "s3://")
+    if current == name:
+        echo(f"'{name}' is the default profile: {urls} URLs use it unless -p is given")
+    elif urls != "s3://":
+        echo(f"{urls} URLs use it when it is the only {type_} profile, or with -p {name}")
+    else:
+        echo(
+            f"use it with -p {name}, or make it the default for s3:// URLs with "
+            f"`jasmin-access config default {name}` (now: {current or 'local, the embedded store'})"
+        )
+
+
+@config.command("default")
+@click.argument("name", required=False)
+@global_options_except("--endpoint-url", "--anon", "--profile")
+def default(name: str | None) -> None:
+    """Show the default profile, or make NAME the default (`local`: the embedded store)."""
+    if name is not None:
+        set_default_profile(name)
+    chosen = load_config().default_profile or "local"
+    if get_options().json:
+        return emit_json([{"default": chosen}])
+    echo(chosen + ("  (the embedded store)" if chosen == "local" else ""))
 
 
 @config.command("test")
@@ -148,8 +193,9 @@ def test(name: str | None, bucket: str | None) -> None:
     if opts.json:
         emit_json([c.as_dict() for c in checks])
     else:
-        for c in checks:
-            echo(f"{'ok ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
+        for c in checks:  # a failed check is said once, by the error line below
+            if c.ok:
+                echo(f"ok   {c.name:<12} {c.detail}")
     failed = next((c for c in checks if not c.ok), None)
     if failed is not None:
         cause = failed.error or AccessDenied(failed.detail)

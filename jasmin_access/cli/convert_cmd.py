@@ -8,6 +8,7 @@ import click
 
 from ..errors import IntegrityError
 from ._common import echo, emit_json, get_options, global_options, human_size
+from ._scale import scale_options
 
 _SPLIT = {"variables", "drop_variables"}
 
@@ -16,11 +17,19 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _parallel(func: Any) -> Any:
-    func = click.option("--workers", type=int, help="N local worker processes.")(func)
-    func = click.option(
-        "--scheduler", metavar="NAME|URL", help="threads (default), processes or tcp://host:port."
+def _time_variable(func: Any) -> Any:
+    return click.option(
+        "--time-variable",
+        metavar="NAME",
+        help="Variable along the record dimension that orders and checks the steps "
+        "(default: the record coordinate if it has time units, else e.g. time_centered).",
     )(func)
+
+
+def _parallel(func: Any) -> Any:
+    func = _time_variable(func)
+    func = click.option("--workers", type=int, help="N local worker processes.")(func)
+    func = scale_options(func)
     func = click.option("--concat-dim", metavar="DIM", help="Record dimension to join files.")(func)
     func = click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")(func)
     return click.option("--variables", metavar="A,B", help="Only these variables.")(func)
@@ -70,10 +79,16 @@ def convert(
     if opts.json:
         emit_json([report.to_dict()])
     elif not opts.quiet:
+        sizes = (  # a resumed run wrote only part of what the store now holds
+            f"{human_size(report.bytes_uncompressed)} written this run, the store holds "
+            f"{human_size(report.bytes_stored)}"
+            if report.resumed
+            else f"{human_size(report.bytes_uncompressed)} -> {human_size(report.bytes_stored)} "
+            "stored"
+        )
         echo(
             f"{report.dest}: {report.chunks_written} chunks written, {report.chunks_skipped} "
-            f"skipped, {human_size(report.bytes_uncompressed)} -> "
-            f"{human_size(report.bytes_stored)} stored in {report.seconds:.1f} s"
+            f"skipped, {sizes} in {report.seconds:.1f} s"
         )
         _render_differences(report.differences)
         if report.verified:
@@ -113,13 +128,18 @@ def verify(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
 @click.option("--replace", is_flag=True, help="Overwrite steps already in the store.")
 @click.option("--allow-gaps", is_flag=True, help="Accept gaps in the record spacing.")
 @click.option("--workers", type=int, help="N local worker processes.")
-@click.option("--scheduler", metavar="NAME|URL", help="threads, processes or tcp://host:port.")
+@scale_options
+@click.option("--drop-variables", metavar="A,B", help="Variables to leave out.")
+@click.option("--variables", metavar="A,B", help="Only these variables.")
+@_time_variable
 @global_options
 def append(sources: tuple[str, ...], dest: str, **kw: Any) -> None:
     """Append NetCDF SOURCES to the Zarr store DEST along its record dimension."""
     from ..conversion import append as run_append
 
     opts = get_options()
+    for key in _SPLIT:
+        kw[key] = _split(kw[key])
     report = run_append(list(sources), dest, progress=opts.progress, **opts.resolve_kwargs, **kw)
     if opts.json:
         emit_json([report.to_dict()])

@@ -5,15 +5,16 @@ Thin renderers over :mod:`jasmin_access.fs`: parse, call one function, print.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
-from .. import fs
+from .. import fs, paths
 from ..errors import InvalidInput
 from ..fs.records import Entry, RemoveReport, TransferReport, Usage
-from ._common import echo, emit_json, get_options, global_options, human_size, note
+from ._common import SizeType, echo, emit_json, get_options, global_options, human_size, note
 
 __all__ = ["COMMANDS"]
 
@@ -22,6 +23,22 @@ _HUMAN_OK = {"help_option_names": ["--help"]}
 
 def _size(n: int | None, human: bool) -> str:
     return human_size(n) if human else ("-" if n is None else str(n))
+
+
+def _filters(func: Any) -> Any:
+    """``--include``/``--exclude`` patterns (repeatable)."""
+    func = click.option(
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Leave out paths matching GLOB (relative path or name; repeatable).",
+    )(func)
+    return click.option(
+        "--include",
+        multiple=True,
+        metavar="GLOB",
+        help="Only paths matching GLOB (relative path or name; repeatable).",
+    )(func)
 
 
 def _entry_line(e: Entry, long: bool, human: bool, name: str) -> str:
@@ -46,10 +63,23 @@ def ls(url: str, long: bool, human: bool, recursive: bool) -> None:
     entries = fs.ls(url, recursive=recursive, **opts.resolve_kwargs)
     if opts.json:
         return emit_json(e.to_dict() for e in entries)
-    base = url.rstrip("/") + "/"
+    base = _listing_base(url, recursive)
     for e in entries:
-        name = e.path[len(base) :] if recursive and e.path.startswith(base) else e.name
+        where = e.path.split("://")[-1]  # s3:// may be served by the embedded store (local://)
+        name = where[len(base) :] if base and where.startswith(base) else e.name
         echo(_entry_line(e, long, human, name))
+
+
+def _listing_base(url: str, recursive: bool) -> str | None:
+    """What listed paths are shown relative to: the part of a glob before its first wildcard."""
+    if paths.has_magic(url.split("://")[-1]):
+        base = paths.glob_base(url)
+        base = base.split("://")[-1] if "://" in base else os.path.abspath(base or ".")
+    elif recursive:
+        base = url.split("://")[-1] if "://" in url else os.path.abspath(url)
+    else:
+        return None
+    return base.rstrip("/") + "/"
 
 
 def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
@@ -65,6 +95,14 @@ def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
             f"{_size(z.bytes_stored, human)} stored, "
             f"{_size(z.bytes_uncompressed, human)} uncompressed{ratio}]"
         )
+        if z.unfinished:
+            line += "  unfinished (re-run convert to resume)"
+    if u.datastore is not None:
+        d = u.datastore
+        line += (
+            f"  [datastore: {d['versions']} versions, latest {d['latest'] or '-'}: "
+            f"{d.get('latest_objects', 0)} files, {_size(d.get('latest_bytes', 0), human)}]"
+        )
     return line
 
 
@@ -75,13 +113,29 @@ def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
 @click.option("-h", "human", is_flag=True, help="Human-readable sizes.")
 @click.option("--inodes", is_flag=True, help="Show object counts instead of bytes.")
 @click.option("--expand", is_flag=True, help="Show the prefixes inside Zarr stores too.")
+@_filters
 @global_options
 def du(
-    url: str, depth: int | None, summarize: bool, human: bool, inodes: bool, expand: bool
+    url: str,
+    depth: int | None,
+    summarize: bool,
+    human: bool,
+    inodes: bool,
+    expand: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
 ) -> None:
     """Bytes and objects per prefix; a Zarr store counts as one unit."""
     opts = get_options()
-    rows = fs.du(url, depth=depth, summarize=summarize, expand=expand, **opts.resolve_kwargs)
+    rows = fs.du(
+        url,
+        depth=depth,
+        summarize=summarize,
+        expand=expand,
+        include=include,
+        exclude=exclude,
+        **opts.resolve_kwargs,
+    )
     if opts.json:
         return emit_json(r.to_dict() for r in rows)
     for r in rows:
@@ -106,8 +160,8 @@ def tree(url: str, level: int | None) -> None:
 @click.command()
 @click.argument("url")
 @click.option("--name", metavar="GLOB", help="Glob on the object name, e.g. '*.nc'.")
-@click.option("--min-size", type=int, metavar="BYTES", help="At least this many bytes.")
-@click.option("--max-size", type=int, metavar="BYTES", help="At most this many bytes.")
+@click.option("--min-size", type=SizeType(), metavar="SIZE", help="At least SIZE (e.g. 500, 1M).")
+@click.option("--max-size", type=SizeType(), metavar="SIZE", help="At most SIZE (K, M, G: 1024s).")
 @click.option("--newer", metavar="DATE", help="Modified after DATE (ISO, UTC if no zone).")
 @global_options
 def find(
@@ -167,10 +221,13 @@ def _report(report: TransferReport) -> None:
     for item in report.items:
         if item.status in ("would-copy", "would-delete") or (opts.verbose and item.status):
             echo(f"{item.status:<13} {item.src or item.dst}" + (f" -> {item.dst}" * bool(item.src)))
-    note(report.summary())
+    if report.dry_run:
+        planned = sum(i.size for i in report.items if i.status == "would-copy")
+        return note(f"{report.counts()} ({human_size(planned)} would be copied)")
+    note(f"{report.counts()} ({human_size(report.bytes_copied)} copied)")
 
 
-def _transfer(func: Any, src: str, dst: str, **kwargs: Any) -> None:
+def _transfer(func: Any, src: Any, dst: str, **kwargs: Any) -> None:
     opts = get_options()
     try:
         report = func(src, dst, progress=opts.progress, **kwargs, **opts.resolve_kwargs)
@@ -184,26 +241,70 @@ def _transfer(func: Any, src: str, dst: str, **kwargs: Any) -> None:
     _report(report)
 
 
+def _split_paths(command: str, given: tuple[str, ...]) -> tuple[list[str], str]:
+    if len(given) < 2:
+        raise click.UsageError(
+            f"{command} needs a source and a destination (SRC... DST)", click.get_current_context()
+        )
+    return list(given[:-1]), given[-1]
+
+
 @click.command()
-@click.argument("src")
-@click.argument("dst")
+@click.argument("given", nargs=-1, metavar="SRC... DST")
 @click.option("-r", "--recursive", is_flag=True, help="Copy a prefix (its contents into DST).")
 @click.option("-n", "--no-clobber", is_flag=True, help="Never overwrite existing files.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be copied.")
+@_filters
 @global_options
-def cp(src: str, dst: str, recursive: bool, no_clobber: bool) -> None:
-    """Copy files between s3://, local://, https:// (read-only) and local paths."""
-    _transfer(fs.cp, src, dst, recursive=recursive, no_clobber=no_clobber)
+def cp(
+    given: tuple[str, ...],
+    recursive: bool,
+    no_clobber: bool,
+    dry_run: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """Copy files between s3://, local://, https:// (read-only) and local paths.
+
+    Several sources go into the directory DST; a DST ending in / is a directory.
+    """
+    srcs, dst = _split_paths("cp", given)
+    _transfer(
+        fs.cp,
+        srcs,
+        dst,
+        recursive=recursive,
+        no_clobber=no_clobber,
+        dry_run=dry_run,
+        include=include,
+        exclude=exclude,
+    )
 
 
 @click.command()
-@click.argument("src")
-@click.argument("dst")
+@click.argument("given", nargs=-1, metavar="SRC... DST")
 @click.option("-r", "--recursive", is_flag=True, help="Move a prefix.")
 @click.option("-n", "--no-clobber", is_flag=True, help="Never overwrite existing files.")
+@_filters
 @global_options
-def mv(src: str, dst: str, recursive: bool, no_clobber: bool) -> None:
-    """Move: copy, verify, then delete the source."""
-    _transfer(fs.mv, src, dst, recursive=recursive, no_clobber=no_clobber)
+def mv(
+    given: tuple[str, ...],
+    recursive: bool,
+    no_clobber: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """Move: copy, verify, then delete the source (several sources go into DST)."""
+    srcs, dst = _split_paths("mv", given)
+    _transfer(
+        fs.mv,
+        srcs,
+        dst,
+        recursive=recursive,
+        no_clobber=no_clobber,
+        include=include,
+        exclude=exclude,
+    )
 
 
 @click.command()
@@ -213,51 +314,106 @@ def mv(src: str, dst: str, recursive: bool, no_clobber: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be copied and deleted.")
 @click.option("--checksum", is_flag=True, help="Compare checksums, not only sizes.")
 @click.option("--force", is_flag=True, help="Allow --delete on a bucket root.")
+@_filters
 @global_options
-def sync(src: str, dst: str, delete: bool, dry_run: bool, checksum: bool, force: bool) -> None:
+def sync(
+    src: str,
+    dst: str,
+    delete: bool,
+    dry_run: bool,
+    checksum: bool,
+    force: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
     """Copy new and changed files from SRC to DST (deletion is opt-in)."""
-    _transfer(fs.sync, src, dst, delete=delete, dry_run=dry_run, checksum=checksum, force=force)
-
-
-def _ask(report: RemoveReport) -> bool:
-    return click.confirm(
-        f"delete {report.objects} objects ({human_size(report.bytes)}) under {report.url}?",
-        default=False,
-        err=True,
+    _transfer(
+        fs.sync,
+        src,
+        dst,
+        delete=delete,
+        dry_run=dry_run,
+        checksum=checksum,
+        force=force,
+        include=include,
+        exclude=exclude,
     )
+
+
+def _objects(n: int) -> str:
+    return f"{n} object" if n == 1 else f"{n} objects"
+
+
+def _confirm(cancelled: list[str]) -> Any:
+    """The question asked before deleting a prefix or a glob's matches."""
+
+    def ask(report: RemoveReport) -> bool:
+        if not sys.stdin.isatty():
+            raise InvalidInput(
+                f"refusing to delete {_objects(report.objects)} under {report.url} without "
+                "confirmation (not a terminal)",
+                "pass -y to delete, or --dry-run to preview",
+            )
+        ok = click.confirm(
+            f"delete {_objects(report.objects)} ({human_size(report.bytes)}) under {report.url}?",
+            default=False,
+            err=True,
+        )
+        if not ok:
+            cancelled.append(report.url)
+        return ok
+
+    return ask
 
 
 @click.command()
-@click.argument("url")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("-r", "--recursive", is_flag=True, help="Delete everything below the prefix.")
 @click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before deleting a prefix or a glob.")
 @click.option("--force", is_flag=True, help="Allow deleting a whole bucket.")
+@_filters
 @global_options
-def rm(url: str, recursive: bool, dry_run: bool, yes: bool, force: bool) -> None:
-    """Delete objects (asks on a terminal; off a terminal needs -y)."""
+def rm(
+    urls: tuple[str, ...],
+    recursive: bool,
+    dry_run: bool,
+    yes: bool,
+    force: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> None:
+    """Delete objects; asks before deleting a prefix (-r) or a glob's matches.
+
+    Off a terminal that question needs -y; one named object is deleted without it.
+    """
     opts = get_options()
-    if not (dry_run or yes or sys.stdin.isatty()):
-        raise InvalidInput(
-            f"refusing to delete under {url} without confirmation (not a terminal)",
-            "pass -y to delete, or --dry-run to preview",
+    cancelled: list[str] = []
+    for url in urls:
+        asks = not (yes or dry_run) and (recursive or paths.has_magic(url.split("://")[-1]))
+        report = fs.rm(
+            url,
+            recursive=recursive,
+            dry_run=dry_run,
+            force=force,
+            confirm=_confirm(cancelled) if asks else None,
+            include=include,
+            exclude=exclude,
+            **opts.resolve_kwargs,
         )
-    confirm = None if (yes or dry_run) else _ask
-    report = fs.rm(
-        url,
-        recursive=recursive,
-        dry_run=dry_run,
-        force=force,
-        confirm=confirm,
-        **opts.resolve_kwargs,
-    )
-    if opts.json:
-        return emit_json([report.to_dict()])
-    verb = "would delete" if report.dry_run else "deleted"
-    if dry_run:
-        for path in report.paths:
-            echo(f"would delete {path}")
-    note(f"{verb} {report.objects} objects ({human_size(report.bytes)})")
+        if report.cancelled:
+            note(f"cancelled: nothing deleted under {report.url}")
+            continue
+        if opts.json:
+            emit_json([report.to_dict()])
+            continue
+        if dry_run:
+            for path in report.paths:
+                echo(f"would delete {path}")
+        verb = "would delete" if report.dry_run else "deleted"
+        note(f"{verb} {_objects(report.objects)} ({human_size(report.bytes)})")
+    if cancelled:
+        raise click.exceptions.Exit(1)
 
 
 @click.command()

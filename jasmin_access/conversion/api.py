@@ -18,7 +18,14 @@ from ..stores import Location, new_run_id, resolve
 from .chunking import parse_chunks
 from .chunkio import prime_encoders
 from .execute import read_ahead, run_units
-from .plan import ConvertOptions, Plan, Unit, prepare, write_template
+from .plan import (
+    ConvertOptions,
+    Plan,
+    Unit,
+    check_char_fill_values,
+    prepare,
+    write_template,
+)
 from .progress import Progress
 from .sources import close_all
 from .verify import verify as run_verify
@@ -96,6 +103,7 @@ def _root_attrs(plan: Plan, run_id: str) -> dict[str, Any]:
         "created": now,
         "options": plan.options.to_dict(),
         "record_dim": plan.inventory.groups[""].record_dim,
+        "time_variable": plan.inventory.groups[""].time_name,
         "sources": [
             {"name": r.url, "size": r.size, "mtime": r.mtime} for r in plan.inventory.sources
         ],
@@ -117,6 +125,7 @@ def convert(
     variables: Sequence[str] | None = None,
     drop_variables: Sequence[str] | None = None,
     concat_dim: str | None = None,
+    time_variable: str | None = None,
     attrs: Mapping[str, str] | Sequence[str] | None = None,
     overwrite: bool = False,
     verify: bool = False,
@@ -156,6 +165,11 @@ def convert(
         variables are kept).
     concat_dim
         Record dimension (default: unlimited dim, else ``time_counter``/``time``).
+    time_variable
+        Variable along the record dimension that orders the files and whose
+        steps are checked (default: the record coordinate when it has CF time
+        units, else a CF time coordinate along it such as ``time_centered``;
+        without one, files are joined in the order given).
     attrs
         Extra global attributes (mapping or ``key=value`` strings).
     overwrite
@@ -181,9 +195,24 @@ def convert(
         Bad or mismatched sources, before anything is written.
     AlreadyExists
         The destination is a store already (use ``overwrite`` or ``append``).
+
+    Notes
+    -----
+    A datastore as ``dest`` (``s3://bucket/ds/run1@``, or the URL of an
+    existing datastore) gets the converted store as one new version, built in
+    a local staging directory and pushed (:mod:`jasmin_access.datastore.staging`).
     """
+    params = dict(locals())
     started = time.monotonic()
     rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    found = _datastore_dest(dest, rkw)
+    if found is not None:
+        from ..datastore.staging import into_datastore
+
+        def run(stage: str) -> ConvertReport:
+            return convert(**{**params, "dest": stage, "profile": profile})
+
+        return into_datastore(found, run, append=False, message=f"convert {sources}")  # type: ignore[no-any-return]
     options = _options(
         chunks=chunks,
         target_chunk_mb=target_chunk_mb,
@@ -195,10 +224,13 @@ def convert(
         variables=variables,
         drop_variables=drop_variables,
         concat_dim=concat_dim,
+        time_variable=time_variable,
         attrs=attrs,
     )
     try:
         plan = prepare(sources, options, rkw)
+        if options.zarr_format == 3:
+            check_char_fill_values(plan.inventory)
         loc = resolve(dest, write=True, **rkw)
         report = _write(plan, loc, overwrite, progress, workers, scheduler, fail_after_units)
     finally:
@@ -212,11 +244,19 @@ def convert(
     return report
 
 
+def _datastore_dest(dest: str, rkw: dict[str, Any]) -> Any:
+    """The datastore ``dest`` names, if it names one (see :mod:`jasmin_access.datastore`)."""
+    from ..datastore.staging import datastore_dest
+
+    return datastore_dest(dest, rkw)
+
+
 def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:
     return {
         "variables": options.variables,
         "drop_variables": options.drop_variables,
         "concat_dim": options.concat_dim,
+        "time_variable": options.time_variable,
     }
 
 
@@ -259,7 +299,7 @@ def _write(
     prime_encoders(target, template, [v.array_path for v in plan.variables])
     with (
         read_ahead(plan.units(), target, scheduler, workers) as ahead,
-        translating("write store", loc.url, loc.profile_name),
+        translating("writing", loc.url, loc.profile_name),
     ):
         resume, journal, root = _prepare_destination(plan, loc.url, target, template, overwrite)
         report = ConvertReport(
@@ -271,6 +311,10 @@ def _write(
         )
         units = list(plan.units(journal.done))
         report.chunks_skipped = report.chunks_total - len(units)
+        # the dimension coordinates went in with the metadata: count their objects too,
+        # so that this report and `du` agree on the chunks of the store
+        report.chunks_total += plan.count_index_objects()
+        report.chunks_written += plan.count_index_objects()
         bar = Progress(sum(u.nbytes for u in units), len(units), enabled=progress)
 
         def on_done(unit: Unit, nbytes: Any) -> None:

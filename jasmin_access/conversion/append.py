@@ -32,12 +32,20 @@ from ..caches import BoundedCache
 from ..errors import AlreadyExists, InvalidInput, NotFound, translating
 from ..stores import new_run_id, resolve
 from .api import ConvertReport
+from .append_checks import (
+    check_against_store,
+    check_variables,
+    dims_of,
+    placement,
+    record_dim_of,
+    record_length,
+    time_variable_of,
+)
 from .chunking import grid
 from .encoding import convert_times
 from .execute import run_units
 from .plan import ConvertOptions, Plan, Unit, VarPlan, prepare
 from .progress import Progress
-from .scan import RECORD_NAMES, step_label
 from .sources import close_all
 from .writer import (
     MARKER,
@@ -117,107 +125,6 @@ def _with(sel: tuple[slice, ...], axis: int, value: slice) -> list[slice]:
     return out
 
 
-# --------------------------------------------------------------------------- checks
-
-
-def _record_dim(root: Any) -> str:
-    recorded = root.attrs.get("jasmin_access", {}).get("record_dim")
-    if recorded:
-        return str(recorded)
-    names = {str(d) for _, arr in root.arrays() for d in (arr.metadata.dimension_names or ())}
-    found = next((n for n in RECORD_NAMES if n in names), None)
-    if found is None:
-        raise InvalidInput("cannot tell the store's record dimension", "pass --concat-dim")
-    return found
-
-
-def _dims(arr: Any) -> tuple[str, ...]:
-    names = getattr(arr.metadata, "dimension_names", None)
-    if names is None:
-        names = arr.attrs.get("_ARRAY_DIMENSIONS", ())
-    return tuple(str(n) for n in names)
-
-
-def _check_variables(plan: Plan, root: Any, rdim: str) -> None:
-    inv = plan.inventory.groups[""]
-    stored = {name: arr for name, arr in root.arrays()}
-    for name, arr in stored.items():
-        dims = _dims(arr)
-        info = inv.variables.get(name)
-        if info is None:
-            if rdim in dims:
-                raise InvalidInput(
-                    f"variable {name!r} is in the store but not in the sources",
-                    "every record variable must be appended",
-                )
-            continue
-        where = f"variable {name!r}"
-        if info.dims != dims:
-            raise InvalidInput(f"{where} has dims {info.dims}, the store {dims}", "")
-        if np.dtype(arr.dtype) != info.dtype and info.dtype != object:
-            raise InvalidInput(
-                f"{where} is {info.dtype} in the sources, {arr.dtype} in the store", ""
-            )
-        old = [s for d, s in zip(dims, arr.shape, strict=True) if d != rdim]
-        new = [s for d, s in zip(info.dims, info.shape, strict=True) if d != rdim]
-        if old != new:
-            raise InvalidInput(
-                f"{where} has shape {info.shape} in the sources, {tuple(arr.shape)} in the store",
-                "append files on the same grid",
-            )
-    extra = sorted(n for n, v in inv.variables.items() if n not in stored and rdim in v.dims)
-    if extra:
-        raise InvalidInput(f"variable {extra[0]!r} is not in the store", "use --drop-variables")
-
-
-def _placement(
-    old: np.ndarray, new: np.ndarray, units: str | None, cal: str, replace_: bool, gaps: bool
-) -> int:
-    """Index in the store where the new steps start (validated)."""
-    if old.size and new[0] < old[0]:
-        raise InvalidInput(
-            f"step {step_label(new[0], units, cal)} is before the store's first step "
-            f"{step_label(old[0], units, cal)}",
-            "prepending is not supported",
-        )
-    start = int(np.searchsorted(old, new[0]))
-    overlap = min(old.size - start, new.size)
-    if overlap > 0:
-        if not replace_:
-            first, last = step_label(new[0], units, cal), step_label(new[overlap - 1], units, cal)
-            raise InvalidInput(
-                f"steps {first} to {last} are already in the store",
-                "use --replace to overwrite them",
-            )
-        bad = np.nonzero(old[start : start + overlap] != new[:overlap])[0]
-        if bad.size:
-            step = new[int(bad[0])]
-            raise InvalidInput(
-                f"step {step_label(step, units, cal)} does not match a step of the store",
-                "replaced steps must coincide with existing ones",
-            )
-    if not gaps:
-        _check_gaps(old, new, start, units, cal)
-    return start
-
-
-def _check_gaps(old: np.ndarray, new: np.ndarray, start: int, units: str | None, cal: str) -> None:
-    joined = np.concatenate([old[:start], new])
-    steps = np.diff(joined)
-    reference = np.diff(old) if old.size > 1 else steps
-    if not steps.size or not reference.size:
-        return
-    typical = float(np.median(reference))
-    first_new = max(start - 1, 0)
-    bad = np.nonzero(steps[first_new:] > 1.5 * typical)[0]
-    if bad.size:
-        step = joined[first_new + int(bad[0]) + 1]
-        raise InvalidInput(
-            f"gap before step {step_label(step, units, cal)} breaks the store's spacing",
-            "use --allow-gaps to accept it",
-        )
-
-
 # --------------------------------------------------------------------------- planning
 
 
@@ -276,7 +183,7 @@ def _commit(target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: in
     store = target.zarr_store()
     group = zarr.open_group(store, mode="r+")
     for name, arr in group.arrays():
-        dims = _dims(arr)
+        dims = dims_of(arr)
         if rdim in dims and arr.shape[dims.index(rdim)] != new_length:
             shape = list(arr.shape)
             shape[dims.index(rdim)] = new_length
@@ -306,6 +213,7 @@ def append(
     allow_gaps: bool = False,
     variables: Sequence[str] | None = None,
     drop_variables: Sequence[str] | None = None,
+    time_variable: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
@@ -328,6 +236,9 @@ def append(
         Accept steps further apart than the store's usual spacing.
     variables, drop_variables
         Select variables of the sources (every record variable of the store must remain).
+    time_variable
+        The variable whose steps place the new ones (default: the one convert
+        chose, recorded in the store).
     workers, scheduler, progress, profile, endpoint_url, anon, fail_after_units
         As for :func:`jasmin_access.convert`.
 
@@ -343,22 +254,65 @@ def append(
         grid sizes or dtypes.
     NotFound
         ``dest`` is not a complete store.
+
+    Notes
+    -----
+    A datastore version as ``dest`` (``…/run1@latest``, ``…/run1@TAG``, or an
+    existing datastore's URL) is staged locally, appended to, and pushed as
+    one new version whose parent is that version; only the new and changed
+    chunks and the metadata are uploaded.
     """
+    params = dict(locals())
     started = time.monotonic()
     rkw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    from ..datastore.staging import datastore_dest, into_datastore
+
+    found = datastore_dest(dest, rkw)
+    if found is not None:
+
+        def run(stage: str) -> ConvertReport:
+            return append(**{**params, "dest": stage})
+
+        return into_datastore(found, run, append=True, message=f"append {sources}")  # type: ignore[no-any-return]
     flags = {"replace": replace, "allow_gaps": allow_gaps}
+    select = {
+        "variables": list(variables) if variables else None,
+        "drop_variables": list(drop_variables) if drop_variables else None,
+        "time_variable": time_variable,
+    }
     try:
         loc = resolve(dest, write=True, **rkw)
         target = StoreTarget.of(loc, new_run_id())
-        with translating("append", loc.url, loc.profile_name):
+        with translating("appending to", loc.url, loc.profile_name):
             report = _append(sources, target, loc.url, flags, rkw, workers, scheduler, progress,
-                             fail_after_units)  # fmt: skip
+                             fail_after_units, select)  # fmt: skip
     finally:
         close_all()
         close_stores()
         _views.clear()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _start(
+    root: Any,
+    target: StoreTarget,
+    inv: Any,
+    tname: str | None,
+    old_length: int,
+    flags: dict[str, bool],
+) -> int:
+    """Where the new steps go: placed by the time coordinate, else after the last step."""
+    if tname is None:
+        log.info("no time coordinate along %r: steps added after the last", inv.record_dim)
+        return old_length
+    arr = root[tname]
+    old = np.asarray(_resized(target, tname, old_length, 0)[...])
+    units = arr.attrs.get("units")
+    units = units if isinstance(units, str) and " since " in units else None
+    cal = str(arr.attrs.get("calendar", "standard"))
+    new = convert_times(inv.time_values, inv.time_units, units, cal)
+    return placement(old, new, units, cal, flags["replace"], flags["allow_gaps"])
 
 
 def _open_root(target: StoreTarget, url: str) -> Any:
@@ -383,11 +337,14 @@ def _append(
     scheduler: str | None,
     progress: bool,
     fail_after: int | None,
+    select: dict[str, Any],
 ) -> ConvertReport:
     root = _open_root(target, url)
-    rdim = _record_dim(root)
+    rdim = record_dim_of(root)
     fmt = root.metadata.zarr_format
-    plan = prepare(sources, ConvertOptions(concat_dim=rdim, zarr_format=fmt), rkw)
+    tname = time_variable_of(root, rdim, select.pop("time_variable"))
+    options = ConvertOptions(concat_dim=rdim, zarr_format=fmt, time_variable=tname, **select)
+    plan = prepare(sources, options, rkw)
     inv = plan.inventory.groups[""]
     nested = [p for p, g in plan.inventory.groups.items() if p and g.record_dim]
     if nested:
@@ -395,9 +352,14 @@ def _append(
             f"group '{nested[0]}' has a record dimension; append handles the root group only",
             "convert the full set again",
         )
-    if inv.record_dim != rdim or inv.record_values is None:
-        raise InvalidInput(f"the sources have no {rdim!r} coordinate", "check the files")
-    _check_variables(plan, root, rdim)
+    if inv.record_dim != rdim:
+        raise InvalidInput(
+            f"{plan.inventory.sources[0].url} has no {rdim!r} dimension (the store's record "
+            "dimension)",
+            "append files made like the store's",
+        )
+    check_variables(plan, root, rdim)
+    check_against_store(plan, target)
     _adopt_store_layout(plan, root)
     fingerprint = f"{plan.fingerprint}-{int(flags['replace'])}{int(flags['allow_gaps'])}"
     marker = _state_document(target, target.key(MARKER))
@@ -406,14 +368,9 @@ def _append(
             f"{url} has an unfinished run of other inputs (run {marker.get('run_id')})",
             "re-run that command to finish it",
         )
-    time_arr = root[rdim]
-    old_length = int(marker["old_length"]) if marker else int(time_arr.shape[0])
-    old = np.asarray(_resized(target, rdim, old_length, 0)[...])
-    units = time_arr.attrs.get("units")
-    cal = str(time_arr.attrs.get("calendar", "standard"))
-    new = convert_times(inv.record_values, (inv.units.get(rdim) or [None])[0], units, cal)
-    start = _placement(old, new, units, cal, flags["replace"], flags["allow_gaps"])
-    new_length = max(old_length, start + new.size)
+    old_length = int(marker["old_length"]) if marker else record_length(root, rdim)
+    start = _start(root, target, inv, tname, old_length, flags)
+    new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")
     journal = Journal(target, fingerprint)
     if marker is not None:

@@ -31,6 +31,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..execution import check_scheduler, is_distributed
 from .chunkio import encode_unit, put_sync, start_put
 from .plan import Unit
 from .writer import SimulatedCrash, StoreTarget, write_unit, write_unit_zarr
@@ -190,15 +191,9 @@ def _distributed(
     on_done: Callable[[Unit, Any], None],
     address: str,
 ) -> None:
-    from distributed import Client, as_completed
+    from ..execution import announce, map_distributed
 
-    with Client(address) as client:
-        futures = {client.submit(task, target, u, pure=False): u for u in units}
-        try:
-            for fut in as_completed(futures):
-                on_done(futures[fut], fut.result())
-        finally:
-            client.cancel(list(futures))
+    map_distributed(task, units, on_done, address, target, progress=announce)
 
 
 def _scheduler_name(scheduler: str | None, workers: int | None) -> str:
@@ -237,7 +232,8 @@ def run_units(
     on_done
         Called in the coordinating thread with ``(unit, result)``.
     scheduler
-        ``"threads"``, ``"processes"`` or a ``tcp://`` scheduler address.
+        ``"threads"``, ``"processes"`` or a ``tcp://``/``tls://`` scheduler address
+        (see :mod:`jasmin_access.execution`).
     workers
         Local threads or processes (default: CPUs, 2-16).
     task
@@ -260,15 +256,10 @@ def run_units(
             raise SimulatedCrash(f"stopped after {count} units (test hook)")
 
     scheduler = _scheduler_name(scheduler, workers)
-    if scheduler.startswith(("tcp://", "tls://", "inproc://")):
+    if is_distributed(scheduler):
         _distributed(task, target, todo, done, scheduler)
     elif scheduler == "threads" and task is write_unit:
         _pipeline(target, todo, done, workers or default_workers(), ahead)
-    elif scheduler in ("threads", "processes", "sync", "synchronous"):
-        _local(task, target, todo, done, scheduler, workers or default_workers())
     else:
-        from ..errors import InvalidInput
-
-        raise InvalidInput(
-            f"unknown scheduler {scheduler!r}", "use threads, processes or tcp://host:port"
-        )
+        check_scheduler(scheduler)
+        _local(task, target, todo, done, scheduler, workers or default_workers())

@@ -27,7 +27,15 @@ from .encoding import bitround, compressors_for, convert_times
 from .scan import GroupInventory, Inventory, VarInfo, scan
 from .sources import SourceRef, expand_sources, read_slab
 
-__all__ = ["ConvertOptions", "Plan", "Unit", "VarPlan", "build_plan", "read_unit"]
+__all__ = [
+    "ConvertOptions",
+    "Plan",
+    "Unit",
+    "VarPlan",
+    "build_plan",
+    "check_char_fill_values",
+    "read_unit",
+]
 
 
 @dataclass
@@ -44,6 +52,7 @@ class ConvertOptions:
     variables: list[str] | None = None
     drop_variables: list[str] | None = None
     concat_dim: str | None = None
+    time_variable: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +142,12 @@ class Plan:
         """Total number of work units."""
         return sum(
             math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if not v.is_index
+        )
+
+    def count_index_objects(self) -> int:
+        """Chunk objects of the dimension coordinates, written with the metadata, not as units."""
+        return sum(
+            math.prod(grid(v.info.shape, v.write_block)) for v in self.variables if v.is_index
         )
 
     def _var_units(
@@ -237,6 +252,18 @@ def _var_plan(inv: GroupInventory, info: VarInfo, opts: ConvertOptions) -> VarPl
     return VarPlan(inv.path, info, raxis, chunks, shards, keep, is_index)
 
 
+def check_char_fill_values(inventory: Inventory) -> None:
+    """xarray cannot read back a ``_FillValue`` of a character variable from Zarr v3."""
+    for inv in inventory.groups.values():
+        for info in inv.variables.values():
+            if info.dtype.kind == "S" and "_FillValue" in info.attrs:
+                raise InvalidInput(
+                    f"variable {info.name!r} holds characters with a _FillValue, which xarray "
+                    "cannot read back from a Zarr v3 store",
+                    "convert with --zarr-format 2",
+                )
+
+
 def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
     """Choose chunks, shards and codecs for every variable; fingerprint the run."""
     options.check()
@@ -248,7 +275,10 @@ def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
     known = {d for inv in inventory.groups.values() for v in inv.variables.values() for d in v.dims}
     unknown = sorted(set(options.chunks) - known)
     if unknown:
-        raise InvalidInput(f"--chunks names unknown dimension '{unknown[0]}'", "check the names")
+        raise InvalidInput(
+            f"--chunks names unknown dimension '{unknown[0]}'",
+            f"the sources' dimensions are: {', '.join(paths.natural_sorted(known))}",
+        )
     payload = {
         "sources": [[r.url, r.size, r.mtime] for r in inventory.sources],
         "options": options.to_dict(),
@@ -325,5 +355,6 @@ def prepare(
         concat_dim=options.concat_dim,
         variables=options.variables,
         drop_variables=options.drop_variables,
+        time_variable=options.time_variable,
     )
     return build_plan(inventory, options)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from types import TracebackType
 from typing import Any
 
 __all__ = ["Progress"]
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -32,24 +35,31 @@ class Progress:
         self._task: Any = None
         self._total_bytes = total_bytes
         self._label = label
+        self._sink: Any = None
+
+    def note(self, text: str) -> None:
+        """Show a line above the bar (the Dask dashboard link), or log it without a bar."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            log.info("%s", text)
 
     def __enter__(self) -> Progress:
+        from ..execution import status_sink
+
+        self._sink = status_sink(self.note)
+        self._sink.__enter__()
         if self.enabled:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
+
+            from ..fs._progress import byte_columns
 
             self._bar = RichProgress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                *byte_columns(),
                 TextColumn("{task.fields[units]} chunks"),
                 TimeRemainingColumn(),
                 console=Console(file=sys.stderr),
@@ -73,5 +83,8 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._sink is not None:
+            self._sink.__exit__(None, None, None)
+            self._sink = None
         if self._bar is not None:
             self._bar.__exit__(exc_type, exc, tb)

@@ -4,8 +4,16 @@ Multi-file inputs are concatenated along a record dimension: the one given
 with ``concat_dim``, else the unlimited dimension, else ``time_counter`` or
 ``time``.  Everything else must agree with the first file (groups, variables,
 dims, dtypes, non-record shapes, variable attributes and the values of
-variables without the record dimension), and the record coordinate must
-increase strictly across files.  The first offending file is named.
+variables without the record dimension, NaN equal to NaN).  The first
+offending file is named.
+
+Files are ordered and checked by the time of the record dimension
+(:mod:`jasmin_access.timecoord`): the record coordinate when it has CF time
+units, else a CF time coordinate along it such as XIOS's ``time_centered``,
+decoded with each file's own units.  Steps must increase strictly within and
+across files (no duplicates, no overlaps).  Without a time coordinate the
+files are joined in the order given and no order is checked: other
+dimensions, and a record dimension that is not a time, keep their order.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInput
+from ..timecoord import choose_time, same_value, time_candidates
 from .sources import READ_LOCK, SourceRef, list_groups, open_group
 
 __all__ = ["GroupInventory", "Inventory", "VarInfo", "scan"]
@@ -56,6 +65,14 @@ class GroupInventory:
     units: dict[str, list[str | None]] = field(default_factory=dict)
     calendars: dict[str, str] = field(default_factory=dict)
     record_values: np.ndarray | None = None
+    time_name: str | None = None
+    time_values: np.ndarray | None = None
+    read_cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def time_units(self) -> str | None:
+        """CF units of the time coordinate (the first file's), or None."""
+        return (self.units.get(self.time_name or "") or [None])[0]
 
     @property
     def offsets(self) -> np.ndarray:
@@ -115,6 +132,8 @@ def step_label(value: Any, units: str | None, calendar: str) -> str:
 
 
 def _digest(values: np.ndarray) -> str:
+    if values.dtype.kind in "fc":  # one NaN bit pattern, so NaN equals NaN
+        values = np.where(np.isnan(values), np.array(np.nan, dtype=values.dtype), values)
     if values.dtype == object:
         data = "\x00".join(map(str, values.ravel())).encode()
     else:
@@ -147,7 +166,7 @@ def _attrs_equal(a: dict[str, Any], b: dict[str, Any], skip: tuple[str, ...]) ->
     keys = sorted((set(a) | set(b)) - set(skip))
     for k in keys:
         va, vb = a.get(k), b.get(k)
-        if not np.array_equal(np.asarray(va, dtype=object), np.asarray(vb, dtype=object)):
+        if not same_value(va, vb):
             return f"attribute {k!r} ({va!r} vs {vb!r})"
     return None
 
@@ -241,7 +260,7 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     refs
         The expanded sources.
     **opts
-        ``concat_dim``, ``variables``, ``drop_variables``.
+        ``concat_dim``, ``variables``, ``drop_variables``, ``time_variable``.
 
     Raises
     ------
@@ -264,49 +283,109 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
                 )
         for p, inv in groups.items():
             _check_group(inv, ref, first, hashes.get(p, {}))
+    for p, inv in groups.items():
+        _grow_record_shapes(inv)
+        _choose_time(inv, refs, opts.get("time_variable") if not p else None)
+    refs = _order_files(groups, refs)
     for inv in groups.values():
         _finish_group(inv, refs)
+        inv.read_cache.clear()
     return Inventory(refs, groups)
 
 
-def _finish_group(inv: GroupInventory, refs: list[SourceRef]) -> None:
-    rdim = inv.record_dim
+def _grow_record_shapes(inv: GroupInventory) -> None:
     for info in inv.variables.values():
-        if rdim in info.dims:
-            axis = info.dims.index(rdim)
+        if inv.record_dim in info.dims:
+            axis = info.dims.index(inv.record_dim)
             info.shape = (*info.shape[:axis], inv.nrec, *info.shape[axis + 1 :])
-    if rdim is None or rdim not in inv.variables:
-        return
+
+
+def _file_values(inv: GroupInventory, refs: list[SourceRef], name: str) -> list[np.ndarray]:
+    """Values of ``name`` per file, times re-encoded to the first file's units."""
     from .encoding import convert_times
 
-    parts = []
-    prev_last: float | None = None
+    out = []
     for i, ref in enumerate(refs):
-        ds = open_group(ref, inv.path)
-        with READ_LOCK:
-            values = np.asarray(ds[rdim].values)
-        if rdim in inv.units:
+        key = (ref.url, name)
+        if key not in inv.read_cache:  # each file is opened once for its 1-D time values
+            ds = open_group(ref, inv.path)
+            with READ_LOCK:
+                inv.read_cache[key] = np.asarray(ds[name].values)
+        values = inv.read_cache[key]
+        if name in inv.units:
             values = convert_times(
-                values, inv.units[rdim][i], inv.units[rdim][0], inv.calendars[rdim]
+                values, inv.units[name][i], inv.units[name][0], inv.calendars[name]
             )
-        units = inv.units[rdim][0] if rdim in inv.units else None
-        cal = inv.calendars.get(rdim, "standard")
+        out.append(values)
+    return out
+
+
+def _choose_time(inv: GroupInventory, refs: list[SourceRef], override: str | None) -> None:
+    rdim = inv.record_dim
+    if rdim is None:
+        return
+    variables = {n: (v.dims, v.attrs) for n, v in inv.variables.items()}
+    names = time_candidates(variables, rdim, override)
+    name = choose_time(
+        names, lambda n: np.concatenate(_file_values(inv, refs, n)), forced=bool(override)
+    )
+    inv.time_name = name
+    if name is None and len(refs) > 1:
+        log.info("no time coordinate along %r: files joined in the order given", rdim)
+
+
+def _order_files(groups: dict[str, GroupInventory], refs: list[SourceRef]) -> list[SourceRef]:
+    """Sort the files by the first step of the leading group's time coordinate."""
+    lead = next((g for g in groups.values() if g.time_name), None)
+    if lead is None or len(refs) < 2:
+        return refs
+    per_file = _file_values(lead, refs, str(lead.time_name))
+    keys = [float(v[0]) if v.size else -np.inf for v in per_file]
+    order = sorted(range(len(refs)), key=lambda i: keys[i])
+    if order == list(range(len(refs))):
+        return refs
+    log.info("files ordered by %s (given in another order)", lead.time_name)
+    first = refs[order[0]]
+    for inv in groups.values():
+        inv.counts = [inv.counts[i] for i in order]
+        inv.units = {n: [u[i] for i in order] for n, u in inv.units.items()}
+        ds = open_group(first, inv.path)  # attributes (and time units) of the new first file
+        inv.attrs = dict(ds.attrs)
+        for name, info in inv.variables.items():
+            info.attrs = dict(ds[name].attrs)
+    return [refs[i] for i in order]
+
+
+def _finish_group(inv: GroupInventory, refs: list[SourceRef]) -> None:
+    """Record values of the set, and the order checks on its time coordinate."""
+    rdim = inv.record_dim
+    if rdim is None:
+        return
+    if rdim in inv.variables:
+        inv.record_values = np.concatenate(_file_values(inv, refs, rdim))
+    name = inv.time_name
+    if name is None:
+        return
+    units = (inv.units.get(name) or [None])[0]
+    cal = inv.calendars.get(name, "standard")
+    per_file = _file_values(inv, refs, name)
+    prev_last: Any = None
+    for ref, values in zip(refs, per_file, strict=True):
         steps = np.diff(values)
         if (steps <= 0).any():
             bad = int(np.argmax(steps <= 0)) + 1
             raise InvalidInput(
-                f"{ref.url}: {rdim} step {bad} ({step_label(values[bad], units, cal)}) is "
+                f"{ref.url}: {name} step {bad} ({step_label(values[bad], units, cal)}) is "
                 "duplicated or out of order",
                 "remove duplicated or unsorted steps",
             )
         if prev_last is not None and len(values) and values[0] <= prev_last:
             raise InvalidInput(
-                f"{ref.url}: {rdim} starts at {step_label(values[0], units, cal)}, not after "
+                f"{ref.url}: {name} starts at {step_label(values[0], units, cal)}, not after "
                 f"the previous file's last step {step_label(prev_last, units, cal)} "
-                "(overlapping or unsorted files)",
-                "give files in time order without overlaps",
+                "(overlapping files)",
+                "remove the overlapping steps or files",
             )
         if len(values):
             prev_last = values[-1]
-        parts.append(values)
-    inv.record_values = np.concatenate(parts) if parts else None
+    inv.time_values = np.concatenate(per_file)

@@ -109,7 +109,7 @@ def _read_list_file(item: str) -> list[str]:
 
 def _expand_one(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
     loc = resolve(item, **resolve_kwargs)
-    with translating("read source", loc.url, loc.profile_name):
+    with translating("reading source", loc.url, loc.profile_name):
         if not paths.has_magic(item):
             return [_ref(loc.backend, loc.path, loc.url)]
         found = loc.backend.glob(loc.path, files_only=True)

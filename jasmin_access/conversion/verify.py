@@ -21,6 +21,7 @@ from ..caches import BoundedCache
 from ..errors import NotFound, translating
 from ..reading.zstore import open_metadata
 from ..stores import new_run_id, resolve
+from ..timecoord import same_value
 from .encoding import keep_bits_tolerance
 from .execute import run_units
 from .plan import ConvertOptions, Unit, VarPlan, prepare, read_unit
@@ -32,7 +33,7 @@ __all__ = ["VerifyReport", "verify"]
 
 log = logging.getLogger(__name__)
 
-_IGNORED_ATTRS = {"_ARRAY_DIMENSIONS", "keep_bits"}
+IGNORED_ATTRS = {"_ARRAY_DIMENSIONS", "keep_bits"}
 _MAX_REPORTED = 50
 
 
@@ -109,16 +110,6 @@ def verify_unit(target: StoreTarget, unit: Unit) -> tuple[str | None, int]:
     return (f"{unit.array}[{span}]: {diff}" if diff else None), unit.nbytes
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        x, y = np.asarray(a), np.asarray(b)
-        if x.dtype.kind in "fiu" and y.dtype.kind in "fiu":
-            return x.shape == y.shape and bool(np.all((x == y) | (np.isnan(x) & np.isnan(y))))
-        return bool(np.array_equal(x.astype(object), y.astype(object)))
-    except (TypeError, ValueError):
-        return str(a) == str(b)
-
-
 def _check_array(vp: VarPlan, arr: Any, attrs: dict[str, Any], skip_units: bool) -> list[str]:
     out = []
     info = vp.info
@@ -127,11 +118,11 @@ def _check_array(vp: VarPlan, arr: Any, attrs: dict[str, Any], skip_units: bool)
     if info.dtype != object and np.dtype(arr.dtype) != info.dtype:
         out.append(f"{vp.array_path}: dtype {arr.dtype}, sources {info.dtype}")
     for key, value in info.attrs.items():
-        if key in _IGNORED_ATTRS or (skip_units and key in ("units", "time_origin")):
+        if key in IGNORED_ATTRS or (skip_units and key in ("units", "time_origin")):
             continue
         if key not in attrs:
             out.append(f"{vp.array_path}: attribute {key!r} missing")
-        elif not _same(attrs[key], value):
+        elif not same_value(attrs[key], value):
             out.append(f"{vp.array_path}: attribute {key!r} is {attrs[key]!r}, sources {value!r}")
     return out
 
@@ -143,6 +134,7 @@ def verify(
     variables: Sequence[str] | None = None,
     drop_variables: Sequence[str] | None = None,
     concat_dim: str | None = None,
+    time_variable: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
@@ -158,7 +150,7 @@ def verify(
         As for :func:`jasmin_access.convert`.
     dest
         The store.
-    variables, drop_variables, concat_dim
+    variables, drop_variables, concat_dim, time_variable
         As given to ``convert``.
     workers, scheduler, progress
         As for ``convert``.
@@ -183,13 +175,14 @@ def verify(
         variables=list(variables) if variables else None,
         drop_variables=list(drop_variables) if drop_variables else None,
         concat_dim=concat_dim,
+        time_variable=time_variable,
     )
     try:
         plan = prepare(sources, options, rkw)
         loc = resolve(dest, **rkw)
         report = VerifyReport(dest=loc.url)
         target = StoreTarget.of(loc, new_run_id())
-        with translating("verify", loc.url, loc.profile_name):
+        with translating("verifying", loc.url, loc.profile_name):
             try:
                 # unknown codecs and unfinished stores are named before any data is read
                 open_metadata(target.zarr_store(read_only=True), loc.url)

@@ -51,7 +51,9 @@ def mb(url: str, *, exist_ok: bool = False, **resolve_kwargs: Any) -> str:
         if bucket_exists(loc):
             if exist_ok:
                 return bucket_url
-            raise AlreadyExists(f"bucket {bucket_url} already exists")
+            raise AlreadyExists(
+                f"bucket {bucket_url} already exists", "pass --exist-ok to accept an existing one"
+            )
         loc.backend.make_bucket(loc.bucket)
     log.info("made bucket %s", bucket_url)
     return bucket_url

@@ -7,9 +7,20 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 from .. import paths
+from ..datastore.reading import has_selector
+from ..datastore.units import is_datastore_marker, version_entries
 from ..errors import BucketNotFound, InvalidInput, NotFound, translating
 from ..stores import Location
-from ._backend import Obj, bucket_exists, head, list_buckets, list_level, locate
+from ._backend import (
+    Obj,
+    bucket_exists,
+    head,
+    is_marker,
+    list_buckets,
+    list_level,
+    locate,
+    prefix_exists,
+)
 from ._backend import walk_pages as _walk_pages
 from .records import Entry, Records, TreeNode
 
@@ -39,15 +50,37 @@ def _dir(loc: Location, fs_path: str, conflict: bool = False) -> Entry:
     )
 
 
+def missing_bucket(loc: Location) -> BucketNotFound:
+    """The error for a bucket that does not exist, naming the profile that was used."""
+    name = loc.profile_name or "local"
+    root = loc.url.split("://")[0] + "://"
+    embedded = loc.profile is not None and loc.profile.is_local
+    flag = "" if embedded or loc.profile is None else f" -p {name}"
+    make = f"make it with `jasmin-access mb {root}{loc.bucket}{flag}`"
+    if embedded:
+        return BucketNotFound(
+            f"bucket '{loc.bucket}' does not exist in the embedded store ({loc.url}, "
+            f"profile '{name}')",
+            "for a server, pass -p NAME or set a default with `jasmin-access config default "
+            f"NAME`; or {make}",
+        )
+    return BucketNotFound(
+        f"bucket '{loc.bucket}' does not exist ({loc.url}, profile '{name}')",
+        f"check the name with `jasmin-access ls {root}{flag}`, or {make}",
+    )
+
+
 def _missing(loc: Location) -> NotFound:
     if not bucket_exists(loc):
-        return BucketNotFound(
-            f"bucket '{loc.bucket}' does not exist ({loc.url})",
-            f"check the bucket name with `jasmin-access ls {loc.backend.hint_url()}`",
-        )
+        return missing_bucket(loc)
     return NotFound(
         f"no such object or prefix: {loc.url}", "check the path with `jasmin-access ls`"
     )
+
+
+def no_match(loc: Location) -> NotFound:
+    """The error for a glob that matches nothing."""
+    return NotFound(f"nothing matches {loc.url}", "check the pattern with `jasmin-access ls`")
 
 
 def _level_entries(loc: Location, objs: list[Obj], dirs: list[str]) -> list[Entry]:
@@ -97,31 +130,43 @@ def ls(
     NotFound, BucketNotFound
         When nothing exists at ``url``.
     """
-    loc = locate(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
+    kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if has_selector(url):  # a datastore version: its files, from the manifest
+        return Records(version_entries(url, recursive=recursive, **kw))
+    loc = locate(url, **kw)
     with translating("listing", loc.url, loc.profile_name):
         if _at_keyspace_root(loc):
             return Records(_bucket_entries(loc))
         if paths.has_magic(loc.key):
-            return Records(_glob_entries(loc, recursive))
+            found = _glob_entries(loc, recursive)
+            if not found:
+                raise no_match(loc)
+            return Records(found)
         if recursive:
             entries = _recursive_entries(loc, loc.path)
         else:
-            entries = _level_entries(loc, *list_level(loc, loc.path))
+            objs, dirs = list_level(loc, loc.path)
+            if loc.key and any(is_datastore_marker(o.path) for o in objs):  # a datastore
+                return Records(version_entries(loc.url, **kw))
+            entries = _level_entries(loc, objs, dirs)
         if entries:
             return Records(entries)
         obj = head(loc, loc.path)
         if obj is not None:
             return Records([_file(loc, obj)])
-        if loc.key == "" and bucket_exists(loc):
-            return Records([])
+        if (loc.key == "" and bucket_exists(loc)) or prefix_exists(loc, loc.path):
+            return Records([])  # an empty bucket, or a prefix holding only directory markers
         raise _missing(loc)
 
 
 def _recursive_entries(loc: Location, base: str) -> list[Entry]:
-    files: list[Obj] = [o for page in _walk_pages(loc, base) for o in page]
+    found: list[Obj] = [o for page in _walk_pages(loc, base, markers=True) for o in page]
+    files = [o for o in found if not is_marker(o)]
     file_paths = {o.path for o in files}
     dirs: set[str] = set()
-    for o in files:
+    for o in found:
+        if is_marker(o):  # an empty directory: list it (and its parents), never as a file
+            o = o._replace(path=o.path.rstrip("/") + "/.")
         parent = loc.backend.parent(o.path)
         while parent and len(parent) > len(base.rstrip("/")) and parent not in dirs:
             dirs.add(parent)
@@ -176,28 +221,31 @@ def walk(
         yield from _walk_loc(loc)
 
 
-def _walk_loc(loc: Location) -> Iterator[Entry]:
+def _walk_loc(loc: Location, markers: bool = False) -> Iterator[Entry]:
+    """Files below ``loc``; with ``markers``, directory markers too, as directory entries."""
     if _at_keyspace_root(loc):
         raise InvalidInput(f"cannot walk every bucket ({loc.url})", "name a bucket")
     if paths.has_magic(loc.key):
         base, _ = _split_glob(loc)
+        matched = False
         for page in _walk_pages(loc, base):
             for o in page:
                 if paths.match_glob(loc.path, o.path):
+                    matched = True
                     yield _file(loc, o)
+        if not matched:
+            raise no_match(loc)
         return
     seen = False
-    for page in _walk_pages(loc, loc.path):
+    for page in _walk_pages(loc, loc.path, markers=markers):
         seen = True
         for o in page:
-            yield _file(loc, o)
+            yield _dir(loc, o.path.rstrip("/")) if is_marker(o) else _file(loc, o)
     if not seen:
         obj = head(loc, loc.path)
         if obj is not None:
             yield _file(loc, obj)
-        elif (loc.key != "" or not bucket_exists(loc)) and not _level_entries(
-            loc, *list_level(loc, loc.path)
-        ):
+        elif (loc.key != "" or not bucket_exists(loc)) and not prefix_exists(loc, loc.path):
             raise _missing(loc)
 
 
@@ -277,10 +325,13 @@ def tree(
     root = TreeNode(name=loc.url, path=loc.url, type="directory")
     index: dict[tuple[str, ...], TreeNode] = {(): root}
     base_url = paths.as_dir(loc.url)
-    for entry in walk(url, profile=profile, endpoint_url=endpoint_url, anon=anon):
-        rel = entry.path[len(base_url) :] if entry.path.startswith(base_url) else entry.name
-        parts = tuple(rel.split("/"))
-        _insert(index, parts, entry, max_depth, base_url)
+    with translating("listing", loc.url, loc.profile_name):
+        for entry in _walk_loc(loc, markers=True):
+            where = entry.path.rstrip("/")
+            if where + "/" == base_url:  # the marker of the directory itself
+                continue
+            rel = where[len(base_url) :] if where.startswith(base_url) else entry.name
+            _insert(index, tuple(rel.split("/")), entry, max_depth, base_url)
     _sort(root)
     return root
 
@@ -299,7 +350,7 @@ def _insert(
         key = parts[:depth]
         node = index.get(key)
         if node is None:
-            is_file = depth == len(parts)
+            is_file = depth == len(parts) and entry.type == "file"
             node = TreeNode(
                 name=parts[depth - 1],
                 path=entry.path if is_file else base_url + "/".join(key) + "/",

@@ -65,6 +65,7 @@ class ZarrSummary:
     bytes_stored: int
     bytes_uncompressed: int
     chunks_expected: int | None = None
+    unfinished: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -81,6 +82,7 @@ class Usage:
     objects: int
     type: str = "directory"
     zarr: ZarrSummary | None = None
+    datastore: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record; Zarr stores carry their summary fields too."""
@@ -99,7 +101,10 @@ class Usage:
                 chunks_expected=z.chunks_expected,
                 bytes_uncompressed=z.bytes_uncompressed,
                 ratio=round(z.ratio, 3) if z.ratio else None,
+                unfinished=z.unfinished,
             )
+        if self.datastore is not None:
+            out.update(datastore=self.datastore)
         return out
 
 
@@ -186,11 +191,14 @@ class TransferReport:
         """Bytes actually transferred."""
         return sum(i.size for i in self.items if i.status == "copied")
 
+    def counts(self) -> str:
+        """Counts per status, e.g. ``"3 copied, 1 skipped"`` (``"nothing to do"``)."""
+        statuses = sorted({i.status for i in self.items})
+        return ", ".join(f"{self.count(s)} {s}" for s in statuses) or "nothing to do"
+
     def summary(self) -> str:
         """One line: counts per status and bytes."""
-        statuses = sorted({i.status for i in self.items})
-        parts = [f"{self.count(s)} {s}" for s in statuses] or ["nothing to do"]
-        return ", ".join(parts) + f" ({self.bytes_copied} bytes copied)"
+        return self.counts() + f" ({self.bytes_copied} bytes copied)"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary record."""
@@ -213,6 +221,7 @@ class RemoveReport:
     dry_run: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)
     bulk_refused: bool = False
+    cancelled: bool = False
 
     @property
     def objects(self) -> int:

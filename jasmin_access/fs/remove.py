@@ -9,18 +9,21 @@ store refuses them, as over-quota stores do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .. import paths
 from ..errors import InvalidInput, PartialFailure, translating
 from ..stores import Location
-from ._backend import Obj, head, list_level, locate, walk_pages
-from .listing import _missing, _split_glob
+from ._backend import Obj, head, locate, prefix_exists, rel_key, walk_pages
+from .listing import _missing, _split_glob, no_match
 from .records import RemoveReport
 
 __all__ = ["delete_paths", "is_root", "rm"]
 
 log = logging.getLogger(__name__)
+
+BATCH = 1000
+WORKERS = 16
 
 
 def is_root(loc: Location) -> bool:
@@ -42,15 +45,17 @@ def _targets(loc: Location, recursive: bool) -> tuple[str, list[Obj]]:
         found = [
             o for page in walk_pages(loc, base) for o in page if paths.match_glob(loc.path, o.path)
         ]
+        if not found:
+            raise no_match(loc)
         return base, found
     base = loc.path.rstrip("/")
     obj = head(loc, base)
     found = [obj] if obj is not None and not loc.url.endswith("/") else []
-    if recursive:
-        found += [o for page in walk_pages(loc, base) for o in page]
-    elif not found and list_level(loc, base) != ([], []):
-        raise InvalidInput(f"{loc.url} is a prefix (a directory)", "use rm -r to delete it")
-    if not found and (obj is None and list_level(loc, base) == ([], [])):
+    if recursive:  # directory markers too, or the emptied prefix would still be listed
+        found += [o for page in walk_pages(loc, base, markers=True) for o in page]
+    elif not found and prefix_exists(loc, base):
+        raise InvalidInput(f"{loc.url} is a prefix", "use rm -r to delete it")
+    if not found and obj is None and not prefix_exists(loc, base):
         raise _missing(loc)
     return base, found
 
@@ -62,6 +67,8 @@ def rm(
     dry_run: bool = False,
     force: bool = False,
     confirm: Callable[[RemoveReport], bool] | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     profile: str | None = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
@@ -78,7 +85,10 @@ def rm(
         Allow deleting a whole bucket.
     confirm
         Called with the preview report before anything is deleted; return
-        False to cancel (nothing is deleted).
+        False to cancel (nothing is deleted; the report returned has
+        ``cancelled`` set).
+    include, exclude
+        Patterns on the path relative to ``url`` (see :func:`jasmin_access.paths.keep`).
 
     Returns
     -------
@@ -87,6 +97,10 @@ def rm(
 
     Raises
     ------
+    NotFound
+        When nothing exists at ``url`` or a glob matches nothing.
+    InvalidInput
+        For a prefix without ``recursive``.
     PartialFailure
         When some deletes failed (``.report`` holds the report).
     """
@@ -95,7 +109,12 @@ def rm(
         refuse_root(loc, "delete")
     with translating("listing", loc.url, loc.profile_name):
         base, found = _targets(loc, recursive)
-    found = [o for o in found if paths.is_within(base, o.path)]
+    found = [
+        o
+        for o in found
+        if paths.is_within(base, o.path)
+        and paths.keep(rel_key(loc, base, o.path.rstrip("/")), include, exclude)
+    ]
     report = RemoveReport(
         url=loc.url,
         paths=[loc.to_url(o.path) for o in found],
@@ -105,7 +124,7 @@ def rm(
     if dry_run:
         return report
     if confirm is not None and found and not confirm(report):
-        return RemoveReport(url=loc.url, dry_run=True)
+        return RemoveReport(url=loc.url, dry_run=True, cancelled=True)
     report.failures, report.bulk_refused = delete_paths(loc, [o.path for o in found])
     if recursive:
         loc.backend.remove_empty_dirs(base)
@@ -123,7 +142,7 @@ def rm(
 
 
 def delete_paths(loc: Location, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
-    """Delete objects by fs path; returns ``(failures, bulk_refused)``.
+    """Delete objects (and directory markers) by fs path; returns ``(failures, bulk_refused)``.
 
     Backends with bulk deletes fall back to one request per object when the
     store refuses them (as over-quota stores do).

@@ -10,14 +10,14 @@ interrupted copy resumes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from .. import paths
 from ..errors import (
-    BucketNotFound,
     InvalidInput,
     JasminAccessError,
     PartialFailure,
@@ -25,9 +25,19 @@ from ..errors import (
     translating,
 )
 from ..stores import Location
-from ._backend import Obj, bucket_exists, head, list_level, locate, walk_pages
+from ._backend import (
+    Obj,
+    bucket_exists,
+    head,
+    list_level,
+    locate,
+    prefix_exists,
+    rel_key,
+    walk_pages,
+)
+from ._progress import Bar
 from ._single import same_content, transfer_one
-from .listing import _missing, _split_glob
+from .listing import _missing, _split_glob, missing_bucket, no_match
 from .records import TransferItem, TransferReport
 from .remove import delete_paths, is_root, refuse_root
 
@@ -63,23 +73,17 @@ def _is_glob(loc: Location) -> bool:
     return paths.has_magic(loc.key)
 
 
-def _dst_is_dir(loc: Location) -> bool:
-    if loc.url.endswith("/") or (loc.caps.buckets and not loc.key):
+def _dst_is_dir(loc: Location, into_dir: bool = False) -> bool:
+    if into_dir or loc.url.endswith("/") or (loc.caps.buckets and not loc.key):
         return True
-    return list_level(loc, loc.path) != ([], []) or _is_empty_dir(loc)
-
-
-def _is_empty_dir(loc: Location) -> bool:
-    """An existing directory with nothing in it (backends with real directories)."""
-    if not loc.caps.directories or head(loc, loc.path) is not None:
-        return False
-    try:
-        return bool(loc.fs.isdir(loc.path))
-    except Exception:  # a failed probe only means "not known to be a directory"
-        return False
+    if loc.caps.directories:  # an existing directory, if an empty one
+        return head(loc, loc.path) is None and prefix_exists(loc, loc.path)
+    return list_level(loc, loc.path) != ([], [])
 
 
 def _join(loc: Location, base: str, rel: str) -> str:
+    if not rel:
+        return base
     return loc.backend.join(base, rel)
 
 
@@ -88,6 +92,8 @@ def _sources(src: Location, recursive: bool) -> tuple[str, list[Obj], bool]:
     if _is_glob(src):
         base, _ = _split_glob(src)
         objs = [o for p in walk_pages(src, base) for o in p if paths.match_glob(src.path, o.path)]
+        if not objs:
+            raise no_match(src)
         return base, objs, False
     base = src.path.rstrip("/")
     obj = None if src.url.endswith("/") else head(src, base)
@@ -97,22 +103,28 @@ def _sources(src: Location, recursive: bool) -> tuple[str, list[Obj], bool]:
             return base, objs, False
     if obj is not None:
         return src.backend.parent(base), [obj], True
-    if list_level(src, base) != ([], []):
+    if list_level(src, base) != ([], []) or prefix_exists(src, base):
+        if recursive:  # only empty directories (markers) below: nothing to copy
+            return base, [], False
         raise InvalidInput(f"{src.url} is a prefix (a directory)", "use -r to copy it")
     raise _missing(src)
 
 
-def plan(src: Location, dst: Location, recursive: bool) -> Plan:
-    """Work out the pairs and list what already exists at the destination."""
+def plan(src: Location, dst: Location, recursive: bool, into_dir: bool = False) -> Plan:
+    """Work out the pairs and list what already exists at the destination.
+
+    ``into_dir``: the destination was written with a trailing ``/``, so a single
+    file lands inside it (the directory is made if needed), as with ``aws s3 cp``.
+    """
     with translating("listing", src.url, src.profile_name):
         base, objs, single = _sources(src, recursive)
     if not bucket_exists(dst):
-        raise BucketNotFound(f"bucket '{dst.bucket}' does not exist ({dst.url})")
+        raise missing_bucket(dst)
     cut = len(base.rstrip("/")) + 1 if base else 0
     with translating("listing", dst.url, dst.profile_name):
         if single:
             rel = paths.basename(objs[0].path)
-            target = _join(dst, dst.path, rel) if _dst_is_dir(dst) else dst.path
+            target = _join(dst, dst.path, rel) if _dst_is_dir(dst, into_dir) else dst.path
             pairs = [Pair(objs[0], target, rel)]
             found = head(dst, target)
             existing = {target: found} if found else {}
@@ -134,46 +146,6 @@ def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum
 
 # --------------------------------------------------------------------------- running a plan
 
-
-class _Bar:
-    """A rich progress bar on stderr (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.progress: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TransferSpeedColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn(label),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.task = self.progress.add_task(label, total=total)
-
-    def __enter__(self) -> _Bar:
-        if self.progress is not None:
-            self.progress.start()
-        return self
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-
 Decide = Callable[[Pair], str | None]
 
 
@@ -183,7 +155,7 @@ def run_plan(
     """Run ``transfer_one`` for each pair that ``decide`` does not settle (bounded threads)."""
     report = TransferReport(dry_run=dry_run)
     total = sum(pair.src.size for pair in p.pairs)
-    bar = _Bar(progress and not dry_run, total, label)
+    bar = Bar(progress and not dry_run, total, label)
 
     def one(pair: Pair) -> TransferItem:
         item = TransferItem(p.src.to_url(pair.src.path), p.dst.to_url(pair.dst), pair.src.size, "")
@@ -205,7 +177,7 @@ def run_plan(
     return report
 
 
-def _copy(p: Plan, pair: Pair, item: TransferItem, bar: _Bar) -> int:
+def _copy(p: Plan, pair: Pair, item: TransferItem, bar: Bar) -> int:
     """Transfer one pair, recording the outcome in ``item``; the bytes reported to ``bar``."""
     moved = 0
 
@@ -248,26 +220,95 @@ def _locations(src: str, dst: str, kw: dict[str, Any]) -> tuple[Location, Locati
     return src_loc, dst_loc
 
 
-def _copy_decision(p: Plan, no_clobber: bool) -> Callable[[Pair], str | None]:
+Sources = str | Sequence[str]
+
+
+def _plans(
+    srcs: Sources,
+    dst: str,
+    kw: dict[str, Any],
+    recursive: bool,
+    filters: tuple[Sequence[str], Sequence[str]],
+    *,
+    moving: bool = False,
+) -> list[Plan]:
+    """One plan per source; with several sources ``dst`` is a directory they go into."""
+    sources = [srcs] if isinstance(srcs, str) else list(srcs)
+    if not sources:
+        raise InvalidInput("no source given", "name at least one file, prefix or quoted glob")
+    several = len(sources) > 1
+    into_dir = several or dst.endswith(("/", os.sep))
+    plans = []
+    for one in sources:
+        src_loc, dst_loc = _locations(one, dst, kw)
+        if moving:
+            src_loc.require_writable()
+        p = plan(src_loc, dst_loc, recursive, into_dir=into_dir)
+        p.pairs = [pair for pair in p.pairs if paths.keep(pair.rel, *filters)]
+        p.single = p.single and not several
+        plans.append(p)
+    _refuse_collisions(plans)
+    return plans
+
+
+def _refuse_collisions(plans: list[Plan]) -> None:
+    """Several sources must not land on one destination (the last would silently win)."""
+    seen: dict[str, str] = {}
+    for p in plans:
+        for pair in p.pairs:
+            first = seen.setdefault(pair.dst, p.src.to_url(pair.src.path))
+            if first != p.src.to_url(pair.src.path):
+                raise InvalidInput(
+                    f"{first} and {p.src.to_url(pair.src.path)} would both be copied to "
+                    f"{p.dst.to_url(pair.dst)}",
+                    "copy them one at a time to different names, or copy their prefix with -r",
+                )
+
+
+def _run_all(
+    plans: list[Plan],
+    decision: Callable[[Plan], Decide],
+    *,
+    dry_run: bool,
+    workers: int,
+    progress: bool,
+    label: str,
+) -> TransferReport:
+    report = TransferReport(dry_run=dry_run)
+    for p in plans:
+        one = run_plan(
+            p, decision(p), dry_run=dry_run, workers=workers, progress=progress, label=label
+        )
+        report.items.extend(one.items)
+    return report
+
+
+def _copy_decision(no_clobber: bool) -> Callable[[Plan], Decide]:
     """What cp/mv do with a pair whose destination may exist: copy (None), keep, or skip."""
 
-    def decide(pair: Pair) -> str | None:
-        found = p.existing.get(pair.dst)
-        if found is None:
-            return None
-        if no_clobber:
-            return "exists"
-        return "skipped" if _same(p.src, pair, p.dst, found, checksum=True) else None
+    def for_plan(p: Plan) -> Decide:
+        def decide(pair: Pair) -> str | None:
+            found = p.existing.get(pair.dst)
+            if found is None:
+                return None
+            if no_clobber:
+                return "exists"
+            return "skipped" if _same(p.src, pair, p.dst, found, checksum=True) else None
 
-    return decide
+        return decide
+
+    return for_plan
 
 
 def cp(
-    src: str,
+    src: Sources,
     dst: str,
     *,
     recursive: bool = False,
     no_clobber: bool = False,
+    dry_run: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     workers: int = WORKERS,
     progress: bool = False,
     profile: str | None = None,
@@ -278,13 +319,19 @@ def cp(
 
     ``cp -r SRC DST`` copies the contents of ``SRC`` into ``DST`` (``SRC/a/b``
     lands at ``DST/a/b``), so re-running it resumes rather than nesting.  A
-    single file copied to a directory (existing, or ending in ``/``) keeps its
-    name.
+    single file copied to a directory (existing, or ending in ``/``, which is
+    made if needed) keeps its name.
 
     Parameters
     ----------
+    src
+        One source, or several (then ``dst`` is a directory they all go into).
     no_clobber
         Never overwrite: existing destination files are left alone.
+    dry_run
+        Only report what would be copied (``would-copy``).
+    include, exclude
+        Patterns on the path relative to the source (see :func:`jasmin_access.paths.keep`).
     workers
         Files transferred at once.
     progress
@@ -298,24 +345,33 @@ def cp(
 
     Raises
     ------
+    NotFound
+        When a source does not exist or a glob matches nothing.
     PartialFailure
         When some files failed (``.report`` holds the report); a single file's
         own error is raised as is.
     """
     kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
-    p = plan(*_locations(src, dst, kw), recursive)
-
-    decide = _copy_decision(p, no_clobber)
-    report = run_plan(p, decide, dry_run=False, workers=workers, progress=progress, label="cp")
-    return finish(report, p.single, "copy")
+    plans = _plans(src, dst, kw, recursive, (include, exclude))
+    report = _run_all(
+        plans,
+        _copy_decision(no_clobber),
+        dry_run=dry_run,
+        workers=workers,
+        progress=progress,
+        label="cp",
+    )
+    return finish(report, plans[0].single, "copy")
 
 
 def mv(
-    src: str,
+    src: Sources,
     dst: str,
     *,
     recursive: bool = False,
     no_clobber: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     workers: int = WORKERS,
     progress: bool = False,
     profile: str | None = None,
@@ -325,23 +381,29 @@ def mv(
     """Move: copy (verified), then delete each source whose copy verified.
 
     Sources that failed to copy, or were kept because the destination exists
-    (``no_clobber``), are not deleted.
+    (``no_clobber``), are not deleted.  Several sources go into the directory ``dst``.
     """
     kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
-    src_loc, dst_loc = _locations(src, dst, kw)
-    src_loc.require_writable()
-    p = plan(src_loc, dst_loc, recursive)
-
-    decide = _copy_decision(p, no_clobber)
-    report = run_plan(p, decide, dry_run=False, workers=workers, progress=progress, label="mv")
+    plans = _plans(src, dst, kw, recursive, (include, exclude), moving=True)
+    report = _run_all(
+        plans,
+        _copy_decision(no_clobber),
+        dry_run=False,
+        workers=workers,
+        progress=progress,
+        label="mv",
+    )
     done = {i.src for i in report.items if i.status in ("copied", "skipped")}
-    gone = [pair.src.path for pair in p.pairs if src_loc.to_url(pair.src.path) in done]
-    failures, _ = delete_paths(src_loc, gone)
-    if not p.single:
-        src_loc.backend.remove_empty_dirs(src_loc.path)
-    for url, message in failures:
+    all_failures: list[tuple[str, str]] = []
+    for p in plans:
+        gone = [pair.src.path for pair in p.pairs if p.src.to_url(pair.src.path) in done]
+        failures, _ = delete_paths(p.src, gone)
+        if not p.single:
+            p.src.backend.remove_empty_dirs(p.src.path)
+        all_failures += failures
+    for url, message in all_failures:
         report.items.append(TransferItem(url, "", 0, "failed", f"source not deleted: {message}"))
-    return finish(report, p.single and not failures, "move")
+    return finish(report, plans[0].single and not all_failures, "move")
 
 
 def sync(
@@ -352,6 +414,8 @@ def sync(
     dry_run: bool = False,
     checksum: bool = False,
     force: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     workers: int = WORKERS,
     progress: bool = False,
     profile: str | None = None,
@@ -363,19 +427,23 @@ def sync(
     Parameters
     ----------
     delete
-        Also delete destination files that are not in ``src`` (opt-in).
+        Also delete destination files that are not in ``src`` (opt-in); files
+        left out by ``include``/``exclude`` are never deleted.
     dry_run
         Report what would be copied (``would-copy``) and deleted (``would-delete``).
     checksum
         Compare checksums too when sizes are equal (default: size only).
     force
         Allow ``delete`` on a bucket root.
+    include, exclude
+        Patterns on the path relative to ``src`` (see :func:`jasmin_access.paths.keep`).
     """
     kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
     src_loc, dst_loc = _locations(src, dst, kw)
     if delete and is_root(dst_loc) and not force:
         refuse_root(dst_loc, "sync --delete into")
     p = plan(src_loc, dst_loc, recursive=True)
+    p.pairs = [pair for pair in p.pairs if paths.keep(pair.rel, include, exclude)]
 
     def decide(pair: Pair) -> str | None:
         found = p.existing.get(pair.dst)
@@ -385,16 +453,20 @@ def sync(
 
     report = run_plan(p, decide, dry_run=dry_run, workers=workers, progress=progress, label="sync")
     if delete:
-        _sync_delete(p, report, dry_run)
+        _sync_delete(p, report, dry_run, (include, exclude))
     return finish(report, False, "sync")
 
 
-def _sync_delete(p: Plan, report: TransferReport, dry_run: bool) -> None:
+def _sync_delete(
+    p: Plan, report: TransferReport, dry_run: bool, filters: tuple[Sequence[str], Sequence[str]]
+) -> None:
     wanted = {pair.dst for pair in p.pairs}
     extra = [
         o
         for o in p.existing.values()
-        if o.path not in wanted and paths.is_within(p.dst_base, o.path)
+        if o.path not in wanted
+        and paths.is_within(p.dst_base, o.path)
+        and paths.keep(rel_key(p.dst, p.dst_base, o.path), *filters)
     ]
     status = "would-delete" if dry_run else "deleted"
     failed: dict[str, str] = {}

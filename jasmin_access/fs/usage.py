@@ -6,17 +6,20 @@ memory grows with the number of directories shown, not with the number of keys.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import paths
+from ..datastore.units import is_datastore_marker, is_version_key
+from ..datastore.units import summary as datastore_summary
 from ..errors import translating
 from ..stores import Location
-from ..zarrkeys import METADATA_NAMES, STORE_MARKERS
-from ._backend import head, locate, sep_join, walk_pages
+from ._backend import head, list_buckets, locate, prefix_exists, sep_join, walk_pages
 from .listing import _missing
 from .records import Records, Usage, ZarrSummary
 
@@ -24,8 +27,9 @@ __all__ = ["ZARR_METADATA", "du"]
 
 log = logging.getLogger(__name__)
 
-ZARR_METADATA = METADATA_NAMES
-_STORE_MARKERS = STORE_MARKERS
+ZARR_METADATA = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
+_STORE_MARKERS = frozenset({".zgroup", ".zarray", ".zmetadata", "zarr.json"})
+_IN_PROGRESS = ".jasmin-access/in-progress.json"  # a conversion or append not finished yet
 
 
 @dataclass
@@ -37,12 +41,18 @@ class _Tally:
     dirs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     total: list[int] = field(default_factory=lambda: [0, 0, 0])
     metadata: list[str] = field(default_factory=list)
+    datastores: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
 
     def add(self, rel: str, size: int) -> None:
         parts = rel.split("/")
         name = parts[-1]
-        meta = 1 if name in ZARR_METADATA else 0
-        if meta:
+        if is_datastore_marker(rel):
+            self.datastores.append(paths.parent(rel))
+        elif is_version_key(rel):
+            self.versions.append(rel)
+        meta = 1 if name in ZARR_METADATA or ".jasmin-access" in parts[:-1] else 0
+        if meta:  # metadata and the converter's own state are not chunks
             self.metadata.append(rel)
         self.total[0] += size
         self.total[1] += 1
@@ -69,6 +79,8 @@ def du(
     depth: int | None = None,
     summarize: bool = False,
     expand: bool = False,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     profile: str | None = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
@@ -87,6 +99,8 @@ def du(
         Only the total for ``url``.
     expand
         Also show the prefixes inside Zarr stores.
+    include, exclude
+        Count only the objects passing these patterns (see :func:`jasmin_access.paths.keep`).
 
     Returns
     -------
@@ -94,29 +108,48 @@ def du(
         Rows sorted by path; the total for ``url`` comes last.
     """
     loc = locate(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
+    if loc.caps.buckets and not loc.bucket:
+        return _per_bucket(loc, summarize, profile=profile, endpoint_url=endpoint_url, anon=anon)
     tally = _Tally(depth=0 if summarize else depth, expand=expand)
     with translating("listing", loc.url, loc.profile_name):
         base = loc.path.rstrip("/")
         cut = len(base) + 1
         for page in walk_pages(loc, base):
             for obj in page:
-                tally.add(obj.path[cut:], obj.size)
-        if tally.total[1] == 0:
+                if paths.keep(obj.path[cut:], include, exclude):
+                    tally.add(obj.path[cut:], obj.size)
+        if tally.total[1] == 0 and not (include or exclude):
             obj = head(loc, base)
             if obj is not None:
                 return Records([Usage(loc.url, obj.size, 1, type="file")])
-            if loc.key:
+            if loc.key and not prefix_exists(loc, base):  # markers only: an empty directory
                 raise _missing(loc)
         return Records(_rows(loc, tally, summarize, expand))
 
 
+def _per_bucket(loc: Location, summarize: bool, **kwargs: Any) -> Records[Usage]:
+    """``du s3://``: one row per bucket, then the total of the account."""
+    with translating("listing buckets", loc.url, loc.profile_name):
+        buckets = list_buckets(loc)
+    rows = [du(loc.to_url(b), summarize=True, **kwargs)[-1] for b in buckets]
+    total = Usage(loc.url, sum(r.bytes for r in rows), sum(r.objects for r in rows))
+    return Records([total] if summarize else [*rows, total])
+
+
 def _rows(loc: Location, tally: _Tally, summarize: bool, expand: bool) -> list[Usage]:
     stores = {paths.parent(m) for m in tally.metadata if paths.basename(m) in _STORE_MARKERS}
+    unfinished = {m[: -len(_IN_PROGRESS)].rstrip("/") for m in tally.metadata if _is_journal(m)}
+    stores = {s for s in stores if not any(_inside(u, s) for u in unfinished)} | unfinished
     top = {s for s in stores if not any(_inside(o, s) for o in stores if o != s)}
+    units = set(tally.datastores)
     total = Usage(paths.as_dir(loc.url) if loc.key else loc.url, tally.total[0], tally.total[1])
-    if "" in top:
+    if "" in units:
+        total.type, total.datastore = "datastore", _datastore(loc, "", tally)
+        top = units = {""}
+    elif "" in top:
         total.type, total.zarr = "zarr", _summary(loc, "", tally, tally.total)
         top = {""}
+    top |= units
     if summarize:
         return [total]
     rows: list[Usage] = []
@@ -124,11 +157,24 @@ def _rows(loc: Location, tally: _Tally, summarize: bool, expand: bool) -> list[U
         if not expand and any(_inside(t, rel) and t != rel for t in top):
             continue
         row = Usage(paths.as_dir(_url(loc, rel)), nbytes, nobj)
-        if rel in top:
+        if rel in units:
+            row.type, row.datastore = "datastore", _datastore(loc, rel, tally)
+        elif rel in top:
             row.type, row.zarr = "zarr", _summary(loc, rel, tally, tally.dirs[rel])
         rows.append(row)
     rows.sort(key=lambda r: paths.natural_key(r.path))
     return [*rows, total]
+
+
+def _datastore(loc: Location, rel: str, tally: _Tally) -> dict[str, Any]:
+    """Versions and the latest version of the datastore at ``rel`` (one ranged GET)."""
+    mine = [v for v in tally.versions if paths.parent(paths.parent(v)) == rel]
+    url = _url(loc, rel) if rel else loc.url
+    return datastore_summary(url, mine, profile=loc.profile)
+
+
+def _is_journal(rel: str) -> bool:
+    return rel == _IN_PROGRESS or rel.endswith("/" + _IN_PROGRESS)
 
 
 def _inside(store: str, rel: str) -> bool:
@@ -152,6 +198,7 @@ def _summary(loc: Location, store: str, tally: _Tally, row: list[int]) -> ZarrSu
         bytes_stored=row[0],
         bytes_uncompressed=uncompressed,
         chunks_expected=sum(_grid_count(meta) for meta in arrays.values()) if arrays else None,
+        unfinished=any(_is_journal(m) for m in local),
     )
 
 
@@ -169,9 +216,9 @@ def _grid_count(meta: dict[str, Any]) -> int:
     return int(math.prod(-(-int(s) // max(int(c), 1)) for s, c in zip(shape, chunks, strict=True)))
 
 
-def _zarr_document(loc: Location, base: str, rel: str) -> dict[str, Any]:
+def _read_json(loc: Location, base: str, rel: str) -> dict[str, Any]:
     try:
-        return loc.backend.read_json(sep_join(loc, base, rel)) or {}
+        return dict(json.loads(loc.fs.cat_file(sep_join(loc, base, rel))))
     except (OSError, ValueError) as exc:
         where = loc.to_url(sep_join(loc, base, rel))
         log.warning("corrupt Zarr metadata %s (%s): its totals may be incomplete", where, exc)
@@ -180,8 +227,8 @@ def _zarr_document(loc: Location, base: str, rel: str) -> dict[str, Any]:
 
 def _arrays(loc: Location, base: str, metas: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
     """Array name → metadata (shape, dtype), from consolidated metadata when present."""
-    if "zarr.json" in metas:
-        root = _zarr_document(loc, base, "zarr.json")
+    if any(paths.basename(m) == "zarr.json" for m in metas):  # v3, maybe without its root yet
+        root = _read_json(loc, base, "zarr.json") if "zarr.json" in metas else {}
         consolidated = (root.get("consolidated_metadata") or {}).get("metadata") or {}
         if root.get("node_type") == "array":
             return {"": root}, 3
@@ -190,16 +237,16 @@ def _arrays(loc: Location, base: str, metas: list[str]) -> tuple[dict[str, dict[
         found = {}
         for m in metas:
             if paths.basename(m) == "zarr.json" and m != "zarr.json":
-                meta = _zarr_document(loc, base, m)
+                meta = _read_json(loc, base, m)
                 if meta.get("node_type") == "array":
                     found[paths.parent(m)] = meta
         return found, 3
     if ".zmetadata" in metas:
-        consolidated = _zarr_document(loc, base, ".zmetadata").get("metadata", {})
+        consolidated = _read_json(loc, base, ".zmetadata").get("metadata", {})
         return {
             paths.parent(k): v for k, v in consolidated.items() if paths.basename(k) == ".zarray"
         }, 2
-    found = {paths.parent(m): _zarr_document(loc, base, m) for m in metas if m.endswith(".zarray")}
+    found = {paths.parent(m): _read_json(loc, base, m) for m in metas if m.endswith(".zarray")}
     return found, 2
 
 

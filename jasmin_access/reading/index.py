@@ -216,25 +216,58 @@ def _combine(parts: list[dict[str, Any]], values: list[Any], dim: str) -> dict[s
         return pool.submit(translate).result()
 
 
-def build_references(sources: list[Location], record_dim: str = "time_counter") -> dict[str, Any]:
-    """The index document for ``sources`` (all on one store), joined along ``record_dim``."""
+def _source_refs(record_dim: str, loc: Location) -> tuple[dict[str, Any], Any, Any, Any]:
+    """One source's fingerprint, references, record values and units (a worker task)."""
+    with translating("reading", loc.url, loc.profile_name):
+        info = loc.fs.info(loc.path)
+    fingerprint = {"key": _keyspace(loc, loc.path), "size": int(info["size"]),
+                   "etag": _fingerprint(info)}  # fmt: skip
+    refs, coord, unit = _single_refs(loc, loc.path, record_dim)
+    return fingerprint, refs, coord, unit
+
+
+def _scan_all(
+    sources: list[Location], record_dim: str, scheduler: str | None
+) -> list[tuple[dict[str, Any], Any, Any, Any]]:
+    """:func:`_source_refs` of every source, in order: threads here or workers of a cluster."""
+    from ..execution import check_scheduler, is_distributed, map_distributed
+
+    out: dict[int, Any] = {}
+    if is_distributed(scheduler):
+        items = list(enumerate(sources))
+        map_distributed(_indexed_refs, items, lambda item, r: out.__setitem__(item[0], r),
+                        str(scheduler), record_dim)  # fmt: skip
+        return [out[i] for i in range(len(sources))]
+    check_scheduler(scheduler)
+    threads = 1 if scheduler in ("sync", "synchronous") else 4
+    with ThreadPoolExecutor(threads, thread_name_prefix="index") as pool:
+        return list(pool.map(lambda loc: _source_refs(record_dim, loc), sources))
+
+
+def _indexed_refs(record_dim: str, item: tuple[int, Location]) -> Any:
+    return _source_refs(record_dim, item[1])
+
+
+def build_references(
+    sources: list[Location], record_dim: str = "time_counter", scheduler: str | None = None
+) -> dict[str, Any]:
+    """The index document for ``sources`` (all on one store), joined along ``record_dim``.
+
+    ``scheduler`` (see :mod:`jasmin_access.execution`) scans the sources on
+    threads here (default) or on the workers of a Dask cluster.
+    """
     base = sources[0]
-    infos, parts, values, units = [], [], [], set()
-    for loc in sources:
-        with translating("reading", loc.url, loc.profile_name):
-            info = loc.fs.info(loc.path)
-        infos.append(
-            {"key": _keyspace(loc, loc.path), "size": int(info["size"]), "etag": _fingerprint(info)}
-        )
-        refs, coord, unit = _single_refs(loc, loc.path, record_dim)
-        parts.append(refs)
-        values.append(coord)
-        units.add(unit)
+    scanned = _scan_all(sources, record_dim, scheduler)
+    infos = [s[0] for s in scanned]
+    parts = [s[1] for s in scanned]
+    values = [s[2] for s in scanned]
+    units = {s[3] for s in scanned}
     if len(units) > 1:
         raise InvalidInput(
             f"the sources' '{record_dim}' units differ ({', '.join(map(str, sorted(units)))})",
             "index files with one time origin together, or convert them to Zarr instead",
         )
+    _check_distinct(values, sources, record_dim)
     combined = _combine(parts, values, record_dim)
     refs = {k: _portable(base, v) for k, v in combined.get("refs", combined).items()}
     return {
@@ -247,6 +280,20 @@ def build_references(sources: list[Location], record_dim: str = "time_counter") 
             "sources": infos,
         },
     }
+
+
+def _check_distinct(values: list[Any], sources: list[Location], record_dim: str) -> None:
+    """Refuse repeated record values: the index would silently keep one step of each."""
+    seen: set[Any] = set()
+    for loc, coord in zip(sources, values, strict=True):
+        flat = [v.item() if hasattr(v, "item") else v for v in np.asarray(coord).ravel()]
+        if len(set(flat)) < len(flat) or seen.intersection(flat):
+            raise InvalidInput(
+                f"{loc.url}: '{record_dim}' repeats values of earlier steps (XIOS writes "
+                "time_counter without units, 0 in every file), so an index cannot join these files",
+                "convert them with `jasmin-access convert` (ordered by time_centered) instead",
+            )
+        seen.update(flat)
 
 
 def _portable(location: Location, value: Any) -> Any:

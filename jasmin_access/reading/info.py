@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import translating
+from ..errors import NotFound, translating
 from ..stores import Location, resolve
 from ..zarrkeys import STATE_PREFIX, is_metadata_key
 from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
-from .subset import record_dim
+from .subset import time_coordinate, time_index
 from .zstore import open_metadata, read_store
 
 __all__ = ["DatasetInfo", "VariableInfo", "info"]
@@ -56,6 +57,7 @@ class DatasetInfo:
     time_end: str | None = None
     calendar: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    time_variable: str | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -84,19 +86,38 @@ class DatasetInfo:
         return rows
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, width: int | None = None) -> str:
+        """The summary as text; with ``width``, the table is made to fit that many columns.
+
+        Codec parameters go first (``blosc`` instead of ``blosc(cname=zstd,...)``),
+        then the codecs column.
+        """
         dims = ", ".join(f"{k}: {n}" for k, n in self.dims.items())
         lines = [f"{self.url} ({self.format})", f"dims: {dims}"]
         if self.time_start:
-            lines.append(f"time: {self.time_start} .. {self.time_end} ({self.calendar})")
+            source = f", from {self.time_variable}" if self.time_variable not in self.dims else ""
+            lines.append(f"time: {self.time_start} .. {self.time_end} ({self.calendar}{source})")
         ratio = f" (x{self.ratio:.2f})" if self.ratio else ""
         sizes = f"stored: {_size(self.stored_bytes)}, uncompressed: {_size(self.nbytes)}"
         lines.append(sizes + ratio)
         header = ("variable", "dtype", "dims", "shape", "chunks", "codecs", "stored", "raw")
         rows = [header, *self._rows()]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        for row in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        return "\n".join(lines)
+        table = _table(rows)
+        if width and max(map(len, table)) > width:  # codec names only
+            rows = [(*r[:5], re.sub(r"\([^)]*\)", "", r[5]), *r[6:]) for r in rows]
+            table = _table(rows)
+        if width and max(map(len, table)) > width:  # no codecs column
+            table = _table([(*r[:5], *r[6:]) for r in rows])
+        if width and max(map(len, table)) > width:  # dims and chunks on a line of their own
+            short = _table([(r[0], r[1], r[3], r[6], r[7]) for r in rows])
+            table = short[:1] + [
+                line
+                for row, text in zip(rows[1:], short[1:], strict=True)
+                for line in (text, f"    {row[2]}, chunks {row[4]}")
+            ]
+        return "\n".join(lines + table)
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -118,6 +139,11 @@ class DatasetInfo:
             f"stored {esc(_size(self.stored_bytes))}, uncompressed {esc(_size(self.nbytes))}"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         )
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
 def _size(n: int | None) -> str:
@@ -145,16 +171,19 @@ def _codec_text(codec: Any) -> str:
     return f"{name}({args})" if args else str(name)
 
 
-def _time_range(ds: xr.Dataset) -> tuple[str | None, str | None, str | None]:
-    try:
-        dim = record_dim(ds)
-    except Exception:
-        return None, None, None
-    if dim not in ds.indexes or ds.sizes[dim] == 0:
-        return None, None, None
-    index = ds.indexes[dim]
-    calendar = ds[dim].encoding.get("calendar") or getattr(index, "calendar", None)
-    return str(index[0]), str(index[-1]), calendar
+def _time_range(ds: xr.Dataset) -> dict[str, Any]:
+    """First and last date of the time coordinate (none when no coordinate holds dates)."""
+    name = time_coordinate(ds)
+    if name is None or ds[name].size == 0:
+        return {}
+    index = time_index(ds, name)
+    calendar = ds[name].encoding.get("calendar") or getattr(index, "calendar", None)
+    return {
+        "time_start": str(index[0]),
+        "time_end": str(index[-1]),
+        "calendar": calendar,
+        "time_variable": name,
+    }
 
 
 def _stored_by_array(location: Location) -> dict[str, int]:
@@ -170,13 +199,19 @@ def _stored_by_array(location: Location) -> dict[str, int]:
     return sizes
 
 
-def _zarr_info(location: Location) -> DatasetInfo:
+def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
     import zarr
 
-    store, root = open_metadata(read_store(location), location.url)
+    url = location.url if version is None else f"{location.url}@{version.manifest.id}"
+    store, root = open_metadata(version or read_store(location), url)
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     group = zarr.open_group(store, mode="r", zarr_format=fmt, use_consolidated=True)
-    stored = _stored_by_array(location)
+    if version is None:
+        stored = _stored_by_array(location)
+    else:
+        from ..datastore.zstore import stored_by_array
+
+        stored = stored_by_array(version.manifest)
     ds = xr.open_zarr(store, zarr_format=fmt, consolidated=None, chunks=None)
     variables = []
     for name, arr in sorted(group.arrays()):
@@ -195,17 +230,14 @@ def _zarr_info(location: Location) -> DatasetInfo:
                 shards=tuple(arr.shards) if getattr(arr, "shards", None) else None,
             )
         )
-    start, end, calendar = _time_range(ds)
     return DatasetInfo(
-        url=location.url,
+        url=url,
         format=f"zarr v{fmt}",
         dims={str(k): int(v) for k, v in ds.sizes.items()},
         variables=variables,
         stored_bytes=sum(stored.values()),
         nbytes=sum(v.nbytes for v in variables),
-        time_start=start,
-        time_end=end,
-        calendar=calendar,
+        **_time_range(ds),
         attrs=dict(group.attrs),
     )
 
@@ -247,7 +279,6 @@ def _netcdf_info(location: Location) -> DatasetInfo:
             dims = {str(k): int(d.size) for k, d in f.dimensions.items()}
             attrs = dict(f.attrs)
         ds = open_netcdf([location], chunks=None)
-    start, end, calendar = _time_range(ds)
     plain = any(name.startswith("phony_dim_") for name in dims)  # HDF5 without dimensions
     return DatasetInfo(
         url=location.url,
@@ -256,9 +287,7 @@ def _netcdf_info(location: Location) -> DatasetInfo:
         variables=variables,
         stored_bytes=size,
         nbytes=sum(v.nbytes for v in variables),
-        time_start=start,
-        time_end=end,
-        calendar=calendar,
+        **_time_range(ds),
         attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items()},
     )
 
@@ -300,7 +329,6 @@ def _index_info(location: Location) -> DatasetInfo:
             )
         )
     ds = open_index(location, chunks=None, verify=False)
-    start, end, calendar = _time_range(ds)
     return DatasetInfo(
         url=location.url,
         format="kerchunk index",
@@ -308,9 +336,7 @@ def _index_info(location: Location) -> DatasetInfo:
         variables=variables,
         stored_bytes=sum(v.stored_bytes or 0 for v in variables),
         nbytes=sum(v.nbytes for v in variables),
-        time_start=start,
-        time_end=end,
-        calendar=calendar,
+        **_time_range(ds),
         attrs=dict(ds.attrs),
     )
 
@@ -338,9 +364,30 @@ def info(
         bytes, time range in the dataset's calendar.  Printable; renders as
         HTML in notebooks; ``.as_dict()`` for JSON.
     """
-    location = resolve(url, profile=profile, endpoint_url=endpoint_url, anon=anon)
+    from ..datastore.reading import has_selector, open_version
+
+    kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
+    if has_selector(url):
+        return _version_info(url, False, kw)
+    location = resolve(url, **kw)
     if is_netcdf(location.path):
         return _netcdf_info(location)
     if location.path.endswith(".json"):
         return _index_info(location)
-    return _zarr_info(location)
+    try:
+        return _zarr_info(location)
+    except NotFound:
+        if not location.key:
+            raise
+        found = open_version(url, check_marker=True, **kw)
+        if found is None:
+            raise
+        return _zarr_info(found[1], found[0])
+
+
+def _version_info(url: str, check_marker: bool, kw: dict[str, Any]) -> DatasetInfo:
+    from ..datastore.reading import open_version
+
+    found = open_version(url, check_marker=check_marker, **kw)
+    assert found is not None
+    return _zarr_info(found[1], found[0])

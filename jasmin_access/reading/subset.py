@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InvalidInput
+from ..timecoord import PREFERRED
 
 __all__ = [
     "bbox_window",
@@ -25,6 +26,8 @@ __all__ = [
     "select_bbox",
     "select_time",
     "select_variables",
+    "time_coordinate",
+    "time_index",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,9 +72,54 @@ def join_records(parts: list[xr.Dataset], dim: str | None = None) -> xr.Dataset:
         join="override",
         combine_attrs="override",
     )
-    if dim in combined.indexes and not combined.indexes[dim].is_monotonic_increasing:
-        combined = combined.sortby(dim)
+    name = time_coordinate(combined, dim)
+    if name is not None and not time_index(combined, name).is_monotonic_increasing:
+        combined = combined.sortby(name)
     return combined
+
+
+def _is_datetime(var: xr.DataArray) -> bool:
+    if np.issubdtype(var.dtype, np.datetime64):
+        return True
+    if var.dtype != object or var.size == 0:
+        return False
+    import cftime
+
+    return isinstance(var.values.flat[0], cftime.datetime)
+
+
+def time_coordinate(ds: xr.Dataset, dim: str | None = None) -> str | None:
+    """The decoded time coordinate along the record dimension, or None.
+
+    The one the converter recorded (``jasmin_access.time_variable``), else
+    the record coordinate, else ``time_centered`` or any 1-D variable with
+    ``standard_name = time``/``axis = T`` along it, whichever holds dates.
+    A dimension whose values are not dates (``y`` of a projection, a
+    ``time_counter`` without units) is never taken for a time.
+    """
+    try:
+        dim = dim or record_dim(ds)
+    except InvalidInput:
+        return None
+    prov = ds.attrs.get("jasmin_access")
+    named = prov.get("time_variable") if isinstance(prov, dict) else None
+    marked = [str(n) for n, v in ds.variables.items() if _is_time(v) or str(n) in PREFERRED]
+    for name in [named, dim, *PREFERRED, *marked]:
+        if name and name in ds.variables and ds[name].dims == (dim,) and _is_datetime(ds[name]):
+            return str(name)
+    return None
+
+
+def time_index(ds: xr.Dataset, name: str) -> Any:
+    """A pandas (or cftime) index of the values of the time coordinate ``name``."""
+    if name in ds.indexes:
+        return ds.indexes[name]
+    values = ds[name].values
+    if np.issubdtype(values.dtype, np.datetime64):
+        import pandas as pd
+
+        return pd.DatetimeIndex(values)
+    return xr.CFTimeIndex(values)
 
 
 def _is_time(var: xr.DataArray) -> bool:
@@ -162,9 +210,12 @@ def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
             f"time must be (start, stop), got {time!r}", 'e.g. time=("1976-01", "1980-12")'
         )
     dim = record_dim(ds)
-    if dim not in ds.indexes:
+    name = time_coordinate(ds, dim)
+    if name is None and (isinstance(start, str) or isinstance(stop, str)):
+        raise _no_dates(ds, dim)
+    if name is None and dim not in ds.indexes:
         raise InvalidInput(f"time axis '{dim}' has no coordinate values to select on")
-    index = ds.indexes[dim]
+    index = time_index(ds, name or dim)
     keep = np.ones(len(index), dtype=bool)
     try:
         if start is not None:
@@ -186,6 +237,22 @@ def select_time(ds: xr.Dataset, time: Any) -> xr.Dataset:
     contiguous = positions[-1] - positions[0] + 1 == len(positions)
     sel = slice(int(positions[0]), int(positions[-1]) + 1) if contiguous else positions
     return ds.isel({dim: sel})
+
+
+def _no_dates(ds: xr.Dataset, dim: str) -> InvalidInput:
+    """Why dates cannot be compared with the record dimension, and the way out."""
+    encoded = ds[dim].attrs.get("units", "") if dim in ds.variables else ""
+    if " since " in str(encoded):
+        return InvalidInput(
+            f"cannot select dates: the times of '{dim}' were not decoded",
+            "open without decode_times=False",
+        )
+    return InvalidInput(
+        f"cannot select dates: the record coordinate '{dim}' has no time units "
+        "and no time coordinate varies along it",
+        f"select by position with .isel({dim}=slice(i, j)), give numbers in its own "
+        "values, or re-convert with --time-variable NAME",
+    )
 
 
 def find_lat_lon(ds: xr.Dataset) -> tuple[str, str]:

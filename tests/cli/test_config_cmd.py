@@ -71,7 +71,7 @@ def test_add_with_secret_on_stdin(
         capsys, "config", "add", "j", "--tenancy", "nemo-o", "--location", "internal",
         "--key", TEST_KEY, "--secret-stdin",
     )  # fmt: skip
-    assert code == 0 and out.strip() == f"profile 'j' written to {config_path()}"
+    assert code == 0 and out.splitlines()[0] == f"profile 'j' written to {config_path()}"
     assert TEST_SECRET not in out + err
     profile = load_config().profiles["j"]
     assert profile.secret == TEST_SECRET
@@ -81,16 +81,18 @@ def test_add_with_secret_on_stdin(
 def test_add_anonymous_and_credentials_file(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert cli_run(capsys, "config", "add", "pub", "--endpoint", "http://h", "--anonymous")[0] == 0
+    assert (
+        cli_run(capsys, "config", "add", "pub", "--endpoint-url", "http://h", "--anonymous")[0] == 0
+    )
     creds = tmp_path / "c.json"
     arg = ["--credentials-file", str(creds)]
-    assert cli_run(capsys, "config", "add", "ods", "--endpoint", "http://h", *arg)[0] == 0
+    assert cli_run(capsys, "config", "add", "ods", "--endpoint-url", "http://h", *arg)[0] == 0
     profiles = load_config().profiles
     assert profiles["pub"].anon and profiles["ods"].credentials_file == str(creds)
 
 
 def test_add_refuses_the_reserved_name(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli_run(capsys, "config", "add", "local", "--endpoint", "http://h")
+    code, _, err = cli_run(capsys, "config", "add", "local", "--endpoint-url", "http://h")
     assert code == 1 and err.count("\n") == 1 and "reserved" in err
     assert not config_path().exists()
 
@@ -127,13 +129,13 @@ def _failing_test(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, 
 
 def test_config_test_unreachable(closed_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
     out, err = _failing_test(capsys, _profile("closed", closed_endpoint))
-    assert out.startswith("FAIL endpoint")
+    assert "FAIL" not in out  # the failure is said once, on stderr
     assert "profile 'closed': endpoint check failed: cannot connect to" in err
 
 
 def test_config_test_wrong_endpoint(html_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:
     out, err = _failing_test(capsys, _profile("web", html_endpoint))
-    assert out.splitlines()[0].startswith("ok ") and out.splitlines()[1].startswith("FAIL endpoint")
+    assert out.splitlines()[0].startswith("ok ") and "FAIL" not in out
     assert "did not answer like an S3 store" in err and "endpoint_url in profile 'web'" in err
 
 
@@ -142,7 +144,7 @@ def test_config_test_missing_credentials(
 ) -> None:
     add_profile("nokey", {"endpoint_url": s3_endpoint})
     out, err = _failing_test(capsys, "nokey")
-    assert "FAIL credentials" in out
+    assert "FAIL" not in out
     assert "credentials check failed: profile 'nokey' has no credentials" in err
 
 
@@ -156,7 +158,7 @@ def test_config_test_access_denied(
 ) -> None:
     s3_proxy.fail(status=403, code="AccessDenied")
     out, err = _failing_test(capsys, proxied_profile)
-    assert "FAIL credentials" in out
+    assert "FAIL" not in out
     assert "credentials check failed: access denied listing buckets" in err
     assert "may have expired or lack rights" in err
 
@@ -171,7 +173,7 @@ def test_config_test_expired_key(
 
 def test_config_test_missing_bucket(s3_profile: str, capsys: pytest.CaptureFixture[str]) -> None:
     out, err = _failing_test(capsys, s3_profile, "--bucket", "no-such-bucket-q1")
-    assert "FAIL listing" in out
+    assert "FAIL" not in out
     assert "listing check failed: bucket 'no-such-bucket-q1' does not exist" in err
 
 
@@ -180,7 +182,7 @@ def test_config_test_bucket_listing_refused(
 ) -> None:
     s3_proxy.fail(method="GET", path="/" + s3_bucket.removeprefix("s3://"), code="AccessDenied")
     out, err = _failing_test(capsys, proxied_profile, "--bucket", s3_bucket)
-    assert "ok  credentials" in out and "FAIL listing" in out
+    assert "ok   credentials" in out and "FAIL" not in out
     assert f"listing check failed: access denied listing {s3_bucket}/" in err
 
 
@@ -220,7 +222,7 @@ def test_ls_messages_differ_per_cause(
     s3_proxy.fail(status=403, code="InvalidAccessKeyId")
     errors["expired key"] = _failing_ls(capsys, url, proxied_profile)
     expected = {
-        "unreachable": "cannot reach the endpoint",
+        "unreachable": f"cannot reach {closed_endpoint} while listing",
         "wrong endpoint": "did not answer like an S3 store",
         "no credentials": "profile 'nokey' has no credentials",
         "unknown profile": "unknown profile 'nope'",

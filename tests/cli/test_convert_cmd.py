@@ -102,3 +102,24 @@ def test_append_command(
     code, _, err = cli_run(capsys, "append", files[1], dest)
     assert code == 1 and "already in the store" in err and "--replace" in err
     assert cli_run(capsys, "append", files[1], dest, "--replace", "-q")[0] == 0
+
+
+def test_time_variable_on_xios_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.data.producers import xios_monthly
+
+    files = [str(f) for f in xios_monthly(tmp_path / "xios")]
+    url = f"{tmp_path}/nemo.zarr"
+    code, _, err = cli_run(capsys, "convert", *files[:2], url, "--time-variable", "time_centered")
+    assert code == 0, err
+    code, out, err = cli_run(capsys, "info", url)
+    assert code == 0 and "time: 1976-11-16 00:00:00 .. 1976-12-16 00:00:00 (360_day" in out
+    code, _, err = cli_run(capsys, "append", files[1], url)
+    assert code == 1 and err.count("\n") == 1
+    assert "steps 1976-12-16 00:00:00 to 1976-12-16 00:00:00 are already in the store" in err
+    code, _, err = cli_run(capsys, "append", files[2], url, "--time-variable", "time_centered")
+    assert code == 0, err
+    code, out, err = cli_run(capsys, "verify", *files, url, "--time-variable", "time_centered")
+    assert code == 0 and "match" in out, err
+    code, _, err = cli_run(capsys, "convert", *files, f"{tmp_path}/x.zarr", "--time-variable", "y")
+    assert code == 1 and err.count("\n") == 1
+    assert "time variable 'y' is not a variable along the record dimension" in err

@@ -28,7 +28,7 @@ def test_anonymous_read_of_private_data_is_one_translated_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len(err) == 1, err
-    assert err[0].startswith("jasmin-access: error: access denied running info http://")
+    assert err[0].startswith("jasmin-access: error: access denied reading http://")
     assert "may not be public" in err[0] and "Traceback" not in err[0]
 
 

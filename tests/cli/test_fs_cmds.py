@@ -40,7 +40,7 @@ def test_ls(filled, capsys) -> None:
     assert {"path", "type", "size", "last_modified", "etag"} <= set(rows[0])
     assert f"{bucket}/run1/sub/b.nc" in [r["path"] for r in rows]
     code, out, _ = cli_run(capsys, "ls", *p, f"{bucket}/run*/*.nc")
-    assert out.splitlines() == ["a.nc", "c.nc"]
+    assert out.splitlines() == ["run1/a.nc", "run10/c.nc"]  # relative to the glob base
 
 
 def test_ls_missing_bucket_one_line(filled, capsys) -> None:
@@ -135,13 +135,28 @@ def test_rm(filled, capsys) -> None:
     assert out.splitlines() == ["run10/"]
 
 
-def test_console_script_rm_refuses_off_terminal(local_bucket: str) -> None:
+def _console(*args: str) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("jasmin-access")
-    proc = subprocess.run(
-        [str(exe), "rm", "-r", f"{local_bucket}/x"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, stdin=subprocess.DEVNULL
     )
+
+
+def test_console_script_rm_refuses_off_terminal(local_bucket: str) -> None:
+    for key in ("x/a.nc", "x/b.nc", "one.nc"):
+        loc = resolve(f"{local_bucket}/{key}")
+        loc.fs.pipe_file(loc.path, b"data")
+    proc = _console("rm", "-r", f"{local_bucket}/x")
     assert proc.returncode == 1
-    assert "refusing to delete" in proc.stderr
+    assert "refusing to delete 2 objects" in proc.stderr and "-y" in proc.stderr
+    proc = _console("rm", f"{local_bucket}/x/*.nc")  # a glob asks too
+    assert proc.returncode == 1 and "refusing to delete" in proc.stderr
+    # a prefix without -r: say so, whatever the terminal
+    proc = _console("rm", f"{local_bucket}/x")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().endswith(f"{local_bucket}/x is a prefix: use rm -r to delete it")
+    # one named object, as with rm and aws s3 rm: no question, no -y
+    proc = _console("rm", f"{local_bucket}/one.nc")
+    assert proc.returncode == 0, proc.stderr
+    assert "deleted 1 object" in proc.stderr
+    assert not resolve(f"{local_bucket}/one.nc").fs.exists(resolve(f"{local_bucket}/one.nc").path)

@@ -59,7 +59,13 @@ def test_every_command_takes_the_global_options() -> None:
     assert len(commands) > 5
     for name, command in commands:
         flags = {opt for p in command.params for opt in getattr(p, "opts", [])}
-        missing = {"--profile", "--endpoint-url", "--anon", "--json", "-q", "-v"} - flags
+        wanted = {"--profile", "--endpoint-url", "--anon", "--json", "-q", "-v"}
+        if name in ("config add", "config default"):  # NAME is the profile: -p cannot apply
+            wanted.discard("--profile")
+            assert "--profile" not in flags and "-p" not in flags
+        if name == "config default":  # nothing to connect to
+            wanted -= {"--endpoint-url", "--anon"}
+        missing = wanted - flags
         assert not missing, f"{name} lacks {missing}"
 
 

@@ -16,7 +16,7 @@ from jasmin_access.conversion.writer import MARKER, SimulatedCrash
 from jasmin_access.errors import AlreadyExists, InvalidInput, NotFound
 from jasmin_access.samples import NemoSpec, write_nemo_set
 
-from .helpers import open_store, store_objects, zstore
+from .helpers import assert_same, open_store, reference, store_objects, zstore
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +67,16 @@ def test_mismatch_fails_before_any_write(
     assert store_objects(url, profile_for(bucket)) == []
 
 
-def test_unsorted_files_and_empty_glob(tmp_path: Path, nemo_files: list[Path]) -> None:
-    with pytest.raises(InvalidInput, match=nemo_files[0].name):
-        convert([str(nemo_files[1]), str(nemo_files[0])], str(tmp_path / "u.zarr"))
+def test_unsorted_files_are_ordered_by_time_and_empty_glob(
+    tmp_path: Path, nemo_files: list[Path]
+) -> None:
+    convert([str(nemo_files[1]), str(nemo_files[0])], str(tmp_path / "u.zarr"))
+    assert_same(open_store(str(tmp_path / "u.zarr")), reference(nemo_files[:2]))
     with pytest.raises(InvalidInput, match="no files match"):
         convert(str(tmp_path / "nothing-*.nc"), str(tmp_path / "e.zarr"))
     with pytest.raises(InvalidInput, match="does not exist"):
         convert(str(tmp_path / "absent.nc"), str(tmp_path / "e.zarr"))
-    assert not (tmp_path / "u.zarr").exists() and not (tmp_path / "e.zarr").exists()
+    assert not (tmp_path / "e.zarr").exists()
 
 
 def _arrays(url: str, profile: str | None) -> dict[str, Any]:

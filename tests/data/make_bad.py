@@ -82,12 +82,18 @@ def no_record_dim(root: Path) -> Path:
 
 
 def non_monotonic(root: Path) -> Path:
-    """Two files whose times go backwards from the first name to the second."""
+    """Two files, the second with its time steps going backwards.
+
+    (Files given out of order are sorted by time; steps out of order inside a
+    file cannot be.)
+    """
     out = root / "backwards"
-    files = nemo_pair(root / "bw-src")
+    files = nemo_pair(root / "bw-src", frequency="1d")
     out.mkdir()
-    shutil.copy(files[1], out / "part1_grid_T.nc")
-    shutil.copy(files[0], out / "part2_grid_T.nc")
+    shutil.copy(files[0], out / "part1_grid_T.nc")
+    shutil.copy(files[1], out / "part2_grid_T.nc")
+    with netCDF4.Dataset(out / "part2_grid_T.nc", "a") as ds:
+        ds["time_counter"][:] = ds["time_counter"][::-1]
     return out
 
 

@@ -36,4 +36,7 @@ def test_mb_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(cli, ["mb", f"local://{name}", "-q"]) == 0
     assert run(cli, ["mb", f"local://{name}"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"jasmin-access: error: bucket local://{name} already exists"]
+    assert err == [
+        f"jasmin-access: error: bucket local://{name} already exists: "
+        "pass --exist-ok to accept an existing one"
+    ]

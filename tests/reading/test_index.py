@@ -117,3 +117,17 @@ def test_index_builds_inside_a_running_event_loop(local_bucket: str, nemo_files)
     url = asyncio.run(inside_a_loop())
     ds = ja.open_dataset(url)
     assert ds.sizes["time_counter"] == len(nemo_files)
+
+
+def test_xios_files_without_time_units_are_refused_not_merged(
+    local_bucket: str, tmp_path: Path
+) -> None:
+    from tests.data.producers import xios_monthly
+
+    files = xios_monthly(tmp_path / "xios")  # time_counter = 0 in every file
+    put_files(files, f"{local_bucket}/xios", None)
+    dest = f"{local_bucket}/xios/all.index.json"
+    with pytest.raises(InvalidInput, match="'time_counter' repeats values") as caught:
+        build_index(f"{local_bucket}/xios/*.nc", dest)
+    assert files[1].name in str(caught.value) and "jasmin-access convert" in str(caught.value)
+    assert not resolve(dest).fs.exists(resolve(dest).path)

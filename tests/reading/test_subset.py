@@ -139,3 +139,19 @@ def test_variables_and_record_dim() -> None:
     assert record_dim(ds) == "time_counter"
     with pytest.raises(InvalidInput, match="no time dimension"):
         record_dim(xr.Dataset({"a": (("x",), [1.0])}))
+
+
+def test_dates_against_a_record_axis_without_dates_name_the_cause() -> None:
+    plain = xr.Dataset({"a": (("time_counter",), [1.0, 2.0])}, {"time_counter": [0.0, 0.0]})
+    with pytest.raises(InvalidInput, match="'time_counter' has no time units") as caught:
+        select_time(plain, ("2015-01", "2015-02"))
+    assert "not supported" not in str(caught.value)
+    assert select_time(plain.isel(time_counter=[0]), (0.0, 0.0)).sizes["time_counter"] == 1
+    raw = xr.Dataset(
+        {"a": (("time",), [1.0, 2.0])},
+        {"time": ("time", [0.0, 1.0], {"units": "days since 2015-01-01"})},
+    )
+    with pytest.raises(InvalidInput, match="times of 'time' were not decoded"):
+        select_time(raw, ("2015-01", "2015-02"))
+    decoded = xr.decode_cf(raw)
+    assert select_time(decoded, ("2015-01-02", "2015-01-02")).sizes["time"] == 1

@@ -12,9 +12,8 @@ import xarray as xr
 
 import jasmin_access as ja
 from jasmin_access.errors import InvalidInput
-from jasmin_access.tasks import ReadTask, _bounds
+from jasmin_access.reading.tasks import ReadTask, _bounds
 from tests.conftest import TEST_KEY, TEST_SECRET
-from tests.reading import conftest as _reading_fixtures
 
 
 def test_bounds_follow_storage_chunks() -> None:
@@ -86,7 +85,3 @@ def test_lazy_dataset_pickles_without_secrets(
     blob = pickle.dumps(ds)  # what a distributed scheduler ships to its workers
     assert TEST_SECRET.encode() not in blob
     xr.testing.assert_equal(pickle.loads(blob).tos.load(), nemo_ref.tos)
-
-
-make_store = _reading_fixtures.make_store  # the reading tests' fixtures, shared
-nemo_ref = _reading_fixtures.nemo_ref

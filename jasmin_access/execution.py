@@ -1,0 +1,198 @@
+"""One execution layer for bulk work: threads, local processes or a Dask cluster.
+
+Every bulk command (``convert``, ``append``, ``verify``, ``index``) takes the
+same options and hands them to :func:`scheduler_for`:
+
+``--scheduler threads`` (default) / ``processes``
+    Work on this machine.
+``--scheduler tcp://host:port`` / ``tls://host:port``
+    An existing ``dask.distributed`` scheduler (a ``LocalCluster``, a Pangeo
+    gateway cluster, one started by hand on LOTUS).
+``--cluster slurm --cores N --memory M --jobs J``
+    Start a dask-jobqueue ``SLURMCluster`` of ``J`` jobs for this run (the
+    optional ``cluster`` extra: ``pip install 'jasmin-access[cluster]'``); the
+    jobs are cancelled when the run ends.
+
+Tasks carry no secrets: filesystems and profiles pickle by profile *name* and
+config file, and each worker reads credentials from its own config file or
+environment (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``).  Tasks return
+small results (byte counts, references), never the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidInput, JasminAccessError
+
+__all__ = ["ClusterSpec", "WorkerLost", "is_distributed", "map_distributed", "scheduler_for"]
+
+log = logging.getLogger(__name__)
+
+LOCAL = ("threads", "processes", "sync", "synchronous")
+REMOTE = ("tcp://", "tls://", "inproc://")
+
+
+class WorkerLost(JasminAccessError):
+    """Workers died more often than the scheduler allows for one task."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A batch cluster to start for one run (``--cluster slurm``)."""
+
+    kind: str = "slurm"
+    cores: int = 1
+    memory: str = "4GB"
+    jobs: int = 1
+    queue: str | None = None
+    walltime: str | None = None
+
+    def start(self) -> Any:
+        """Start the cluster (dask-jobqueue) and ask for :attr:`jobs` jobs."""
+        if self.kind != "slurm":
+            raise InvalidInput(f"unknown cluster {self.kind!r}", "use --cluster slurm")
+        if shutil.which("sbatch") is None:
+            raise InvalidInput(
+                "--cluster slurm needs SLURM (no sbatch on PATH)",
+                "run it on a SLURM login node, or give --scheduler tcp://HOST:PORT",
+            )
+        try:
+            from dask_jobqueue import SLURMCluster
+        except ImportError:
+            raise InvalidInput(
+                "--cluster slurm needs dask-jobqueue",
+                "pip install 'jasmin-access[cluster]'",
+            ) from None
+        extra = {k: v for k, v in (("queue", self.queue), ("walltime", self.walltime)) if v}
+        cluster = SLURMCluster(cores=self.cores, memory=self.memory, processes=1, **extra)
+        cluster.scale(jobs=self.jobs)
+        return cluster
+
+
+def is_distributed(scheduler: str | None) -> bool:
+    """True for a ``dask.distributed`` scheduler address."""
+    return bool(scheduler) and str(scheduler).startswith(REMOTE)
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """Refuse an unknown scheduler name in one line."""
+    if scheduler is None or scheduler in LOCAL or is_distributed(scheduler):
+        return
+    raise InvalidInput(
+        f"unknown scheduler {scheduler!r}",
+        "use threads, processes, tcp://host:port or tls://host:port",
+    )
+
+
+@contextlib.contextmanager
+def scheduler_for(
+    scheduler: str | None = None, cluster: ClusterSpec | str | None = None, **cluster_kw: Any
+) -> Iterator[str | None]:
+    """The scheduler to pass on: as given, or the address of a cluster started for the run.
+
+    Parameters
+    ----------
+    scheduler
+        ``threads``, ``processes``, ``tcp://...`` or ``tls://...`` (None: the default).
+    cluster
+        ``"slurm"`` (or a :class:`ClusterSpec`) to start a batch cluster for the run.
+    **cluster_kw
+        ``cores``, ``memory``, ``jobs``, ``queue``, ``walltime`` for the cluster.
+
+    Yields
+    ------
+    str or None
+        What to pass as ``scheduler=`` to the bulk functions.
+    """
+    if cluster is None:
+        check_scheduler(scheduler)
+        yield scheduler
+        return
+    if scheduler is not None:
+        raise InvalidInput("give --scheduler or --cluster, not both")
+    if isinstance(cluster, str):
+        cluster = ClusterSpec(cluster, **{k: v for k, v in cluster_kw.items() if v is not None})
+    started = cluster.start()
+    log.info("cluster started: %s (dashboard %s)", started.scheduler_address,
+             getattr(started, "dashboard_link", "?"))  # fmt: skip
+    try:
+        yield started.scheduler_address
+    finally:
+        started.close()
+
+
+def _client(address: str) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(address)
+    except (OSError, TimeoutError) as exc:
+        raise InvalidInput(
+            f"no Dask scheduler answers at {address} ({exc})",
+            "start one (dask scheduler, LocalCluster, SLURMCluster) or check the address",
+        ) from None
+
+
+def map_distributed(
+    func: Callable[..., Any],
+    items: Iterable[Any],
+    on_done: Callable[[Any, Any], None],
+    address: str,
+    *args: Any,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Run ``func(*args, item)`` for every item on the cluster at ``address``.
+
+    ``on_done(item, result)`` is called in this thread as each finishes.  A task
+    whose worker dies is run again on another worker by the scheduler; when
+    that keeps failing, one :class:`WorkerLost` line says so, and what finished
+    is kept (a rerun resumes).
+    """
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    todo = list(items)
+    with _client(address) as client:
+        if progress is not None:
+            progress(f"Dask dashboard: {client.dashboard_link}")
+        futures = {client.submit(func, *args, item, pure=False): item for item in todo}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    result = fut.result()
+                except KilledWorker as exc:
+                    raise WorkerLost(
+                        f"workers of {address} died running a task ({exc.task})",
+                        "check the workers' memory and logs, then run the command again "
+                        "(finished work is kept)",
+                    ) from None
+                on_done(futures[fut], result)
+        finally:
+            client.cancel(list(futures))
+
+
+_sinks: list[Callable[[str], None]] = []
+
+
+def announce(text: str) -> None:
+    """Show ``text`` (e.g. the dashboard link) on the progress display, else log it."""
+    if _sinks:
+        _sinks[-1](text)
+    else:
+        log.info("%s", text)
+
+
+@contextlib.contextmanager
+def status_sink(sink: Callable[[str], None]) -> Iterator[None]:
+    """Route :func:`announce` to ``sink`` (a progress display) while the block runs."""
+    _sinks.append(sink)
+    try:
+        yield
+    finally:
+        _sinks.remove(sink)

@@ -1,0 +1,85 @@
+"""A real read-only FUSE mount of a version served from a JASMIN-like store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+import xarray as xr
+
+from jasmin_access import datastore as dst
+from jasmin_access.datastore.fusemount import BlockCache, mount, unmount
+from jasmin_access.errors import InvalidInput
+from tests.s3proxy import S3Proxy
+
+
+@pytest.fixture
+def mounted(
+    jbucket: str, jasmin: S3Proxy, proxied_profile: str, nemo4: list[Path], tmp_path: Path
+) -> dict:
+    url = f"{jbucket}/ds/ncfiles"
+    res = dst.create(url, str(nemo4[0].parent), "monthly files", profile=proxied_profile)
+    assert res is not None
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    cache = tmp_path / "cache"
+    mount(
+        f"{url}@{res.version}",
+        str(mnt),
+        cache_dir=str(cache),
+        cache_size=64 << 20,
+        profile=proxied_profile,
+    )
+    try:
+        yield {"mnt": mnt, "src": nemo4[0].parent, "cache": cache, "url": url}
+    finally:
+        if os.path.ismount(mnt):
+            unmount(str(mnt))
+
+
+def test_listing_comes_from_the_manifest(mounted: dict, jasmin: S3Proxy) -> None:
+    jasmin.reset()
+    out = subprocess.run(["ls", "-lR", str(mounted["mnt"])], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    seen = {p.name: p.stat().st_size for p in mounted["mnt"].iterdir()}
+    assert seen == {p.name: p.stat().st_size for p in mounted["src"].iterdir()}
+    assert jasmin.count(kind="list") == 0 and jasmin.count() == 0  # no request at all
+
+
+def test_netcdf_reads_in_place(mounted: dict, jasmin: S3Proxy) -> None:
+    name = sorted(p.name for p in mounted["src"].iterdir())[1]
+    through, original = mounted["mnt"] / name, mounted["src"] / name
+    jasmin.reset()
+    with netCDF4.Dataset(through) as a, netCDF4.Dataset(original) as b:
+        np.testing.assert_array_equal(a["thetao"][:], b["thetao"][:])
+    assert jasmin.count(kind="get") >= 1 and jasmin.count(kind="list") == 0
+    assert xr.open_dataset(through).load().identical(xr.open_dataset(original).load())
+    assert through.read_bytes() == original.read_bytes()
+    assert any(mounted["cache"].iterdir())  # blocks went through the local cache
+    with pytest.raises(OSError):
+        (mounted["mnt"] / "new.nc").write_bytes(b"x")  # read-only
+
+
+def test_unmount_and_refusals(mounted: dict) -> None:
+    with pytest.raises(InvalidInput, match="already a mount point"):
+        mount(mounted["url"], str(mounted["mnt"]))
+    unmount(str(mounted["mnt"]))
+    assert not os.path.ismount(mounted["mnt"])
+    with pytest.raises(InvalidInput, match="not mounted"):
+        unmount(str(mounted["mnt"]))
+
+
+def test_block_cache_stays_within_its_bound(tmp_path: Path) -> None:
+    from jasmin_access.datastore import fusemount as m
+
+    cache = BlockCache(str(tmp_path), 3 * m.BLOCK)
+    block = b"x" * m.BLOCK
+    for i in range(6):
+        cache.put(f"d.{i}", block)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["d.3", "d.4", "d.5"] and cache.used == 3 * m.BLOCK
+    assert cache.get("d.0") is None and cache.get("d.5") == block
