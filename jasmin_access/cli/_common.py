@@ -169,7 +169,7 @@ def _add_options(func: F, skip: tuple[str, ...]) -> F:
             help="For a new dataset in a pool: a label its backend must carry (tier=cold).",
         ),
     ]
-    names = ("--profile", "--endpoint-url", "--anon", "--json", "--quiet", "--verbose")
+    names = ("--profile", "--endpoint-url", "--anon", "--json", "--quiet", "--verbose", "--label")
     for name, option in reversed(list(zip(names, options, strict=True))):
         if name not in skip:
             func = option(func)

@@ -240,7 +240,7 @@ def _check_room(pool: Pool, target: Member, size: int | None) -> None:
 def _copy(src: Location, dst: Location, progress: bool, workers: int) -> None:
     p = plan(src, dst, recursive=True)
     report = run_plan(
-        p, _copy_decision(p, False), dry_run=False, workers=workers, progress=progress, label="move"
+        p, _copy_decision(False)(p), dry_run=False, workers=workers, progress=progress, label="move"
     )
     finish(report, p.single, "move")
     want, got = _sizes(src), _sizes(dst)
