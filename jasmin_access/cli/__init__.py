@@ -77,7 +77,8 @@ def cli() -> None:
     """Move ocean model output onto S3-compatible object stores (JASMIN) and read it back.
 
     URLs: s3://bucket/key (profile from --profile or the config), local://bucket/key
-    (the embedded local store), https://host/bucket/key (public, read-only), pool://NAME/DATASET
+    (the embedded local store), https://host/bucket/key (public, read-only), webdav://PATH,
+    sftp://PATH and az://CONTAINER/KEY (with a profile of that type), pool://NAME/DATASET
     (several stores as one), or local paths.
     """
 
