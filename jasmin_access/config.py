@@ -544,12 +544,16 @@ def get_profile(
     return profile
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))
+def write_config(data: dict[str, Any], path: Path) -> None:
+    """Write the whole config file atomically (mode 0600), every table kept (pools too)."""
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(data, fh)
+    os.replace(tmp, path)
 
 
 def add_profile(
@@ -612,15 +616,8 @@ def set_default_profile(name: str | None, *, path: Path | None = None) -> Path:
 
 
 def _write_config(path: Path, profiles: dict[str, Any], default: str | None) -> None:
-    lines = []
-    if default:
-        lines.append(f"default_profile = {_toml_value(default)}\n")
-    for pname, table in profiles.items():
-        lines.append(f"\n[profiles.{json.dumps(pname) if not pname.isidentifier() else pname}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines).lstrip("\n") + "\n")
-    os.replace(tmp, path)
+    """Write the profiles and the default, keeping every other table (pools) as it is."""
+    existing = tomllib.loads(path.read_text()) if path.exists() else {}
+    others = {k: v for k, v in existing.items() if k not in ("default_profile", "profiles")}
+    head: dict[str, Any] = {"default_profile": default} if default else {}
+    write_config({**head, **others, "profiles": profiles}, path)

@@ -207,7 +207,9 @@ def resolve(
         raise InvalidInput("empty URL", "give s3://bucket/key, a local path or an https:// URL")
     scheme, rest = _split_scheme(text)
     cls = backend_class(scheme)
-    request = Request(profile=profile, endpoint_url=endpoint_url, anon=anon, config=config)
+    request = Request(
+        profile=profile, endpoint_url=endpoint_url, anon=anon, config=config, write=write
+    )
     trailing = rest.endswith("/") and rest.strip("/") != ""
     if cls.caps.local_path and not cls.caps.buckets:  # plain paths: anything the OS takes
         backend, path = cls.resolve(scheme, text, rest, request)

@@ -53,6 +53,7 @@ _BUILTIN: dict[str, str] = {
     "webdav": "jasmin_access.backends.webdav:WebdavBackend",
     "sftp": "jasmin_access.backends.sftp:SftpBackend",
     "az": "jasmin_access.backends.azure:AzureBackend",
+    "pool": "jasmin_access.pools.backend:PoolBackend",
 }
 _registered: dict[str, str | type[Backend]] = {}
 _loaded: dict[str, type[Backend]] = {}

@@ -116,6 +116,7 @@ class Request:
     endpoint_url: str | None = None
     anon: bool | None = None
     config: Any = None
+    write: bool = False
 
 
 def choose_profile(request: Request, types: tuple[str, ...], scheme: str) -> Profile:

@@ -48,6 +48,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "catalog": ("catalog_cmd", "catalog"),
     "datastore": ("datastore_cmds", "datastore"),
     "config": ("config_cmd", "config"),
+    "pool": ("pool_cmd", "pool"),
 }
 
 
@@ -76,7 +77,9 @@ def cli() -> None:
     """Move ocean model output onto S3-compatible object stores (JASMIN) and read it back.
 
     URLs: s3://bucket/key (profile from --profile or the config), local://bucket/key
-    (the embedded local store), https://host/bucket/key (public, read-only), or local paths.
+    (the embedded local store), https://host/bucket/key (public, read-only), webdav://PATH,
+    sftp://PATH and az://CONTAINER/KEY (with a profile of that type), pool://NAME/DATASET
+    (several stores as one), or local paths.
     """
 
 

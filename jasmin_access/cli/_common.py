@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import traceback
@@ -73,6 +74,17 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
         return value
 
     return callback
+
+
+def _pool_labels(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    """Hand ``--label`` to pool placement (this process places what the command writes)."""
+    if value:
+        from ..pools.config import parse_labels
+        from ..pools.pool import ENV_LABELS
+
+        parse_labels(value)  # one clear line for a malformed label
+        earlier = os.environ.get(ENV_LABELS)
+        os.environ[ENV_LABELS] = ",".join([*([earlier] if earlier else []), *value])
 
 
 def global_options(func: F) -> F:
@@ -146,8 +158,18 @@ def _add_options(func: F, skip: tuple[str, ...]) -> F:
             is_eager=True,
             help="More logging; tracebacks on error.",
         ),
+        click.option(
+            "--label",
+            "labels",
+            multiple=True,
+            metavar="KEY=VALUE",
+            callback=_pool_labels,
+            expose_value=False,
+            is_eager=True,
+            help="For a new dataset in a pool: a label its backend must carry (tier=cold).",
+        ),
     ]
-    names = ("--profile", "--endpoint-url", "--anon", "--json", "--quiet", "--verbose")
+    names = ("--profile", "--endpoint-url", "--anon", "--json", "--quiet", "--verbose", "--label")
     for name, option in reversed(list(zip(names, options, strict=True))):
         if name not in skip:
             func = option(func)

@@ -264,7 +264,7 @@ def cp(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
 ) -> None:
-    """Copy files between s3://, local://, https:// (read-only) and local paths.
+    """Copy files between storage URLs (s3://, webdav://, sftp://, az://, ...) and local paths.
 
     Several sources go into the directory DST; a DST ending in / is a directory.
     """
