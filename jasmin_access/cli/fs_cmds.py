@@ -100,7 +100,7 @@ def _usage_line(u: Usage, human: bool, inodes: bool) -> str:
     if u.datastore is not None:
         d = u.datastore
         line += (
-            f"  [datastore: {d['versions']} versions, latest {d['latest'] or '-'}: "
+            f"  [datastore: {_count(d['versions'], 'version')}, latest {d['latest'] or '-'}: "
             f"{d.get('latest_objects', 0)} files, {_size(d.get('latest_bytes', 0), human)}]"
         )
     return line
@@ -340,8 +340,12 @@ def sync(
     )
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _objects(n: int) -> str:
-    return f"{n} object" if n == 1 else f"{n} objects"
+    return _count(n, "object")
 
 
 def _confirm(cancelled: list[str]) -> Any:

@@ -103,7 +103,7 @@ def test_ls_and_du_show_a_datastore_as_one_unit(
     assert code == 0 and any(line.startswith("thetao/c/") for line in out.splitlines())
     code, out, _ = cli_run(capsys, "du", local_bucket)
     rows = out.splitlines()
-    assert code == 0 and len(rows) == 2 and f"datastore: 1 versions, latest {vid}" in rows[0]
+    assert code == 0 and len(rows) == 2 and f"datastore: 1 version, latest {vid}" in rows[0]
     code, out, _ = cli_run(capsys, "--json", "du", "-s", url)
     row = json.loads(out)
     assert row["type"] == "datastore" and row["datastore"]["latest"] == vid
