@@ -157,7 +157,20 @@ class Pool:
             Record(dataset, choice.member.id, "placed", why=choice.why, size=size)
         )
         log.info("pool %s: %s placed on %s (%s)", self.name, dataset, choice.member.id, choice.why)
+        self._usage_outdated()
         return choice.member, rec
+
+    def _usage_outdated(self) -> None:
+        """Data is about to land somewhere: the next placement (any process) lists usage again.
+
+        An empty snapshot is newer than the last measured one, so every reader measures
+        afresh; without it, a snapshot taken before this dataset was written would let the
+        next dataset onto a backend this one has filled.
+        """
+        try:
+            self.registry.write_usage({})
+        except Exception as exc:
+            log.warning("pool %s: usage cache not refreshed (%s)", self.name, translate(exc))
 
     def search(self, dataset: str) -> tuple[Member, Record] | None:
         """Search the backends in order for ``dataset``; record it where found."""

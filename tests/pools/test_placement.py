@@ -99,6 +99,16 @@ def test_quota_counts_the_size_about_to_be_written(dirs: list[Path]) -> None:
     assert pools.place(f"{url}/large", size=11_000)["backend"] == "b"
 
 
+def test_data_written_since_the_usage_snapshot_counts_for_the_next_placement(
+    dirs: list[Path],
+) -> None:
+    url = define("w", [{"id": "a", "url": str(dirs[0]), "order": 0, "quota": "2 KB"},
+                       {"id": "b", "url": str(dirs[1]), "order": 1}])  # fmt: skip
+    put(f"{url}/first/data", b"x" * 2500)  # size unknown when placed: lands on a, fills it
+    put(f"{url}/second/data")
+    assert _on(dirs[0]) == {"first"} and _on(dirs[1]) == {"second"}
+
+
 def test_nothing_has_room_one_line_naming_each_backend(dirs: list[Path]) -> None:
     (dirs[0] / "old").mkdir()
     (dirs[0] / "old" / "f").write_bytes(b"x" * 100)
