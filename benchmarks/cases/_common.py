@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from ..datasets import Tree, small_objects
 from ..harness import Bench, Run, base_env
 
-__all__ = ["BUCKET", "api_has", "cli_has", "expect_count", "human_count", "small_tree"]
+__all__ = ["BUCKET", "api_has", "arrived", "cli_has", "expect_count", "human_count", "small_tree"]
 
 BUCKET = "bench"
 
@@ -73,3 +74,15 @@ def api_has(module: str, name: str) -> str | None:
     if not hasattr(mod, name):
         return f"{module}.{name} is not implemented yet"
     return None
+
+
+def arrived(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
+    """A run check: ``size_of()`` bytes must have arrived at the destination."""
+
+    def check(run: Run) -> str:
+        got = size_of()
+        if got != expected:
+            raise ValueError(f"{got} bytes arrived, expected {expected}")
+        return ""
+
+    return check

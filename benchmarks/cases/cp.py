@@ -8,7 +8,6 @@ bytes that arrived are checked.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,13 @@ from ..harness import (
     Check,
     Measured,
     Row,
-    Run,
     find_row,
     measure_group,
     not_available,
     ratio_check,
     skipped,
 )
-from ._common import BUCKET, cli_has
+from ._common import BUCKET, arrived, cli_has
 
 __all__ = ["NAME", "checks", "run"]
 
@@ -37,15 +35,6 @@ TOOLS = ("jasmin-access cp -r", "aws s3 cp --recursive", "rclone copy")
 def _local_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
-
-def _checker(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
-    def check(run: Run) -> str:
-        got = size_of()
-        if got != expected:
-            raise ValueError(f"{got} bytes arrived, expected {expected}")
-        return ""
-
-    return check
 
 
 def _label(tree: Tree, way: str) -> str:
@@ -141,7 +130,7 @@ def _measured(bench: Bench, tree: Tree, way: str, tool: str, index: int, fs: Any
         ours=tool.startswith("jasmin"),
         nbytes=tree.nbytes,
         before=before,
-        check=_checker(size, tree.nbytes),
+        check=arrived(size, tree.nbytes),
     )
 
 

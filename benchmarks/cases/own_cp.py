@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..datasets import MiB, Tree, mixed_files
-from ..harness import Bench, Check, Measured, Row, Run, measure, skipped
+from ..harness import Bench, Check, Measured, Row, measure, skipped
+from ._common import arrived
 
 __all__ = ["NAME", "checks", "run"]
 
@@ -125,17 +126,6 @@ def _empty(bench: Bench, url: str) -> None:
     loc.backend.delete_many(paths)
     loc.backend.remove_empty_dirs(loc.path)
 
-
-def arrived(size_of: Callable[[], int], expected: int) -> Callable[[Run], str]:
-    """A run check: ``size_of()`` bytes must have arrived at the destination."""
-
-    def check(run: Run) -> str:
-        got = size_of()
-        if got != expected:
-            raise ValueError(f"{got} bytes arrived, expected {expected}")
-        return ""
-
-    return check
 
 
 def _label(tree: Tree, kind: str, way: str) -> str:
