@@ -6,11 +6,14 @@ variables from the environment, so nothing outside the test can leak in.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,25 @@ from tests.s3proxy import S3Proxy
 TEST_KEY = "AKIATESTKEY00000000"
 TEST_SECRET = "test-secret-Zq8v9Nw3Xy2Lk5Pm7Rt"
 TEST_PROFILE = "moto"
+
+
+@contextlib.contextmanager
+def serve_http(handler: type, **attrs: object) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port in a thread; yield its URL.
+
+    ``attrs`` are set on the server, where the handler reads them as ``self.server.NAME``.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    for name, value in attrs.items():
+        setattr(server, name, value)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _free_port() -> int:
@@ -196,8 +218,7 @@ def html_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
 
     It answers with HTTP 200, or with the status given by indirect parametrisation.
     """
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     page = b"<!DOCTYPE html><html><body><h1>Welcome</h1><p>Not an object store</p></body></html>"
 
@@ -217,13 +238,5 @@ def html_endpoint(request: pytest.FixtureRequest) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.status = getattr(request, "param", 200)  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler, status=getattr(request, "param", 200)) as url:
+        yield url

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import http.client
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from benchmarks.server import count_requests
 from benchmarks.shaping import PROFILES, Profile, Shaper
+from tests.conftest import serve_http
 from tests.s3proxy import S3Proxy
 
 MB = 1_000_000
@@ -48,15 +48,8 @@ class _Bytes(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Bytes)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_Bytes) as url:
+        yield url
 
 
 def _get(url: str, path: str, conn: http.client.HTTPConnection | None = None) -> float:
