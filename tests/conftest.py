@@ -84,6 +84,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("JASMIN_ACCESS_CONFIG", str(home / "config.toml"))
     monkeypatch.setenv("JASMIN_ACCESS_HOME", str(home / "store"))
+    monkeypatch.setenv("JASMIN_ACCESS_HASH_CACHE", str(home / "hashes"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -8,6 +8,7 @@ import click
 
 from ..errors import IntegrityError
 from ._common import echo, emit_json, get_options, global_options, human_size, note
+from ._scale import scale_options
 
 __all__ = ["COMMANDS", "datastore"]
 
@@ -49,10 +50,11 @@ def _pushed(res: Any) -> None:
 @click.argument("url")
 @click.option("--from", "src", metavar="SRC", help="Directory, prefix or Zarr store to push.")
 @click.option("-m", "--message", help="Message of the first version.")
+@scale_options
 @global_options
-def create(url: str, src: str | None, message: str | None) -> None:
+def create(url: str, src: str | None, message: str | None, scheduler: str | None) -> None:
     """Create a datastore at URL (optionally with SRC as its first version)."""
-    res = _api().create(url, src, message, **_kw())
+    res = _api().create(url, src, message, scheduler=scheduler, **_kw())
     if res is None:
         return note(f"created empty datastore {url}")
     _pushed(res)
@@ -62,10 +64,15 @@ def create(url: str, src: str | None, message: str | None) -> None:
 @click.argument("url")
 @click.argument("src")
 @click.option("-m", "--message", help="Message of the new version.")
+@scale_options
 @global_options
-def push(url: str, src: str, message: str | None) -> None:
-    """Publish SRC as a new version of URL (a no-op, exit 0, when nothing changed)."""
-    _pushed(_api().push(url, src, message, **_kw()))
+def push(url: str, src: str, message: str | None, scheduler: str | None) -> None:
+    """Publish SRC as a new version of URL (a no-op, exit 0, when nothing changed).
+
+    Unchanged source files are not read again (a local hash cache); hashing
+    and uploading run on --scheduler/--cluster, the manifest is written last.
+    """
+    _pushed(_api().push(url, src, message, scheduler=scheduler, **_kw()))
 
 
 @datastore.command("log")

@@ -26,11 +26,12 @@ WORKERS = 16
 
 
 class Stat(NamedTuple):
-    """One stored object: key relative to the root, size, store-side modification time."""
+    """One stored object: key relative to the root, size, store-side modification time, ETag."""
 
     key: str
     size: int
     mtime: datetime | None
+    etag: str | None = None
 
 
 class RootIO:
@@ -147,7 +148,7 @@ def walk_source(loc: Location) -> Iterator[Stat]:
         with translating("listing", loc.url, loc.profile_name):
             for page in walk_pages(loc, base):
                 for o in page:
-                    yield Stat(rel_key(loc, base, o.path), o.size, o.mtime)
+                    yield Stat(rel_key(loc, base, o.path), o.size, o.mtime, o.etag)
     except JasminAccessError:
         raise
     except Exception as exc:  # pragma: no cover - translated above

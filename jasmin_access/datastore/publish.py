@@ -18,36 +18,28 @@ version.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
-import os
 import socket
-import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from ..errors import IntegrityError, InvalidInput, NotFound
-from ..fs.usage import ZARR_METADATA
+from ..errors import InvalidInput, NotFound
 from ..stores import Location, resolve
 from . import layout
-from ._io import RootIO, Stat, open_source_file, walk_source
+from ._io import RootIO, Stat, walk_source
+from .hashcache import HashCache, Stamp, local_stamp
 from .manifest import Manifest, encode
+from .pushwork import batches, fan_out, hash_files, keeps_bytes, src_path, upload_files
 from .repo import Datastore, open_datastore
 
 __all__ = ["PushResult", "create", "push"]
 
 log = logging.getLogger(__name__)
 
-WORKERS = 8
-BLOCK = 8 << 20
-IN_MEMORY = 64 << 20  # objects up to this size are uploaded from memory
-INLINE_METADATA = 4 << 20
 LIST_OBJECTS_ABOVE = 512  # more unknown objects than this: one listing instead of HEADs
 REFRESH_AFTER = timedelta(hours=12)  # half the default gc grace period
 SKIP_PREFIXES = (".jasmin-access/",)
@@ -55,7 +47,11 @@ SKIP_PREFIXES = (".jasmin-access/",)
 
 @dataclass
 class PushResult:
-    """What a push did."""
+    """What a push did.
+
+    ``hashed_objects``/``hashed_bytes`` count the source files read to hash
+    them; the others were known unchanged from the local hash cache.
+    """
 
     url: str
     version: str | None
@@ -66,6 +62,8 @@ class PushResult:
     uploaded_objects: int = 0
     uploaded_bytes: int = 0
     reused_objects: int = 0
+    hashed_objects: int = 0
+    hashed_bytes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -78,6 +76,7 @@ class _File:
     size: int
     digest: str = ""
     meta: bytes | None = None
+    stamp: Stamp | None = None
 
 
 def author() -> str:
@@ -92,9 +91,15 @@ def author() -> str:
 # --------------------------------------------------------------------------- source
 
 
+def _remote_stamp(st: Stat) -> Stamp | None:
+    token = st.etag or (st.mtime.isoformat() if st.mtime else None)
+    return Stamp(st.size, f"etag:{token}") if token else None
+
+
 def _scan(src: Location) -> list[_File]:
+    local = src.caps.local_path
     files = [
-        _File(s.key, s.size)
+        _File(s.key, s.size, stamp=None if local else _remote_stamp(s))
         for s in walk_source(src)
         if not s.key.startswith(SKIP_PREFIXES) and not s.key.endswith("/")
     ]
@@ -104,55 +109,40 @@ def _scan(src: Location) -> list[_File]:
     return files
 
 
-def _src_path(src: Location, key: str) -> str:
-    return src.backend.join(src.path.rstrip("/") or src.path, key)
+def _hash_all(
+    ds: Datastore, src: Location, files: list[_File], scheduler: str | None
+) -> tuple[int, int]:
+    """Set every file's digest: from the hash cache when unchanged, else by reading it.
 
-
-def _hash(src: Location, f: _File) -> None:
-    digest = hashlib.sha256()
-    keep = f.key.rsplit("/", 1)[-1] in ZARR_METADATA and f.size <= INLINE_METADATA
-    kept: list[bytes] = []
-    size = 0
-    with open_source_file(src, _src_path(src, f.key)) as fh:
-        while block := fh.read(BLOCK):
-            digest.update(block)
-            size += len(block)
-            if keep:
-                kept.append(block)
-    f.digest, f.size = digest.hexdigest(), size
-    f.meta = b"".join(kept) if keep else None
-
-
-def _run(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(fn, items))
+    Returns the number of files and bytes read.  Zarr metadata is always read
+    (the manifest holds it inline).
+    """
+    cache = HashCache(ds.url, src.url)
+    if src.caps.local_path:
+        for f in files:
+            f.stamp = local_stamp(src_path(src, f.key))
+    todo = []
+    for f in files:
+        known = None if keeps_bytes(f.key, f.size) else cache.lookup(f.key, f.stamp)
+        if known is None:
+            todo.append(f)
+        else:
+            f.digest = known
+    by_key = {f.key: f for f in todo}
+    tasks = batches([f.key for f in todo], lambda k: by_key[k].size, scheduler)
+    for done in fan_out(hash_files, tasks, scheduler, src):
+        for h in done:
+            f = by_key[h.key]
+            if f.stamp is not None and f.stamp.size != h.size:
+                f.stamp = None  # changed while being read: do not remember
+            f.digest, f.size, f.meta = h.digest, h.size, h.meta
+    cache.remember((f.key, f.stamp, f.digest) for f in todo)
+    log.info("hashed %d of %d source files (%d from the cache)", len(todo), len(files),
+              len(files) - len(todo))  # fmt: skip
+    return len(todo), sum(f.size for f in todo)
 
 
 # --------------------------------------------------------------------------- upload
-
-
-def _upload(io: RootIO, src: Location, f: _File) -> None:
-    key = layout.object_key(f.digest)
-    path = _src_path(src, f.key)
-    if f.size <= IN_MEMORY:
-        with open_source_file(src, path) as fh:
-            data = fh.read()
-        if hashlib.sha256(data).hexdigest() != f.digest:
-            raise IntegrityError(
-                f"{src.url}/{f.key} changed while it was being pushed",
-                "re-run the push once the source is no longer being written",
-            )
-        io.put(key, data)
-        return
-    if src.caps.local_path:
-        io.put_file(key, path)
-        return
-    with tempfile.TemporaryDirectory(prefix="jasmin-push-") as tmp:
-        local = os.path.join(tmp, "object")
-        src.fs.get_file(path, local)
-        io.put_file(key, local)
 
 
 def _present(io: RootIO, digests: list[str]) -> dict[str, Stat]:
@@ -231,19 +221,30 @@ def _manifest(files: list[_File], parent: Manifest | None, message: str, source:
 
 
 def push_location(
-    ds: Datastore, src: Location, message: str | None = None, *, parent: str | None = None
+    ds: Datastore,
+    src: Location,
+    message: str | None = None,
+    *,
+    parent: str | None = None,
+    scheduler: str | None = None,
 ) -> PushResult:
     """Publish the content of ``src`` as a new version of ``ds`` (unless unchanged).
 
     The new version's parent is ``parent`` if given, else the latest version.
+    Hashing and uploading run on ``scheduler`` (see :func:`push`); the
+    manifest is written here, last.
     """
+    from ..execution import check_scheduler
+
+    check_scheduler(scheduler)
     ds.require()
     ds.location.require_writable()
     files = _scan(src)
-    _run(lambda f: _hash(src, f), files)
+    hashed = _hash_all(ds, src, files, scheduler)
     parent_id = parent or ds.latest()
     base = ds.manifest(parent_id) if parent_id else None
     result = PushResult(ds.url, None, parent_id, False, len(files), sum(f.size for f in files))
+    result.hashed_objects, result.hashed_bytes = hashed
     candidate = _manifest(files, base, message or "", src.url)
     if base is not None and base.same_content(candidate):
         result.version, result.unchanged = parent_id, True
@@ -253,9 +254,10 @@ def push_location(
     known = {d.hex() for d in base.raw_digests()} if base else set()
     upload, result.reused_objects = _to_upload(ds.io, files, known, store_now)
     log.info("uploading %d objects to %s", len(upload), ds.url)
-    _run(lambda f: _upload(ds.io, src, f), upload)
+    items = [(f.key, f.digest, f.size) for f in upload]
+    tasks = batches(items, lambda item: item[2], scheduler)
+    result.uploaded_bytes = sum(fan_out(upload_files, tasks, scheduler, ds.io, src))
     result.uploaded_objects = len(upload)
-    result.uploaded_bytes = sum(f.size for f in upload)
     ds.io.put(layout.manifest_key(candidate.id), encode(candidate))  # the version exists now
     result.version = candidate.id
     ds.io.delete([f"{layout.SESSIONS}/{sid}.json"])
@@ -270,6 +272,7 @@ def push(
     profile: Any = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
+    scheduler: str | None = None,
 ) -> PushResult:
     """Publish ``src`` as a new version of the datastore at ``url``.
 
@@ -281,6 +284,11 @@ def push(
         A local directory, a prefix on any backend or a Zarr store.
     message
         Recorded in the version.
+    scheduler
+        Where source files are hashed and uploaded: ``threads`` (default),
+        ``processes`` or a Dask scheduler ``tcp://HOST:PORT`` (workers read
+        their own credentials; see :mod:`jasmin_access.execution`).  The
+        manifest is always written by this process, last.
 
     Returns
     -------
@@ -294,7 +302,7 @@ def push(
     if selector is not None:
         raise InvalidInput(f"push takes a datastore URL without @: {url}", "drop the @…")
     source = resolve(src, profile=profile, endpoint_url=endpoint_url, anon=anon)
-    return push_location(ds, source, message)
+    return push_location(ds, source, message, scheduler=scheduler)
 
 
 def create(
@@ -305,8 +313,12 @@ def create(
     profile: Any = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
+    scheduler: str | None = None,
 ) -> PushResult | None:
-    """Create an empty datastore at ``url``, then push ``src`` as its first version if given."""
+    """Create an empty datastore at ``url``, then push ``src`` as its first version if given.
+
+    ``scheduler`` is as for :func:`push`.
+    """
     ds, selector = open_datastore(
         url, profile=profile, endpoint_url=endpoint_url, anon=anon, write=True
     )
@@ -318,4 +330,4 @@ def create(
     ds.ensure_marker(new=True)
     if source is None:
         return None
-    return push_location(ds, source, message or "created")
+    return push_location(ds, source, message or "created", scheduler=scheduler)

@@ -29,6 +29,7 @@ from ..errors import IntegrityError
 from ..stores import resolve
 from . import layout
 from ._io import RootIO
+from .hashcache import HashCache, Stamp, local_stamp
 from .publish import push_location
 from .repo import Datastore, open_datastore
 
@@ -66,9 +67,16 @@ def datastore_dest(dest: str, rkw: dict[str, Any]) -> tuple[Datastore, str | Non
 
 
 def materialise(ds: Datastore, vid: str, directory: Path) -> int:
-    """Make ``directory`` hold exactly the files of version ``vid``; returns bytes fetched."""
+    """Make ``directory`` hold exactly the files of version ``vid``; returns bytes fetched.
+
+    Files already there are checked against the version by the hash cache the
+    push of this directory uses (read again only when their stamp changed),
+    and files fetched are entered in it, so the push after a convert or
+    append reads only what that run wrote.
+    """
     m = ds.manifest(vid)
     wanted = m.entries()
+    cache = HashCache(ds.url, resolve(str(directory)).url)
     directory.mkdir(parents=True, exist_ok=True)
     for path in sorted(directory.rglob("*"), reverse=True):
         rel = path.relative_to(directory).as_posix()
@@ -77,9 +85,10 @@ def materialise(ds: Datastore, vid: str, directory: Path) -> int:
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
     fetched = 0
+    written: list[tuple[str, Stamp | None, str]] = []
     for key, (digest, _size) in wanted.items():
         target = directory.joinpath(*key.split("/"))
-        if target.is_file() and _sha256(target) == digest:
+        if target.is_file() and _staged_digest(cache, key, target, written) == digest:
             continue
         data = ds.io.get(layout.object_key(digest))
         if data is None or hashlib.sha256(data).hexdigest() != digest:
@@ -90,7 +99,24 @@ def materialise(ds: Datastore, vid: str, directory: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         fetched += len(data)
+        stamp = local_stamp(str(target))
+        # written here from bytes just checked: remembered even if modified just now
+        written.append((key, stamp._replace(racy=False) if stamp else None, digest))
+    cache.remember(written)
     return fetched
+
+
+def _staged_digest(
+    cache: HashCache, key: str, path: Path, hashed: list[tuple[str, Stamp | None, str]]
+) -> str:
+    """The digest of a staged file: from the cache, else read (and added to ``hashed``)."""
+    stamp = local_stamp(str(path))
+    known = cache.lookup(key, stamp)
+    if known is not None:
+        return known
+    digest = _sha256(path)
+    hashed.append((key, stamp, digest))
+    return digest
 
 
 def _sha256(path: Path) -> str:
