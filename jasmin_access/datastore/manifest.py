@@ -10,11 +10,20 @@ Layout of a manifest object (little-endian)::
                                    keys   : UTF-8, joined by "\\n", sorted
                                    hashes : n x 32 raw SHA-256 bytes
                                    sizes  : n x uint64
+                                 then the bytes of the small objects held
+                                 inline (header ``inline``: [digest, length]
+                                 pairs in order), concatenated
 
 Columns rather than one JSON record per entry: a version of 1,000,000 objects
 is ~40 MB of body that decompresses and splits in well under a second, and
 its memory is one string per key plus two flat buffers.  The header comes
 first and has its own length, so ``log`` reads it with one ranged GET.
+
+Small objects (coordinate chunks of a few hundred bytes: the ones every
+open reads) are also held inline, up to :data:`INLINE_OBJECT` bytes each and
+:data:`INLINE_TOTAL` per manifest, so opening a version needs no GET beyond
+the manifest.  They are uploaded as objects all the same: ``verify``,
+``get``, the mount and ``gc`` never depend on the inline copy.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ __all__ = ["HEADER_PROBE", "Manifest", "decode", "decode_header", "encode"]
 MAGIC = b"JDSMAN1\n"
 FORMAT = "jasmin-access datastore manifest 1"
 HEADER_PROBE = 64 << 10  # bytes fetched by a ranged GET when only the header is wanted
+INLINE_OBJECT = 4096  # objects up to this size are held inline ...
+INLINE_TOTAL = 1 << 20  # ... up to this many bytes per manifest
 _PREFIX = len(MAGIC) + 4
 
 
@@ -55,6 +66,8 @@ class Manifest:
         Object sizes (uint64 array, parallel to ``keys``).
     metadata
         Zarr metadata documents (``zarr.json``, ``.zmetadata`` ...) inline, as text.
+    inline
+        Hex SHA-256 -> bytes of the small objects held inline.
     """
 
     id: str
@@ -67,6 +80,7 @@ class Manifest:
     digests: bytes = b""
     sizes: Any = field(default_factory=lambda: np.zeros(0, dtype="<u8"))
     metadata: dict[str, str] = field(default_factory=dict)
+    inline: dict[str, bytes] = field(default_factory=dict)
     new_objects: int = 0
     new_bytes: int = 0
     count: int = 0
@@ -137,9 +151,11 @@ def encode(manifest: Manifest) -> bytes:
     keys_blob = "\n".join(manifest.keys).encode()
     header = manifest.header()
     header["keys_bytes"] = len(keys_blob)
+    header["inline"] = [[d, len(b)] for d, b in manifest.inline.items()]
     head = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 6)
     sizes = np.asarray(manifest.sizes, dtype="<u8").tobytes()
-    body = zlib.compress(keys_blob + manifest.digests + sizes, 1)
+    inline = b"".join(manifest.inline.values())
+    body = zlib.compress(keys_blob + manifest.digests + sizes + inline, 1)
     return MAGIC + struct.pack("<I", len(head)) + head + body
 
 
@@ -204,9 +220,14 @@ def decode(data: bytes, where: str = "manifest") -> Manifest:
             "remove that version with `datastore rm` and push again",
         ) from exc
     n, kb = m.count, int(header["keys_bytes"])
-    if len(body) != kb + 40 * n:
+    inline = [(str(d), int(size)) for d, size in header.get("inline") or []]
+    end = kb + 40 * n
+    if len(body) != end + sum(size for _d, size in inline):
         raise IntegrityError(f"{where}: manifest body has the wrong length", "push again")
     m.keys = body[:kb].decode().split("\n") if n else []
     m.digests = body[kb : kb + 32 * n]
     m.sizes = np.frombuffer(body, dtype="<u8", count=n, offset=kb + 32 * n)
+    for digest, size in inline:
+        m.inline[digest] = body[end : end + size]
+        end += size
     return m

@@ -32,8 +32,16 @@ from ..stores import Location, resolve
 from . import layout
 from ._io import RootIO, Stat, walk_source
 from .hashcache import HashCache, Stamp, local_stamp
-from .manifest import Manifest, encode
-from .pushwork import batches, fan_out, hash_files, keeps_bytes, src_path, upload_files
+from .manifest import INLINE_TOTAL, Manifest, encode
+from .pushwork import (
+    batches,
+    fan_out,
+    hash_files,
+    is_metadata,
+    keeps_bytes,
+    src_path,
+    upload_files,
+)
 from .repo import Datastore, open_datastore
 
 __all__ = ["PushResult", "create", "push"]
@@ -75,7 +83,7 @@ class _File:
     key: str
     size: int
     digest: str = ""
-    meta: bytes | None = None
+    data: bytes | None = None  # Zarr metadata, or a small object held inline
     stamp: Stamp | None = None
 
 
@@ -122,8 +130,9 @@ def _hash_all(
         for f in files:
             f.stamp = local_stamp(src_path(src, f.key))
     todo = []
+    wanted = _kept(files)
     for f in files:
-        known = None if keeps_bytes(f.key, f.size) else cache.lookup(f.key, f.stamp)
+        known = None if f.key in wanted else cache.lookup(f.key, f.stamp)
         if known is None:
             todo.append(f)
         else:
@@ -135,11 +144,37 @@ def _hash_all(
             f = by_key[h.key]
             if f.stamp is not None and f.stamp.size != h.size:
                 f.stamp = None  # changed while being read: do not remember
-            f.digest, f.size, f.meta = h.digest, h.size, h.meta
+            f.digest, f.size, f.data = h.digest, h.size, h.data
     cache.remember((f.key, f.stamp, f.digest) for f in todo)
     log.info("hashed %d of %d source files (%d from the cache)", len(todo), len(files),
               len(files) - len(todo))  # fmt: skip
     return len(todo), sum(f.size for f in todo)
+
+
+def _kept(files: list[_File]) -> set[str]:
+    """Keys whose bytes the manifest holds: the Zarr metadata, and small objects while the
+    inline budget lasts (in key order).  These are read on every push."""
+    out, budget = set(), INLINE_TOTAL
+    for f in files:
+        if is_metadata(f.key):
+            if keeps_bytes(f.key, f.size):
+                out.add(f.key)
+        elif keeps_bytes(f.key, f.size) and f.size <= budget:
+            out.add(f.key)
+            budget -= f.size
+    return out
+
+
+def _inline(files: list[_File]) -> dict[str, bytes]:
+    """Hex digest -> bytes of the small objects the manifest holds inline."""
+    out: dict[str, bytes] = {}
+    budget = INLINE_TOTAL
+    for f in files:
+        if f.data is None or is_metadata(f.key) or f.digest in out or len(f.data) > budget:
+            continue
+        out[f.digest] = f.data
+        budget -= len(f.data)
+    return out
 
 
 # --------------------------------------------------------------------------- upload
@@ -197,7 +232,11 @@ def _manifest(files: list[_File], parent: Manifest | None, message: str, source:
     vid = layout.new_version_id()
     digests = b"".join(bytes.fromhex(f.digest) for f in files)
     sizes = np.fromiter((f.size for f in files), dtype="<u8", count=len(files))
-    metadata = {f.key: f.meta.decode("utf-8", "replace") for f in files if f.meta is not None}
+    metadata = {
+        f.key: f.data.decode("utf-8", "replace")
+        for f in files
+        if f.data is not None and is_metadata(f.key)
+    }
     old = parent.raw_digests() if parent else set()
     new: dict[bytes, int] = {}
     for i, f in enumerate(files):
@@ -215,6 +254,7 @@ def _manifest(files: list[_File], parent: Manifest | None, message: str, source:
         digests=digests,
         sizes=sizes,
         metadata=metadata,
+        inline=_inline(files),
         new_objects=len(new),
         new_bytes=sum(new.values()),
     )

@@ -25,6 +25,7 @@ from ..fs.usage import ZARR_METADATA
 from ..stores import Location
 from . import layout
 from ._io import RootIO, open_source_file
+from .manifest import INLINE_OBJECT
 
 __all__ = ["Hashed", "batches", "fan_out", "hash_files", "upload_files"]
 
@@ -39,12 +40,13 @@ T = TypeVar("T")
 
 
 class Hashed(NamedTuple):
-    """A source file read and hashed: its key, SHA-256 (hex), size, metadata bytes if kept."""
+    """A source file read and hashed: its key, SHA-256 (hex), size, and its bytes when it
+    is Zarr metadata or small enough to be held inline by the manifest."""
 
     key: str
     digest: str
     size: int
-    meta: bytes | None
+    data: bytes | None
 
 
 def src_path(src: Location, key: str) -> str:
@@ -52,25 +54,29 @@ def src_path(src: Location, key: str) -> str:
     return src.backend.join(src.path.rstrip("/") or src.path, key)
 
 
+def is_metadata(key: str) -> bool:
+    """True for a Zarr metadata document (``zarr.json``, ``.zarray`` ...)."""
+    return key.rsplit("/", 1)[-1] in ZARR_METADATA
+
+
 def keeps_bytes(key: str, size: int) -> bool:
-    """True for a Zarr metadata document, whose bytes go into the manifest."""
-    return key.rsplit("/", 1)[-1] in ZARR_METADATA and size <= INLINE_METADATA
+    """True when the manifest holds the file's bytes: Zarr metadata, or a small object."""
+    return size <= (INLINE_METADATA if is_metadata(key) else INLINE_OBJECT)
 
 
 def hash_one(src: Location, key: str) -> Hashed:
-    """Read one source file and hash it (keeping its bytes when it is Zarr metadata)."""
+    """Read one source file and hash it (keeping its bytes when :func:`keeps_bytes`)."""
     digest = hashlib.sha256()
     kept: list[bytes] = []
     size = 0
-    keep = key.rsplit("/", 1)[-1] in ZARR_METADATA
     with open_source_file(src, src_path(src, key)) as fh:
         while block := fh.read(BLOCK):
             digest.update(block)
             size += len(block)
-            if keep and size <= INLINE_METADATA:
+            if keeps_bytes(key, size):
                 kept.append(block)
-    meta = b"".join(kept) if keep and size <= INLINE_METADATA else None
-    return Hashed(key, digest.hexdigest(), size, meta)
+    data = b"".join(kept) if keeps_bytes(key, size) else None
+    return Hashed(key, digest.hexdigest(), size, data)
 
 
 def hash_files(src: Location, keys: list[str]) -> list[Hashed]:

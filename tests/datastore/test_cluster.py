@@ -59,9 +59,7 @@ def test_push_on_processes_and_on_the_cluster_equals_the_threaded_push(
     assert contents["cluster"] == contents["threads"]
 
 
-def test_push_tasks_carry_no_secret(
-    s3_bucket: str, s3_profile: str, runs: dict[str, Path]
-) -> None:
+def test_push_tasks_carry_no_secret(s3_bucket: str, s3_profile: str, runs: dict[str, Path]) -> None:
     ds, _ = dst.open_datastore(f"{s3_bucket}/ds/x", profile=s3_profile, write=True)
     src = resolve(f"{s3_bucket}/src", profile=s3_profile)
     src.fs.ls(s3_bucket.removeprefix("s3://"))  # credentials resolved in the client first

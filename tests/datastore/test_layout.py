@@ -75,6 +75,9 @@ def test_manifest_round_trip_and_header_alone() -> None:
     assert back.total_bytes == sum(range(1000)) and back.same_content(m)
     head = decode_header(data[: header_size(data)])
     assert head["count"] == 1000 and head["metadata"]["zarr.json"] == '{"zarr_format": 3}'
+    m.inline = {m.digest_at(1): b"one", m.digest_at(2): b"", m.digest_at(3): b"three" * 9}
+    back = decode(encode(m))
+    assert back.inline == m.inline and back.same_content(m)
 
 
 def test_damaged_manifest_is_named() -> None:
