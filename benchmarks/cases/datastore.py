@@ -1,12 +1,14 @@
 """Datastores: a push after a one-month append, and a 1,000,000-object manifest.
 
 Push: a 12-month NEMO-like run converted locally is the datastore's first
-version (set up before each run, not measured); the measured command pushes
-the same run with a 13th month appended.  Peers re-upload the appended store
-the way users do today: ``jasmin-access cp -r`` and ``aws s3 cp --recursive``
-(whole store), ``rclone sync`` onto a copy of the 12-month store (changed
-files only, by size and time).  The target: bytes uploaded by the push at
-most 1.1x that month's chunks plus the metadata that changed.
+version (set up before each run, not measured); a 13th month is then appended
+in place (only the files the append changes are rewritten) and the measured
+command pushes it, so the local hash cache knows the unchanged files.  Peers
+re-upload the appended store the way users do today: ``jasmin-access cp -r``
+and ``aws s3 cp --recursive`` (whole store), ``rclone sync`` onto a copy of
+the 12-month store (changed files only, by size and time).  The target: bytes
+uploaded by the push at most 1.1x that month's chunks plus the metadata that
+changed.
 
 Manifest: a version of 1,000,000 objects, read from disk and parsed (index
 included) in a fresh process: time and peak RSS against 2 s and 500 MB.
@@ -38,7 +40,7 @@ from ..harness import (
 )
 from ._common import BUCKET, cli_has
 
-__all__ = ["NAME", "checks", "parse_manifest", "run"]
+__all__ = ["NAME", "appended_in_place", "checks", "parse_manifest", "run", "stores"]
 
 NAME = "datastore"
 MANIFEST_OBJECTS = 1_000_000
@@ -55,7 +57,7 @@ def _digests(root: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
-def _stores(bench: Bench) -> dict[str, Any]:
+def stores(bench: Bench) -> dict[str, Any]:
     """The 12-month store and the same with a 13th month appended (made once per run)."""
     if "datastore" in bench.cache:
         return dict(bench.cache["datastore"])
@@ -81,6 +83,8 @@ def _stores(bench: Bench) -> dict[str, Any]:
         "d13": d13,
         "month_bytes": month,
         "total_bytes": sum(n for _d, n in new.values()),
+        "changed": sorted(k for k, v in new.items() if old.get(k) != v),
+        "removed": sorted(set(old) - set(new)),
     }
     bench.cache["datastore"] = info
     return info
@@ -95,13 +99,30 @@ def _ours(bench: Bench, *argv: str) -> None:
         raise RuntimeError(f"set-up `{' '.join(argv[:2])}` failed: {done.stderr.strip()}")
 
 
+def appended_in_place(bench: Bench, info: dict[str, Any], url: str, work: Path) -> None:
+    """Set-up of a measured push, as a user's month goes: ``work`` holds the 12-month store
+    and is its datastore's first version, then the append rewrites in place the files it
+    changes (new inodes, the rest untouched), and the push of ``work`` is what is measured."""
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(info["d12"], work)
+    if _exists(bench, url):
+        _ours(bench, "datastore", "rm", url)
+    _ours(bench, "datastore", "create", url, "--from", str(work))
+    for key in info["changed"]:
+        target = work / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        shutil.copy2(info["d13"] / key, target)
+    for key in info["removed"]:
+        (work / key).unlink(missing_ok=True)
+
+
 def _push(bench: Bench, info: dict[str, Any]) -> Measured:
     url = f"s3://{BUCKET}/{bench.run_id}-datastore"
+    work = bench.work_dir / "ds-work.zarr"
 
     def before() -> None:
-        if _exists(bench, url):
-            _ours(bench, "datastore", "rm", url)
-        _ours(bench, "datastore", "create", url, "--from", str(info["d12"]))
+        appended_in_place(bench, info, url, work)
 
     def check(run: Run) -> str:
         up = int(run.result.get("uploaded_bytes", -1))
@@ -110,7 +131,7 @@ def _push(bench: Bench, info: dict[str, Any]) -> Measured:
 
     return Measured(
         "jasmin-access datastore push",
-        [bench.cli, "--json", "-p", "bench", "datastore", "push", url, str(info["d13"])],
+        [bench.cli, "--json", "-p", "bench", "datastore", "push", url, str(work)],
         env=bench.ours_env(),
         ours=True,
         nbytes=info["month_bytes"],
@@ -201,7 +222,7 @@ def run(bench: Bench) -> list[Row]:
     fs = bench.server.s3fs()
     if not fs.exists(BUCKET):
         fs.mkdir(BUCKET)
-    info = _stores(bench)
+    info = stores(bench)
     rows.append(measure(bench, PUSH_CASE, _push(bench, info)))
     for m in _peers(bench, info):
         rows.append(m if isinstance(m, Row) else measure(bench, PUSH_CASE, m))
@@ -217,7 +238,7 @@ def run(bench: Bench) -> list[Row]:
 
     m.check = note
     rows.append(measure(bench, case, m))
-    return rows + run_mount(bench) + run_icechunk(bench, info)
+    return rows + run_mount(bench)
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
@@ -354,132 +375,4 @@ def run_mount(bench: Bench) -> list[Row]:
     for m in (mnt, wide_mnt):
         _ours(bench, "datastore", "unmount", str(m))
     dest.unlink(missing_ok=True)
-    return rows
-
-
-# --------------------------------------------------------------------------- Icechunk
-
-ICE_COMMIT = "datastore vs Icechunk: commit of a one-month append"
-ICE_OPEN = "datastore vs Icechunk: open a version"
-
-
-def _files_for_zarr(root: Path) -> list[Path]:
-    """Files of a Zarr store, metadata before chunks (Icechunk wants the nodes first)."""
-    files = [p for p in root.rglob("*") if p.is_file() and ".jasmin-access" not in p.parts]
-    return sorted(files, key=lambda p: (p.name != "zarr.json", len(p.parts), str(p)))
-
-
-def _ice_repo(endpoint: str, prefix: str, create: bool) -> Any:
-    import icechunk
-
-    from ..server import BENCH_KEY, BENCH_SECRET
-
-    storage = icechunk.s3_storage(bucket=BUCKET, prefix=prefix, endpoint_url=endpoint,
-                                  allow_http=True, access_key_id=BENCH_KEY,
-                                  secret_access_key=BENCH_SECRET, region="us-east-1",
-                                  force_path_style=True)  # fmt: skip
-    open_ = icechunk.Repository.create if create else icechunk.Repository.open
-    return open_(storage)
-
-
-def _ice_put(session: Any, root: Path, only: set[str] | None = None) -> None:
-    import asyncio
-
-    from zarr.core.buffer import default_buffer_prototype
-
-    async def put() -> None:
-        for p in _files_for_zarr(root):
-            key = p.relative_to(root).as_posix()
-            if only is None or key in only:
-                buf = default_buffer_prototype().buffer.from_bytes(p.read_bytes())
-                await session.store.set(key, buf)
-
-    asyncio.run(put())
-
-
-def icechunk_setup(endpoint: str, prefix: str, d12: str) -> dict[str, Any]:
-    """Worker (not measured): a new repository holding the 12-month store as one commit."""
-    repo = _ice_repo(endpoint, prefix, create=True)
-    session = repo.writable_session("main")
-    _ice_put(session, Path(d12))
-    return {"snapshot": session.commit("12 months")}
-
-
-def icechunk_commit(endpoint: str, prefix: str, d12: str, d13: str) -> dict[str, Any]:
-    """Worker (measured): write the keys the append changed, commit."""
-    old, new = _digests(Path(d12)), _digests(Path(d13))
-    changed = {k for k, v in new.items() if old.get(k) != v}
-    repo = _ice_repo(endpoint, prefix, create=False)
-    session = repo.writable_session("main")
-    _ice_put(session, Path(d13), changed)
-    return {"snapshot": session.commit("one more month"), "keys": len(changed)}
-
-
-def icechunk_open(endpoint: str, prefix: str) -> dict[str, Any]:
-    """Worker (measured): open the repository's main branch as a Dataset."""
-    import xarray as xr
-
-    repo = _ice_repo(endpoint, prefix, create=False)
-    ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False)
-    return {"time_counter": int(ds.sizes["time_counter"])}
-
-
-def ours_open(url: str) -> dict[str, Any]:
-    """Worker (measured): open a datastore version as a Dataset."""
-    import jasmin_access as ja
-
-    ds = ja.open_dataset(url, profile="bench", chunks=None)
-    return {"time_counter": int(ds.sizes["time_counter"])}
-
-
-def run_icechunk(bench: Bench, info: dict[str, Any]) -> list[Row]:
-    """Commit of the one-month append and opening a version, Icechunk 1.x beside ours
-    (conditional writes allowed for Icechunk, as it needs them)."""
-    try:
-        import icechunk  # noqa: F401
-    except ImportError:
-        why = "icechunk not installed (pip install 'icechunk<2'; 2.x needs Python >= 3.12)"
-        return [skipped(ICE_COMMIT, "icechunk", why), skipped(ICE_OPEN, "icechunk", why)]
-    assert bench.server is not None
-    endpoint = bench.server.endpoint
-    prefix = f"{bench.run_id}-ice"
-    url = f"s3://{BUCKET}/{bench.run_id}-ds-ice"
-    env = base_env(bench.ours_env(), bench.work_dir / "home")
-    fs = bench.server.s3fs()
-
-    def ice_before() -> None:
-        if fs.exists(f"{BUCKET}/{prefix}"):
-            fs.rm(f"{BUCKET}/{prefix}", recursive=True)
-        fs.invalidate_cache()
-        cmd = python_cmd(bench, "benchmarks.cases.datastore:icechunk_setup", endpoint=endpoint,
-                         prefix=prefix, d12=str(info["d12"]))  # fmt: skip
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-
-    def ours_before() -> None:
-        if _exists(bench, url):
-            _ours(bench, "datastore", "rm", url)
-        _ours(bench, "datastore", "create", url, "--from", str(info["d12"]))
-
-    rows = [
-        measure(bench, ICE_COMMIT, Measured(
-            "jasmin-access datastore push",
-            [bench.cli, "-q", "-p", "bench", "datastore", "push", url, str(info["d13"])],
-            env=bench.ours_env(), ours=True, before=ours_before)),
-        measure(bench, ICE_COMMIT, Measured(
-            "icechunk commit (changed keys only)",
-            python_cmd(bench, "benchmarks.cases.datastore:icechunk_commit", endpoint=endpoint,
-                       prefix=prefix, d12=str(info["d12"]), d13=str(info["d13"])),
-            env=bench.ours_env(), before=ice_before)),
-    ]  # fmt: skip
-    rows += [
-        measure(bench, ICE_OPEN, Measured(
-            "jasmin_access.open_dataset(URL@latest)",
-            python_cmd(bench, "benchmarks.cases.datastore:ours_open", url=f"{url}@latest"),
-            env=bench.ours_env(), ours=True)),
-        measure(bench, ICE_OPEN, Measured(
-            "icechunk readonly_session + xr.open_zarr",
-            python_cmd(bench, "benchmarks.cases.datastore:icechunk_open", endpoint=endpoint,
-                       prefix=prefix),
-            env=bench.ours_env())),
-    ]  # fmt: skip
     return rows

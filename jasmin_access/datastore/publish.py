@@ -2,14 +2,17 @@
 
 Order of writes, each a plain PUT of an immutable object:
 
-1. ``sessions/<SID>.json`` (informative: shows an unfinished push in
-   ``status``; its store-side time is this push's clock);
-2. every object the store does not hold yet, under its SHA-256;
+1. ``sessions/<SID>.json`` (shows an unfinished push in ``status``; its
+   store-side time is this push's clock);
+2. every object the parent version does not reference, under its SHA-256;
 3. the manifest ``versions/<ID>.jdm``: the version exists from this moment.
 
-A crash before 3 leaves no version, only unreferenced objects that a rerun
-finds (one LIST or a HEAD each) and does not upload again, and that ``gc``
-removes once older than its grace period.  An object found but older than
+A crash before 3 leaves no version, only unreferenced objects and the session
+marker.  A push that finds another push's marker looks for the objects it
+needs in the store (one LIST or a HEAD each) and does not upload again those
+found, so the rerun of a crashed push reuses them; ``gc`` removes them once
+older than its grace period.  Without such a marker there is nothing to find
+and each new object costs one PUT.  An object found but older than
 half the default grace period is uploaded again (refreshing its store time),
 so a ``gc`` running during the push can never delete it from under the new
 version.
@@ -22,7 +25,7 @@ import json
 import logging
 import socket
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -194,22 +197,32 @@ def _present(io: RootIO, digests: list[str]) -> dict[str, Stat]:
     return out
 
 
-def _start_session(io: RootIO, sid: str, info: dict[str, Any]) -> datetime | None:
-    """Write the session marker; return the store's time for it (its LastModified)."""
-    key = f"{layout.SESSIONS}/{sid}.json"
-    io.put(key, json.dumps(info).encode())
-    st = io.stat(key)
-    return st.mtime if st else None
+def _start_session(io: RootIO, sid: str, info: dict[str, Any]) -> bool:
+    """Write the session marker; True when other pushes left theirs (unfinished or running)."""
+    others = [s for s in io.list_dir(layout.SESSIONS) if not s.key.endswith(f"/{sid}.json")]
+    io.put(f"{layout.SESSIONS}/{sid}.json", json.dumps(info).encode())
+    return bool(others)
 
 
 def _to_upload(
-    io: RootIO, files: list[_File], known: set[str], store_now: datetime | None
+    io: RootIO, sid: str, files: list[_File], known: set[str], look: bool
 ) -> tuple[list[_File], int]:
-    """Files whose object must be uploaded, and how many unknown ones were found stored."""
+    """Files whose object must be uploaded, and how many unknown ones were found stored.
+
+    Objects the parent does not reference are looked for in the store (HEADs, or
+    one listing) only when another push left its session marker: an interrupted
+    push is the way objects get there unreferenced.  Otherwise they are simply
+    uploaded, one PUT each instead of a HEAD and a PUT; uploading an object that
+    is there after all (kept by another version) rewrites the same bytes.
+    """
     unknown: dict[str, _File] = {}
     for f in files:
         if f.digest not in known:
             unknown.setdefault(f.digest, f)
+    if not look or not unknown:
+        return list(unknown.values()), 0
+    st = io.stat(f"{layout.SESSIONS}/{sid}.json")
+    store_now = st.mtime if st else None  # the store's clock, for REFRESH_AFTER
     present = _present(io, sorted(unknown))
     fresh_after = store_now - REFRESH_AFTER if store_now else None
     upload, reused = [], 0
@@ -290,9 +303,9 @@ def push_location(
         result.version, result.unchanged = parent_id, True
         return result
     sid = candidate.id
-    store_now = _start_session(ds.io, sid, {"version": sid, "author": candidate.author})
+    look = _start_session(ds.io, sid, {"version": sid, "author": candidate.author})
     known = {d.hex() for d in base.raw_digests()} if base else set()
-    upload, result.reused_objects = _to_upload(ds.io, files, known, store_now)
+    upload, result.reused_objects = _to_upload(ds.io, sid, files, known, look)
     log.info("uploading %d objects to %s", len(upload), ds.url)
     items = [(f.key, f.digest, f.size) for f in upload]
     tasks = batches(items, lambda item: item[2], scheduler)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -80,7 +79,8 @@ def hand_over_blocks(data: Any) -> Any:
         usual, and so does a ``dask.distributed`` worker, where blocks live in
         the worker's memory.
     """
-    if isinstance(data, da.Array):
+    dask_array = sys.modules.get("dask.array")  # not imported: not a Dask array (opening
+    if dask_array is not None and isinstance(data, dask_array.Array):  # stays without Dask)
         join, extra = data.__dask_postcompute__()
         setattr(data, "__dask_postcompute__", partial(_postcompute, join, extra))  # noqa: B010
     return data

@@ -63,7 +63,11 @@ def test_second_push_reads_only_what_changed(
     assert first is not None and first.hashed_objects == first.objects
     changed = _apply_month(run_copy, runs["three"], runs["four"])
     _age(run_copy)
+    jasmin.reset()
     second = dst.push(url, str(run_copy), "april", profile=proxied_profile)
+    # no other push left a session marker: new objects are PUT without a HEAD first
+    assert jasmin.count(method="HEAD") == 0
+    assert jasmin.count(method="PUT") == second.uploaded_objects + 2  # + marker, manifest
     assert second.hashed_objects == len(set(changed) | _kept(run_copy))
     assert second.objects - second.hashed_objects >= 3  # unchanged chunks, not read
     # the version is exactly the one a push without the cache gives
