@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 import zlib
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from ..errors import IntegrityError
 
@@ -63,7 +63,7 @@ class Manifest:
     digests
         ``32 * len(keys)`` bytes: the raw SHA-256 of each key's object.
     sizes
-        Object sizes (uint64 array, parallel to ``keys``).
+        Object sizes (``array("Q")``, parallel to ``keys``).
     metadata
         Zarr metadata documents (``zarr.json``, ``.zmetadata`` ...) inline, as text.
     inline
@@ -78,7 +78,7 @@ class Manifest:
     source: str = ""
     keys: list[str] = field(default_factory=list)
     digests: bytes = b""
-    sizes: Any = field(default_factory=lambda: np.zeros(0, dtype="<u8"))
+    sizes: Any = field(default_factory=lambda: array("Q"))
     metadata: dict[str, str] = field(default_factory=dict)
     inline: dict[str, bytes] = field(default_factory=dict)
     new_objects: int = 0
@@ -88,9 +88,10 @@ class Manifest:
     _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self.sizes = as_sizes(self.sizes)
         if self.keys:
             self.count = len(self.keys)
-            self.total_bytes = int(np.asarray(self.sizes, dtype="<u8").sum())
+            self.total_bytes = sum(self.sizes)
 
     # ------------------------------------------------------------------ lookups
 
@@ -123,7 +124,7 @@ class Manifest:
         return (
             self.keys == other.keys
             and self.digests == other.digests
-            and bool(np.array_equal(self.sizes, other.sizes))
+            and as_sizes(self.sizes) == as_sizes(other.sizes)
         )
 
     def header(self) -> dict[str, Any]:
@@ -144,6 +145,29 @@ class Manifest:
         }
 
 
+def as_sizes(values: Any) -> array[int]:
+    """Object sizes as a flat ``array('Q')`` (from a list, a NumPy array or an array).
+
+    Plain arrays rather than NumPy: a push or an open of a version need not import it.
+    """
+    if isinstance(values, array) and values.typecode == "Q":
+        return values
+    out = array("Q")
+    if hasattr(values, "astype"):  # a NumPy array: its bytes, without a Python int each
+        out.frombytes(values.astype("<u8").tobytes())
+        return _little(out)
+    out.extend(int(v) for v in values)
+    return out
+
+
+def _little(values: array[int]) -> array[int]:
+    """``values`` with little-endian bytes, the order of the manifest (a no-op on most hosts)."""
+    if sys.byteorder == "big":
+        values = array("Q", values)
+        values.byteswap()
+    return values
+
+
 def encode(manifest: Manifest) -> bytes:
     """The bytes of a manifest object."""
     if any("\n" in k for k in manifest.keys):
@@ -153,7 +177,7 @@ def encode(manifest: Manifest) -> bytes:
     header["keys_bytes"] = len(keys_blob)
     header["inline"] = [[d, len(b)] for d, b in manifest.inline.items()]
     head = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 6)
-    sizes = np.asarray(manifest.sizes, dtype="<u8").tobytes()
+    sizes = _little(as_sizes(manifest.sizes)).tobytes()
     inline = b"".join(manifest.inline.values())
     body = zlib.compress(keys_blob + manifest.digests + sizes + inline, 1)
     return MAGIC + struct.pack("<I", len(head)) + head + body
@@ -226,7 +250,9 @@ def decode(data: bytes, where: str = "manifest") -> Manifest:
         raise IntegrityError(f"{where}: manifest body has the wrong length", "push again")
     m.keys = body[:kb].decode().split("\n") if n else []
     m.digests = body[kb : kb + 32 * n]
-    m.sizes = np.frombuffer(body, dtype="<u8", count=n, offset=kb + 32 * n)
+    m.sizes = array("Q")
+    m.sizes.frombytes(body[kb + 32 * n : kb + 40 * n])
+    m.sizes = _little(m.sizes)
     for digest, size in inline:
         m.inline[digest] = body[end : end + size]
         end += size

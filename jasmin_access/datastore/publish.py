@@ -24,11 +24,10 @@ import getpass
 import json
 import logging
 import socket
+from array import array
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
-
-import numpy as np
 
 from ..errors import InvalidInput, NotFound
 from ..stores import Location, resolve
@@ -244,7 +243,7 @@ def _to_upload(
 def _manifest(files: list[_File], parent: Manifest | None, message: str, source: str) -> Manifest:
     vid = layout.new_version_id()
     digests = b"".join(bytes.fromhex(f.digest) for f in files)
-    sizes = np.fromiter((f.size for f in files), dtype="<u8", count=len(files))
+    sizes = array("Q", (f.size for f in files))
     metadata = {
         f.key: f.data.decode("utf-8", "replace")
         for f in files
