@@ -103,20 +103,23 @@ def icechunk_commit(endpoint: str, prefix: str, d13: str, changed: str) -> dict[
 
 def icechunk_open(endpoint: str, prefix: str, load: str = "") -> dict[str, Any]:
     """Worker (measured): open the repository's main branch as a Dataset (and load a variable)."""
+    import numpy as np
     import xarray as xr
 
     repo = _ice_repo(endpoint, prefix, create=False)
     ds = xr.open_zarr(repo.readonly_session("main").store, consolidated=False, chunks=None)
-    total = float(ds[load].values.astype("float64").sum()) if load else 0.0
+    total = float(np.nansum(ds[load].values, dtype="float64")) if load else 0.0
     return {"time_counter": int(ds.sizes["time_counter"]), "sum": total}
 
 
 def ours_open(url: str, load: str = "") -> dict[str, Any]:
     """Worker (measured): open a datastore version as a Dataset (and load a variable)."""
+    import numpy as np
+
     import jasmin_access as ja
 
     ds = ja.open_dataset(url, profile="bench", chunks=None)
-    total = float(ds[load].values.astype("float64").sum()) if load else 0.0
+    total = float(np.nansum(ds[load].values, dtype="float64")) if load else 0.0
     return {"time_counter": int(ds.sizes["time_counter"]), "sum": total}
 
 
