@@ -26,14 +26,14 @@ import logging
 import socket
 from array import array
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import InvalidInput, NotFound
 from ..stores import Location, resolve
 from . import layout
 from ._io import RootIO, Stat, walk_source
-from .hashcache import HashCache, Stamp, local_stamp
+from .hashcache import RACY_SECONDS, HashCache, Stamp, local_stamp
 from .manifest import INLINE_TOTAL, Manifest, encode
 from .pushwork import (
     batches,
@@ -102,8 +102,14 @@ def author() -> str:
 
 
 def _remote_stamp(st: Stat) -> Stamp | None:
-    token = st.etag or (st.mtime.isoformat() if st.mtime else None)
-    return Stamp(st.size, f"etag:{token}") if token else None
+    """An object's stamp: its ETag, else its LastModified (then racy when recent)."""
+    if st.etag:
+        return Stamp(st.size, f"etag:{st.etag}")
+    if st.mtime is None:
+        return None
+    when = st.mtime if st.mtime.tzinfo else st.mtime.replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - when).total_seconds()
+    return Stamp(st.size, f"mtime:{st.mtime.isoformat()}", racy=age < RACY_SECONDS)
 
 
 def _scan(src: Location) -> list[_File]:
