@@ -10,6 +10,7 @@ cached block is never stale.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections import OrderedDict
@@ -123,6 +124,26 @@ class BlockReader:
                 for done in [k for k, f in self.pending.items() if f.done()]:
                     del self.pending[done]
         return data
+
+    def read_into(self, address: int, digest: str, total: int, offset: int, size: int) -> int:
+        """Copy bytes ``[offset, offset + size)`` of an object to memory at ``address``.
+
+        The FUSE reply buffer is filled straight from the blocks (no slice of
+        a block is copied first); returns the number of bytes copied.
+        """
+        stop = min(offset + size, total)
+        pos = offset
+        while pos < stop:
+            block = pos // BLOCK
+            data = self.block(digest, total, block)
+            lo = pos - block * BLOCK
+            n = min(len(data) - lo, stop - pos)
+            if n <= 0:
+                break
+            start = ctypes.cast(data, ctypes.c_void_p).value or 0  # the block's own bytes
+            ctypes.memmove(address + pos - offset, start + lo, n)
+            pos += n
+        return pos - offset
 
     def read(self, digest: str, total: int, offset: int, size: int) -> bytes:
         """Bytes ``[offset, offset + size)`` of an object of ``total`` bytes."""

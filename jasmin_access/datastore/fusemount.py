@@ -14,6 +14,7 @@ with netCDF4 or xarray without being downloaded first.
 from __future__ import annotations
 
 import bisect
+import ctypes
 import errno
 import logging
 import os
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 86400
 DEFAULT_CACHE = 1 << 30
+SWITCH_SECONDS = 0.0005
 READ_AHEAD_KB = 32 << 10  # the kernel's read-ahead on the mount (root only): 1 MiB requests
 FILL_DIR_PLUS = 2  # enum fuse_fill_dir_flags: the entry carries its attributes
 READDIR_PLUS = 1  # enum fuse_readdir_flags: the kernel asked for attributes
@@ -166,6 +168,16 @@ class VersionFS:
             log.error("reading %s of %s@%s: %s", path, self.reader.io.url, self.m.id, exc)
             raise _fuse().FuseOSError(errno.EIO) from exc
 
+    def read_into(self, address: int, size: int, offset: int, fh: int) -> int:
+        """:meth:`read` straight into the reply buffer at ``address``."""
+        try:
+            return self.reader.read_into(
+                address, self.m.digest_at(fh), self.sizes[fh], offset, size
+            )
+        except Exception as exc:
+            log.error("reading %s@%s: %s", self.reader.io.url, self.m.id, exc)
+            raise _fuse().FuseOSError(errno.EIO) from exc
+
     def init_with_config(self, conn: Any, config: Any) -> None:
         if conn is not None and conn.capable & CAP_READDIRPLUS:  # attributes with every listing
             conn.want = (conn.want | CAP_READDIRPLUS) & ~CAP_READDIRPLUS_AUTO
@@ -204,6 +216,9 @@ def _fuse_class(fs: VersionFS) -> Any:
     dstat, fstat = fs.stat_templates()
 
     class PlusFUSE(mfusepy.FUSE):  # type: ignore[misc]
+        def read(self, path: Any, buf: Any, size: int, offset: int, fip: Any) -> int:
+            return fs.read_into(ctypes.addressof(buf.contents), size, offset, fip.contents.fh)
+
         def readdir_fuse_3(self, path: Any, buf: Any, filler: Any, offset: int, fip: Any,
                            flags: int) -> int:  # fmt: skip
             # entries carry their position + 1 as offset: libfuse then hands each one
@@ -259,6 +274,9 @@ def serve(
     own = cache_dir is None
     directory = cache_dir or tempfile.mkdtemp(prefix="jasmin-mount-")
     fs = VersionFS(BlockReader(ds.io, BlockCache(directory, cache_size)), manifest)
+    # this process only serves the mount: hand the interpreter lock over more often, so a
+    # kernel request waits less behind the threads receiving blocks
+    sys.setswitchinterval(SWITCH_SECONDS)
     threading.Thread(target=_raise_read_ahead, args=(mountpoint,), daemon=True).start()
     try:
         _fuse_class(fs)(
@@ -266,7 +284,7 @@ def serve(
             mountpoint,
             foreground=True,
             ro=True,
-            nothreads=True,  # one loop: no thread hand-off per callback (reads run in a pool)
+            nothreads=False,  # the kernel's read-ahead requests are answered side by side
             attr_timeout=CACHE_SECONDS,  # a version never changes: let the kernel keep
             entry_timeout=CACHE_SECONDS,  # names and sizes for a day
             negative_timeout=CACHE_SECONDS,
