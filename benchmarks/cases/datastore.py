@@ -152,7 +152,7 @@ def _peers(bench: Bench, info: dict[str, Any]) -> list[Measured | Row]:
 
 
 def parse_manifest(path: str) -> dict[str, Any]:
-    """Worker: read and parse a manifest file, build its key index (timed inside)."""
+    """Worker: read and parse a manifest file, look a key up (timed inside)."""
     from jasmin_access.datastore.manifest import decode
 
     started = time.perf_counter()

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from ..errors import InvalidInput, JasminAccessError
@@ -45,6 +46,7 @@ FILL_DIR_PLUS = 2  # enum fuse_fill_dir_flags: the entry carries its attributes
 READDIR_PLUS = 1  # enum fuse_readdir_flags: the kernel asked for attributes
 CAP_READDIRPLUS, CAP_READDIRPLUS_AUTO = 1 << 13, 1 << 14
 DIR = -1  # entry index of a directory in a listing
+KEPT_ENTRIES = 250_000  # listings kept ready (the kernel reads a large one in several calls)
 
 
 def _fuse() -> Any:
@@ -58,35 +60,27 @@ def _fuse() -> Any:
     return mfusepy
 
 
-def build_tree(keys: list[str]) -> dict[str, list[tuple[str, int]]]:
-    """Directory path -> its entries ``(name, manifest index or DIR)``, from sorted keys.
+def children(keys: list[str], directory: str) -> list[tuple[str, int]]:
+    """Entries of ``directory`` (``""`` for the top) as ``(name, entry number or DIR)``.
 
-    One pass over the keys; each directory is made when its first key is
-    seen.  A key that is also the prefix of others shows as the directory.
+    Read straight from the sorted keys: the keys below a directory are one
+    run of the list, and each sub-directory is stepped over with one binary
+    search, so nothing is built when mounting and a listing costs one step
+    per entry.  A key that is also the prefix of others shows as the directory.
     """
-    dirs: dict[str, list[tuple[str, int]]] = {"/": []}
-
-    def make(path: str) -> list[tuple[str, int]]:
-        parent, _, name = path.rpartition("/")
-        up = dirs.get(parent or "/")
-        if up is None:
-            up = make(parent)
-        at = bisect.bisect_left(keys, path[1:])
-        if at < len(keys) and keys[at] == path[1:]:  # rare: an object named like a directory
-            up[:] = [e for e in up if e[0] != name]
-        up.append((name, DIR))
-        entries: list[tuple[str, int]] = []
-        dirs[path] = entries
-        return entries
-
-    for i, key in enumerate(keys):
-        parent, _, name = key.rpartition("/")
-        path = "/" + parent if parent else "/"
-        entries = dirs.get(path)
-        if entries is None:
-            entries = make(path)
-        entries.append((name, i))
-    return dirs
+    prefix = directory + "/" if directory else ""
+    i = bisect.bisect_left(keys, prefix)
+    out: dict[str, int] = {}
+    while i < len(keys) and keys[i].startswith(prefix):
+        rest = keys[i][len(prefix) :]
+        name, slash, _ = rest.partition("/")
+        if slash:
+            out[name] = DIR
+            i = bisect.bisect_left(keys, prefix + name + "0", i)  # "0" follows "/"
+        else:
+            out.setdefault(name, i)
+            i += 1
+    return list(out.items())
 
 
 class VersionFS:
@@ -95,49 +89,57 @@ class VersionFS:
     def __init__(self, reader: BlockReader, manifest: Manifest) -> None:
         self.m, self.reader = manifest, reader
         self.when = layout.version_time(manifest.id).timestamp()
-        self.sizes = [int(s) for s in manifest.sizes.tolist()]
-        self.dirs = build_tree(manifest.keys)
-        self._listings: dict[str, list[tuple[bytes, int]]] = {}
+        self.sizes = manifest.sizes
+        self._listings: OrderedDict[str, list[tuple[bytes, int]]] = OrderedDict()
+        self._kept = 0  # entries in the listings kept
         self._stats: dict[str, Any] | None = None
 
     # -------------------------------------------------------------- metadata
 
     def _entry(self, path: str) -> int | None:
-        """Manifest index of the file ``path`` (a binary search of the sorted keys)."""
-        keys, key = self.m.keys, path[1:]
-        at = bisect.bisect_left(keys, key)
-        return at if at < len(keys) and keys[at] == key else None
+        """Manifest entry number of the file ``path``."""
+        return self.m.position(path[1:])
 
     def _base(self) -> dict[str, Any]:
         return {"st_uid": os.getuid(), "st_gid": os.getgid(), "st_nlink": 1,
                 "st_atime": self.when, "st_mtime": self.when, "st_ctime": self.when,
                 "st_blksize": BLOCK}  # fmt: skip
 
+    def _is_dir(self, path: str) -> bool:
+        if path == "/":
+            return True
+        keys, prefix = self.m.keys, path[1:] + "/"
+        i = bisect.bisect_left(keys, prefix)
+        return i < len(keys) and keys[i].startswith(prefix)
+
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-        if path in self.dirs:
+        if self._is_dir(path):
             return {**self._base(), "st_mode": stat.S_IFDIR | 0o555, "st_nlink": 2}
         i = self._entry(path)
         if i is None:
             raise _fuse().FuseOSError(errno.ENOENT)
-        size = self.sizes[i]
+        size = int(self.sizes[i])
         return {**self._base(), "st_mode": stat.S_IFREG | 0o444, "st_size": size,
                 "st_blocks": (size + 511) // 512}  # fmt: skip
 
     def readdir(self, path: str, fh: Any) -> list[str]:
-        if path not in self.dirs:
+        if not self._is_dir(path):
             raise _fuse().FuseOSError(errno.ENOTDIR)
-        return [".", "..", *(name for name, _ in self.dirs[path])]
+        return [".", "..", *(name for name, _ in children(self.m.keys, path[1:]))]
 
     def listing(self, path: str) -> list[tuple[bytes, int]]:
-        """Entries of directory ``path`` as ``(name, size or DIR)``, built on first use."""
+        """Entries of directory ``path`` as ``(name, size or DIR)``, the latest kept."""
         out = self._listings.get(path)
         if out is None:
-            entries = self.dirs.get(path)
-            if entries is None:
+            if not self._is_dir(path):
                 raise _fuse().FuseOSError(errno.ENOTDIR)
-            out = [(n.encode("utf-8", "surrogateescape"), DIR if i == DIR else self.sizes[i])
-                   for n, i in entries]  # fmt: skip
+            sizes = self.sizes
+            out = [(n.encode("utf-8", "surrogateescape"), DIR if i == DIR else int(sizes[i]))
+                   for n, i in children(self.m.keys, path[1:])]  # fmt: skip
             self._listings[path] = out
+            self._kept += len(out)
+            while self._kept > KEPT_ENTRIES and len(self._listings) > 1:
+                self._kept -= len(self._listings.popitem(last=False)[1])
         return out
 
     def stat_templates(self) -> tuple[Any, Any]:
@@ -163,7 +165,7 @@ class VersionFS:
 
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         try:
-            return self.reader.read(self.m.digest_at(fh), self.sizes[fh], offset, size)
+            return self.reader.read(self.m.digest_at(fh), int(self.sizes[fh]), offset, size)
         except Exception as exc:
             log.error("reading %s of %s@%s: %s", path, self.reader.io.url, self.m.id, exc)
             raise _fuse().FuseOSError(errno.EIO) from exc
@@ -172,7 +174,7 @@ class VersionFS:
         """:meth:`read` straight into the reply buffer at ``address``."""
         try:
             return self.reader.read_into(
-                address, self.m.digest_at(fh), self.sizes[fh], offset, size
+                address, self.m.digest_at(fh), int(self.sizes[fh]), offset, size
             )
         except Exception as exc:
             log.error("reading %s@%s: %s", self.reader.io.url, self.m.id, exc)
@@ -284,7 +286,7 @@ def serve(
             mountpoint,
             foreground=True,
             ro=True,
-            nothreads=False,  # the kernel's read-ahead requests are answered side by side
+            nothreads=True,  # one loop: no thread hand-off per request (blocks come from a pool)
             attr_timeout=CACHE_SECONDS,  # a version never changes: let the kernel keep
             entry_timeout=CACHE_SECONDS,  # names and sizes for a day
             negative_timeout=CACHE_SECONDS,

@@ -19,6 +19,7 @@ first and has its own length, so ``log`` reads it with one ranged GET.
 
 from __future__ import annotations
 
+import bisect
 import json
 import struct
 import zlib
@@ -71,7 +72,6 @@ class Manifest:
     new_bytes: int = 0
     count: int = 0
     total_bytes: int = 0
-    _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.keys:
@@ -84,15 +84,16 @@ class Manifest:
         """Hex SHA-256 of entry ``i``."""
         return self.digests[32 * i : 32 * i + 32].hex()
 
-    def index(self) -> dict[str, int]:
-        """Logical key -> entry number (built on first use)."""
-        if self._index is None:
-            self._index = {k: i for i, k in enumerate(self.keys)}
-        return self._index
+    def position(self, key: str) -> int | None:
+        """Entry number of ``key``, or None: a binary search of the sorted keys (no index
+        to build, so a version of 1,000,000 objects is ready as soon as it is parsed)."""
+        keys = self.keys
+        i = bisect.bisect_left(keys, key)
+        return i if i < len(keys) and keys[i] == key else None
 
     def lookup(self, key: str) -> tuple[str, int] | None:
         """``(hex digest, size)`` of ``key``, or None when the version has no such key."""
-        i = self.index().get(key)
+        i = self.position(key)
         return None if i is None else (self.digest_at(i), int(self.sizes[i]))
 
     def raw_digests(self) -> set[bytes]:

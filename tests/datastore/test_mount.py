@@ -130,11 +130,11 @@ def test_wide_listing_with_attributes_and_no_request(
         unmount(str(mnt))
 
 
-def test_tree_of_sorted_keys() -> None:
-    from jasmin_access.datastore.fusemount import DIR, build_tree
+def test_children_read_from_sorted_keys() -> None:
+    from jasmin_access.datastore.fusemount import DIR, children
 
-    keys = ["a", "a/b", "a/c/d", "b.nc", "e/f/g"]
-    tree = build_tree(keys)
-    assert tree["/"] == [("a", DIR), ("b.nc", 3), ("e", DIR)]
-    assert tree["/a"] == [("b", 1), ("c", DIR)] and tree["/a/c"] == [("d", 2)]
-    assert tree["/e"] == [("f", DIR)] and tree["/e/f"] == [("g", 4)]
+    keys = ["a", "a-x", "a/b", "a/c/d", "b.nc", "e/f/g"]
+    assert children(keys, "") == [("a", DIR), ("a-x", 1), ("b.nc", 4), ("e", DIR)]
+    assert children(keys, "a") == [("b", 2), ("c", DIR)] and children(keys, "a/c") == [("d", 3)]
+    assert children(keys, "e") == [("f", DIR)] and children(keys, "e/f") == [("g", 5)]
+    assert children(keys, "nothing") == []
