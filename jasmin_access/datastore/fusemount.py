@@ -89,6 +89,10 @@ class VersionFS:
     def __init__(self, reader: BlockReader, manifest: Manifest) -> None:
         self.m, self.reader = manifest, reader
         self.when = layout.version_time(manifest.id).timestamp()
+        self.keys, self.order = manifest.keys, None  # the keys in order, and where each is
+        if not manifest.keys_sorted():  # only a manifest not written by a push
+            self.order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
+            self.keys = [self.keys[i] for i in self.order]
         self.sizes = manifest.sizes
         self._listings: OrderedDict[str, list[tuple[bytes, int]]] = OrderedDict()
         self._kept = 0  # entries in the listings kept
@@ -108,7 +112,7 @@ class VersionFS:
     def _is_dir(self, path: str) -> bool:
         if path == "/":
             return True
-        keys, prefix = self.m.keys, path[1:] + "/"
+        keys, prefix = self.keys, path[1:] + "/"
         i = bisect.bisect_left(keys, prefix)
         return i < len(keys) and keys[i].startswith(prefix)
 
@@ -125,7 +129,7 @@ class VersionFS:
     def readdir(self, path: str, fh: Any) -> list[str]:
         if not self._is_dir(path):
             raise _fuse().FuseOSError(errno.ENOTDIR)
-        return [".", "..", *(name for name, _ in children(self.m.keys, path[1:]))]
+        return [".", "..", *(name for name, _ in children(self.keys, path[1:]))]
 
     def listing(self, path: str) -> list[tuple[bytes, int]]:
         """Entries of directory ``path`` as ``(name, size or DIR)``, the latest kept."""
@@ -133,9 +137,10 @@ class VersionFS:
         if out is None:
             if not self._is_dir(path):
                 raise _fuse().FuseOSError(errno.ENOTDIR)
-            sizes = self.sizes
-            out = [(n.encode("utf-8", "surrogateescape"), DIR if i == DIR else int(sizes[i]))
-                   for n, i in children(self.m.keys, path[1:])]  # fmt: skip
+            sizes, order = self.sizes, self.order
+            out = [(n.encode("utf-8", "surrogateescape"),
+                    DIR if i == DIR else int(sizes[i if order is None else order[i]]))
+                   for n, i in children(self.keys, path[1:])]  # fmt: skip
             self._listings[path] = out
             self._kept += len(out)
             while self._kept > KEPT_ENTRIES and len(self._listings) > 1:
