@@ -8,23 +8,30 @@ locations and :mod:`jasmin_access.fs`, and only from this module.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NotFound, translating
-from ..fs import Entry, ls
+from .. import paths
+from ..errors import translating
+from ..fs import Entry
 from ..stores import Location, resolve
 
-__all__ = ["Access", "CatalogStore", "datastore_versions", "list_level"]
+__all__ = [
+    "Access", "CatalogStore", "DatastoreState", "datastore_headers", "datastore_state",
+    "datastore_store", "list_level",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Access:
-    """How to reach a store: the keyword arguments of :func:`jasmin_access.resolve`."""
+    """How to reach a store (the keyword arguments of :func:`jasmin_access.resolve`), and
+    whether a dataset's coordinate arrays may be read when its metadata lacks its extents."""
 
     profile: Any = None
     endpoint_url: str | None = None
     anon: bool | None = None
+    coordinate_reads: bool = True  # may read coordinate arrays of stores lacking ACDD extents
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -37,29 +44,81 @@ class Access:
 
 
 def list_level(url: str, access: Access) -> list[Entry]:
-    """Objects and pseudo-directories directly under ``url`` (one listing)."""
-    try:
-        return list(ls(url, **access.kwargs))
-    except NotFound:
-        return []
+    """Objects and pseudo-directories directly under ``url`` (one listing).
 
-
-def datastore_versions(url: str, access: Access) -> tuple[list[dict[str, Any]], Any]:
-    """A datastore's versions (newest first, as ``datastore log`` gives them) and the
-    read-only zarr store of the newest.
-
-    One GET of the marker, one LIST of the versions, one ranged GET per version
-    header, one LIST of the tags, one GET of the newest manifest.
+    The raw listing: unlike ``ls``, a datastore root shows its own objects
+    (marker, ``versions/``, ``tags/`` ...), not its latest version's files, so
+    finding a datastore reads none of its manifests.
     """
-    from .. import datastore
+    loc = access.resolve(url)
+    with translating("listing", loc.url, loc.profile_name):
+        try:
+            objs, dirs = loc.backend.list_level(loc.path)
+        except FileNotFoundError:
+            return []
+    entries = [
+        Entry(loc.to_url(o.path), paths.basename(o.path), "file", o.size, o.mtime, o.etag)
+        for o in objs
+    ]
+    entries += [Entry(paths.as_dir(loc.to_url(d)), paths.basename(d), "directory") for d in dirs]
+    return entries
 
-    versions = datastore.log(url, **access.kwargs)
-    if not versions:
-        raise NotFound(
-            f"{url} has no version yet", f"push one: jasmin-access datastore push {url} SRC"
-        )
-    ds, _ = datastore.open_datastore(url, **access.kwargs)
-    return versions, datastore.version_store(ds, versions[0]["id"])
+
+@dataclass(frozen=True)
+class DatastoreState:
+    """A datastore's versions (oldest first) and tags (name -> version IDs): two listings."""
+
+    versions: tuple[str, ...]
+    tags: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes with any version pushed or removed and any tag given."""
+        text = "\n".join([*self.versions, *(f"{n}={','.join(v)}" for n, v in self.tags)])
+        latest = self.versions[-1] if self.versions else "none"
+        return f"versions:{len(self.versions)}:{latest}:{hashlib.sha1(text.encode()).hexdigest()}"
+
+
+def datastore_state(url: str, access: Access) -> DatastoreState:
+    """One LIST of ``versions/`` and one walk of ``tags/``; no manifest is read."""
+    from ..datastore import open_datastore
+
+    ds, _ = open_datastore(url, **access.kwargs)
+    tags = ds.tags()
+    return DatastoreState(
+        tuple(ds.version_ids()), tuple(sorted((n, tuple(sorted(v))) for n, v in tags.items()))
+    )
+
+
+def datastore_headers(url: str, access: Access, versions: list[str]) -> list[dict[str, Any]]:
+    """Each version's manifest header (which inlines its Zarr metadata): one ranged GET each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..datastore import open_datastore
+
+    ds, _ = open_datastore(url, **access.kwargs)
+    with ThreadPoolExecutor(min(8, max(len(versions), 1))) as pool:
+        return list(pool.map(ds.header, versions))
+
+
+def datastore_store(url: str, access: Access, header: dict[str, Any], full: bool) -> Any:
+    """A read-only zarr store of one version.
+
+    Without ``full`` it holds the metadata of the header only (no request);
+    with ``full`` the version's whole manifest is read (one GET) so that
+    coordinates can be read.
+    """
+    from ..datastore import Manifest, open_datastore, version_store
+    from ..datastore.zstore import ManifestStore
+    from ..reading.zstore import read_store
+
+    ds, _ = open_datastore(url, **access.kwargs)
+    if full:
+        return version_store(ds, header["id"])
+    keep = ("id", "parent", "created", "author", "message")
+    manifest = Manifest(**{k: str(header.get(k) or "") for k in keep})
+    manifest.metadata = dict(header.get("metadata") or {})
+    return ManifestStore(read_store(ds.location), manifest, ds.url)
 
 
 def fingerprint(entry: Entry) -> str:
