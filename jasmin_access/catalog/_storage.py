@@ -160,20 +160,31 @@ class CatalogStore:
             except FileNotFoundError:
                 return None
 
+    @property
+    def public(self) -> bool:
+        """True for a catalog read anonymously over ``http(s)://`` (a public bucket)."""
+        return self.url.startswith(("http://", "https://")) and self.location.caps.read_only
+
     def read_tail(self, key: str, length: int) -> tuple[int, bytes]:
         """The object's size and its last ``length`` bytes.
 
-        One suffix-range GET on S3 (the size comes back in ``Content-Range``;
-        public buckets often allow GET but not HEAD).
+        One suffix-range GET (the size comes back in ``Content-Range``; public
+        buckets often allow GET but not HEAD).
         """
         loc = self._loc(key)
         with translating("reading", loc.url, loc.profile_name):
+            if self.public:
+                headers, data = _http_get(self.href(key), f"bytes=-{length}")
+                total = str(headers.get("Content-Range") or "").rpartition("/")[2]
+                return (int(total) if total.isdigit() else len(data)), data
             return loc.backend.read_tail(loc.path, length)
 
     def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of an object (one ranged GET)."""
         loc = self._loc(key)
         with translating("reading", loc.url, loc.profile_name):
+            if self.public:
+                return _http_get(self.href(key), f"bytes={start}-{end - 1}")[1]
             return bytes(loc.fs.cat_file(loc.path, start=start, end=end))
 
     def write(self, key: str, data: bytes, content_type: str) -> None:
@@ -191,3 +202,34 @@ class CatalogStore:
             contextlib.suppress(FileNotFoundError),
         ):
             loc.fs.rm_file(loc.path)
+
+
+def _http_get(url: str, byte_range: str, attempts: int = 3) -> tuple[Any, bytes]:
+    """One anonymous ranged GET of a public object: headers and body.
+
+    A search of a public catalog makes two of these and nothing else; plain
+    HTTP spares it the S3 client's setup (loading the botocore service
+    models, starting its event loop), which cost more than the search itself.
+    Server errors and dropped connections are retried.
+    """
+    import time
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Range": byte_range})
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                return resp.headers, bytes(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                raise FileNotFoundError(url) from None
+            if exc.code in (401, 403):
+                raise PermissionError(f"{url}: HTTP {exc.code} (is the bucket public?)") from None
+            if exc.code < 500 or attempt == attempts - 1:
+                raise OSError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            if attempt == attempts - 1:
+                raise OSError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+        time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
