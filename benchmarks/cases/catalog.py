@@ -24,17 +24,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..harness import (
-    Bench,
-    Check,
-    Measured,
-    Row,
-    Run,
-    find_row,
-    measure,
-    measure_group,
-    python_cmd,
-)  # fmt: skip
+from ..harness import Bench, Check, Measured, Row, Run, find_row, measure_group, python_cmd
 from ._common import human_count
 
 __all__ = [
@@ -217,7 +207,7 @@ def run(bench: Bench) -> list[Row]:
                     python_cmd(bench, "benchmarks.cases.catalog:ours_search",
                                url=f"{base}/catalog-100k"),
                     ours=True, check=_same_items(bench, "big"))  # fmt: skip
-    rows.append(measure(bench, big_case, ours))
+    rows += measure_group(bench, big_case, [ours])
     small_case = f"catalog search, {human_count(small)} items"
     sides = []
     for tool, func, is_ours in (
