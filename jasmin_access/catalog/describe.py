@@ -1,14 +1,12 @@
 """What a catalog entry says about a dataset: dims, variables, extents, sizes.
 
-Everything comes from the consolidated metadata (one GET for a Zarr store, the
-index object for a NetCDF set) except the values of the few coordinates the
-extents need: the time axis (1-D, decoded by xarray when it opens the
-metadata), the vertical axis (1-D) and the longitude/latitude arrays.  Those
-are read because neither our converter nor NEMO/XIOS output records the
-extents as attributes; a curvilinear ``nav_lon``/``nav_lat`` pair of eORCA1 is
-two 0.5 MB arrays, small next to any data variable.  When the dataset has ACDD
-attributes (``geospatial_lon_min`` ..., ``time_coverage_start``/``_end``) they
-are used instead and no coordinate array is read.
+Everything comes from the consolidated metadata: one GET for a Zarr store,
+the header of each version's manifest for a datastore, the index object for a
+NetCDF set.  The extents are the ACDD coverage attributes ``convert`` and
+``append`` write (:mod:`jasmin_access.coverage`), so a store they made costs
+no array read.  A dataset without them (written by another tool) has the few
+coordinates its extents need read instead, with one log line, unless
+``coordinate_reads`` is off; a data variable is never read.
 """
 
 from __future__ import annotations
