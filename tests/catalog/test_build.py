@@ -156,7 +156,7 @@ def _foreign_store(tmp_path: Path, bucket: str, profile: str) -> str:
 
 def test_stores_of_other_tools_get_their_coordinates_read_or_not(
     s3_bucket: str, s3_profile: str, tmp_path: Path, s3_proxy: S3Proxy, proxied_profile: str,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     url = _foreign_store(tmp_path, s3_bucket, s3_profile)
     catalog = f"{s3_bucket}/catalog"
@@ -173,8 +173,9 @@ def test_stores_of_other_tools_get_their_coordinates_read_or_not(
     assert item.bbox is not None and item.bbox[1] == pytest.approx(-60.3, abs=0.1)
 
     s3_proxy.requests.clear()
-    ja.catalog.build(f"{s3_bucket}/other/", to=f"{catalog}2", profile=proxied_profile,
-                     coordinate_reads=False)  # fmt: skip
+    code, _, _ = cli_run(capsys, "catalog", "build", f"{s3_bucket}/other/", "--to",
+                         f"{catalog}2", "--no-coordinate-reads", "-p", proxied_profile)  # fmt: skip
+    assert code == 0
     read = [r[1] for r in s3_proxy.requests if r[0] == "GET" and ".zarr/" in r[1]]
     assert {r.rsplit("/", 1)[1] for r in read} == {"zarr.json", ".zmetadata"}  # metadata only
     (bare,) = ja.catalog.search(f"{catalog}2", profile=s3_profile)
