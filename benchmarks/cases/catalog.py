@@ -298,10 +298,10 @@ def _rebuild_rows(bench: Bench, stores: int) -> list[Row]:
     sides = [
         Measured("jasmin-access catalog build (incremental)",
                  python_cmd(bench, "benchmarks.cases.catalog:rebuild", full=False),
-                 ours=True, check=written(1)),
+                 env=bench.ours_env(), ours=True, check=written(1)),
         Measured("the same catalog built whole",
                  python_cmd(bench, "benchmarks.cases.catalog:rebuild", full=True),
-                 check=written(stores)),
+                 env=bench.ours_env(), check=written(stores)),
     ]  # fmt: skip
     return measure_group(bench, REBUILD_CASE.format(stores), sides)
 
