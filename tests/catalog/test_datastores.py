@@ -188,3 +188,28 @@ def test_catalog_of_local_directories(versions: dict[str, Path], tmp_path: Path)
     assert ja.open_dataset(items["run.zarr"]).sizes["time_counter"] == 3
     found = ja.catalog.search(str(tmp_path / "catalog"), text="fourth month")
     assert [i.id for i in found] == [version.id]
+
+
+def test_a_version_without_coverage_attributes_has_its_coordinates_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A datastore pushed from a store another tool wrote: its version's manifest is read
+    to reach the coordinates (one log line), and the item still gets its extents."""
+    import xarray as xr
+
+    from jasmin_access.datastore import create
+    from tests.data import producers
+
+    files = producers.xios_monthly(tmp_path / "xios", months=2)
+    foreign = tmp_path / "foreign.zarr"
+    with xr.open_mfdataset([str(p) for p in files], combine="nested",
+                           concat_dim="time_counter", decode_times=False) as ds:  # fmt: skip
+        ds.to_zarr(foreign, zarr_format=3, consolidated=True)
+    pushed = create(str(tmp_path / "data" / "ds"), str(foreign), "from another tool")
+    assert pushed is not None
+    with caplog.at_level("INFO", logger="jasmin_access.catalog"):
+        ja.catalog.build(str(tmp_path / "data"), to=str(tmp_path / "catalog"))
+    assert [r for r in caplog.records if "reading those coordinates" in r.getMessage()]
+    (item,) = ja.catalog.search(str(tmp_path / "catalog"))
+    assert item.bbox is not None and item.bbox[0] == -180.0
+    assert str(item.properties["start_datetime"]).startswith("1976-11")
