@@ -60,7 +60,9 @@ class Record:
 
     ``items`` is one entry per STAC item: by default one item for the whole
     dataset; a describer for versioned datasets returns one per version, each a
-    dict of ``id``, ``href``, ``media_type`` and extra ``properties``/``links``.
+    dict of ``id``, ``href``, ``media_type``, extra ``properties``/``links`` and,
+    when the item holds other data than the dataset (an older version), its own
+    ``record`` for its extents and variables.
     ``collection`` adds ``properties``, ``stac_extensions`` and ``links`` to the
     collection the same way.
     """
