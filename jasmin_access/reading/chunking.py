@@ -117,7 +117,7 @@ def auto_chunk(ds: xr.Dataset, record_dim: str | None, fresh: Collection[str] = 
     """
     out = ds.copy()
     for name, var in ds.variables.items():
-        if name in ds.indexes or var.ndim == 0:
+        if name in ds.xindexes or var.ndim == 0:
             continue
         chunked: Any = var.chunk(chunk_plan(var, record_dim))
         if name in fresh:
