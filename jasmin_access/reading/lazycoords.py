@@ -184,7 +184,9 @@ class LazyTimeCoder(CFDatetimeCoder):
     opens a dataset, to learn the decoded dtype and fail early on undecodable
     units: one or two requests per variable on a remote store.  This coder
     takes the dtype from the units' reference date instead, decoded with the
-    same options; units it cannot decode that way are left to xarray.
+    same options; units it cannot decode that way, and standard-calendar units
+    whose reference date is out of ``datetime64``'s range (where the values
+    decide the dtype), are left to xarray.
     """
 
     def decode(self, variable: xr.Variable, name: Hashable = None) -> xr.Variable:
@@ -203,11 +205,23 @@ class LazyTimeCoder(CFDatetimeCoder):
             dtype = np.asarray(decode(np.zeros(1, dtype=variable.dtype))).dtype
         except Exception:  # xarray's own decoding then says what is wrong
             return super().decode(variable, name)
+        if dtype.kind == "O" and _standard(calendar) and self.use_cftime is not True:
+            # a reference date out of datetime64's range (``days since 0001-01-01``):
+            # the values may fit it all the same, which only reading them tells
+            return super().decode(variable, name)
         dims, data, attrs, encoding = unpack_for_decoding(variable)
         pop_to(attrs, encoding, "units")
         pop_to(attrs, encoding, "calendar")
         transform = partial(_decode_as, decode, dtype, name)
         return xr.Variable(dims, lazy_elemwise_func(data, transform, dtype), attrs, encoding)
+
+
+def _standard(calendar: Any) -> bool:
+    """True for the calendars whose dates may decode to ``datetime64``."""
+    return calendar is None or str(calendar).lower() in _STANDARD
+
+
+_STANDARD = ("standard", "gregorian", "proleptic_gregorian")
 
 
 def _decode_as(decode: Any, dtype: np.dtype[Any], name: Hashable, values: Any) -> np.ndarray:

@@ -97,9 +97,20 @@ def _dataset_with_times(units: str, calendar: str, values: list[float]) -> xr.Da
     return xr.Dataset({"v": (("time",), np.arange(len(values), dtype="f4"))}, {"time": time})
 
 
-@pytest.mark.parametrize("calendar", ["360_day", "noleap", "standard"])
-def test_times_decode_as_xarray_decodes_them(tmp_path: Path, calendar: str) -> None:
-    raw = _dataset_with_times("days since 1850-01-01", calendar, [0.0, 45.5, 400.0])
+@pytest.mark.parametrize(
+    ("calendar", "since", "first"),
+    [
+        ("360_day", "1850-01-01", 0.0),
+        ("noleap", "1850-01-01", 0.0),
+        ("standard", "1850-01-01", 0.0),
+        ("standard", "0001-01-01", 730000.0),  # the reference date is out of datetime64's range
+    ],
+)
+def test_times_decode_as_xarray_decodes_them(
+    tmp_path: Path, calendar: str, since: str, first: float
+) -> None:
+    values = [first, first + 45.5, first + 400.0]
+    raw = _dataset_with_times(f"days since {since}", calendar, values)
     path = tmp_path / "times.zarr"
     raw.to_zarr(path, consolidated=True)
     ds = ja.open_dataset(str(path))
