@@ -30,7 +30,14 @@ from typing import Any
 
 from .errors import InvalidInput, JasminAccessError
 
-__all__ = ["ClusterSpec", "WorkerLost", "is_distributed", "map_distributed", "scheduler_for"]
+__all__ = [
+    "ClusterSpec",
+    "WorkerLost",
+    "is_distributed",
+    "map_distributed",
+    "map_local",
+    "scheduler_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +182,53 @@ def map_distributed(
                 on_done(futures[fut], result)
         finally:
             client.cancel(list(futures))
+
+
+def _local_get(scheduler: str) -> Callable[..., Any]:
+    """Dask's local scheduler for ``scheduler``: processes, one thread, or threads."""
+    if scheduler == "processes":
+        from dask.multiprocessing import get as mp_get
+
+        return mp_get
+    if scheduler in ("sync", "synchronous"):
+        from dask.local import get_sync
+
+        return lambda graph, keys, num_workers: get_sync(graph, keys)
+    from dask.threaded import get as threaded_get
+
+    return threaded_get
+
+
+def map_local(
+    func: Callable[..., Any],
+    items: Iterable[Any],
+    on_done: Callable[[Any, Any], None],
+    scheduler: str,
+    workers: int,
+    *args: Any,
+) -> None:
+    """Run ``func(*args, item)`` for every item on this machine, as :func:`map_distributed` does.
+
+    ``scheduler`` ``"processes"`` runs the tasks in ``workers`` worker processes
+    (dask's multiprocessing scheduler: each task and its result are pickled),
+    ``"sync"`` in this thread, anything else on ``workers`` threads.
+    ``on_done(item, result)`` is called in this thread as each finishes.
+    """
+    from dask.callbacks import Callback
+
+    keys = {f"item-{i}": item for i, item in enumerate(items)}
+    if not keys:
+        return
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        item = keys.get(key if isinstance(key, str) else str(key))
+        if item is not None:
+            on_done(item, result)
+
+    # a plain task graph: items are passed as literals, not traversed by dask
+    graph = {k: (func, *args, item) for k, item in keys.items()}
+    with Callback(posttask=posttask):
+        _local_get(scheduler)(graph, list(keys), num_workers=workers)
 
 
 _sinks: list[Callable[[str], None]] = []

@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..execution import check_scheduler, is_distributed
+from ..execution import check_scheduler, is_distributed, map_local
 from .chunkio import encode_unit, put_sync, start_put
 from .plan import Unit
 from .writer import SimulatedCrash, StoreTarget, write_unit, write_unit_zarr
@@ -101,20 +101,7 @@ def _local(
     scheduler: str,
     workers: int,
 ) -> None:
-    from dask.callbacks import Callback
-
-    keys = {f"unit-{i}": u for i, u in enumerate(units)}
-
-    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        unit = keys.get(key if isinstance(key, str) else str(key))
-        if unit is not None:
-            on_done(unit, result)
-
-    # A plain task graph: units are passed as literals, not traversed by dask.
-    graph = {k: (task, target, u) for k, u in keys.items()}
-    get = _getter(scheduler)
-    with Callback(posttask=posttask):
-        get(graph, list(keys), num_workers=workers)
+    map_local(task, units, on_done, scheduler, workers, target)
 
 
 def _stage(target: StoreTarget, unit: Unit, ahead: cf.Future[Any] | None) -> cf.Future[Any] | None:
@@ -168,20 +155,6 @@ def _pipeline(
         for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _getter(scheduler: str) -> Callable[..., Any]:
-    if scheduler == "processes":
-        from dask.multiprocessing import get as mp_get
-
-        return mp_get
-    if scheduler in ("sync", "synchronous"):
-        from dask.local import get_sync
-
-        return lambda graph, keys, num_workers: get_sync(graph, keys)
-    from dask.threaded import get as threaded_get
-
-    return threaded_get
 
 
 def _distributed(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 INDEX_FORMAT = "jasmin-access-kerchunk-1"
 INDEX_SUFFIX = ".index.json"
+#: Sources scanned at once on threads (I/O bound) and in local worker processes.
+_THREADS = 4
+_PROCESSES = max(2, min(16, os.cpu_count() or 2))
 
 
 def default_index_key(sources: list[Location]) -> str:
@@ -229,19 +233,23 @@ def _source_refs(record_dim: str, loc: Location) -> tuple[dict[str, Any], Any, A
 def _scan_all(
     sources: list[Location], record_dim: str, scheduler: str | None
 ) -> list[tuple[dict[str, Any], Any, Any, Any]]:
-    """:func:`_source_refs` of every source, in order: threads here or workers of a cluster."""
-    from ..execution import check_scheduler, is_distributed, map_distributed
+    """:func:`_source_refs` of every source, in order: threads, processes or a cluster's workers."""
+    from ..execution import check_scheduler, is_distributed, map_distributed, map_local
 
     out: dict[int, Any] = {}
+    items = list(enumerate(sources))
+
+    def keep(item: tuple[int, Location], result: Any) -> None:
+        out[item[0]] = result
+
     if is_distributed(scheduler):
-        items = list(enumerate(sources))
-        map_distributed(_indexed_refs, items, lambda item, r: out.__setitem__(item[0], r),
-                        str(scheduler), record_dim)  # fmt: skip
-        return [out[i] for i in range(len(sources))]
-    check_scheduler(scheduler)
-    threads = 1 if scheduler in ("sync", "synchronous") else 4
-    with ThreadPoolExecutor(threads, thread_name_prefix="index") as pool:
-        return list(pool.map(lambda loc: _source_refs(record_dim, loc), sources))
+        map_distributed(_indexed_refs, items, keep, str(scheduler), record_dim)
+    else:
+        check_scheduler(scheduler)
+        name = scheduler or "threads"
+        workers = _PROCESSES if name == "processes" else _THREADS
+        map_local(_indexed_refs, items, keep, name, workers, record_dim)
+    return [out[i] for i in range(len(sources))]
 
 
 def _indexed_refs(record_dim: str, item: tuple[int, Location]) -> Any:
