@@ -146,6 +146,17 @@ def _client(address: str) -> Any:
         ) from None
 
 
+#: Tasks per worker thread when items are sent in batches (balance against per-task cost).
+TASKS_PER_THREAD = 4
+#: Most items in one batch.
+MAX_BATCH = 16
+
+
+def batch_size(count: int, threads: int) -> int:
+    """Items per task: about :data:`TASKS_PER_THREAD` tasks a thread, :data:`MAX_BATCH` at most."""
+    return max(1, min(MAX_BATCH, count // max(1, threads * TASKS_PER_THREAD)))
+
+
 def map_distributed(
     func: Callable[..., Any],
     items: Iterable[Any],
@@ -153,6 +164,7 @@ def map_distributed(
     address: str,
     *args: Any,
     progress: Callable[[str], None] | None = None,
+    batched: bool = False,
 ) -> None:
     """Run ``func(*args, item)`` for every item on the cluster at ``address``.
 
@@ -160,6 +172,10 @@ def map_distributed(
     whose worker dies is run again on another worker by the scheduler; when
     that keeps failing, one :class:`WorkerLost` line says so, and what finished
     is kept (a rerun resumes).
+
+    With ``batched``, each task is ``func(*args, [item, ...])`` over a few items
+    (:func:`batch_size` for the cluster's threads) and returns their results
+    in order: fewer, larger tasks, each of which can overlap its items' I/O.
     """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -168,7 +184,9 @@ def map_distributed(
     with _client(address) as client:
         if progress is not None:
             progress(f"Dask dashboard: {client.dashboard_link}")
-        futures = {client.submit(func, *args, item, pure=False): item for item in todo}
+        size = batch_size(len(todo), sum(client.nthreads().values())) if batched else 0
+        groups = [todo[i : i + size] for i in range(0, len(todo), size)] if size else todo
+        futures = {client.submit(func, *args, group, pure=False): group for group in groups}
         try:
             for fut in as_completed(futures):
                 try:
@@ -179,7 +197,11 @@ def map_distributed(
                         "check the workers' memory and logs, then run the command again "
                         "(finished work is kept)",
                     ) from None
-                on_done(futures[fut], result)
+                if not size:
+                    on_done(futures[fut], result)
+                    continue
+                for item, one in zip(futures[fut], result, strict=True):
+                    on_done(item, one)
         finally:
             client.cancel(list(futures))
 
