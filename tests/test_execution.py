@@ -152,12 +152,12 @@ def test_tasks_sent_to_workers_carry_no_secret(
     s3_bucket: str, s3_profile: str, months: list[Path], cluster: Any
 ) -> None:
     from jasmin_access.conversion.writer import StoreTarget
-    from jasmin_access.reading.index import _indexed_refs
+    from jasmin_access.reading.index import _batch_refs
 
     loc = resolve(_put(months[:1], f"{s3_bucket}/src", s3_profile)[0], profile=s3_profile)
     target = StoreTarget.of(resolve(f"{s3_bucket}/x.zarr", profile=s3_profile), "run")
     loc.fs.info(loc.path)  # credentials resolved and cached in the client first
-    for blob in (pickle.dumps(target), pickle.dumps((_indexed_refs, "time_counter", (0, loc)))):
+    for blob in (pickle.dumps(target), pickle.dumps((_batch_refs, "time_counter", [(0, loc)]))):
         assert TEST_SECRET.encode() not in blob
         assert TEST_KEY.encode() not in blob
     # the workers read theirs from their own environment

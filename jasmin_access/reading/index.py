@@ -233,8 +233,12 @@ def _source_refs(record_dim: str, loc: Location) -> tuple[dict[str, Any], Any, A
 def _scan_all(
     sources: list[Location], record_dim: str, scheduler: str | None
 ) -> list[tuple[dict[str, Any], Any, Any, Any]]:
-    """:func:`_source_refs` of every source, in order: threads, processes or a cluster's workers."""
-    from ..execution import check_scheduler, is_distributed, map_distributed, map_local
+    """:func:`_source_refs` of every source, in order: threads, processes or a cluster's workers.
+
+    Worker processes get a few sources per task (a file's scan is a few
+    milliseconds: one task each would cost more in shipping than in work).
+    """
+    from ..execution import batch_size, check_scheduler, is_distributed, map_distributed, map_local
 
     out: dict[int, Any] = {}
     items = list(enumerate(sources))
@@ -242,18 +246,28 @@ def _scan_all(
     def keep(item: tuple[int, Location], result: Any) -> None:
         out[item[0]] = result
 
+    def keep_all(batch: list[tuple[int, Location]], results: list[Any]) -> None:
+        for item, result in zip(batch, results, strict=True):
+            keep(item, result)
+
     if is_distributed(scheduler):
-        map_distributed(_indexed_refs, items, keep, str(scheduler), record_dim)
+        map_distributed(_batch_refs, items, keep, str(scheduler), record_dim, batched=True)
+    elif scheduler == "processes":
+        size = batch_size(len(items), _PROCESSES)
+        batches = [items[i : i + size] for i in range(0, len(items), size)]
+        map_local(_batch_refs, batches, keep_all, "processes", _PROCESSES, record_dim)
     else:
         check_scheduler(scheduler)
-        name = scheduler or "threads"
-        workers = _PROCESSES if name == "processes" else _THREADS
-        map_local(_indexed_refs, items, keep, name, workers, record_dim)
+        map_local(_indexed_refs, items, keep, scheduler or "threads", _THREADS, record_dim)
     return [out[i] for i in range(len(sources))]
 
 
 def _indexed_refs(record_dim: str, item: tuple[int, Location]) -> Any:
     return _source_refs(record_dim, item[1])
+
+
+def _batch_refs(record_dim: str, items: list[tuple[int, Location]]) -> list[Any]:
+    return [_source_refs(record_dim, loc) for _, loc in items]
 
 
 def build_references(
