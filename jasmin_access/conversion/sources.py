@@ -144,7 +144,7 @@ def _from_listing(loc: Any, obj: Any) -> SourceRef:
 
 
 def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
-    """Sources named one by one, in order: listed per remote directory, else one HEAD each.
+    """Sources named one by one, in order: listed per object-store prefix, else one HEAD each.
 
     A ``@list.txt`` of thousands of objects then costs a listing page per
     thousand keys instead of a request per file.
@@ -152,7 +152,7 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Sour
     locs = [resolve(item, **resolve_kwargs) for item in items]
     groups: dict[tuple[int, str], list[int]] = {}
     for i, loc in enumerate(locs):
-        if not loc.backend.caps.local_path:
+        if loc.backend.caps.buckets and not loc.backend.caps.local_path:  # object stores
             groups.setdefault((id(loc.backend), loc.backend.parent(loc.path)), []).append(i)
     found: dict[int, SourceRef] = {}
     for (_, parent), idx in groups.items():
