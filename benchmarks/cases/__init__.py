@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import catalog, convert, cp, datastore, du, icechunk, own_cp, pools, read, scale
+from . import catalog, convert, cp, datastore, du, icechunk, mount, own_cp, pools, read, scale
 
 __all__ = ["CASES"]
 
 CASES: dict[str, ModuleType] = {
-    m.NAME: m for m in (convert, read, du, cp, own_cp, scale, datastore, icechunk, catalog, pools)
+    m.NAME: m
+    for m in (convert, read, du, cp, own_cp, scale, datastore, mount, icechunk, catalog, pools)
 }

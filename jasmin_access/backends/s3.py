@@ -159,10 +159,13 @@ def s3_filesystem(profile: Profile, asynchronous: bool = False) -> JasminS3FileS
     config = s3_config_kwargs(profile)
     if asynchronous:
         config["max_pool_connections"] = max(profile.max_concurrency, 64)
+    client: dict[str, Any] = {"region_name": profile.region} if profile.region else {}
+    if str(profile.resolved_endpoint or "").startswith("http://"):
+        client["verify"] = False  # plain HTTP has no certificate: skip loading the CA bundle
     fs = JasminS3FileSystem(
         anon=profile.anon,
         endpoint_url=profile.resolved_endpoint,
-        client_kwargs={"region_name": profile.region} if profile.region else {},
+        client_kwargs=client,
         config_kwargs=config,
         # with max_concurrency > 1 s3fs adds a HEAD before every whole-object GET
         max_concurrency=1 if asynchronous else profile.max_concurrency,

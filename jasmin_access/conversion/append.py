@@ -46,6 +46,7 @@ from .encoding import convert_times
 from .execute import run_units
 from .plan import ConvertOptions, Plan, Unit, VarPlan, prepare
 from .progress import Progress
+from .runstate import save_scan
 from .sources import close_all
 from .writer import (
     MARKER,
@@ -53,6 +54,7 @@ from .writer import (
     StoreTarget,
     _state_document,
     close_stores,
+    coverage_of,
     drop_state,
     write_marker,
 )
@@ -177,7 +179,9 @@ def _adopt_store_layout(plan: Plan, root: Any) -> None:
             vp.keep_bits = int(bits) if bits is not None else None
 
 
-def _commit(target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: int) -> None:
+def _commit(
+    target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: int, tname: str | None
+) -> None:
     import zarr
 
     store = target.zarr_store()
@@ -197,7 +201,10 @@ def _commit(target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: in
     history = str(attrs.get("history", "")).rstrip("\n")
     names = " ".join(r.url for r in plan.inventory.sources)
     line = f"{now} jasmin-access append {names}"
-    group.attrs.update({"jasmin_access": prov, "history": f"{history}\n{line}".lstrip("\n")})
+    coverage = coverage_of(group, store, tname)  # the extents now include the new steps
+    group.attrs.update(
+        {"jasmin_access": prov, "history": f"{history}\n{line}".lstrip("\n"), **coverage}
+    )
     zarr.consolidate_metadata(store, zarr_format=fmt)
     drop_state(target)
 
@@ -344,7 +351,7 @@ def _append(
     fmt = root.metadata.zarr_format
     tname = time_variable_of(root, rdim, select.pop("time_variable"))
     options = ConvertOptions(concat_dim=rdim, zarr_format=fmt, time_variable=tname, **select)
-    plan = prepare(sources, options, rkw)
+    plan = prepare(sources, options, rkw, target)  # the scan of an interrupted run, if any
     inv = plan.inventory.groups[""]
     nested = [p for p, g in plan.inventory.groups.items() if p and g.record_dim]
     if nested:
@@ -372,6 +379,8 @@ def _append(
     start = _start(root, target, inv, tname, old_length, flags)
     new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")
+    if not plan.inventory.cached:
+        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory)
     journal = Journal(target, fingerprint)
     if marker is not None:
         journal.load()
@@ -398,5 +407,5 @@ def _append(
                       task=append_unit, fail_after=fail_after)  # type: ignore[arg-type]  # fmt: skip
     finally:
         journal.flush()
-    _commit(target, plan, rdim, new_length, fmt)
+    _commit(target, plan, rdim, new_length, fmt, tname)
     return report
