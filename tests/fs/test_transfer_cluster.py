@@ -22,8 +22,10 @@ from jasmin_access.fs._progress import Bar
 from jasmin_access.stores import resolve
 from tests.cli.helpers import cli_run
 from tests.conftest import TEST_KEY, TEST_SECRET
-from tests.test_execution import _killed
-from tests.test_execution import cluster  # noqa: F401 (the module's cluster fixture)
+from tests.test_execution import (
+    _killed,
+    cluster,  # noqa: F401 (the module's cluster fixture)
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -141,4 +143,3 @@ def test_a_killed_worker_does_not_lose_the_copy(
     assert _remote(f"{s3_bucket}/killed", s3_profile) == _local(tree)
     rerun = fs.cp(str(tree), f"{s3_bucket}/killed", recursive=True, profile=s3_profile)
     assert rerun.count("skipped") == 12
-
