@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -171,6 +172,7 @@ def s3_filesystem(profile: Profile, asynchronous: bool = False) -> JasminS3FileS
         skip_instance_cache=True,
         asynchronous=asynchronous,
         jasmin_profile=profile,
+        session=_aio_session(),
         **profile.credentials(),
     )
     # botocore retries each request ``profile.retries`` times (5xx, SlowDown, resets);
@@ -178,6 +180,33 @@ def s3_filesystem(profile: Profile, asynchronous: bool = False) -> JasminS3FileS
     # the two would turn a dead endpoint into minutes of retrying: keep the outer small.
     fs.retries = min(max(profile.retries, 1), S3FS_RETRIES)
     return fs
+
+
+def _aio_session() -> Any:
+    """An aiobotocore session whose answers' timestamps are read by the standard library.
+
+    botocore's default (dateutil) costs ~40 µs a timestamp: most of the client
+    CPU of listing 20,000 keys (``du``, ``ls -R``, the plan of ``cp -r``).
+    """
+    from aiobotocore.session import AioSession
+
+    session = AioSession()
+    factory = session.get_component("response_parser_factory")
+    factory.set_parser_defaults(timestamp_parser=parse_time)
+    return session
+
+
+def parse_time(value: str) -> Any:
+    """An S3 timestamp as a ``datetime`` (ISO 8601 fast; other forms as botocore reads them)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is not None and parsed.tzinfo is not None:
+        return parsed
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(value)
 
 
 def _etag(raw: str | None) -> str | None:

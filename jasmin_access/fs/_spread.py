@@ -18,7 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = ["CopyTask", "copy_files", "copy_items", "groups", "run_task", "spread
 MiB = 1 << 20
 GROUP_BYTES = 64 * MiB  # small files are grouped into tasks of about this many bytes
 GROUP_FILES = 64  # and at most this many files
+TASK_THREADS = 8  # files of one task copied at once (small files wait on round trips)
 
 Outcome = tuple[str, str | None]  # (status, error)
 
@@ -59,9 +60,10 @@ def spreads(scheduler: str | None) -> bool:
 
 
 def run_task(task: CopyTask) -> list[Outcome]:
-    """Copy the task's files (on a worker); one ``(status, error)`` per file."""
-    out: list[Outcome] = []
-    for obj, target in task.pairs:
+    """Copy the task's files (on a worker, a few at once); one ``(status, error)`` per file."""
+
+    def one(pair: tuple[Obj, str]) -> Outcome:
+        obj, target = pair
         try:
             transfer_one(task.src, task.dst, obj, target)
         except Exception as exc:
@@ -69,10 +71,11 @@ def run_task(task: CopyTask) -> list[Outcome]:
             err = translate(exc, action="copying", url=url, profile=task.src.profile_name)
             if not isinstance(err, JasminAccessError):
                 raise
-            out.append(("failed", str(err)))
-        else:
-            out.append(("copied", None))
-    return out
+            return "failed", str(err)
+        return "copied", None
+
+    with ThreadPoolExecutor(max_workers=min(TASK_THREADS, len(task.pairs) or 1)) as pool:
+        return list(pool.map(one, task.pairs))
 
 
 def groups(
