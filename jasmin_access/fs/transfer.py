@@ -24,6 +24,7 @@ from ..errors import (
     translate,
     translating,
 )
+from ..execution import status_sink
 from ..stores import Location
 from ._backend import (
     Obj,
@@ -193,7 +194,8 @@ def run_plan(
         report.items.extend(pool.map(one, p.pairs))
         if later:
             todo = [(pair.src, pair.dst, item) for pair, item in later]
-            copy_items(p.src, p.dst, todo, str(scheduler), bar.advance, workers)
+            with status_sink(bar.note):  # the dashboard link shows above the bar
+                copy_items(p.src, p.dst, todo, str(scheduler), bar.advance, workers)
     return report
 
 

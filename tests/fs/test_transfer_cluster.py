@@ -95,6 +95,16 @@ def test_cp_and_sync_on_the_cluster_equal_the_threaded_run(
     assert _remote(f"{s3_bucket}/cluster", s3_profile) == _local(tree)
 
 
+def test_the_dashboard_link_reaches_the_progress_bar(
+    capsys: pytest.CaptureFixture[str], s3_bucket: str, s3_profile: str, tree: Path,
+    cluster: Any,  # noqa: F811
+) -> None:  # fmt: skip
+    fs.cp(str(tree), f"{s3_bucket}/bar", recursive=True, profile=s3_profile, progress=True,
+          scheduler=cluster.scheduler_address)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "Dask dashboard: http://127.0.0.1:" in err
+
+
 def test_cp_on_local_worker_processes(s3_bucket: str, s3_profile: str, tree: Path) -> None:
     report = fs.cp(str(tree), f"{s3_bucket}/procs", recursive=True, profile=s3_profile,
                    scheduler="processes")  # fmt: skip
