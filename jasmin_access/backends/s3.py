@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -137,9 +138,7 @@ def s3_config_kwargs(profile: Profile) -> dict[str, Any]:
     }
     endpoint = profile.resolved_endpoint
     if endpoint and "amazonaws.com" not in endpoint:
-        # bodies are checked by Content-MD5 (uploads send it): no second SHA-256 pass
-        # over every byte on the event loop to sign the payload over plain http
-        config["s3"] = {"addressing_style": "path", "payload_signing_enabled": False}
+        config["s3"] = {"addressing_style": "path"}
         config["request_checksum_calculation"] = "when_required"
         config["response_checksum_validation"] = "when_required"
     if profile.anon:
@@ -149,7 +148,9 @@ def s3_config_kwargs(profile: Profile) -> dict[str, Any]:
     return config
 
 
-def s3_filesystem(profile: Profile, asynchronous: bool = False) -> JasminS3FileSystem:
+def s3_filesystem(
+    profile: Profile, asynchronous: bool = False, md5_bodies: bool = False
+) -> JasminS3FileSystem:
     """A new s3fs filesystem for an S3 profile (the one S3 client factory).
 
     Parameters
@@ -158,10 +159,16 @@ def s3_filesystem(profile: Profile, asynchronous: bool = False) -> JasminS3FileS
         For use from the caller's own event loop (zarr's ``FsspecStore``):
         zarr issues many requests at once itself, so the connection pool is
         larger and s3fs does not split whole-object GETs into ranges.
+    md5_bodies
+        For callers that send every request body with its ``Content-MD5`` (the
+        transfer engine): the payload is then not SHA-256-signed, which over
+        plain http is a second pass over every byte on the event loop.
     """
     config = s3_config_kwargs(profile)
     if asynchronous:
         config["max_pool_connections"] = max(profile.max_concurrency, 64)
+    if md5_bodies:
+        config["s3"] = {**config.get("s3", {}), "payload_signing_enabled": False}
     fs = JasminS3FileSystem(
         anon=profile.anon,
         endpoint_url=profile.resolved_endpoint,
@@ -255,6 +262,12 @@ class S3Backend(Backend):
         if asynchronous:
             return _async_fs(self.profile, self.credential_key(self.profile), os.getpid())
         return s3_filesystem(self.profile)
+
+    @cached_property
+    def transfer_fs(self) -> JasminS3FileSystem:
+        """The filesystem of the transfer engine: every body it sends carries its MD5."""
+        assert self.profile is not None
+        return s3_filesystem(self.profile, md5_bodies=True)
 
     def zarr_store(self, fs_path: str, *, read_only: bool = False) -> Any:
         """zarr's ``FsspecStore`` on an asynchronous s3fs instance (zarr drives its loop)."""
@@ -515,11 +528,11 @@ class S3Backend(Backend):
         bucket, key = paths.split_bucket(target)
         content_type = mimetypes.guess_type(local_path)[0]
         extra = {"ContentType": content_type} if content_type else {}
-        fs = self.fs
+        fs = self.transfer_fs
         if not checksums.is_multipart(size, chunk):
             send = engine.upload_single if size <= engine.SMALL else engine.upload_stream
             expected, got = asyn.sync(fs.loop, send, fs, local_path, bucket, key, extra, tick)
-            fs.invalidate_cache(target)
+            self.fs.invalidate_cache(target)
             if got and got != expected:
                 raise IntegrityError(
                     f"upload of {what} did not verify: sent MD5 {expected}, store reports {got}",
@@ -529,7 +542,7 @@ class S3Backend(Backend):
         expected, got = asyn.sync(
             fs.loop, engine.upload_multipart, fs, local_path, bucket, key, chunk, extra, tick
         )
-        fs.invalidate_cache(target)
+        self.fs.invalidate_cache(target)
         if not got:  # a store that does not report the ETag on completion
             landed = self.head(target)
             got = (landed.etag or expected) if landed and landed.size == size else "nothing"
