@@ -33,6 +33,7 @@ from .reading.chunking import auto_chunk
 from .reading.chunkread import chunk_read_variables, read_by_chunks
 from .reading.index import build_references, default_index_key, open_index
 from .reading.info import DatasetInfo, info
+from .reading.lazycoords import decode_lazily, with_lazy_indexes
 from .reading.netcdf import is_netcdf, open_netcdf
 from .reading.subset import (
     join_records,
@@ -171,13 +172,16 @@ def _open_by_chunks(
 ) -> tuple[xr.Dataset, set[str]]:
     """Open raw, read arrays with :mod:`~jasmin_access.reading.chunkread`, then CF-decode.
 
-    Also returns the names of the variables read that way.
+    Nothing but the metadata is read: coordinates and their indexes are read
+    when first used (:mod:`~jasmin_access.reading.lazycoords`).  Also returns
+    the names of the variables read chunk by chunk.
     """
     import zarr
 
     kwargs = dict(kwargs)
     decode_cf = kwargs.pop("decode_cf", True)
     decode = {k: kwargs.pop(k) for k in _DECODE_OPTIONS if k in kwargs}
+    kwargs.setdefault("create_default_indexes", False)  # indexes built lazily, below
     raw = xr.open_zarr(
         store, consolidated=None, zarr_format=zarr_format, chunks=None, decode_cf=False, **kwargs
     )
@@ -189,8 +193,8 @@ def _open_by_chunks(
     )
     fresh = chunk_read_variables(raw)
     if decode_cf is False:
-        return raw, fresh
-    return xr.decode_cf(raw, **decode), fresh
+        return with_lazy_indexes(raw), fresh
+    return decode_lazily(raw, **decode), fresh
 
 
 def _auto(ds: xr.Dataset, fresh: Collection[str] = ()) -> xr.Dataset:

@@ -8,11 +8,13 @@ Peer: ``xr.open_zarr`` over an s3fs mapper with defaults.  Both compute the same
 number, and the two must agree.
 
 Each run is a fresh process, timed as a whole like every other case; inside
-it, open + load is also timed once the libraries are imported (the S3 client,
-the first Dask compute and every byte read are inside that time; the checksum
-is not).  The ≥1.5x target is checked on that time: a notebook has imported
-its libraries already, and the ~2 s of start-up, imports and teardown that a
-fresh process adds are the same for both sides.
+it, open + load is also timed once the libraries are imported (creating the S3
+client, the first Dask compute and every byte read are inside that time; the
+checksum is not).  Every goal (open ≥5x in one request, everything else ≥2x)
+is checked on both times and both are reported: the in-process time is what a
+notebook that has imported its libraries waits for; the whole process adds the
+~2-4 s of interpreter start-up, imports (the same libraries on both sides) and
+teardown that a script pays once.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ OPS = {
     "point": "read ({variant}): point time series (surface thetao)",
     "bbox": "read ({variant}): bbox mean of tos over all steps",
 }
+GOALS = {"open": 5.0, "whole": 2.0, "step": 2.0, "point": 2.0, "bbox": 2.0}  # x the peer
 
 
 def _point(ds: Any) -> tuple[int, int]:
@@ -179,17 +182,18 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
     fs = bench.server.s3fs()
     if not fs.exists(BUCKET):
         fs.mkdir(BUCKET)
-    prep = run_once(
-        python_cmd(
-            bench,
-            "benchmarks.cases.read:prepare",
-            endpoint=bench.server.setup_endpoint,
-            files=[str(p) for p in paths],
-            dest=store,
-            chunks=chunk_spec(bench.scale),
-        ),
-        base_env({}, bench.work_dir / "home"),
+    cmd = python_cmd(
+        bench,
+        "benchmarks.cases.read:prepare",
+        endpoint=bench.server.setup_endpoint,
+        files=[str(p) for p in paths],
+        dest=store,
+        chunks=chunk_spec(bench.scale),
     )
+    for _attempt in range(2):  # a loaded SeaweedFS may answer a PUT with InternalError
+        prep = run_once(cmd, base_env({}, bench.work_dir / "home"))
+        if prep.returncode == 0:
+            break
     if prep.returncode != 0:
         raise RuntimeError(f"could not write the read store: {prep.failure()}")
     why = api_has("jasmin_access.open", "open_dataset")
@@ -222,7 +226,7 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
-    """Open ≥5x in 1 request, whole load ≥2x; point series reads only its chunks."""
+    """Open ≥5x in 1 request, the rest ≥2x (both times); point series reads only its chunks."""
     out = []
     for variant in bench.variants:
         out += _variant_checks(bench, rows, variant)
@@ -233,19 +237,17 @@ def _variant_checks(bench: Bench, rows: list[Row], variant: str) -> list[Check]:
     def case(op: str) -> str:
         return OPS[op].format(variant=variant)
 
-    out = [
-        _inprocess_check(bench, variant, "open", 5.0),
-        _inprocess_check(bench, variant, "whole", 2.0),
-    ]
+    out = []
+    for op, goal in GOALS.items():
+        out.append(_inprocess_check(bench, variant, op, goal))
+        target = f"{case(op)}: ≥{goal:g}x faster than {PEER} (whole process)"
+        out.append(ratio_check(rows, target, case(op), PEER, goal))
     ours = find_row(rows, case("open"))
     target = f"open ({variant}): one request"
     if ours is None or ours.requests is None:
         out.append(Check(target, "not measured", None))
     else:
         out.append(Check(target, ours.requests.summary(), ours.requests.total == 1))
-    for op in ("step", "point", "bbox", "whole"):
-        target = f"{case(op)}: ≥2x faster than {PEER} (whole process)"
-        out.append(ratio_check(rows, target, case(op), PEER, 2.0))
     target = f"point time series ({variant}) reads only the chunks holding the point"
     ours = find_row(rows, case("point"))
     expected = bench.cache.get("read_time_chunks")

@@ -169,10 +169,13 @@ def s3_filesystem(
         config["max_pool_connections"] = max(profile.max_concurrency, 64)
     if md5_bodies:
         config["s3"] = {**config.get("s3", {}), "payload_signing_enabled": False}
+    client: dict[str, Any] = {"region_name": profile.region} if profile.region else {}
+    if str(profile.resolved_endpoint or "").startswith("http://"):
+        client["verify"] = False  # plain HTTP has no certificate: skip loading the CA bundle
     fs = JasminS3FileSystem(
         anon=profile.anon,
         endpoint_url=profile.resolved_endpoint,
-        client_kwargs={"region_name": profile.region} if profile.region else {},
+        client_kwargs=client,
         config_kwargs=config,
         # with max_concurrency > 1 s3fs adds a HEAD before every whole-object GET
         max_concurrency=1 if asynchronous else profile.max_concurrency,

@@ -69,9 +69,9 @@ def _item_text(text: str, iid: str, properties: dict[str, Any]) -> str:
     return " ".join([text, *own]).lower()
 
 
-def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> list[dict[str, Any]]:
+def _search_text(record: Record, cid: str) -> str:
     data = [v for v in record.variables if v.kind == "data"]
-    text = " ".join(
+    return " ".join(
         [
             cid,
             record.title,
@@ -81,38 +81,46 @@ def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> li
         ]
         + [" ".join(filter(None, (v.name, v.long_name, v.standard_name))) for v in data]
     ).lower()
+
+
+def _row(record: Record, cid: str, item: Any, store: CatalogStore) -> dict[str, Any]:
+    """The index row of one item, from the record of what it holds (its own version)."""
+    data = [v for v in record.variables if v.kind == "data"]
     west, south, east, north = record.bbox or (None, None, None, None)
     summary = {
         "dims": record.dims,
         "variables": [[v.name, v.units or "", v.long_name or ""] for v in data],
         "vertical": list(record.vertical[1:3]) if record.vertical else None,
-        "description": items[0].properties.get("description") if items else None,
+        "description": item.properties.get("description"),
     }
-    rows = []
-    for item in items:
-        href = item.assets["data"].href
-        rows.append(
-            {
-                "id": item.id, "collection": cid,
-                "west": west, "south": south, "east": east, "north": north,
-                "time_start": record.time_start, "time_end": record.time_end,
-                "calendar": record.calendar,
-                "variables": sorted(v.name for v in data),
-                "standard_names": sorted({v.standard_name for v in data if v.standard_name}),
-                "text": _item_text(text, item.id, item.properties),
-                "title": item.properties.get("title", record.title),
-                "item_href": item_key(cid, item.id),
-                "asset_href": relative_href(store.url, store.href(f"{cid}/{href}"))
-                if "://" not in href and not href.startswith("/") else href,
-                "media_type": item.assets["data"].media_type, "format": record.format,
-                "datetime_start": item.common_metadata.start_datetime or item.datetime,
-                "datetime_end": item.common_metadata.end_datetime or item.datetime,
-                "nbytes": record.nbytes, "stored_bytes": record.stored_bytes,
-                "source_url": record.source.url, "fingerprint": record.source.fingerprint,
-                "summary": summary_json(summary),
-            }
-        )  # fmt: skip
-    return rows
+    href = item.assets["data"].href
+    return {
+        "id": item.id, "collection": cid,
+        "west": west, "south": south, "east": east, "north": north,
+        "time_start": record.time_start, "time_end": record.time_end,
+        "calendar": record.calendar,
+        "variables": sorted(v.name for v in data),
+        "standard_names": sorted({v.standard_name for v in data if v.standard_name}),
+        "text": _item_text(_search_text(record, cid), item.id, item.properties),
+        "title": item.properties.get("title", record.title),
+        "item_href": item_key(cid, item.id),
+        "asset_href": relative_href(store.url, store.href(f"{cid}/{href}"))
+        if "://" not in href and not href.startswith("/") else href,
+        "media_type": item.assets["data"].media_type, "format": record.format,
+        "datetime_start": item.common_metadata.start_datetime or item.datetime,
+        "datetime_end": item.common_metadata.end_datetime or item.datetime,
+        "nbytes": record.nbytes, "stored_bytes": record.stored_bytes,
+        "source_url": record.source.url, "fingerprint": record.source.fingerprint,
+        "summary": summary_json(summary),
+    }  # fmt: skip
+
+
+def _rows(record: Record, cid: str, items: list[Any], store: CatalogStore) -> list[dict[str, Any]]:
+    specs = record.items or [{}] * len(items)
+    return [
+        _row(spec.get("record", record), cid, item, store)
+        for spec, item in zip(specs, items, strict=True)
+    ]
 
 
 def _publish_entry(record: Record, cid: str, store: CatalogStore) -> list[dict[str, Any]]:
@@ -143,6 +151,7 @@ def build(
     endpoint_url: str | None = None,
     anon: bool | None = None,
     workers: int = 8,
+    coordinate_reads: bool = True,
 ) -> BuildReport:
     """Build or update a static STAC catalog of the datasets under ``urls``.
 
@@ -162,6 +171,11 @@ def build(
         Store access (the same for the data and the catalog).
     workers
         Datasets described at once.
+    coordinate_reads
+        Extents come from the ACDD coverage attributes of the metadata
+        (``convert`` and ``append`` write them); for a dataset without them,
+        read its coordinate arrays (time, depth, longitude, latitude) when
+        True, else leave those extents out.
 
     Returns
     -------
@@ -172,7 +186,7 @@ def build(
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:
         raise InvalidInput("no prefix to catalogue", "give at least one URL to walk")
-    access = Access(profile, endpoint_url, anon)
+    access = Access(profile, endpoint_url, anon, coordinate_reads)
     store = CatalogStore(to, access)
     store.location.require_writable()
     sources = discover(urls, access, exclude=[store.url])

@@ -1,14 +1,12 @@
 """What a catalog entry says about a dataset: dims, variables, extents, sizes.
 
-Everything comes from the consolidated metadata (one GET for a Zarr store, the
-index object for a NetCDF set) except the values of the few coordinates the
-extents need: the time axis (1-D, decoded by xarray when it opens the
-metadata), the vertical axis (1-D) and the longitude/latitude arrays.  Those
-are read because neither our converter nor NEMO/XIOS output records the
-extents as attributes; a curvilinear ``nav_lon``/``nav_lat`` pair of eORCA1 is
-two 0.5 MB arrays, small next to any data variable.  When the dataset has ACDD
-attributes (``geospatial_lon_min`` ..., ``time_coverage_start``/``_end``) they
-are used instead and no coordinate array is read.
+Everything comes from the consolidated metadata: one GET for a Zarr store,
+the header of each version's manifest for a datastore, the index object for a
+NetCDF set.  The extents are the ACDD coverage attributes ``convert`` and
+``append`` write (:mod:`jasmin_access.coverage`), so a store they made costs
+no array read.  A dataset without them (written by another tool) has the few
+coordinates its extents need read instead, with one log line, unless
+``coordinate_reads`` is off; a data variable is never read.
 """
 
 from __future__ import annotations
@@ -24,10 +22,12 @@ import numpy as np
 import xarray as xr
 
 from .. import paths
+from ..coverage import ACDD_KEYS, Axes, coverage_attrs, find_axes
+from ..errors import NotFound
 from ..stores import Location
-from ._storage import Access, datastore_versions
+from ._storage import Access, datastore_headers, datastore_state, datastore_store
 from .discover import Source
-from .extents import BBox, lon_lat_bbox, time_bounds
+from .extents import BBox
 
 __all__ = ["Record", "Variable", "describe", "register_describer"]
 
@@ -60,7 +60,9 @@ class Record:
 
     ``items`` is one entry per STAC item: by default one item for the whole
     dataset; a describer for versioned datasets returns one per version, each a
-    dict of ``id``, ``href``, ``media_type`` and extra ``properties``/``links``.
+    dict of ``id``, ``href``, ``media_type``, extra ``properties``/``links`` and,
+    when the item holds other data than the dataset (an older version), its own
+    ``record`` for its extents and variables.
     ``collection`` adds ``properties``, ``stac_extensions`` and ``links`` to the
     collection the same way.
     """
@@ -106,98 +108,101 @@ def describe(source: Source, access: Access) -> Record:
     return _DESCRIBERS[source.kind](source, access)
 
 
-# --------------------------------------------------------------------------- coordinates
-
-_LAT_NAMES = ("nav_lat", "lat", "latitude", "gphit")
-_LON_NAMES = ("nav_lon", "lon", "longitude", "glamt")
+# --------------------------------------------------------------------------- extents
 
 
-def _is_axis(var: xr.DataArray, kind: str) -> bool:
-    attrs = var.attrs
-    units = str(attrs.get("units", "")).lower()
-    if attrs.get("standard_name") == kind:
-        return True
-    suffix = "north" if kind == "latitude" else "east"
-    return units.startswith("degree") and units.endswith(suffix)
+def _variables_map(ds: xr.Dataset) -> dict[str, tuple[tuple[str, ...], dict[str, Any]]]:
+    """``name -> (dims, attrs)``, with the time units xarray moved to ``encoding`` if it decoded."""
+    out = {}
+    for name, var in ds.variables.items():
+        kept = {k: var.encoding[k] for k in ("units", "calendar") if k in var.encoding}
+        out[str(name)] = (tuple(map(str, var.dims)), {**kept, **var.attrs})
+    return out
 
 
-def _find_coord(ds: xr.Dataset, kind: str, names: tuple[str, ...]) -> str | None:
-    candidates = [n for n in ds.variables if _is_axis(ds[n], kind)]
-    candidates += [n for n in names if n in ds.variables]
-    candidates = [n for n in candidates if ds[n].ndim in (1, 2)]
-    return str(candidates[0]) if candidates else None
+def _stored_values(ds: xr.Dataset, name: str) -> Any:
+    var = ds[name].variable
+    if var.dtype.kind in "MmO":  # decoded times: back to the stored numbers
+        var = xr.conventions.encode_cf_variable(var, name=name)
+    return var.values
 
 
-def _time_dim(ds: xr.Dataset) -> str | None:
-    for name in ds.dims:
-        if name in ds.variables:
-            var = ds[name]
-            if np.issubdtype(var.dtype, np.datetime64) or var.dtype == object:
-                return str(name)
-            if " since " in str(var.attrs.get("units", "")):
-                return str(name)
-    return None
-
-
-def _decoded_times(var: xr.DataArray) -> tuple[Any, str | None]:
-    """The values of a time axis as dates in its calendar, and that calendar."""
-    if np.issubdtype(var.dtype, np.number):  # opened undecoded: decode just this axis
-        import cftime
-
-        calendar = str(var.attrs.get("calendar", "standard"))
-        return cftime.num2date(var.values, str(var.attrs["units"]), calendar), calendar
-    values = var.values
-    calendar = var.encoding.get("calendar") or getattr(values.flat[0] if values.size else None,
-                                                       "calendar", None)  # fmt: skip
-    return values, calendar
-
-
-def _vertical(ds: xr.Dataset) -> tuple[str, float, float, str | None] | None:
-    for name in ds.dims:
-        if name not in ds.variables or ds[name].ndim != 1:
-            continue
-        var = ds[name]
-        attrs = var.attrs
-        if (
-            attrs.get("axis") == "Z"
-            or "positive" in attrs
-            or str(attrs.get("standard_name", "")).startswith("depth")
-        ) and np.issubdtype(var.dtype, np.number):
-            values = np.asarray(var.values, dtype="f8")
-            finite = values[np.isfinite(values)]
-            if finite.size:
-                low, high = float(finite.min()), float(finite.max())
-                return str(name), low, high, attrs.get("units")
-    return None
+def _number(attrs: dict[str, Any], key: str) -> float | None:
+    try:
+        return float(attrs[key])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _acdd_bbox(attrs: dict[str, Any]) -> BBox | None:
     keys = ("geospatial_lon_min", "geospatial_lat_min", "geospatial_lon_max", "geospatial_lat_max")
-    try:
-        w, s, e, n = (float(attrs[k]) for k in keys)
-    except (KeyError, TypeError, ValueError):
+    w, s, e, n = (_number(attrs, k) for k in keys)
+    if w is None or s is None or e is None or n is None:
         return None
     return (((w + 180) % 360) - 180, s, ((e + 180) % 360) - 180 if e != 180 else 180.0, n)
 
 
-def _extents(ds: xr.Dataset, record: Record) -> None:
-    record.time_dim = _time_dim(ds)
-    if record.time_dim is not None:
-        values, record.calendar = _decoded_times(ds[record.time_dim])
-        bounds = time_bounds(values)
-        if bounds:
-            record.time_start, record.time_end = bounds
-    start, end = record.attrs.get("time_coverage_start"), record.attrs.get("time_coverage_end")
-    if start and end and record.time_start is None:
-        record.time_start, record.time_end = str(start), str(end)
-    record.vertical = _vertical(ds)
-    record.bbox = _acdd_bbox(record.attrs)
-    lat, lon = _find_coord(ds, "latitude", _LAT_NAMES), _find_coord(ds, "longitude", _LON_NAMES)
-    if lat and lon:
-        record.lonlat = (lon, lat, int(ds[lon].ndim))
-        record.grid_dims = tuple(map(str, ds[lon].dims)) if ds[lon].ndim == 2 else ()
-        if record.bbox is None:
-            record.bbox = lon_lat_bbox(ds[lon].values, ds[lat].values)
+def _missing(axes: Axes, attrs: dict[str, Any]) -> set[str]:
+    """The axes whose extents the global attributes do not give."""
+    wanted = {
+        axes.time: "time_coverage_start",
+        axes.vertical: "geospatial_vertical_min",
+        axes.lon: "geospatial_lon_min",
+        axes.lat: "geospatial_lat_min",
+    }
+    return {name for name, key in wanted.items() if name and key not in attrs}
+
+
+def _coverage(
+    ds: xr.Dataset,
+    record: Record,
+    axes: Axes,
+    reads: bool,
+    reopen: Callable[[], xr.Dataset] | None,
+) -> dict[str, Any]:
+    """ACDD coverage from the global attributes; coordinates read only for what they lack."""
+    variables = _variables_map(ds)
+    missing = _missing(axes, record.attrs)
+    if not missing:
+        return record.attrs
+    names, url = ", ".join(sorted(missing)), record.source.url
+    if not reads:
+        log.info("%s: no coverage attributes for %s; extents left out", url, names)
+        return record.attrs
+    log.info("%s: no coverage attributes for %s; reading those coordinates", url, names)
+    data = reopen() if reopen else ds
+
+    def values_of(name: str) -> Any:
+        return _stored_values(data, name) if name in missing else np.zeros(0)
+
+    found = coverage_attrs(variables, values_of, axes.time)
+    return {**found, **{k: v for k, v in record.attrs.items() if k in ACDD_KEYS}}
+
+
+def _extents(
+    ds: xr.Dataset, record: Record, reads: bool, reopen: Callable[[], xr.Dataset] | None
+) -> None:
+    """Extents and the axes' names, from metadata (see :mod:`jasmin_access.coverage`)."""
+    prov = ds.attrs.get("jasmin_access")
+    recorded = prov.get("time_variable") if isinstance(prov, dict) else None
+    variables = _variables_map(ds)
+    axes = find_axes(variables, recorded)
+    attrs = _coverage(ds, record, axes, reads, reopen)
+    if axes.time:
+        record.time_dim = variables[axes.time][0][0]
+        record.calendar = str(variables[axes.time][1].get("calendar", "standard"))
+    if attrs.get("time_coverage_start") and attrs.get("time_coverage_end"):
+        record.time_start = str(attrs["time_coverage_start"])
+        record.time_end = str(attrs["time_coverage_end"])
+    low, high = _number(attrs, "geospatial_vertical_min"), _number(attrs, "geospatial_vertical_max")
+    if axes.vertical and low is not None and high is not None:
+        units = variables[axes.vertical][1].get("units", attrs.get("geospatial_vertical_units"))
+        record.vertical = (axes.vertical, low, high, units)
+    record.bbox = _acdd_bbox(attrs)
+    if axes.lon and axes.lat:
+        lon_dims = variables[axes.lon][0]
+        record.lonlat = (axes.lon, axes.lat, len(lon_dims))
+        record.grid_dims = lon_dims if len(lon_dims) == 2 else ()
 
 
 def _variables(ds: xr.Dataset) -> list[Variable]:
@@ -235,7 +240,17 @@ def _plain_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return keep
 
 
-def _record(source: Source, ds: xr.Dataset, href: str, media: str, fmt: str) -> Record:
+def _record(
+    source: Source,
+    ds: xr.Dataset,
+    href: str,
+    media: str,
+    fmt: str,
+    access: Access,
+    reopen: Callable[[], xr.Dataset] | None = None,
+) -> Record:
+    """The record of a dataset opened from its metadata; ``reopen`` opens it so that
+    coordinates can be read, when that takes more than ``ds`` (a datastore version)."""
     attrs = _plain_attrs(dict(ds.attrs))
     name = paths.basename(source.url.rstrip("/"))
     record = Record(
@@ -249,7 +264,7 @@ def _record(source: Source, ds: xr.Dataset, href: str, media: str, fmt: str) -> 
         attrs=attrs,
         nbytes=int(sum(v.size * v.dtype.itemsize for v in ds.variables.values())),
     )
-    _extents(ds, record)
+    _extents(ds, record, access.coordinate_reads, reopen)
     return record
 
 
@@ -263,40 +278,66 @@ def _open_quietly(func: Callable[[], xr.Dataset]) -> xr.Dataset:
         return func()
 
 
+def _open_metadata(store: Any, fmt: int) -> xr.Dataset:
+    """Open from the metadata alone: times undecoded and no index built, so no array is read."""
+    return _open_quietly(
+        lambda: xr.open_zarr(
+            store, consolidated=None, zarr_format=fmt, chunks=None, decode_times=False,
+            create_default_indexes=False,
+        )
+    )  # fmt: skip
+
+
 @register_describer("zarr")
 def describe_zarr(source: Source, access: Access) -> Record:
-    """A Zarr store (v2 or v3) from its consolidated metadata."""
+    """A Zarr store (v2 or v3) from its consolidated metadata (one GET)."""
     from ..reading.zstore import open_metadata, read_store
 
     location: Location = access.resolve(source.url)
     store, root = open_metadata(read_store(location), location.url)
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
-    ds = _open_quietly(  # times stay undecoded: decoding reads every time variable
-        lambda: xr.open_zarr(
-            store, consolidated=None, zarr_format=fmt, chunks=None, decode_times=False
-        )
-    )
-    return _record(source, ds, source.url, ZARR_MEDIA.format(fmt), f"zarr v{fmt}")
+    ds = _open_metadata(store, fmt)
+    return _record(source, ds, source.url, ZARR_MEDIA.format(fmt), f"zarr v{fmt}", access)
+
+
+def _version_record(source: Source, access: Access, header: dict[str, Any]) -> Record:
+    """One version, from the metadata its manifest header inlines (no request)."""
+    fmt = 3 if "zarr.json" in (header.get("metadata") or {}) else 2
+    ds = _open_metadata(datastore_store(source.url, access, header, full=False), fmt)
+
+    def reopen() -> xr.Dataset:
+        return _open_metadata(datastore_store(source.url, access, header, full=True), fmt)
+
+    href, media = f"{source.url}@{header['id']}", ZARR_MEDIA.format(fmt)
+    record = _record(source, ds, href, media, f"zarr v{fmt} datastore", access, reopen)
+    record.stored_bytes = int(header.get("bytes") or 0)
+    return record
 
 
 @register_describer("datastore")
 def describe_datastore(source: Source, access: Access) -> Record:
-    """A datastore: its latest version described from its manifest, one item per version."""
+    """A datastore: one item per version, each described from its own manifest header
+    (one ranged GET each); the collection is its latest version."""
     from .versions import version_specs
 
-    versions, store = datastore_versions(source.url, access)
-    fmt = 3 if "zarr.json" in store.manifest.metadata else 2
-    ds = _open_quietly(
-        lambda: xr.open_zarr(
-            store, consolidated=None, zarr_format=fmt, chunks=None, decode_times=False
+    state = source.state or datastore_state(source.url, access)
+    if not state.versions:
+        raise NotFound(
+            f"{source.url} has no version yet",
+            f"push one: jasmin-access datastore push {source.url} SRC",
         )
-    )
-    latest = versions[0]["id"]
-    href = f"{source.url}@{latest}"
-    record = _record(source, ds, href, ZARR_MEDIA.format(fmt), f"zarr v{fmt} datastore")
-    record.stored_bytes = int(versions[0].get("bytes") or 0)
+    headers = datastore_headers(source.url, access, list(state.versions))
+    tags: dict[str, list[str]] = {}
+    for name, targets in state.tags:
+        for vid in targets:
+            tags.setdefault(vid, []).append(name)
+    versions = [{**h, "tags": sorted(tags.get(h["id"], []))} for h in reversed(headers)]
+    records = {h["id"]: _version_record(source, access, h) for h in headers}
+    record = records[versions[0]["id"]]
     record.attrs.setdefault("versions", len(versions))
     record.items, record.collection = version_specs(source.url, record.title, versions)
+    for spec, version in zip(record.items, versions, strict=True):
+        spec["record"] = records[version["id"]]
     return record
 
 
@@ -308,7 +349,7 @@ def describe_index(source: Source, access: Access) -> Record:
     location = access.resolve(source.url)
     doc = load_index(location)
     ds = _open_quietly(lambda: open_index(location, chunks=None, verify=False))
-    record = _record(source, ds, source.url, INDEX_MEDIA, "netcdf (reference index)")
+    record = _record(source, ds, source.url, INDEX_MEDIA, "netcdf (reference index)", access)
     sources = doc["jasmin_access"].get("sources") or []
     record.stored_bytes = int(sum(int(s.get("size") or 0) for s in sources))
     record.attrs.setdefault("source_count", len(sources))

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..fs import Entry
-from ._storage import Access, fingerprint, list_level
+from ._storage import Access, datastore_state, fingerprint, list_level
 
 __all__ = ["Found", "Source", "discover", "register_finder"]
 
@@ -39,11 +40,15 @@ class Source:
     fingerprint
         Changes whenever the dataset changes (ETag or mtime of its root
         metadata, a version number ...): unchanged entries are not rewritten.
+    state
+        What was read to make the fingerprint and the describer reuses (the
+        versions and tags of a datastore).
     """
 
     url: str
     kind: str
     fingerprint: str
+    state: Any = field(default=None, compare=False)
 
 
 @dataclass
@@ -64,40 +69,21 @@ def register_finder(finder: Finder) -> Finder:
     return finder
 
 
-def _datastore_version(prefix: str, entries: list[Entry]) -> str | None:
-    """The version ID when ``entries`` are a datastore's listing (its latest version's files).
-
-    Listing a datastore root shows the files of its latest version under
-    ``<root>@<ID>/``, so the ID comes with the listing: no request more.
-    """
-    from ..datastore import split_ref
-
-    root = prefix.rstrip("/")
-    heads = {e.path[len(root) :].split("/", 1)[0] for e in entries}
-    if len(heads) != 1:
-        return None
-    head = heads.pop()
-    if not head.startswith("@"):
-        return None
-    base, vid = split_ref(f"{root}{head}")
-    return vid if base == root else None
-
-
 @register_finder
 def datastores(prefix: str, entries: list[Entry]) -> Found:
-    """A datastore is one dataset; its fingerprint is its latest version's ID."""
-    vid = _datastore_version(prefix, entries)
-    if vid is None:
+    """A prefix holding a datastore's marker object is one dataset (found by the raw
+    listing, so no manifest is read); its fingerprint comes from its versions and tags."""
+    from ..datastore.units import is_datastore_marker
+
+    if not any(e.type == "file" and is_datastore_marker(e.name) for e in entries):
         return Found()
     dirs = {e.path for e in entries if e.type == "directory"}
-    return Found([Source(prefix.rstrip("/"), "datastore", f"version:{vid}")], dirs)
+    return Found([Source(prefix.rstrip("/"), "datastore", "")], dirs)
 
 
 @register_finder
 def zarr_stores(prefix: str, entries: list[Entry]) -> Found:
     """A prefix holding ``zarr.json`` (v3) or ``.zmetadata`` (v2, consolidated) is a store."""
-    if _datastore_version(prefix, entries) is not None:
-        return Found()  # a datastore's latest version, catalogued as the datastore
     files = {e.name: e for e in entries if e.type == "file"}
     meta = files.get("zarr.json") or files.get(".zmetadata")
     if meta is None:
@@ -118,6 +104,11 @@ def netcdf_indexes(prefix: str, entries: list[Entry]) -> Found:
     return Found(found)
 
 
+def _with_state(source: Source, access: Access) -> Source:
+    state = datastore_state(source.url, access)
+    return Source(source.url, source.kind, state.fingerprint, state)
+
+
 def _scan(prefix: str, access: Access) -> tuple[list[Source], list[str]]:
     entries = list_level(prefix, access)
     sources: list[Source] = []
@@ -126,6 +117,7 @@ def _scan(prefix: str, access: Access) -> tuple[list[Source], list[str]]:
         found = finder(prefix, entries)
         sources += found.sources
         claimed |= found.claimed
+    sources = [_with_state(s, access) if s.kind == "datastore" else s for s in sources]
     if any(s.kind in ("zarr", "datastore") and s.url == prefix.rstrip("/") for s in sources):
         return sources, []  # inside a store: its groups and arrays are not datasets
     subdirs = [

@@ -178,19 +178,16 @@ def entry_objects(
         collection.add_link(pystac.Link(rel, target, JSON))
     items = []
     for spec in record.items or [{"id": cid}]:
-        item = _item(record, spec, coll_dir, start, end)
+        item = _item(spec.get("record", record), spec, coll_dir)
         items.append(item)
         collection.add_link(pystac.Link("item", f"./{item.id}.json", JSON, title=item.id))
     return collection, items
 
 
-def _item(
-    record: Record,
-    spec: dict[str, Any],
-    coll_dir: str,
-    start: datetime | None,
-    end: datetime | None,
-) -> pystac.Item:
+def _item(record: Record, spec: dict[str, Any], coll_dir: str) -> pystac.Item:
+    """The item of ``spec`` (one version of a datastore, or the dataset), with the extents
+    and datacube fields of its own ``record``."""
+    start, end = _times(record)
     properties = {"title": spec.get("title", record.title), **spec.get("properties", {})}
     item = pystac.Item(
         id=spec["id"],

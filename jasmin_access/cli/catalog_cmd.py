@@ -18,18 +18,26 @@ def catalog() -> None:
 @click.option("--to", "to", required=True, metavar="CATALOG_URL", help="Catalog prefix to write.")
 @click.option("--title", help="Title of the catalog and its page.")
 @click.option("--description", help="Description of the catalog.")
+@click.option("--no-coordinate-reads", "metadata_only", is_flag=True,
+              help="Metadata only: no extents for datasets without coverage attributes.")
 @global_options
-def build(urls: tuple[str, ...], to: str, title: str | None, description: str | None) -> None:
+def build(
+    urls: tuple[str, ...], to: str, title: str | None, description: str | None,
+    metadata_only: bool,
+) -> None:  # fmt: skip
     """Catalogue the Zarr stores, datastores and indexed NetCDF sets under URLS into CATALOG_URL.
 
     Writes catalog.json (STAC), one collection and item per dataset (per version for
     a datastore), index.parquet
     (the search index) and index.html; a rebuild rewrites only what changed.
+    Extents come from the coverage attributes convert writes; for other stores
+    the coordinate arrays are read (not with --no-coordinate-reads).
     """
     from ..catalog import build as run_build
 
     opts = get_options()
-    report = run_build(list(urls), to, title=title, description=description, **opts.resolve_kwargs)
+    report = run_build(list(urls), to, title=title, description=description,
+                       coordinate_reads=not metadata_only, **opts.resolve_kwargs)  # fmt: skip
     if opts.json:
         return emit_json([report.to_dict()])
     for url, reason in report.skipped.items():

@@ -31,11 +31,13 @@ from .runstate import save_scan
 from .sources import close_all
 from .verify import verify as run_verify
 from .writer import (
+    ALL_ROOT_KEYS,
     Journal,
     StoreTarget,
     check_destination,
     close_stores,
     copy_metadata,
+    coverage_of,
     finalize,
     inspect_store,
     remove_store,
@@ -284,6 +286,24 @@ def _prepare_destination(
     return resume, journal, root
 
 
+def _with_coverage(plan: Plan, template: Any, target: StoreTarget) -> dict[str, bytes]:
+    """The root metadata to write last, with the ACDD coverage of the values written.
+
+    The extents (``geospatial_*``, ``time_coverage_*``) go into the global
+    attributes and so into the consolidated metadata: a catalog or any reader
+    of the metadata learns where and when the data is without reading an array.
+    """
+    import zarr
+
+    fmt = plan.options.zarr_format
+    group = zarr.open_group(template, mode="r+", zarr_format=fmt)
+    time_name = plan.inventory.groups[""].time_name
+    group.attrs.update(coverage_of(group, target.zarr_store(read_only=True), time_name))
+    zarr.consolidate_metadata(template, zarr_format=fmt)
+    return {k: bytes(template._store_dict[k].to_bytes()) for k in ALL_ROOT_KEYS
+            if k in template._store_dict}  # fmt: skip
+
+
 def _write(
     plan: Plan,
     loc: Location,
@@ -339,6 +359,7 @@ def _write(
                 )
         finally:
             journal.flush()
+        root.update(_with_coverage(plan, template, target))
         finalize(target, root, plan.options.zarr_format)
         report.bytes_stored = stored_bytes(target)
     log.info("converted %d sources into %s", report.sources, loc.url)

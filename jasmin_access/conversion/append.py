@@ -53,6 +53,7 @@ from .writer import (
     StoreTarget,
     _state_document,
     close_stores,
+    coverage_of,
     drop_state,
     write_marker,
 )
@@ -177,7 +178,9 @@ def _adopt_store_layout(plan: Plan, root: Any) -> None:
             vp.keep_bits = int(bits) if bits is not None else None
 
 
-def _commit(target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: int) -> None:
+def _commit(
+    target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: int, tname: str | None
+) -> None:
     import zarr
 
     store = target.zarr_store()
@@ -197,7 +200,10 @@ def _commit(target: StoreTarget, plan: Plan, rdim: str, new_length: int, fmt: in
     history = str(attrs.get("history", "")).rstrip("\n")
     names = " ".join(r.url for r in plan.inventory.sources)
     line = f"{now} jasmin-access append {names}"
-    group.attrs.update({"jasmin_access": prov, "history": f"{history}\n{line}".lstrip("\n")})
+    coverage = coverage_of(group, store, tname)  # the extents now include the new steps
+    group.attrs.update(
+        {"jasmin_access": prov, "history": f"{history}\n{line}".lstrip("\n"), **coverage}
+    )
     zarr.consolidate_metadata(store, zarr_format=fmt)
     drop_state(target)
 
@@ -398,5 +404,5 @@ def _append(
                       task=append_unit, fail_after=fail_after)  # type: ignore[arg-type]  # fmt: skip
     finally:
         journal.flush()
-    _commit(target, plan, rdim, new_length, fmt)
+    _commit(target, plan, rdim, new_length, fmt, tname)
     return report

@@ -14,7 +14,7 @@ from .plan import Plan
 from .scan import RECORD_NAMES, step_label
 from .sources import read_slab
 from .verify import IGNORED_ATTRS
-from .writer import StoreTarget
+from .writer import StoreTarget, dims_of
 
 __all__ = [
     "check_against_store",
@@ -59,13 +59,6 @@ def time_variable_of(root: Any, rdim: str, override: str | None) -> str | None:
     variables = {n: (dims_of(a), dict(a.attrs)) for n, a in arrays.items()}
     names = time_candidates(variables, rdim)
     return choose_time(names, lambda n: np.asarray(arrays[n][...]))
-
-
-def dims_of(arr: Any) -> tuple[str, ...]:
-    names = getattr(arr.metadata, "dimension_names", None)
-    if names is None:
-        names = arr.attrs.get("_ARRAY_DIMENSIONS", ())
-    return tuple(str(n) for n in names)
 
 
 def check_variables(plan: Plan, root: Any, rdim: str) -> None:

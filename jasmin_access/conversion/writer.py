@@ -31,13 +31,16 @@ import numpy as np
 from .. import paths
 from ..backends import Backend
 from ..caches import BoundedCache
+from ..coverage import coverage_attrs
 from ..errors import AlreadyExists, JasminAccessError
 from ..stores import Location
 from ..zarrkeys import JOURNAL, MARKER, ROOT_METADATA, SCAN, STATE_PREFIX
 from .chunkio import clear_encoders, encode_unit, put_sync
 from .plan import Unit, read_unit
 
-__all__ = ["Journal", "StoreState", "StoreTarget", "inspect_store", "write_unit"]
+__all__ = [
+    "Journal", "StoreState", "StoreTarget", "coverage_of", "dims_of", "inspect_store", "write_unit",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +248,33 @@ def finalize(target: StoreTarget, root: dict[str, bytes], zarr_format: int) -> N
         if key in root:
             target.fs.pipe_file(target.key(key), root[key])
     drop_state(target)
+
+
+def dims_of(arr: Any) -> tuple[str, ...]:
+    """Dimension names of a zarr array (v3 metadata or the v2 ``_ARRAY_DIMENSIONS``)."""
+    names = getattr(arr.metadata, "dimension_names", None)
+    if names is None:
+        names = arr.attrs.get("_ARRAY_DIMENSIONS", ())
+    return tuple(str(n) for n in names)
+
+
+def coverage_of(group: Any, data_store: Any, time_variable: str | None) -> dict[str, Any]:
+    """ACDD coverage attributes of a store's root group (see :mod:`jasmin_access.coverage`).
+
+    ``group`` gives the arrays' metadata (the template of a conversion, or the
+    store itself when appending); the values of the few coordinates needed
+    (time, depth, longitude, latitude; 2-D on curvilinear grids) are read
+    from ``data_store``, where they have just been written.
+    """
+    import zarr
+
+    arrays = dict(group.arrays())
+    variables = {name: (dims_of(a), dict(a.attrs)) for name, a in arrays.items()}
+
+    def values_of(name: str) -> Any:
+        return zarr.open_array(data_store, path=arrays[name].path, mode="r")[...]
+
+    return coverage_attrs(variables, values_of, time_variable)
 
 
 def drop_state(target: StoreTarget) -> None:

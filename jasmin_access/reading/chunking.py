@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
+import uuid
 from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any
@@ -113,13 +114,16 @@ def auto_chunk(ds: xr.Dataset, record_dim: str | None, fresh: Collection[str] = 
     """Chunk every non-index variable of a lazily opened dataset with :func:`chunk_plan`.
 
     Variables named in ``fresh`` return newly allocated values on every read:
-    see :func:`hand_over_blocks`.
+    see :func:`hand_over_blocks`.  Each Dask array gets a unique name: dask's
+    default, a token of the array, pickles it whole (store, profile and all),
+    which took most of the time of an open.
     """
     out = ds.copy()
     for name, var in ds.variables.items():
-        if name in ds.indexes or var.ndim == 0:
+        if name in ds.xindexes or var.ndim == 0:
             continue
-        chunked: Any = var.chunk(chunk_plan(var, record_dim))
+        # a unique name instead of dask's token of the array (which pickles it whole)
+        chunked: Any = var.chunk(chunk_plan(var, record_dim), name=f"{name}-{uuid.uuid4().hex}")
         if name in fresh:
             hand_over_blocks(chunked.data)
         if name in ds.coords:

@@ -261,13 +261,15 @@ def read_by_chunks(ds: Any, group: Any, mask_and_scale: bool = True) -> Any:
     With ``mask_and_scale``, unpacked float variables are masked while their
     chunks are decoded and their fill-value attributes move to ``encoding``,
     where xarray's CF decoding would have put them.  Index coordinates
-    (already in memory) and arrays zarr must read itself are left as they are.
+    (already in memory) and arrays zarr must read itself are left as they are;
+    no index is made for a dimension coordinate that has none.
     """
     import xarray as xr
 
     out = ds.copy()
+    coords = {}
     for name, var in ds.variables.items():
-        if name in ds.indexes or var.ndim == 0 or name not in group:
+        if name in ds.xindexes or var.ndim == 0 or name not in group:
             continue
         mask = _mask_values(var) if mask_and_scale else None
         array = group[name]
@@ -282,10 +284,11 @@ def read_by_chunks(ds: Any, group: Any, mask_and_scale: bool = True) -> Any:
         data = indexing.LazilyIndexedArray(ZarrChunkArray(array, reader))
         new = xr.Variable(var.dims, data, attrs, encoding)
         if name in ds.coords:
-            out.coords[name] = new
+            coords[name] = new
         else:
             out[name] = new
-    return out
+    # a dimension coordinate without an index keeps none (it gets a lazy one later)
+    return out.assign_coords(xr.Coordinates(coords, indexes={})) if coords else out
 
 
 def chunk_read_variables(ds: Any) -> set[str]:

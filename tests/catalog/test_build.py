@@ -117,16 +117,69 @@ def test_nothing_found_and_read_only_targets(
     assert code != 0 and "read-only" in err and "Traceback" not in err
 
 
-def test_build_reads_metadata_and_coordinates_only(
-    two_runs: tuple[str, list[Path]], s3_proxy: S3Proxy, proxied_profile: str
-) -> None:
-    bucket, _ = two_runs
-    ja.catalog.build(f"{bucket}/runs/", to=f"{bucket}/catalog", profile=proxied_profile)
-    gets = [r[1] for r in s3_proxy.requests if r[0] == "GET" and "/runs/" in r[1]]
-    read = {path.split(".zarr/", 1)[1].split("/", 1)[0] for path in gets if ".zarr/" in path}
-    assert "zarr.json" in read  # the consolidated metadata, once per store
-    assert read - {"zarr.json"} <= {"nav_lon", "nav_lat", "time_counter", "deptht"}
-    assert not read & {"thetao", "so", "tos", "zos"}  # no data variable
+def test_build_reads_only_the_metadata_of_stores_convert_made(
+    two_runs: tuple[str, list[Path]], s3_bucket: str, s3_profile: str, tmp_path: Path,
+    s3_proxy: S3Proxy, proxied_profile: str,
+) -> None:  # fmt: skip
+    from jasmin_access.samples import NemoSpec, write_nemo_set
+
+    files = write_nemo_set(tmp_path / "v2", NemoSpec(prefix="runC", **TINY))
+    ja.convert([str(p) for p in files], f"{s3_bucket}/runs/runC.zarr", profile=s3_profile,
+               zarr_format=2)  # fmt: skip
+    s3_proxy.requests.clear()
+    ja.catalog.build(f"{s3_bucket}/runs/", to=f"{s3_bucket}/catalog", profile=proxied_profile)
+    gets = sorted(r[1].split("/runs/", 1)[1] for r in s3_proxy.requests
+                  if r[0] == "GET" and "/runs/" in r[1])  # fmt: skip
+    metadata = ["runA.zarr/zarr.json", "runB.zarr/zarr.json", "runC.zarr/.zmetadata"]
+    assert set(gets) - {"runC.zarr/zarr.json"} == set(metadata)  # v2: zarr.json tried first
+    items = {i.id: i for i in ja.catalog.search(f"{s3_bucket}/catalog", profile=s3_profile)}
+    assert set(items) == {"runA.zarr", "runB.zarr", "runC.zarr"}
+    assert all(i.bbox and i.properties["start_datetime"] for i in items.values())
+
+
+def _foreign_store(tmp_path: Path, bucket: str, profile: str) -> str:
+    """A store another tool wrote (xarray from XIOS files): no coverage attributes."""
+    import xarray as xr
+
+    from tests.data import producers
+
+    files = producers.xios_monthly(tmp_path / "xios", months=2)
+    local = tmp_path / "foreign.zarr"
+    with xr.open_mfdataset([str(p) for p in files], combine="nested",
+                           concat_dim="time_counter", decode_times=False) as ds:  # fmt: skip
+        assert not [k for k in ds.attrs if k.startswith("geospatial")]
+        ds.to_zarr(local, zarr_format=2, consolidated=True)
+    url = f"{bucket}/other/foreign.zarr"
+    ja.cp(str(local) + "/", url + "/", recursive=True, profile=profile)
+    return url
+
+
+def test_stores_of_other_tools_get_their_coordinates_read_or_not(
+    s3_bucket: str, s3_profile: str, tmp_path: Path, s3_proxy: S3Proxy, proxied_profile: str,
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    url = _foreign_store(tmp_path, s3_bucket, s3_profile)
+    catalog = f"{s3_bucket}/catalog"
+    s3_proxy.requests.clear()
+    with caplog.at_level("INFO", logger="jasmin_access.catalog"):
+        ja.catalog.build(f"{s3_bucket}/other/", to=catalog, profile=proxied_profile)
+    lines = [r.getMessage() for r in caplog.records if "coverage attributes" in r.getMessage()]
+    assert len(lines) == 1 and url in lines[0] and "reading" in lines[0]
+    read = {r[1].split(".zarr/", 1)[1].split("/", 1)[0] for r in s3_proxy.requests
+            if r[0] == "GET" and ".zarr/" in r[1]}  # fmt: skip
+    assert read - {"zarr.json"} == {".zmetadata", "nav_lon", "nav_lat", "time_centered", "deptht"}
+    (item,) = ja.catalog.search(catalog, profile=s3_profile)
+    assert str(item.properties["start_datetime"]).startswith("1976-11")
+    assert item.bbox is not None and item.bbox[1] == pytest.approx(-60.3, abs=0.1)
+
+    s3_proxy.requests.clear()
+    code, _, _ = cli_run(capsys, "catalog", "build", f"{s3_bucket}/other/", "--to",
+                         f"{catalog}2", "--no-coordinate-reads", "-p", proxied_profile)  # fmt: skip
+    assert code == 0
+    read = [r[1] for r in s3_proxy.requests if r[0] == "GET" and ".zarr/" in r[1]]
+    assert {r.rsplit("/", 1)[1] for r in read} == {"zarr.json", ".zmetadata"}  # metadata only
+    (bare,) = ja.catalog.search(f"{catalog}2", profile=s3_profile)
+    assert bare.bbox is None and not str(bare.properties["start_datetime"]).startswith("1976")
 
 
 def test_a_datastore_in_the_local_store(local_bucket: str, tmp_path: Path) -> None:

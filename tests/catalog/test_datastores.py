@@ -55,7 +55,7 @@ def test_datastore_catalogued_by_version(
 ) -> None:
     from stac_validator.validate import StacValidate
 
-    from jasmin_access.datastore import create, open_datastore, push, tag
+    from jasmin_access.datastore import create, push, tag
 
     url = f"{s3_bucket}/ds/nemo"
     v1 = create(url, str(versions["v1"]), "three months", profile=s3_profile)
@@ -69,13 +69,11 @@ def test_datastore_catalogued_by_version(
     s3_proxy.requests.clear()
     report = ja.catalog.build(s3_bucket, to=catalog, profile=proxied_profile)
     assert report.written == [url, f"{s3_bucket}/runs/plain.zarr"] and not report.skipped
-    reads = {r[1].split("?")[0].rsplit("/", 1)[-1] for r in s3_proxy.requests
-             if r[0] == "GET" and "/ds/nemo/objects/" in r[1]}  # fmt: skip
-    manifest = open_datastore(url, profile=s3_profile)[0].manifest(v2)
-    coords = {"nav_lon", "nav_lat", "time_counter", "deptht"}  # what the extents need
-    allowed = {manifest.digest_at(i) for i, k in enumerate(manifest.keys)
-               if k.split("/", 1)[0] in coords}  # fmt: skip
-    assert reads and reads <= allowed  # no data variable's chunk
+    gets = [r[1] for r in s3_proxy.requests if r[0] == "GET"]
+    assert not [g for g in gets if "/ds/nemo/objects/" in g]  # no chunk, not even coordinates
+    assert not [g for g in gets if "/runs/plain.zarr/" in g and not g.endswith("/zarr.json")]
+    manifests = [g for g in gets if g.endswith(".jdm")]
+    assert sorted(manifests) == sorted(f"/{url[5:]}/versions/{v}.jdm" for v in (v1.version, v2))
 
     items = ja.catalog.search(catalog, profile=s3_profile, variables="thetao")
     by_version = {i.properties.get("version"): i for i in items if "nemo" in i.id}
@@ -100,6 +98,14 @@ def test_datastore_catalogued_by_version(
     assert coll["assets"]["data"]["href"].endswith(f"ds/nemo@{v2}")
     first = json.loads((local / "ds_nemo" / f"nemo-{v1.version}.json").read_text())
     second = json.loads((local / "ds_nemo" / f"nemo-{v2}.json").read_text())
+    # each version carries its own extents: three months, then four
+    assert first["properties"]["end_datetime"].startswith("1976-03")
+    assert second["properties"]["end_datetime"].startswith("1976-04")
+    months = {v: first["properties"]["cube:dimensions"]["time_counter"]["extent"][1]
+              for v, first in (("v1", first), ("v2", second))}  # fmt: skip
+    assert months["v1"].startswith("1976-03") and months["v2"].startswith("1976-04")
+    in_april = ja.catalog.search(catalog, profile=s3_profile, time="1976-04")
+    assert {i.properties.get("version") for i in in_april if "nemo" in i.id} == {v2}
     assert first["properties"]["jasmin:tags"] == ["first"]
     assert first["properties"]["jasmin:message"] == "three months"
     rels = {link["rel"]: link["href"] for link in second["links"]}
@@ -119,7 +125,7 @@ def test_rebuild_redescribes_a_datastore_only_for_a_new_version(
     versions: dict[str, Path], s3_bucket: str, s3_profile: str, s3_proxy: S3Proxy,
     proxied_profile: str,
 ) -> None:  # fmt: skip
-    from jasmin_access.datastore import create, push
+    from jasmin_access.datastore import create, push, rm, tag
 
     url = f"{s3_bucket}/ds/nemo"
     v1 = create(url, str(versions["v1"]), profile=s3_profile)
@@ -145,6 +151,24 @@ def test_rebuild_redescribes_a_datastore_only_for_a_new_version(
                                    "catalog.json"])  # fmt: skip
     items = ja.catalog.search(catalog, profile=s3_profile, time="1976-02")
     assert [i.id for i in items] == sorted([f"nemo-{v1.version}", f"nemo-{v2}"])
+    manifests = [r for r in s3_proxy.requests if r[0] == "GET" and r[1].endswith(".jdm")]
+    assert len(manifests) == 2  # each version's header once; no whole manifest
+
+    tag(f"{url}@{v1.version}", "published", profile=s3_profile)  # a tag alone is a change
+    s3_proxy.requests.clear()
+    fourth = ja.catalog.build(f"{s3_bucket}/ds/", to=catalog, profile=proxied_profile)
+    assert fourth.written == [url]
+    (found,) = ja.catalog.search(catalog, profile=s3_profile, text="published")
+    assert found.id == f"nemo-{v1.version}"
+
+    rm(f"{url}@{v1.version}", force=True, profile=s3_profile)  # so is a version removed
+    fifth = ja.catalog.build(f"{s3_bucket}/ds/", to=catalog, profile=s3_profile)
+    assert fifth.written == [url]
+    items = ja.catalog.search(catalog, profile=s3_profile)
+    assert [i.id for i in items] == [f"nemo-{v2}"]
+    assert ja.resolve(f"{catalog}/nemo/nemo-{v1.version}.json", profile=s3_profile).fs.exists(
+        f"{catalog[5:]}/nemo/nemo-{v1.version}.json"
+    ) is False
 
 
 def test_catalog_of_local_directories(versions: dict[str, Path], tmp_path: Path) -> None:
@@ -164,3 +188,28 @@ def test_catalog_of_local_directories(versions: dict[str, Path], tmp_path: Path)
     assert ja.open_dataset(items["run.zarr"]).sizes["time_counter"] == 3
     found = ja.catalog.search(str(tmp_path / "catalog"), text="fourth month")
     assert [i.id for i in found] == [version.id]
+
+
+def test_a_version_without_coverage_attributes_has_its_coordinates_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A datastore pushed from a store another tool wrote: its version's manifest is read
+    to reach the coordinates (one log line), and the item still gets its extents."""
+    import xarray as xr
+
+    from jasmin_access.datastore import create
+    from tests.data import producers
+
+    files = producers.xios_monthly(tmp_path / "xios", months=2)
+    foreign = tmp_path / "foreign.zarr"
+    with xr.open_mfdataset([str(p) for p in files], combine="nested",
+                           concat_dim="time_counter", decode_times=False) as ds:  # fmt: skip
+        ds.to_zarr(foreign, zarr_format=3, consolidated=True)
+    pushed = create(str(tmp_path / "data" / "ds"), str(foreign), "from another tool")
+    assert pushed is not None
+    with caplog.at_level("INFO", logger="jasmin_access.catalog"):
+        ja.catalog.build(str(tmp_path / "data"), to=str(tmp_path / "catalog"))
+    assert [r for r in caplog.records if "reading those coordinates" in r.getMessage()]
+    (item,) = ja.catalog.search(str(tmp_path / "catalog"))
+    assert item.bbox is not None and item.bbox[0] == -180.0
+    assert str(item.properties["start_datetime"]).startswith("1976-11")

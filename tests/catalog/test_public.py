@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import jasmin_access as ja
 from jasmin_access.stores import resolve
 from tests.catalog.conftest import CatalogEnv
@@ -54,3 +56,13 @@ def test_pystac_reads_the_public_catalog(catalog_env: CatalogEnv, s3_endpoint: s
     href = natl.assets["data"].get_absolute_href()
     assert href == f"{s3_endpoint}/{catalog_env.bucket}/runs/NATL/NATL_360day.zarr"
     assert "tos" in ja.open_dataset(natl).data_vars  # a plain pystac item opens too
+
+
+def test_public_search_of_a_missing_catalog_says_what_to_do(
+    catalog_env: CatalogEnv, s3_endpoint: str
+) -> None:
+    from jasmin_access.errors import NotFound
+
+    make_public(catalog_env)
+    with pytest.raises(NotFound, match="catalog build"):
+        ja.catalog.search(f"{s3_endpoint}/{catalog_env.bucket}/no-catalog-here")
