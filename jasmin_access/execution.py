@@ -30,7 +30,14 @@ from typing import Any
 
 from .errors import InvalidInput, JasminAccessError
 
-__all__ = ["ClusterSpec", "WorkerLost", "is_distributed", "map_distributed", "scheduler_for"]
+__all__ = [
+    "ClusterSpec",
+    "WorkerLost",
+    "is_distributed",
+    "map_distributed",
+    "map_local",
+    "scheduler_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +146,17 @@ def _client(address: str) -> Any:
         ) from None
 
 
+#: Tasks per worker thread when items are sent in batches (balance against per-task cost).
+TASKS_PER_THREAD = 4
+#: Most items in one batch.
+MAX_BATCH = 16
+
+
+def batch_size(count: int, threads: int) -> int:
+    """Items per task: about :data:`TASKS_PER_THREAD` tasks a thread, :data:`MAX_BATCH` at most."""
+    return max(1, min(MAX_BATCH, count // max(1, threads * TASKS_PER_THREAD)))
+
+
 def map_distributed(
     func: Callable[..., Any],
     items: Iterable[Any],
@@ -146,6 +164,7 @@ def map_distributed(
     address: str,
     *args: Any,
     progress: Callable[[str], None] | None = None,
+    batched: bool = False,
 ) -> None:
     """Run ``func(*args, item)`` for every item on the cluster at ``address``.
 
@@ -153,6 +172,10 @@ def map_distributed(
     whose worker dies is run again on another worker by the scheduler; when
     that keeps failing, one :class:`WorkerLost` line says so, and what finished
     is kept (a rerun resumes).
+
+    With ``batched``, each task is ``func(*args, [item, ...])`` over a few items
+    (:func:`batch_size` for the cluster's threads) and returns their results
+    in order: fewer, larger tasks, each of which can overlap its items' I/O.
     """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -161,7 +184,9 @@ def map_distributed(
     with _client(address) as client:
         if progress is not None:
             progress(f"Dask dashboard: {client.dashboard_link}")
-        futures = {client.submit(func, *args, item, pure=False): item for item in todo}
+        size = batch_size(len(todo), sum(client.nthreads().values())) if batched else 0
+        groups = [todo[i : i + size] for i in range(0, len(todo), size)] if size else todo
+        futures = {client.submit(func, *args, group, pure=False): group for group in groups}
         try:
             for fut in as_completed(futures):
                 try:
@@ -172,9 +197,60 @@ def map_distributed(
                         "check the workers' memory and logs, then run the command again "
                         "(finished work is kept)",
                     ) from None
-                on_done(futures[fut], result)
+                if not size:
+                    on_done(futures[fut], result)
+                    continue
+                for item, one in zip(futures[fut], result, strict=True):
+                    on_done(item, one)
         finally:
             client.cancel(list(futures))
+
+
+def _local_get(scheduler: str) -> Callable[..., Any]:
+    """Dask's local scheduler for ``scheduler``: processes, one thread, or threads."""
+    if scheduler == "processes":
+        from dask.multiprocessing import get as mp_get
+
+        return mp_get
+    if scheduler in ("sync", "synchronous"):
+        from dask.local import get_sync
+
+        return lambda graph, keys, num_workers: get_sync(graph, keys)
+    from dask.threaded import get as threaded_get
+
+    return threaded_get
+
+
+def map_local(
+    func: Callable[..., Any],
+    items: Iterable[Any],
+    on_done: Callable[[Any, Any], None],
+    scheduler: str,
+    workers: int,
+    *args: Any,
+) -> None:
+    """Run ``func(*args, item)`` for every item on this machine, as :func:`map_distributed` does.
+
+    ``scheduler`` ``"processes"`` runs the tasks in ``workers`` worker processes
+    (dask's multiprocessing scheduler: each task and its result are pickled),
+    ``"sync"`` in this thread, anything else on ``workers`` threads.
+    ``on_done(item, result)`` is called in this thread as each finishes.
+    """
+    from dask.callbacks import Callback
+
+    keys = {f"item-{i}": item for i, item in enumerate(items)}
+    if not keys:
+        return
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        item = keys.get(key if isinstance(key, str) else str(key))
+        if item is not None:
+            on_done(item, result)
+
+    # a plain task graph: items are passed as literals, not traversed by dask
+    graph = {k: (func, *args, item) for k, item in keys.items()}
+    with Callback(posttask=posttask):
+        _local_get(scheduler)(graph, list(keys), num_workers=workers)
 
 
 _sinks: list[Callable[[str], None]] = []

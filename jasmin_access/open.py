@@ -230,9 +230,11 @@ def _open_version(
     if found is None:  # not a datastore either: the original error
         return open_zarr_store(location, chunks=chunks, **kw)
     store, root = found
-    # the chunk cache is keyed by logical key: versions share keys, so it stays off
-    kw = {**kw, "cache": False}
-    ds = open_zarr_store(root, chunks=chunks, store=store, **kw)
+    chunk_cache = _chunk_cache(kw.pop("cache", None), kw.pop("cache_size", None), root)
+    if chunk_cache is not None:  # keyed by object (content hash), not by logical key
+        ns = namespace_for(f"{root.backend.identity}/{root.path}", b"datastore objects")
+        store = store.reading_through(lambda s: CachingStore(s, chunk_cache, ns))
+    ds = open_zarr_store(root, chunks=chunks, store=store, cache=False, **kw)
     ds.encoding[VERSION_KEY] = f"{store.url}@{store.manifest.id}"  # exactly which bytes
     return ds
 

@@ -121,26 +121,43 @@ def test_convert_append_verify_index_on_the_cluster_equal_the_threaded_run(
     assert _snapshot(f"{s3_bucket}/cluster.zarr", s3_profile) == threaded
 
     indexes = []
-    for name, sched in (("threads", "threads"), ("cluster", address)):
+    for name, sched in (("threads", "threads"), ("processes", "processes"), ("cluster", address)):
         dest = f"{s3_bucket}/src/{name}.index.json"
         _run(capsys, "index", *urls, dest, "-p", s3_profile, "-q", "--scheduler", sched)
         doc = json.loads(resolve(dest, profile=s3_profile).fs.cat_file(dest[len("s3://") :]))
         doc["jasmin_access"].pop("created")
         indexes.append(doc)
-    assert indexes[0] == indexes[1]
+    assert indexes[0] == indexes[1] == indexes[2]
     assert len(indexes[0]["jasmin_access"]["sources"]) == len(urls)
+
+
+def _where(tag: str, item: int) -> tuple[str, int, int]:
+    return tag, item, os.getpid()
+
+
+def test_processes_run_tasks_in_worker_processes_and_threads_in_this_one() -> None:
+    from jasmin_access.execution import map_local
+
+    for scheduler, here in (("processes", False), ("threads", True)):
+        seen: dict[int, tuple[str, int, int]] = {}
+        map_local(_where, range(6), seen.__setitem__, scheduler, 2, "x")
+        assert sorted(seen) == list(range(6))
+        assert {tag for tag, _, _ in seen.values()} == {"x"}
+        assert all(item == i for i, (_, item, _) in seen.items())
+        pids = {pid for _, _, pid in seen.values()}
+        assert (pids == {os.getpid()}) is here, (scheduler, pids)
 
 
 def test_tasks_sent_to_workers_carry_no_secret(
     s3_bucket: str, s3_profile: str, months: list[Path], cluster: Any
 ) -> None:
     from jasmin_access.conversion.writer import StoreTarget
-    from jasmin_access.reading.index import _indexed_refs
+    from jasmin_access.reading.index import _batch_refs
 
     loc = resolve(_put(months[:1], f"{s3_bucket}/src", s3_profile)[0], profile=s3_profile)
     target = StoreTarget.of(resolve(f"{s3_bucket}/x.zarr", profile=s3_profile), "run")
     loc.fs.info(loc.path)  # credentials resolved and cached in the client first
-    for blob in (pickle.dumps(target), pickle.dumps((_indexed_refs, "time_counter", (0, loc)))):
+    for blob in (pickle.dumps(target), pickle.dumps((_batch_refs, "time_counter", [(0, loc)]))):
         assert TEST_SECRET.encode() not in blob
         assert TEST_KEY.encode() not in blob
     # the workers read theirs from their own environment

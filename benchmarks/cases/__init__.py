@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import catalog, convert, cp, datastore, du, own_cp, pools, read, scale
+from . import catalog, convert, cp, datastore, du, mount, own_cp, pools, read, scale
 
 __all__ = ["CASES"]
 
 CASES: dict[str, ModuleType] = {
-    m.NAME: m for m in (convert, read, du, cp, own_cp, scale, datastore, catalog, pools)
+    m.NAME: m for m in (convert, read, du, cp, own_cp, scale, datastore, mount, catalog, pools)
 }

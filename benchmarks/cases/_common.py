@@ -10,7 +10,16 @@ from pathlib import Path
 from ..datasets import Tree, small_objects
 from ..harness import Bench, Run, base_env
 
-__all__ = ["BUCKET", "api_has", "arrived", "cli_has", "expect_count", "human_count", "small_tree"]
+__all__ = [
+    "BUCKET",
+    "api_has",
+    "arrived",
+    "cli_has",
+    "expect_count",
+    "human_count",
+    "set_up_cli",
+    "small_tree",
+]
 
 BUCKET = "bench"
 
@@ -45,6 +54,15 @@ def expect_count(count: int) -> object:
         return ""
 
     return check
+
+
+def set_up_cli(bench: Bench, *argv: str) -> None:
+    """Run our CLI with the bench profile for set-up (not measured); raise if it fails."""
+    env = base_env(bench.ours_env(), bench.work_dir / "home")
+    done = subprocess.run([bench.cli, "-q", "-p", "bench", *argv], env=env, capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"set-up `{' '.join(argv[:2])}` failed: {done.stderr.strip()}")
 
 
 def cli_has(bench: Bench, command: str) -> str | None:

@@ -37,6 +37,7 @@ from ..harness import (
     skipped,
 )
 from ._common import BUCKET, cli_has
+from ._common import set_up_cli as _ours
 
 __all__ = ["NAME", "checks", "parse_manifest", "run"]
 
@@ -84,15 +85,6 @@ def _stores(bench: Bench) -> dict[str, Any]:
     }
     bench.cache["datastore"] = info
     return info
-
-
-def _ours(bench: Bench, *argv: str) -> None:
-    """Run our CLI for set-up (not measured)."""
-    env = base_env(bench.ours_env(), bench.work_dir / "home")
-    done = subprocess.run([bench.cli, "-q", "-p", "bench", *argv], env=env, capture_output=True,
-                          text=True)  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"set-up `{' '.join(argv[:2])}` failed: {done.stderr.strip()}")
 
 
 def _push(bench: Bench, info: dict[str, Any]) -> Measured:
@@ -160,7 +152,7 @@ def _peers(bench: Bench, info: dict[str, Any]) -> list[Measured | Row]:
 
 
 def parse_manifest(path: str) -> dict[str, Any]:
-    """Worker: read and parse a manifest file, build its key index (timed inside)."""
+    """Worker: read and parse a manifest file, look a key up (timed inside)."""
     from jasmin_access.datastore.manifest import decode
 
     started = time.perf_counter()
@@ -217,7 +209,7 @@ def run(bench: Bench) -> list[Row]:
 
     m.check = note
     rows.append(measure(bench, case, m))
-    return rows + run_mount(bench) + run_icechunk(bench, info)
+    return rows + run_icechunk(bench, info)
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
@@ -246,115 +238,7 @@ def checks(bench: Bench, rows: list[Row]) -> list[Check]:
         parse = float(bench.cache.get("manifest_parse_s", row.seconds or 0.0))
         rss = float(row.rss_mb or 0.0)
         out.append(Check(target, f"{parse:.2f} s, {rss:.0f} MB", parse < 2.0 and rss < 500))
-    return out + _mount_checks(rows)
-
-
-def _mount_checks(rows: list[Row]) -> list[Check]:
-    out = []
-    ours = find_row(rows, READ_CASE, "read through datastore mount (dd)")
-    peer = find_row(rows, READ_CASE, "jasmin-access cp (same bytes, plain object)")
-    target = "sequential read through the mount ≥ 70% of `cp` from the same store"
-    if ours and peer and ours.ok and peer.ok and ours.mb_s and peer.mb_s:
-        share = ours.mb_s / peer.mb_s
-        out.append(Check(target, f"{share:.0%} ({ours.mb_s:.0f} vs {peer.mb_s:.0f} MB/s)",
-                         share >= 0.7))  # fmt: skip
-    else:
-        out.append(Check(target, "not measured", None))
-    lsr = find_row(rows, LSR_CASE, "ls -lR through datastore mount (100000 entries)")
-    target = "ls -lR of 100k entries through the mount < 2 s with zero LIST requests"
-    if lsr is None or not lsr.ok:
-        out.append(Check(target, "not measured", None))
-    else:
-        lists = lsr.requests.kinds.get("LIST", 0) if lsr.requests else 0
-        total = lsr.requests.total if lsr.requests else 0
-        out.append(Check(target, f"{lsr.seconds:.2f} s, {total} requests ({lists} LIST)",
-                         (lsr.seconds or 99) < 2.0 and lists == 0))  # fmt: skip
     return out
-
-
-# --------------------------------------------------------------------------- mount
-
-READ_CASE = "datastore mount: sequential read of one large file"
-LSR_CASE = "datastore mount: ls -lR of a version's entries"
-
-
-def _mounted(bench: Bench, url: str, mnt: Path) -> None:
-    """(Re)mount ``url`` at ``mnt`` with a fresh block cache (set-up, not measured)."""
-    import os
-
-    if os.path.ismount(mnt):
-        _ours(bench, "datastore", "unmount", str(mnt))
-    shutil.rmtree(bench.work_dir / "mount-cache", ignore_errors=True)
-    mnt.mkdir(parents=True, exist_ok=True)
-    _ours(bench, "datastore", "mount", url, str(mnt), "--cache-dir",
-          str(bench.work_dir / "mount-cache"), "--cache-size", "4GiB")  # fmt: skip
-
-
-def _big_file(bench: Bench, size: int) -> Path:
-    path = bench.data_dir / f"big-{size}" / "big.nc"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.stat().st_size != size:
-        with open(path, "wb") as fh:
-            block = hashlib.sha256(b"seed").digest() * (1 << 15)  # 1 MiB, not compressible
-            for i in range(size // len(block)):
-                fh.write(hashlib.sha256(str(i).encode()).digest() + block[32:])
-    return path
-
-
-def _wide_manifest(bench: Bench, url: str, n: int) -> None:
-    """A version of ``n`` files in 100 directories, written straight to the store (no objects:
-    a listing never reads them)."""
-    import numpy as np
-
-    from jasmin_access.datastore import layout
-    from jasmin_access.datastore.manifest import Manifest, encode
-
-    assert bench.server is not None
-    fs = bench.server.s3fs()
-    keys = sorted(f"d{i % 100:03d}/f{i:07d}.nc" for i in range(n))
-    digests = b"".join(hashlib.sha256(k.encode()).digest() for k in keys)
-    m = Manifest(id=layout.new_version_id(), parent=None, created="", author="bench", message="",
-                 keys=keys, digests=digests, sizes=np.full(n, 1000, dtype="<u8"))  # fmt: skip
-    base = url.removeprefix("s3://")
-    fs.pipe(f"{base}/{layout.MARKER}", b'{"format": "jasmin-access datastore", "layout": 1}')
-    fs.pipe(f"{base}/{layout.manifest_key(m.id)}", encode(m))
-
-
-def run_mount(bench: Bench) -> list[Row]:
-    """Sequential read through the mount against ``jasmin-access cp`` of the same bytes,
-    and ``ls -lR`` of a 100k-entry version."""
-    assert bench.server is not None
-    fs = bench.server.s3fs()
-    size = (64 if bench.quick else 1024) << 20
-    big = _big_file(bench, size)
-    url = f"s3://{BUCKET}/{bench.run_id}-mnt"
-    _ours(bench, "datastore", "create", url, "--from", str(big.parent))
-    plain = f"{BUCKET}/{bench.run_id}-plain/big.nc"
-    fs.put(str(big), plain)
-    mnt = bench.work_dir / "mnt"
-    rows = []
-    ours = Measured("read through datastore mount (dd)",
-                    ["dd", f"if={mnt / 'big.nc'}", "of=/dev/null", "bs=8M"], ours=True,
-                    nbytes=size, before=lambda: _mounted(bench, url, mnt))  # fmt: skip
-    rows.append(measure(bench, READ_CASE, ours))
-    dest = bench.work_dir / "big-copy.nc"
-    peer = Measured("jasmin-access cp (same bytes, plain object)",
-                    [bench.cli, "cp", f"s3://{plain}", str(dest), "-p", "bench"],
-                    env=bench.ours_env(), nbytes=size,
-                    before=lambda: dest.unlink(missing_ok=True))  # fmt: skip
-    rows.append(measure(bench, READ_CASE, peer))
-    wide = f"s3://{BUCKET}/{bench.run_id}-wide"
-    _wide_manifest(bench, wide, 10_000 if bench.quick else 100_000)  # quick: 10k
-    wide_mnt = bench.work_dir / "mnt-wide"
-    entries = 10_000 if bench.quick else 100_000
-    lsr = Measured(f"ls -lR through datastore mount ({entries} entries)",
-                   ["sh", "-c", f"ls -lR {wide_mnt} | wc -l"], ours=True,
-                   before=lambda: _mounted(bench, wide, wide_mnt))  # fmt: skip
-    rows.append(measure(bench, LSR_CASE, lsr))
-    for m in (mnt, wide_mnt):
-        _ours(bench, "datastore", "unmount", str(m))
-    dest.unlink(missing_ok=True)
-    return rows
 
 
 # --------------------------------------------------------------------------- Icechunk

@@ -241,7 +241,8 @@ def convert(
         close_stores()
     report.seconds = time.monotonic() - started
     if verify:
-        result = run_verify(sources, dest, workers=workers, **_verify_kwargs(options), **rkw)
+        result = run_verify(sources, dest, workers=workers, scanned=plan.inventory,
+                            **_verify_kwargs(options), **rkw)  # fmt: skip
         report.verified = result.ok
         report.differences = result.differences
     return report

@@ -46,6 +46,7 @@ from .encoding import convert_times
 from .execute import run_units
 from .plan import ConvertOptions, Plan, Unit, VarPlan, prepare
 from .progress import Progress
+from .runstate import save_scan
 from .sources import close_all
 from .writer import (
     MARKER,
@@ -350,7 +351,7 @@ def _append(
     fmt = root.metadata.zarr_format
     tname = time_variable_of(root, rdim, select.pop("time_variable"))
     options = ConvertOptions(concat_dim=rdim, zarr_format=fmt, time_variable=tname, **select)
-    plan = prepare(sources, options, rkw)
+    plan = prepare(sources, options, rkw, target)  # the scan of an interrupted run, if any
     inv = plan.inventory.groups[""]
     nested = [p for p, g in plan.inventory.groups.items() if p and g.record_dim]
     if nested:
@@ -378,6 +379,8 @@ def _append(
     start = _start(root, target, inv, tname, old_length, flags)
     new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")
+    if not plan.inventory.cached:
+        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory)
     journal = Journal(target, fingerprint)
     if marker is not None:
         journal.load()

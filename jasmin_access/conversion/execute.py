@@ -31,7 +31,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..execution import check_scheduler, is_distributed
+from ..execution import check_scheduler, is_distributed, map_local
 from .chunkio import encode_unit, put_sync, start_put
 from .plan import Unit
 from .writer import SimulatedCrash, StoreTarget, write_unit, write_unit_zarr
@@ -101,20 +101,7 @@ def _local(
     scheduler: str,
     workers: int,
 ) -> None:
-    from dask.callbacks import Callback
-
-    keys = {f"unit-{i}": u for i, u in enumerate(units)}
-
-    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        unit = keys.get(key if isinstance(key, str) else str(key))
-        if unit is not None:
-            on_done(unit, result)
-
-    # A plain task graph: units are passed as literals, not traversed by dask.
-    graph = {k: (task, target, u) for k, u in keys.items()}
-    get = _getter(scheduler)
-    with Callback(posttask=posttask):
-        get(graph, list(keys), num_workers=workers)
+    map_local(task, units, on_done, scheduler, workers, target)
 
 
 def _stage(target: StoreTarget, unit: Unit, ahead: cf.Future[Any] | None) -> cf.Future[Any] | None:
@@ -170,20 +157,6 @@ def _pipeline(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _getter(scheduler: str) -> Callable[..., Any]:
-    if scheduler == "processes":
-        from dask.multiprocessing import get as mp_get
-
-        return mp_get
-    if scheduler in ("sync", "synchronous"):
-        from dask.local import get_sync
-
-        return lambda graph, keys, num_workers: get_sync(graph, keys)
-    from dask.threaded import get as threaded_get
-
-    return threaded_get
-
-
 def _distributed(
     task: Task,
     target: StoreTarget,
@@ -193,7 +166,34 @@ def _distributed(
 ) -> None:
     from ..execution import announce, map_distributed
 
-    map_distributed(task, units, on_done, address, target, progress=announce)
+    if task is write_unit:  # batches, each pipelined on its worker like the threads run
+        map_distributed(write_units, units, on_done, address, target, progress=announce,
+                        batched=True)  # fmt: skip
+    else:
+        map_distributed(task, units, on_done, address, target, progress=announce)
+
+
+def write_units(target: StoreTarget, units: list[Unit]) -> list[int]:
+    """Write a batch of units on a cluster's worker; their byte counts, in order.
+
+    The worker's threads read and encode while the uploads of earlier units
+    are in flight (:func:`_pipeline`), as the default threads run does, instead
+    of one unit read, encoded and uploaded at a time.
+    """
+    done: dict[tuple[str, int], int] = {}
+    _pipeline(target, units, lambda u, n: done.__setitem__((u.array, u.index), int(n)),
+              _worker_threads())  # fmt: skip
+    return [done[(u.array, u.index)] for u in units]
+
+
+def _worker_threads() -> int:
+    """Threads of the Dask worker running this task (1 outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return 1
 
 
 def _scheduler_name(scheduler: str | None, workers: int | None) -> str:

@@ -362,13 +362,16 @@ def prepare(
     sources: str | Path | Sequence[str | Path],
     options: ConvertOptions,
     resolve_kwargs: dict,
-    dest: Location | None = None,
+    dest: Location | Any | None = None,
+    scanned: Inventory | None = None,
 ) -> Plan:
     """Expand, scan and cross-check the sources, then plan the store (no writes).
 
-    With ``dest``, the scan an interrupted run of the same sources and options
-    left in its run state (:mod:`jasmin_access.conversion.runstate`) is used
-    instead of opening the sources again.
+    With ``dest`` (a location, or anything with ``fs`` and ``path``), the scan
+    an interrupted run of the same sources and options left in its run state
+    (:mod:`jasmin_access.conversion.runstate`) is used instead of opening the
+    sources again; so is ``scanned`` (a scan this process made) when it was
+    made of the same sources, unchanged, with the same options.
     """
     refs = expand_sources(sources, **resolve_kwargs)
     scan_options = {
@@ -378,7 +381,9 @@ def prepare(
         "time_variable": options.time_variable,
     }
     key = scan_key(refs, scan_options)
-    inventory = load_scan(dest.fs, dest.path, key, refs) if dest is not None else None
+    inventory = scanned if scanned is not None and scanned.key == key else None
+    if inventory is None and dest is not None:
+        inventory = load_scan(dest.fs, dest.path, key, refs)
     if inventory is None:
         inventory = scan(refs, **scan_options)
         inventory.key = key

@@ -3,9 +3,12 @@
 A conversion writes its scan (:class:`~jasmin_access.conversion.scan.Inventory`)
 to ``.jasmin-access/scan.json`` next to the in-progress marker, before any
 data.  A resumed run whose sources (names, sizes, modification times, in the
-order given) and scan options are the same reads it back instead of opening
-every source again.  The object is plain JSON: arrays and numpy scalars are
-kept exactly (dtype and bytes), nothing in it is executed when it is read.
+order given, and ETags where the store gives them) and scan options are the
+same reads it back instead of opening every source again; a changed source
+changes the key, and the sources are scanned again.  ``append`` keeps its scan
+the same way, and ``convert --verify`` hands its scan to the verification.
+The object is plain JSON: arrays and numpy scalars are kept exactly (dtype
+and bytes), nothing in it is executed when it is read.
 """
 
 from __future__ import annotations
@@ -27,14 +30,14 @@ __all__ = ["SCAN", "load_scan", "save_scan", "scan_key"]
 
 log = logging.getLogger(__name__)
 
-_VERSION = 1
+_VERSION = 2
 
 
 def scan_key(refs: list[SourceRef], scan_options: dict[str, Any]) -> str:
-    """What a scan depends on: the sources as given and the options of the scan."""
+    """What a scan depends on: the sources as given (size, time, ETag) and the scan's options."""
     payload = {
         "version": _VERSION,
-        "sources": [[r.url, r.size, r.mtime] for r in refs],
+        "sources": [[r.url, r.size, r.mtime, r.etag] for r in refs],
         "options": {k: v for k, v in sorted(scan_options.items()) if v not in (None, [], {})},
     }
     return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:24]

@@ -14,6 +14,7 @@ compression and uploads happen outside it.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class SourceRef:
     path: str
     size: int
     mtime: float | None
+    etag: str | None = None
 
     @property
     def name(self) -> str:
@@ -93,7 +95,9 @@ def _ref(backend: Backend, path: str, url: str) -> SourceRef:
         raise InvalidInput(f"source {url} does not exist", "check the path or URL") from None
     if info.get("type") == "directory":
         raise InvalidInput(f"source {url} is a directory", "give files or a glob such as dir/*.nc")
-    return SourceRef(url, backend, path, int(info.get("size") or 0), _mtime(info))
+    etag = info.get("ETag") or info.get("etag")
+    size = int(info.get("size") or 0)
+    return SourceRef(url, backend, path, size, _mtime(info), str(etag).strip('"') if etag else None)
 
 
 def _read_list_file(item: str) -> list[str]:
@@ -107,16 +111,70 @@ def _read_list_file(item: str) -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
 
 
-def _expand_one(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
+def _expand_glob(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
     loc = resolve(item, **resolve_kwargs)
     with translating("reading source", loc.url, loc.profile_name):
-        if not paths.has_magic(item):
-            return [_ref(loc.backend, loc.path, loc.url)]
         found = loc.backend.glob(loc.path, files_only=True)
-    if not found:
-        raise InvalidInput(f"no files match {item}", "check the pattern (quote it in the shell)")
-    urls = {loc.to_url(p): p for p in found}
-    return [_ref(loc.backend, urls[u], u) for u in paths.natural_sorted(urls)]
+        if not found:
+            raise InvalidInput(
+                f"no files match {item}", "check the pattern (quote it in the shell)"
+            )
+        urls = {loc.to_url(p): p for p in found}
+        return [_ref(loc.backend, urls[u], u) for u in paths.natural_sorted(urls)]
+
+
+#: Files named in one remote directory from which one listing replaces a HEAD per file.
+LIST_AT_LEAST = 16
+_HEAD_THREADS = 16
+
+
+def _listed(backend: Backend, parent: str, wanted: set[str]) -> dict[str, Any]:
+    """Listing entries of ``parent`` that are in ``wanted`` (nothing when listing is refused)."""
+    try:
+        objs, _ = backend.list_level(parent)
+    except Exception as exc:  # public buckets may refuse listings: HEAD each file instead
+        log.info("cannot list %s (%s): one HEAD per source", parent, exc)
+        return {}
+    return {o.path: o for o in objs if o.path in wanted}
+
+
+def _from_listing(loc: Any, obj: Any) -> SourceRef:
+    mtime = obj.mtime.timestamp() if hasattr(obj.mtime, "timestamp") else obj.mtime
+    return SourceRef(loc.url, loc.backend, loc.path, int(obj.size), mtime, obj.etag)
+
+
+def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
+    """Sources named one by one, in order: listed per object-store prefix, else one HEAD each.
+
+    A ``@list.txt`` of thousands of objects then costs a listing page per
+    thousand keys instead of a request per file.
+    """
+    locs = [resolve(item, **resolve_kwargs) for item in items]
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, loc in enumerate(locs):
+        if loc.backend.caps.buckets and not loc.backend.caps.local_path:  # object stores
+            groups.setdefault((id(loc.backend), loc.backend.parent(loc.path)), []).append(i)
+    found: dict[int, SourceRef] = {}
+    for (_, parent), idx in groups.items():
+        if len(idx) < LIST_AT_LEAST:
+            continue
+        first = locs[idx[0]]
+        with translating("listing", first.backend.to_url(parent), first.profile_name):
+            listed = _listed(first.backend, parent, {locs[i].path for i in idx})
+        found.update((i, _from_listing(locs[i], listed[locs[i].path]))
+                     for i in idx if locs[i].path in listed)  # fmt: skip
+
+    def one(i: int) -> SourceRef:
+        loc = locs[i]
+        with translating("reading source", loc.url, loc.profile_name):
+            return _ref(loc.backend, loc.path, loc.url)
+
+    rest = [i for i in range(len(locs)) if i not in found]
+    remote = [i for i in rest if not locs[i].backend.caps.local_path]
+    with ThreadPoolExecutor(_HEAD_THREADS, thread_name_prefix="sources") as pool:
+        heads = dict(zip(remote, pool.map(one, remote), strict=True)) if remote else {}
+    found.update((i, heads[i] if i in heads else one(i)) for i in rest)  # in order: first error
+    return [found[i] for i in range(len(locs))]
 
 
 def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
@@ -141,16 +199,21 @@ def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
         For an empty selection, a missing file or an empty glob.
     """
     items = [sources] if isinstance(sources, str | Path) else list(sources)
-    refs: list[SourceRef] = []
-    seen: set[str] = set()
+    entries: list[str] = []
     for raw in items:
         item = str(raw)
-        expanded = _read_list_file(item) if item.startswith("@") else [item]
-        for entry in expanded:
-            for ref in _expand_one(entry, resolve_kwargs):
-                if ref.url not in seen:
-                    seen.add(ref.url)
-                    refs.append(ref)
+        entries.extend(_read_list_file(item) if item.startswith("@") else [item])
+    entries = list(dict.fromkeys(entries))  # the same line twice is one source
+    named = [e for e in entries if not paths.has_magic(e)]
+    by_name = iter(_expand_named(named, resolve_kwargs)) if named else iter(())
+    refs: list[SourceRef] = []
+    seen: set[str] = set()
+    for entry in entries:
+        magic = paths.has_magic(entry)
+        for ref in _expand_glob(entry, resolve_kwargs) if magic else [next(by_name)]:
+            if ref.url not in seen:
+                seen.add(ref.url)
+                refs.append(ref)
     if not refs:
         raise InvalidInput("no source files given", "name NetCDF files, globs or @list.txt")
     return refs

@@ -26,6 +26,7 @@ from .encoding import keep_bits_tolerance
 from .execute import run_units
 from .plan import ConvertOptions, Unit, VarPlan, prepare, read_unit
 from .progress import Progress
+from .scan import Inventory
 from .sources import close_all
 from .writer import StoreTarget, close_stores
 
@@ -141,6 +142,7 @@ def verify(
     profile: str | None = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
+    scanned: Inventory | None = None,
 ) -> VerifyReport:
     """Compare a Zarr store with the NetCDF sources it was made from.
 
@@ -156,6 +158,10 @@ def verify(
         As for ``convert``.
     profile, endpoint_url, anon
         How to reach ``s3://`` URLs.
+    scanned
+        A scan of the same sources made in this process (``convert(verify=True)``
+        passes its own): used when the sources did not change, so they are not
+        opened twice.
 
     Returns
     -------
@@ -178,8 +184,8 @@ def verify(
         time_variable=time_variable,
     )
     try:
-        plan = prepare(sources, options, rkw)
         loc = resolve(dest, **rkw)
+        plan = prepare(sources, options, rkw, loc, scanned=scanned)
         report = VerifyReport(dest=loc.url)
         target = StoreTarget.of(loc, new_run_id())
         with translating("verifying", loc.url, loc.profile_name):

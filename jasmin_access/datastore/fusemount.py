@@ -1,15 +1,20 @@
 """A read-only FUSE mount of one datastore version (mfusepy over libfuse).
 
-Directory listings and file sizes come from the manifest, read once when
-mounting: ``ls -lR`` sends no request to the store.  Reads fetch fixed-size
-blocks of the file's object with ranged GETs, keep them in a bounded local
-cache (least recently used blocks go first) and read a few blocks ahead when
-a file is read sequentially, so a NetCDF file opens in place with netCDF4 or
-xarray without being downloaded first.
+A version never changes, so everything the kernel may cache it caches for a
+day: names, attributes, missing names and file pages.  Directory listings
+and sizes come from the manifest, read once when mounting, and every
+directory is answered in one call with each entry's attributes
+(``readdirplus``): ``ls -lR`` sends no request to the store and costs one
+call into Python per directory, not one per entry.  Reads go through
+:class:`~jasmin_access.datastore.blocks.BlockReader` (ranged GETs of 8 MiB
+blocks, read-ahead, a bounded local cache), so a NetCDF file opens in place
+with netCDF4 or xarray without being downloaded first.
 """
 
 from __future__ import annotations
 
+import bisect
+import ctypes
 import errno
 import logging
 import os
@@ -21,13 +26,11 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, JasminAccessError
 from . import layout
-from ._io import RootIO
+from .blocks import BLOCK, BlockCache, BlockReader
 from .manifest import Manifest
 from .repo import open_datastore
 
@@ -35,47 +38,15 @@ __all__ = ["BlockCache", "VersionFS", "mount", "unmount"]
 
 log = logging.getLogger(__name__)
 
-BLOCK = 8 << 20
-READ_AHEAD = 4
 CACHE_SECONDS = 86400
-HOT_BLOCKS = 8  # blocks kept in memory: the kernel reads 128 KiB at a time from each
 DEFAULT_CACHE = 1 << 30
-
-
-class BlockCache:
-    """Blocks of objects on local disk, at most ``limit`` bytes, least recently used out."""
-
-    def __init__(self, directory: str, limit: int) -> None:
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.limit = max(limit, BLOCK)
-        self.used = 0
-        self._lru: OrderedDict[str, int] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> bytes | None:
-        """The cached block ``name``, or None."""
-        with self._lock:
-            if name not in self._lru:
-                return None
-            self._lru.move_to_end(name)
-        try:
-            return (self.dir / name).read_bytes()
-        except FileNotFoundError:
-            return None
-
-    def put(self, name: str, data: bytes) -> None:
-        """Keep ``data`` as block ``name``, evicting old blocks past the limit."""
-        tmp = self.dir / f".{name}.{threading.get_ident()}"
-        tmp.write_bytes(data)
-        os.replace(tmp, self.dir / name)
-        with self._lock:
-            self.used += len(data) - self._lru.pop(name, 0)
-            self._lru[name] = len(data)
-            while self.used > self.limit and len(self._lru) > 1:
-                old, size = self._lru.popitem(last=False)
-                self.used -= size
-                (self.dir / old).unlink(missing_ok=True)
+SWITCH_SECONDS = 0.0005
+READ_AHEAD_KB = 32 << 10  # the kernel's read-ahead on the mount (root only): 1 MiB requests
+FILL_DIR_PLUS = 2  # enum fuse_fill_dir_flags: the entry carries its attributes
+READDIR_PLUS = 1  # enum fuse_readdir_flags: the kernel asked for attributes
+CAP_READDIRPLUS, CAP_READDIRPLUS_AUTO = 1 << 13, 1 << 14
+DIR = -1  # entry index of a directory in a listing
+KEPT_ENTRIES = 250_000  # listings kept ready (the kernel reads a large one in several calls)
 
 
 def _fuse() -> Any:
@@ -89,122 +60,137 @@ def _fuse() -> Any:
     return mfusepy
 
 
+def children(keys: list[str], directory: str) -> list[tuple[str, int]]:
+    """Entries of ``directory`` (``""`` for the top) as ``(name, entry number or DIR)``.
+
+    Read straight from the sorted keys: the keys below a directory are one
+    run of the list, and each sub-directory is stepped over with one binary
+    search, so nothing is built when mounting and a listing costs one step
+    per entry.  A key that is also the prefix of others shows as the directory.
+    """
+    prefix = directory + "/" if directory else ""
+    i = bisect.bisect_left(keys, prefix)
+    out: dict[str, int] = {}
+    while i < len(keys) and keys[i].startswith(prefix):
+        rest = keys[i][len(prefix) :]
+        name, slash, _ = rest.partition("/")
+        if slash:
+            out[name] = DIR
+            i = bisect.bisect_left(keys, prefix + name + "0", i)  # "0" follows "/"
+        else:
+            out.setdefault(name, i)
+            i += 1
+    return list(out.items())
+
+
 class VersionFS:
     """mfusepy operations serving one manifest read-only."""
 
-    def __init__(self, io: RootIO, manifest: Manifest, cache: BlockCache) -> None:
-        self.io, self.m, self.cache = io, manifest, cache
+    def __init__(self, reader: BlockReader, manifest: Manifest) -> None:
+        self.m, self.reader = manifest, reader
         self.when = layout.version_time(manifest.id).timestamp()
-        self.files: dict[str, tuple[str, int]] = {}
-        self.dirs: dict[str, list[str]] = {"/": []}
-        for i, key in enumerate(manifest.keys):
-            self.files["/" + key] = (manifest.digest_at(i), int(manifest.sizes[i]))
-            parent = "/"
-            for part in key.split("/"):
-                path = parent.rstrip("/") + "/" + part
-                if path not in self.dirs and path != "/" + key:
-                    self.dirs[path] = []
-                    self.dirs[parent].append(part)
-                elif path == "/" + key:
-                    self.dirs[parent].append(part)
-                parent = path
-        self.pool = ThreadPoolExecutor(max_workers=8)
-        self.pending: dict[str, Future[bytes]] = {}
-        self.recent: OrderedDict[str, bytes] = OrderedDict()  # the blocks being read now
-        self.lock = threading.Lock()
-        self.reads = 0
+        self.keys, self.order = manifest.keys, None  # the keys in order, and where each is
+        if not manifest.keys_sorted():  # only a manifest not written by a push
+            self.order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
+            self.keys = [self.keys[i] for i in self.order]
+        self.sizes = manifest.sizes
+        self._listings: OrderedDict[str, list[tuple[bytes, int]]] = OrderedDict()
+        self._kept = 0  # entries in the listings kept
+        self._stats: dict[str, Any] | None = None
 
     # -------------------------------------------------------------- metadata
 
+    def _entry(self, path: str) -> int | None:
+        """Manifest entry number of the file ``path``."""
+        return self.m.position(path[1:])
+
+    def _base(self) -> dict[str, Any]:
+        return {"st_uid": os.getuid(), "st_gid": os.getgid(), "st_nlink": 1,
+                "st_atime": self.when, "st_mtime": self.when, "st_ctime": self.when,
+                "st_blksize": BLOCK}  # fmt: skip
+
+    def _is_dir(self, path: str) -> bool:
+        if path == "/":
+            return True
+        keys, prefix = self.keys, path[1:] + "/"
+        i = bisect.bisect_left(keys, prefix)
+        return i < len(keys) and keys[i].startswith(prefix)
+
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-        base = {"st_uid": os.getuid(), "st_gid": os.getgid(), "st_nlink": 1}
-        base.update(st_atime=self.when, st_mtime=self.when, st_ctime=self.when)
-        if path in self.dirs:
-            return {**base, "st_mode": stat.S_IFDIR | 0o555, "st_nlink": 2, "st_size": 0}
-        entry = self.files.get(path)
-        if entry is None:
+        if self._is_dir(path):
+            return {**self._base(), "st_mode": stat.S_IFDIR | 0o555, "st_nlink": 2}
+        i = self._entry(path)
+        if i is None:
             raise _fuse().FuseOSError(errno.ENOENT)
-        return {**base, "st_mode": stat.S_IFREG | 0o444, "st_size": entry[1]}
+        size = int(self.sizes[i])
+        return {**self._base(), "st_mode": stat.S_IFREG | 0o444, "st_size": size,
+                "st_blocks": (size + 511) // 512}  # fmt: skip
 
     def readdir(self, path: str, fh: Any) -> list[str]:
-        if path not in self.dirs:
+        if not self._is_dir(path):
             raise _fuse().FuseOSError(errno.ENOTDIR)
-        return [".", "..", *self.dirs[path]]
+        return [".", "..", *(name for name, _ in children(self.keys, path[1:]))]
+
+    def listing(self, path: str) -> list[tuple[bytes, int]]:
+        """Entries of directory ``path`` as ``(name, size or DIR)``, the latest kept."""
+        out = self._listings.get(path)
+        if out is None:
+            if not self._is_dir(path):
+                raise _fuse().FuseOSError(errno.ENOTDIR)
+            sizes, order = self.sizes, self.order
+            out = [(n.encode("utf-8", "surrogateescape"),
+                    DIR if i == DIR else int(sizes[i if order is None else order[i]]))
+                   for n, i in children(self.keys, path[1:])]  # fmt: skip
+            self._listings[path] = out
+            self._kept += len(out)
+            while self._kept > KEPT_ENTRIES and len(self._listings) > 1:
+                self._kept -= len(self._listings.popitem(last=False)[1])
+        return out
+
+    def stat_templates(self) -> tuple[Any, Any]:
+        """A ``struct stat`` for directories and one for files (size set per entry)."""
+        mfusepy = _fuse()
+        d, f = mfusepy.c_stat(), mfusepy.c_stat()
+        mfusepy.set_st_attrs(d, self.getattr("/"), use_ns=False)
+        mfusepy.set_st_attrs(f, {**self._base(), "st_mode": stat.S_IFREG | 0o444})
+        return d, f
 
     def open(self, path: str, flags: int) -> int:
-        if path not in self.files:
+        i = self._entry(path)
+        if i is None:
             raise _fuse().FuseOSError(errno.ENOENT)
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC):
             raise _fuse().FuseOSError(errno.EROFS)
-        return 0
+        return i  # the file handle is the entry's index: no lookup per read
 
     def statfs(self, path: str) -> dict[str, int]:
         return {"f_bsize": BLOCK, "f_frsize": 1, "f_blocks": self.m.total_bytes, "f_namemax": 255}
 
     # -------------------------------------------------------------- data
 
-    def _fetch(self, digest: str, size: int, block: int) -> bytes:
-        name = f"{digest}.{block}"
-        data = self.cache.get(name)
-        if data is not None:
-            return data
-        start = block * BLOCK
-        data = self.io.get_range(layout.object_key(digest), start, min(start + BLOCK, size))
-        self.reads += 1
-        self.cache.put(name, data)
-        return data
-
-    def _block(self, digest: str, size: int, block: int) -> bytes:
-        """Block ``block`` of an object: from memory, the read-ahead, the disk cache or a GET."""
-        name = f"{digest}.{block}"
-        with self.lock:
-            data = self.recent.get(name)
-            if data is not None:
-                self.recent.move_to_end(name)
-                return data
-            fut = self.pending.get(name) or self.pool.submit(self._fetch, digest, size, block)
-            self.pending[name] = fut
-            last = (size - 1) // BLOCK
-            for ahead in range(block + 1, min(block + READ_AHEAD, last) + 1):
-                key = f"{digest}.{ahead}"
-                if key not in self.pending and key not in self.recent:
-                    self.pending[key] = self.pool.submit(self._fetch, digest, size, ahead)
-        data = fut.result()
-        with self.lock:
-            self.pending.pop(name, None)
-            self.recent[name] = data
-            while len(self.recent) > HOT_BLOCKS:
-                self.recent.popitem(last=False)
-            if len(self.pending) > 4 * READ_AHEAD:  # read-ahead nobody came for
-                for key in [k for k, f in self.pending.items() if f.done()]:
-                    del self.pending[key]
-        return data
-
-    def read(self, path: str, size: int, offset: int, fh: Any) -> bytes:
-        entry = self.files.get(path)
-        if entry is None:
-            raise _fuse().FuseOSError(errno.ENOENT)
-        digest, total = entry
-        stop = min(offset + size, total)
-        out = []
-        pos = offset
+    def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
         try:
-            while pos < stop:
-                block = pos // BLOCK
-                data = self._block(digest, total, block)
-                lo = pos - block * BLOCK
-                piece = data[lo : lo + (stop - pos)]
-                if not piece:
-                    break
-                out.append(piece)
-                pos += len(piece)
+            return self.reader.read(self.m.digest_at(fh), int(self.sizes[fh]), offset, size)
         except Exception as exc:
-            log.error("reading %s of %s@%s: %s", path, self.io.url, self.m.id, exc)
+            log.error("reading %s of %s@%s: %s", path, self.reader.io.url, self.m.id, exc)
             raise _fuse().FuseOSError(errno.EIO) from exc
-        return b"".join(out)
+
+    def read_into(self, address: int, size: int, offset: int, fh: int) -> int:
+        """:meth:`read` straight into the reply buffer at ``address``."""
+        try:
+            return self.reader.read_into(
+                address, self.m.digest_at(fh), int(self.sizes[fh]), offset, size
+            )
+        except Exception as exc:
+            log.error("reading %s@%s: %s", self.reader.io.url, self.m.id, exc)
+            raise _fuse().FuseOSError(errno.EIO) from exc
+
+    def init_with_config(self, conn: Any, config: Any) -> None:
+        if conn is not None and conn.capable & CAP_READDIRPLUS:  # attributes with every listing
+            conn.want = (conn.want | CAP_READDIRPLUS) & ~CAP_READDIRPLUS_AUTO
 
     def destroy(self, path: str) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.reader.close()
 
 
 def _operations(fs: VersionFS) -> Any:
@@ -212,14 +198,72 @@ def _operations(fs: VersionFS) -> Any:
     mfusepy = _fuse()
 
     class Ops(mfusepy.Operations):  # type: ignore[misc]
+        use_ns = False
         getattr = staticmethod(fs.getattr)
         readdir = staticmethod(fs.readdir)
         open = staticmethod(fs.open)
         read = staticmethod(fs.read)
         statfs = staticmethod(fs.statfs)
+        init_with_config = staticmethod(fs.init_with_config)
         destroy = staticmethod(fs.destroy)
 
     return Ops()
+
+
+def _fuse_class(fs: VersionFS) -> Any:
+    """``mfusepy.FUSE`` answering each listing in one call, attributes included.
+
+    mfusepy's own ``readdir`` passes the entry type only, so the kernel asks
+    for every entry's attributes again, one call into Python each.  Here a
+    listing is a few calls (one per kernel buffer) with all attributes.
+    """
+    mfusepy = _fuse()
+    if mfusepy.fuse_version_major != 3:
+        return mfusepy.FUSE
+    dstat, fstat = fs.stat_templates()
+
+    class PlusFUSE(mfusepy.FUSE):  # type: ignore[misc]
+        def read(self, path: Any, buf: Any, size: int, offset: int, fip: Any) -> int:
+            return fs.read_into(ctypes.addressof(buf.contents), size, offset, fip.contents.fh)
+
+        def readdir_fuse_3(self, path: Any, buf: Any, filler: Any, offset: int, fip: Any,
+                           flags: int) -> int:  # fmt: skip
+            # entries carry their position + 1 as offset: libfuse then hands each one
+            # to the kernel with its attributes as it goes (with offset 0 it keeps the
+            # whole listing but sends the attributes as unknown)
+            entries = fs.listing(path.decode("utf-8", "surrogateescape"))
+            plus = FILL_DIR_PLUS if flags & READDIR_PLUS else 0
+            for pos in range(offset, 2):
+                if filler(buf, b"." * (pos + 1), dstat, pos + 1, 0):
+                    return 0
+            for pos in range(max(offset, 2), len(entries) + 2):
+                name, size = entries[pos - 2]
+                if size == DIR:
+                    st = dstat
+                else:
+                    st = fstat
+                    st.st_size, st.st_blocks = size, (size + 511) // 512
+                if filler(buf, name, st, pos + 1, plus):
+                    break
+            return 0
+
+    return PlusFUSE
+
+
+def _raise_read_ahead(mountpoint: str) -> None:
+    """Let the kernel read ahead ``READ_AHEAD_KB`` on the mount (needs root; else kept)."""
+    deadline = time.monotonic() + 30
+    while not os.path.ismount(mountpoint):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    dev = os.stat(mountpoint).st_dev
+    knob = f"/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb"
+    try:
+        with open(knob, "w") as fh:
+            fh.write(str(READ_AHEAD_KB))
+    except OSError as exc:
+        log.info("kernel read-ahead of %s left as it is (%s)", mountpoint, exc)
 
 
 def serve(
@@ -236,16 +280,21 @@ def serve(
     manifest = ds.manifest(vid)
     own = cache_dir is None
     directory = cache_dir or tempfile.mkdtemp(prefix="jasmin-mount-")
-    fs = VersionFS(ds.io, manifest, BlockCache(directory, cache_size))
+    fs = VersionFS(BlockReader(ds.io, BlockCache(directory, cache_size)), manifest)
+    # this process only serves the mount: hand the interpreter lock over more often, so a
+    # kernel request waits less behind the threads receiving blocks
+    sys.setswitchinterval(SWITCH_SECONDS)
+    threading.Thread(target=_raise_read_ahead, args=(mountpoint,), daemon=True).start()
     try:
-        _fuse().FUSE(
+        _fuse_class(fs)(
             _operations(fs),
             mountpoint,
             foreground=True,
             ro=True,
-            nothreads=True,  # one loop: no thread hand-off per callback (reads run in a pool)
+            nothreads=True,  # one loop: no thread hand-off per request (blocks come from a pool)
             attr_timeout=CACHE_SECONDS,  # a version never changes: let the kernel keep
             entry_timeout=CACHE_SECONDS,  # names and sizes for a day
+            negative_timeout=CACHE_SECONDS,
             kernel_cache=True,
             fsname=f"jasmin-access:{ds.url}@{vid}"[:200],
         )

@@ -19,6 +19,8 @@ first and has its own length, so ``log`` reads it with one ranged GET.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import struct
 import zlib
@@ -71,6 +73,7 @@ class Manifest:
     new_bytes: int = 0
     count: int = 0
     total_bytes: int = 0
+    _sorted: bool | None = field(default=None, repr=False)
     _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,15 +87,29 @@ class Manifest:
         """Hex SHA-256 of entry ``i``."""
         return self.digests[32 * i : 32 * i + 32].hex()
 
-    def index(self) -> dict[str, int]:
-        """Logical key -> entry number (built on first use)."""
-        if self._index is None:
-            self._index = {k: i for i, k in enumerate(self.keys)}
-        return self._index
+    def keys_sorted(self) -> bool:
+        """True when the keys are in order, as every push writes them (checked once)."""
+        if self._sorted is None:
+            keys = self.keys
+            self._sorted = all(a <= b for a, b in itertools.pairwise(keys))
+        return self._sorted
+
+    def position(self, key: str) -> int | None:
+        """Entry number of ``key``, or None: a binary search of the sorted keys (no index
+        to build, so a version of 1,000,000 objects is ready as soon as it is parsed)."""
+        keys = self.keys
+        i = bisect.bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            return i
+        if self.keys_sorted():
+            return None
+        if self._index is None:  # a manifest written out of order: an index instead
+            self._index = {k: n for n, k in enumerate(keys)}
+        return self._index.get(key)
 
     def lookup(self, key: str) -> tuple[str, int] | None:
         """``(hex digest, size)`` of ``key``, or None when the version has no such key."""
-        i = self.index().get(key)
+        i = self.position(key)
         return None if i is None else (self.digest_at(i), int(self.sizes[i]))
 
     def raw_digests(self) -> set[bytes]:

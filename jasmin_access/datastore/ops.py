@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import AlreadyExists, IntegrityError, InvalidInput, NotFound
+from ..errors import AccessDenied, AlreadyExists, IntegrityError, InvalidInput, NotFound, ReadOnly
 from ..stores import resolve
 from . import layout
 from ._io import RootIO
@@ -94,20 +94,37 @@ def log(url: str, **kw: Any) -> list[dict[str, Any]]:
 def status(url: str, **kw: Any) -> dict[str, Any]:
     """State (complete / in progress / interrupted), versions, stored objects and
     bytes, what the latest version holds, and the dedup ratio (bytes of every
-    version over bytes stored)."""
+    version over bytes stored).
+
+    An unfinished push is "in progress" while its session marker or the newest
+    stored object is younger than 15 minutes, "interrupted" after that.  Ages
+    are judged by the store's own clock: the LastModified of a probe object
+    written now (one PUT, HEAD and DELETE), never by this machine's clock.
+    Without write access the store's time cannot be read that way, and such a
+    push is reported "unfinished".
+    """
     ds, _ = _open(url, kw)
     ids = ds.version_ids()
     headers = _pmap(ds.header, ids)
     stored = n_stored = 0
+    newest: datetime | None = None
     for st in ds.io.walk(layout.OBJECTS):
         stored += st.size
         n_stored += 1
+        if st.mtime is not None and (newest is None or st.mtime > newest):
+            newest = st.mtime
     sessions = [s for s in ds.io.list_dir(layout.SESSIONS) if s.key.endswith(".json")]
     published = set(ids)
-    now = datetime.now(UTC)
     pending = [s for s in sessions if s.key.rsplit("/", 1)[-1][:-5] not in published]
-    recent = [s for s in pending if s.mtime and now - s.mtime < IN_PROGRESS_FOR]
-    state = "in progress" if recent else "interrupted" if pending else "complete"
+    state = "complete"
+    if pending:
+        now = _store_clock(ds.io)
+        if now is None:
+            state = "unfinished"
+        else:
+            touched = [t for t in [newest, *(s.mtime for s in pending)] if t is not None]
+            recent = bool(touched) and now - max(touched) < IN_PROGRESS_FOR
+            state = "in progress" if recent else "interrupted"
     logical = sum(int(h.get("bytes", 0)) for h in headers)
     latest = headers[-1] if headers else {}
     return {
@@ -122,6 +139,15 @@ def status(url: str, **kw: Any) -> dict[str, Any]:
         "stored_bytes": stored,
         "dedup_ratio": round(logical / stored, 3) if stored else None,
     }
+
+
+def _store_clock(io: RootIO) -> datetime | None:
+    """The store's time now, or None when this client may not write there."""
+    try:
+        return _store_now(io)
+    except (ReadOnly, AccessDenied, IntegrityError) as exc:
+        logger.info("cannot read the store's clock at %s: %s", io.url, exc)
+        return None
 
 
 # --------------------------------------------------------------------------- diff
@@ -254,7 +280,7 @@ class GcResult:
 
 def _store_now(io: RootIO) -> datetime:
     """The store's clock: the LastModified of an object written now."""
-    key = f"{layout.SESSIONS}/gc-{layout.new_version_id()}.probe"
+    key = f"{layout.SESSIONS}/clock-{layout.new_version_id()}.probe"
     io.put(key, b"")
     st = io.stat(key)
     io.delete([key])

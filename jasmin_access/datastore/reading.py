@@ -24,14 +24,23 @@ def open_version(
     """The read-only store of the version ``url`` names, and the datastore's location.
 
     A URL with ``@SELECTOR`` costs one GET with a full version ID, one LIST
-    more otherwise.  Without a selector, ``check_marker`` looks for a datastore
-    there first (one GET) and returns None when there is none.
+    more otherwise.  Without a selector, ``check_marker`` looks for the
+    datastore's latest version (the same LIST and GET; one GET more when it
+    has no version) and returns None when there is no datastore.
     """
     from .repo import open_datastore
     from .zstore import version_store
 
     ds, selector = open_datastore(url, **resolve_kwargs)
-    if selector is None and (not check_marker or not ds.exists()):
+    if selector is not None:
+        vid = ds.select(selector)
+    elif not check_marker:
         return None
-    vid = ds.select(selector)
+    else:
+        ids = ds.version_ids()  # one LIST finds the latest version and shows a datastore
+        if not ids:
+            if not ds.exists():  # only then the marker: an empty datastore or none
+                return None
+            ds.select(None)  # raises: no version yet
+        vid = ids[-1]
     return version_store(ds, vid), ds.location

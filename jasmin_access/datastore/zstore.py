@@ -12,7 +12,7 @@ values.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from zarr.abc.store import ByteRequest
@@ -41,6 +41,14 @@ class ManifestStore(WrapperStore[Any]):
 
     def __repr__(self) -> str:
         return f"ManifestStore({self.url}@{self.manifest.id})"
+
+    def reading_through(self, wrap: Callable[[Any], Any]) -> ManifestStore:
+        """This version, reading its objects through ``wrap(store)``.
+
+        For a chunk cache: objects never change and are named by their
+        SHA-256, so a cached object is never stale, whatever version reads it.
+        """
+        return type(self)(wrap(self._store), self.manifest, self.url)
 
     def __eq__(self, other: object) -> bool:
         return (

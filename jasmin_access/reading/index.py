@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 INDEX_FORMAT = "jasmin-access-kerchunk-1"
 INDEX_SUFFIX = ".index.json"
+#: Sources scanned at once on threads (I/O bound) and in local worker processes.
+_THREADS = 4
+_PROCESSES = max(2, min(16, os.cpu_count() or 2))
 
 
 def default_index_key(sources: list[Location]) -> str:
@@ -229,23 +233,41 @@ def _source_refs(record_dim: str, loc: Location) -> tuple[dict[str, Any], Any, A
 def _scan_all(
     sources: list[Location], record_dim: str, scheduler: str | None
 ) -> list[tuple[dict[str, Any], Any, Any, Any]]:
-    """:func:`_source_refs` of every source, in order: threads here or workers of a cluster."""
-    from ..execution import check_scheduler, is_distributed, map_distributed
+    """:func:`_source_refs` of every source, in order: threads, processes or a cluster's workers.
+
+    Worker processes get a few sources per task (a file's scan is a few
+    milliseconds: one task each would cost more in shipping than in work).
+    """
+    from ..execution import batch_size, check_scheduler, is_distributed, map_distributed, map_local
 
     out: dict[int, Any] = {}
+    items = list(enumerate(sources))
+
+    def keep(item: tuple[int, Location], result: Any) -> None:
+        out[item[0]] = result
+
+    def keep_all(batch: list[tuple[int, Location]], results: list[Any]) -> None:
+        for item, result in zip(batch, results, strict=True):
+            keep(item, result)
+
     if is_distributed(scheduler):
-        items = list(enumerate(sources))
-        map_distributed(_indexed_refs, items, lambda item, r: out.__setitem__(item[0], r),
-                        str(scheduler), record_dim)  # fmt: skip
-        return [out[i] for i in range(len(sources))]
-    check_scheduler(scheduler)
-    threads = 1 if scheduler in ("sync", "synchronous") else 4
-    with ThreadPoolExecutor(threads, thread_name_prefix="index") as pool:
-        return list(pool.map(lambda loc: _source_refs(record_dim, loc), sources))
+        map_distributed(_batch_refs, items, keep, str(scheduler), record_dim, batched=True)
+    elif scheduler == "processes":
+        size = batch_size(len(items), _PROCESSES)
+        batches = [items[i : i + size] for i in range(0, len(items), size)]
+        map_local(_batch_refs, batches, keep_all, "processes", _PROCESSES, record_dim)
+    else:
+        check_scheduler(scheduler)
+        map_local(_indexed_refs, items, keep, scheduler or "threads", _THREADS, record_dim)
+    return [out[i] for i in range(len(sources))]
 
 
 def _indexed_refs(record_dim: str, item: tuple[int, Location]) -> Any:
     return _source_refs(record_dim, item[1])
+
+
+def _batch_refs(record_dim: str, items: list[tuple[int, Location]]) -> list[Any]:
+    return [_source_refs(record_dim, loc) for _, loc in items]
 
 
 def build_references(

@@ -83,3 +83,58 @@ def test_block_cache_stays_within_its_bound(tmp_path: Path) -> None:
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert kept == ["d.3", "d.4", "d.5"] and cache.used == 3 * m.BLOCK
     assert cache.get("d.0") is None and cache.get("d.5") == block
+
+
+def test_wide_listing_with_attributes_and_no_request(
+    jbucket: str, jasmin: S3Proxy, proxied_profile: str, tmp_path: Path
+) -> None:
+    """Thousands of entries over several kernel buffers, nested directories, a key
+    named like a directory: names, sizes and kinds come whole from the manifest."""
+    from jasmin_access.datastore import layout
+    from jasmin_access.datastore.manifest import Manifest, encode
+    from jasmin_access.datastore.repo import open_datastore
+
+    url = f"{jbucket}/ds/wide"
+    dst.create(url, profile=proxied_profile)
+    keys = sorted(
+        [f"big/{'x' * 120}-{i:05d}.nc" for i in range(4000)]
+        + [f"deep/a/b/c/f{i}.nc" for i in range(3)]
+        + ["deep/a", "top.txt"]  # "deep/a" is also a directory: the directory wins
+    )
+    sizes = np.array([(7 * i) % 5000 for i in range(len(keys))], dtype="<u8")
+    m = Manifest(id=layout.new_version_id(), parent=None, created="", author="test",
+                 message="", keys=keys, digests=bytes(32) * len(keys), sizes=sizes)  # fmt: skip
+    ds = open_datastore(url, profile=proxied_profile)[0]
+    ds.io.put(layout.manifest_key(m.id), encode(m))
+    mnt = tmp_path / "wide"
+    mnt.mkdir()
+    mount(f"{url}@{m.id}", str(mnt), cache_dir=str(tmp_path / "c"), profile=proxied_profile)
+    try:
+        jasmin.reset()
+        seen = {}
+        for root, _dirs, files in os.walk(mnt):
+            for name in files:
+                path = Path(root, name)
+                seen[path.relative_to(mnt).as_posix()] = path.stat().st_size
+        expected = {k: int(s) for k, s in zip(keys, sizes, strict=True) if k != "deep/a"}
+        assert seen == expected
+        assert (mnt / "deep" / "a").is_dir() and sorted(os.listdir(mnt)) == [
+            "big",
+            "deep",
+            "top.txt",
+        ]
+        out = subprocess.run(["ls", "-lR", str(mnt)], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.count(".nc\n") == 4003
+        assert jasmin.count() == 0  # listings and sizes: no request at all
+    finally:
+        unmount(str(mnt))
+
+
+def test_children_read_from_sorted_keys() -> None:
+    from jasmin_access.datastore.fusemount import DIR, children
+
+    keys = ["a", "a-x", "a/b", "a/c/d", "b.nc", "e/f/g"]
+    assert children(keys, "") == [("a", DIR), ("a-x", 1), ("b.nc", 4), ("e", DIR)]
+    assert children(keys, "a") == [("b", 2), ("c", DIR)] and children(keys, "a/c") == [("d", 3)]
+    assert children(keys, "e") == [("f", DIR)] and children(keys, "e/f") == [("g", 5)]
+    assert children(keys, "nothing") == []

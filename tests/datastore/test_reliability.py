@@ -212,3 +212,36 @@ def test_sigkill_mid_convert_into_a_datastore(
     assert 1 <= len(ids) <= 3
     ds = ja.open_dataset(f"{url}@{ids[0]}", profile=proxied_profile)
     assert ds.sizes["time_counter"] == 3
+
+
+def test_status_judges_unfinished_pushes_by_the_store_clock(
+    jbucket: str,
+    jasmin: S3Proxy,
+    proxied_profile: str,
+    runs: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import datetime, timedelta
+
+    from jasmin_access.datastore import ops
+
+    url = f"{jbucket}/ds/clock"
+    dst.create(url, profile=proxied_profile)
+    jasmin.fail(method="PUT", path=f"/{jbucket[5:]}/ds/clock/versions/", status=403)
+    with pytest.raises(AccessDenied):
+        dst.push(url, str(runs["three"]), profile=proxied_profile)
+    jasmin.clear_rules()
+
+    class DayAhead(datetime):  # this machine's clock, a day ahead of the store's
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) + timedelta(days=1)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ops, "datetime", DayAhead)
+    jasmin.reset()
+    st = dst.status(url, profile=proxied_profile)
+    assert st["state"] == "in progress" and st["unfinished_pushes"] == 1
+    assert jasmin.count(method="PUT") == 1  # the probe object giving the store's time
+    monkeypatch.setattr(ops, "IN_PROGRESS_FOR", timedelta(seconds=1))
+    time.sleep(2.2)  # LastModified has whole seconds
+    assert dst.status(url, profile=proxied_profile)["state"] == "interrupted"

@@ -14,6 +14,7 @@ import jasmin_access as ja
 from jasmin_access import datastore as dst
 from jasmin_access.datastore import layout
 from jasmin_access.errors import AlreadyExists, InvalidInput, NotFound
+from jasmin_access.open import VERSION_KEY
 from tests.s3proxy import S3Proxy
 
 
@@ -243,3 +244,42 @@ def test_push_from_a_prefix_on_the_store_gives_the_same_version(
     a, _ = dst.open_datastore(pushed["url"], profile=prof)
     b, _ = dst.open_datastore(f"{jbucket}/ds/from-s3", profile=prof)
     assert a.manifest(pushed["first"].version).same_content(b.manifest(res.version))
+
+
+def test_bare_url_opens_latest_with_one_list_and_no_marker_get(
+    pushed: dict, jasmin: S3Proxy
+) -> None:
+    url, prof, v2 = pushed["url"], pushed["profile"], pushed["second"].version
+    jasmin.reset()
+    ds = ja.open_dataset(url, profile=prof, chunks=None)
+    assert ds.encoding[VERSION_KEY].endswith(v2)
+    paths = [p for _m, _k, p in _requests(jasmin) if "/objects/" not in p]
+    assert not any(p.endswith(layout.MARKER) for p in paths), paths
+    assert sorted(k for _m, k, p in _requests(jasmin) if "/objects/" not in p).count("list") == 1
+
+
+def test_chunk_cache_serves_versions_by_object(
+    pushed: dict, jasmin: S3Proxy, tmp_path: Path
+) -> None:
+    url, prof = pushed["url"], pushed["profile"]
+    v1, v2 = pushed["first"].version, pushed["second"].version
+    cache = str(tmp_path / "chunks")
+    first = ja.open_dataset(f"{url}@{v1}", profile=prof, cache=cache).load()
+    jasmin.reset()
+    again = ja.open_dataset(f"{url}@{v1}", profile=prof, cache=cache).load()
+    assert again.identical(first)
+    assert [k for _m, k, p in _requests(jasmin) if "/objects/" in p] == []  # all from the cache
+    jasmin.reset()
+    second = ja.open_dataset(f"{url}@{v2}", profile=prof, cache=cache).load()
+    fetched = {p.rsplit("/", 1)[-1] for _m, _k, p in _requests(jasmin) if "/objects/" in p}
+    assert fetched and fetched <= {d for d, _ in _digests_of(pushed, v2)} - {
+        d for d, _ in _digests_of(pushed, v1)
+    }  # only objects the first version did not have
+    assert second.sizes["time_counter"] == first.sizes["time_counter"] + 1
+    direct = ja.open_dataset(f"{url}@{v2}", profile=prof, cache=False).load()
+    assert second.identical(direct)
+
+
+def _digests_of(pushed: dict, vid: str) -> list[tuple[str, int]]:
+    m = dst.open_datastore(pushed["url"], profile=pushed["profile"])[0].manifest(vid)
+    return list(m.entries().values())

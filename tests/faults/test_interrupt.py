@@ -49,8 +49,14 @@ def _interrupt(argv: list[str], started: Callable[[], bool], sig: int, extra: fl
     command had already finished.
     """
     proc = _start(argv)
-    deadline = time.monotonic() + 60
-    while not started() and proc.poll() is None and time.monotonic() < deadline:
+    # Wait for the first write however long start-up takes on a loaded machine: a fixed
+    # wait that ran out would signal a process still importing, before any write, and
+    # the round would test nothing (and find no store at all).
+    deadline = time.monotonic() + 600  # only against a hung process
+    while not started() and proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no write within 600 s: {argv}")
         time.sleep(0.01)
     time.sleep(extra)
     if proc.poll() is not None:
@@ -137,6 +143,14 @@ def test_convert_interrupted(
     xr.testing.assert_identical(_load(dest), want)
 
 
+def _changed(path: Path, before: dict[Path, int]) -> bool:
+    """A file new or modified since ``before`` (one being replaced as we look counts too)."""
+    try:
+        return path.is_file() and path.stat().st_mtime_ns != before.get(path)
+    except FileNotFoundError:  # removed between listing and stat: the command is writing
+        return True
+
+
 @pytest.mark.parametrize(("sig", "seed"), ROUNDS)
 def test_append_interrupted(
     sig: int, seed: int, daily: list[Path], clean: dict[str, Path], tmp_path: Path
@@ -147,9 +161,7 @@ def test_append_interrupted(
     before = {p: p.stat().st_mtime_ns for p in store.rglob("*") if p.is_file()}
 
     def started() -> bool:
-        return journal.exists() or any(
-            p.stat().st_mtime_ns != before.get(p) for p in store.rglob("*") if p.is_file()
-        )
+        return journal.exists() or any(_changed(p, before) for p in store.rglob("*"))
 
     argv = ["append", str(daily[2]), str(store)]
     code = _interrupt(argv, started, sig, RNG.uniform(0.0, 1.0))

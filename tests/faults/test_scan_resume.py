@@ -33,6 +33,15 @@ def _tiny_set(folder: Path, count: int) -> list[str]:
     return tiny_set(str(folder), count)
 
 
+def _tiny_on_s3(folder: Path, count: int, bucket: str, profile: str) -> tuple[list[str], str]:
+    """Tiny files here and under ``s3://BUCKET/in/``; their local paths and the S3 glob."""
+    files = _tiny_set(folder, count)
+    fs = resolve(f"s3://{bucket}", profile=profile).fs
+    fs.mkdir(bucket)
+    fs.put(files, f"{bucket}/in/")
+    return files, f"s3://{bucket}/in/*.nc"
+
+
 def test_killed_after_planning_resumes_without_opening_the_sources(
     tmp_path: Path, isolated_env: Path, s3_proxy: S3Proxy, proxied_profile: str
 ) -> None:
@@ -76,10 +85,8 @@ def test_killed_after_planning_resumes_without_opening_the_sources(
 def test_changed_sources_are_scanned_again(
     tmp_path: Path, isolated_env: Path, s3_proxy: S3Proxy, proxied_profile: str
 ) -> None:
-    files = _tiny_set(tmp_path / "tiny", 12)
+    _tiny_on_s3(tmp_path / "tiny", 12, "few-small", proxied_profile)
     fs = resolve("s3://few-small", profile=proxied_profile).fs
-    fs.mkdir("few-small")
-    fs.put(files, "few-small/in/")
     refs = expand_sources("s3://few-small/in/*.nc", profile=proxied_profile)
     loc = resolve(str(tmp_path / "out.zarr"), write=True)
     with pytest.raises(ja.JasminAccessError, match="test hook"):
@@ -98,3 +105,47 @@ def test_changed_sources_are_scanned_again(
 
 def _scan_opts() -> dict[str, object]:
     return {"concat_dim": None, "variables": None, "drop_variables": None, "time_variable": None}
+
+
+def _read_keys(proxy: S3Proxy, prefix: str) -> set[str]:
+    """Objects under ``prefix`` whose bytes were read (GET) since the last reset."""
+    pairs = zip(proxy.requests, proxy.kinds, strict=True)
+    return {path for (_m, path, _q), kind in pairs if kind == "get" and path.startswith(prefix)}
+
+
+def test_a_resumed_append_does_not_reopen_sources_it_has_written(
+    tmp_path: Path, isolated_env: Path, s3_proxy: S3Proxy, proxied_profile: str
+) -> None:
+    files, _ = _tiny_on_s3(tmp_path / "tiny", 14, "append-small", proxied_profile)
+    urls = [f"s3://append-small/in/{Path(f).name}" for f in files]
+    dest = str(tmp_path / "out.zarr")
+    ja.convert(urls[:2], dest, profile=proxied_profile, chunks="time_counter=1")
+    with pytest.raises(ja.JasminAccessError, match="test hook"):
+        ja.append(urls[2:], dest, profile=proxied_profile, fail_after_units=16, workers=1)
+    assert (Path(dest) / ".jasmin-access" / "scan.json").exists()
+
+    s3_proxy.reset()
+    report = ja.append(urls[2:], dest, profile=proxied_profile)
+    assert report.resumed and report.chunks_skipped >= 16  # of 24: two record arrays
+    opened = _read_keys(s3_proxy, "/append-small/in/")
+    assert 0 < len(opened) <= report.chunks_written < len(urls[2:])  # a rescan reads all 12
+    ja.convert(files, str(tmp_path / "clean.zarr"), chunks="time_counter=1")
+    xr.testing.assert_identical(_load(dest), _load(str(tmp_path / "clean.zarr")))
+    assert not (Path(dest) / ".jasmin-access").exists()
+
+
+def test_convert_with_verify_scans_the_sources_once(
+    tmp_path: Path, isolated_env: Path, s3_proxy: S3Proxy, proxied_profile: str
+) -> None:
+    files, sources = _tiny_on_s3(tmp_path / "tiny", 20, "verify-small", proxied_profile)
+    gets = []
+    for i, together in enumerate((True, False)):
+        dest = str(tmp_path / f"out{i}.zarr")
+        s3_proxy.reset()
+        report = ja.convert(sources, dest, profile=proxied_profile, verify=together)
+        if not together:
+            assert ja.verify(sources, dest, profile=proxied_profile).ok
+        else:
+            assert report.verified
+        gets.append(s3_proxy.count(kind="get"))
+    assert gets[0] <= gets[1] - len(files)  # the second scan is the difference
