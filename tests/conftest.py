@@ -168,6 +168,7 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 
     mib = 1 << 20
     monkeypatch.setattr(checksums, "part_size", lambda size: 5 * mib)
+    monkeypatch.setattr(checksums, "SINGLE_MAX", 10 * mib)
     monkeypatch.setattr(engine, "RANGE_MIN", 2 * mib)
     monkeypatch.setattr(engine, "RANGE", mib)
 

@@ -264,6 +264,12 @@ def test_s3_settings_for_third_party_stores() -> None:
     add_profile("j", {"tenancy": "nemo-o", "anon": True, "retries": 7})
     config = s3_config_kwargs(get_profile("j"))
     assert config["s3"] == {"addressing_style": "path"}
+    # the transfer engine sends Content-MD5 with every body: no SHA-256 pass to sign it
+    engine = get_profile("j")
+    signed = s3_filesystem(engine).config_kwargs["s3"]
+    unsigned = s3_filesystem(engine, md5_bodies=True).config_kwargs["s3"]
+    assert "payload_signing_enabled" not in signed
+    assert unsigned == {"addressing_style": "path", "payload_signing_enabled": False}
     assert config["request_checksum_calculation"] == "when_required"
     assert config["response_checksum_validation"] == "when_required"
     assert config["retries"]["max_attempts"] == 7

@@ -9,9 +9,12 @@ extra HEADs) sits in the way:
   temporary file, so the file is never read back to be verified; objects of
   :data:`RANGE_MIN` bytes or more are fetched as parallel ranged GETs, hashed
   in order as they arrive;
-* a multipart upload sends its parts in parallel, each checked against the
-  part's MD5, and takes the object's ETag from the CompleteMultipartUpload
-  answer (no HEAD).
+* an upload hashes the file (or each part) first, since ``Content-MD5`` goes
+  before the body, then sends the body read from the file as it goes out, so
+  memory does not grow with file sizes (files up to :data:`SMALL` are read
+  once into memory); a multipart upload sends its parts in parallel (within
+  :data:`BUDGET`), each checked against the part's MD5, and takes the
+  object's ETag from the CompleteMultipartUpload answer (no HEAD).
 
 Hashing and file writes run in a worker thread, off the event loop.
 """
@@ -39,17 +42,20 @@ from . import checksums
 log = logging.getLogger(__name__)
 
 MiB = checksums.MiB
-READ = 4 * MiB  # bytes asked of the response stream at once
+READ = 1 * MiB  # bytes asked of the response stream at once (about 2x this per download)
 RANGE = 16 * MiB  # size of one ranged GET
 RANGE_MIN = 96 * MiB  # objects at least this big are fetched as parallel ranges
-WINDOW = 4  # ranged GETs (or upload parts) of one file in flight at once
+WINDOW = 4  # ranged GETs of one file in flight at once
+PARTS = 8  # upload parts of one file in flight at once (within the budget)
+IN_FLIGHT = 128 * MiB  # bytes of upload parts in flight at once, all files together
+SMALL = 1 * MiB  # files up to this size are read once into memory and sent in one PUT
 
 Progress = Callable[[int], None]
 _RETRYABLE = (*S3_RETRYABLE_ERRORS, OSError)
 
 
 class Budget:
-    """Bytes of request bodies held in memory at once by all uploads on a loop.
+    """Bytes of request bodies in flight at once, all uploads on a loop together.
 
     One body larger than the limit is let through alone.
     """
@@ -74,7 +80,7 @@ class Budget:
                 cond.notify_all()
 
 
-BUDGET = Budget(512 * MiB)
+BUDGET = Budget(IN_FLIGHT)
 
 
 def _md5(data: Any = b"") -> Any:
@@ -328,27 +334,77 @@ def content_md5(hexdigest: str) -> str:
     return base64.b64encode(bytes.fromhex(hexdigest)).decode()
 
 
+class FileSlice(io.RawIOBase):
+    """``length`` bytes of a file from ``offset``, read as a request body is sent.
+
+    Seekable within the slice (a retried request starts again from 0).
+    """
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 (closed with the slice)
+        self._start, self._length, self._pos = offset, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = max(0, min(self._length, base + pos))
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")[: self._length - self._pos]
+        if not view:
+            return 0
+        n = os.preadv(self._file.fileno(), [view], self._start + self._pos)
+        self._pos += n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def span_md5(path: str, offset: int, length: int) -> tuple[str, int]:
+    """The MD5 (hex) of ``length`` bytes of ``path`` from ``offset``, and how many there were."""
+    digest = _md5()
+    got = 0
+    with FileSlice(path, offset, length) as f:
+        while block := f.read(READ):
+            digest.update(block)
+            got += len(block)
+    return str(digest.hexdigest()), got
+
+
 async def _send_part(
     fs: Any, path: str, target: tuple[str, str, str], number: int, span: tuple[int, int]
 ) -> tuple[str, str]:
+    """Hash the part, then send it read from the file (never whole in memory)."""
     bucket, key, upload_id = target
     offset, length = span
-    data, expected = await _in_thread(read_body, path, offset, length)
-    with data.getbuffer() as view:
-        sent = len(view)
-    if sent != length:
+    expected, found = await _in_thread(span_md5, path, offset, length)
+    if found != length:
         raise IntegrityError(
             f"{path} changed while it was being uploaded", "re-run the same command"
         )
-    resp = await fs._call_s3(
-        "upload_part",
-        Bucket=bucket,
-        Key=key,
-        UploadId=upload_id,
-        PartNumber=number,
-        Body=data,
-        ContentMD5=content_md5(expected),
-    )
+    with FileSlice(path, offset, length) as body:
+        resp = await fs._call_s3(
+            "upload_part",
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ContentLength=length,
+            ContentMD5=content_md5(expected),
+        )
     got = str(resp.get("ETag", "")).strip('"')
     if got and got != expected:
         raise IntegrityError(
@@ -367,7 +423,10 @@ async def upload_multipart(
     extra: dict[str, Any],
     progress: Progress,
 ) -> tuple[str, str]:
-    """Upload ``path`` in parts of ``chunk`` bytes, ``WINDOW`` parts at once.
+    """Upload ``path`` in parts of ``chunk`` bytes, up to ``PARTS`` at once.
+
+    Each part is read from the file when its turn comes (within
+    :data:`BUDGET`), so memory holds only the parts in flight.
 
     Returns
     -------
@@ -379,7 +438,7 @@ async def upload_multipart(
     spans = [(o, min(chunk, size - o)) for o in range(0, size, chunk)]
     created = await fs._call_s3("create_multipart_upload", Bucket=bucket, Key=key, **extra)
     target = (bucket, key, created["UploadId"])
-    window = asyncio.Semaphore(WINDOW)
+    window = asyncio.Semaphore(PARTS)
 
     async def one(number: int, span: tuple[int, int]) -> tuple[str, str]:
         async with window, BUDGET.hold(span[1]):
@@ -427,14 +486,50 @@ async def upload_single(
             sent = len(view)
         if sent != size:
             raise IntegrityError(f"{path} changed while it was being read", "re-run the command")
-        resp = await fs._call_s3(
-            "put_object",
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentMD5=content_md5(expected),
-            **extra,
-        )
+        return await _put(fs, (bucket, key), body, (expected, size), extra, progress)
+
+
+async def upload_stream(
+    fs: Any, path: str, bucket: str, key: str, extra: dict[str, Any], progress: Progress
+) -> tuple[str, str]:
+    """One PUT whose body is read from the file as it is sent, with its MD5.
+
+    The file is read twice, once to hash it (the ``Content-MD5`` header goes
+    before the body) and once as it is sent (then mostly from the page cache),
+    and never held in memory.  A file that changed in between is refused by
+    the store (its MD5 no longer matches) or caught by the size check.
+
+    Returns
+    -------
+    tuple of str
+        ``(expected, reported)`` as :func:`upload_single`.
+    """
+    size = os.path.getsize(path)
+    expected, found = await _in_thread(span_md5, path, 0, size + 1)  # +1: notice growth
+    if found != size:
+        raise IntegrityError(f"{path} changed while it was being read", "re-run the command")
+    with FileSlice(path, 0, size) as body:
+        return await _put(fs, (bucket, key), body, (expected, size), extra, progress)
+
+
+async def _put(
+    fs: Any,
+    where: tuple[str, str],
+    body: Any,
+    md5_size: tuple[str, int],
+    extra: dict[str, Any],
+    progress: Progress,
+) -> tuple[str, str]:
+    expected, size = md5_size
+    resp = await fs._call_s3(
+        "put_object",
+        Bucket=where[0],
+        Key=where[1],
+        Body=body,
+        ContentLength=size,
+        ContentMD5=content_md5(expected),
+        **extra,
+    )
     progress(size)
     return expected, str(resp.get("ETag", "")).strip('"')
 

@@ -18,28 +18,35 @@ from ..errors import IntegrityError
 __all__ = ["etag_matches", "local_etag", "part_size", "verify_file"]
 
 MiB = 1 << 20
-MIN_PART = 64 * MiB
+MIN_PART = 8 * MiB
 MAX_PARTS = 10_000
 SINGLE_LIMIT = 5 * 1024 * MiB
+SINGLE_MAX = 64 * MiB  # smaller files are sent in one PUT
 _COMMON_PARTS = (5 * MiB, 8 * MiB, 16 * MiB, 50 * MiB, 64 * MiB, 100 * MiB, 128 * MiB)
 
 
 def part_size(size: int) -> int:
-    """Multipart part size for a file of ``size`` bytes: 64 MiB, growing with the file.
+    """Multipart part size for a file of ``size`` bytes: 8 MiB, growing with the file.
 
-    About 50 parts per file, so files of tens of GB get parts of several
+    Small parts keep many requests in flight within one file and little of it
+    in memory (parts are read from the file as they are sent); past 400 MiB a
+    file gets about 50 parts, so files of tens of GB get parts of several
     hundred MB (as advised for the JASMIN store), never more than 10,000 parts.
 
-    >>> part_size(10 * MiB) // MiB, part_size(20_000 * MiB) // MiB
-    (64, 400)
+    >>> part_size(10 * MiB) // MiB, part_size(1024 * MiB) // MiB, part_size(20_000 * MiB) // MiB
+    (8, 21, 400)
     """
     wanted = max(MIN_PART, math.ceil(size / 50 / MiB) * MiB)
     return max(wanted, math.ceil(size / MAX_PARTS))
 
 
 def is_multipart(size: int, chunk: int) -> bool:
-    """True when s3fs uploads ``size`` bytes in parts of ``chunk`` (its own rule)."""
-    return size >= min(SINGLE_LIMIT, 2 * chunk)
+    """True when ``size`` bytes are uploaded in parts of ``chunk``, not in one PUT.
+
+    Files under :data:`SINGLE_MAX` go in one PUT (streamed from the file: many
+    files at once fill the link with fewer requests); bigger ones in parts.
+    """
+    return size >= min(SINGLE_LIMIT, max(2 * chunk, SINGLE_MAX))
 
 
 def _digests(path: str, chunk: int, parts_too: bool = True) -> tuple[str, list[bytes]]:
@@ -54,11 +61,20 @@ def _digests(path: str, chunk: int, parts_too: bool = True) -> tuple[str, list[b
 
 
 def local_etag(path: str | os.PathLike[str], chunk: int | None = None) -> str:
-    """The ETag S3 will report for ``path`` uploaded with parts of ``chunk`` bytes."""
+    """The ETag S3 will report for ``path`` uploaded with parts of ``chunk`` bytes.
+
+    Without ``chunk``: as this project uploads it (:func:`part_size`,
+    :func:`is_multipart`); with one, as a tool that uses parts of ``chunk``
+    for anything of two parts or more would.
+    """
     path = os.fspath(path)
     size = os.path.getsize(path)
-    chunk = chunk or part_size(size)
-    if not is_multipart(size, chunk):
+    if chunk is None:
+        chunk = part_size(size)
+        multipart = is_multipart(size, chunk)
+    else:
+        multipart = size >= min(SINGLE_LIMIT, 2 * chunk)
+    if not multipart:
         return _digests(path, chunk, parts_too=False)[0]
     _, parts = _digests(path, chunk)
     combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()

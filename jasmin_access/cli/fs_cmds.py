@@ -15,6 +15,7 @@ from .. import fs, paths
 from ..errors import InvalidInput
 from ..fs.records import Entry, RemoveReport, TransferReport, Usage
 from ._common import SizeType, echo, emit_json, get_options, global_options, human_size, note
+from ._scale import scale_options
 
 __all__ = ["COMMANDS"]
 
@@ -255,6 +256,7 @@ def _split_paths(command: str, given: tuple[str, ...]) -> tuple[list[str], str]:
 @click.option("-n", "--no-clobber", is_flag=True, help="Never overwrite existing files.")
 @click.option("--dry-run", is_flag=True, help="Only show what would be copied.")
 @_filters
+@scale_options
 @global_options
 def cp(
     given: tuple[str, ...],
@@ -263,6 +265,7 @@ def cp(
     dry_run: bool,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    scheduler: str | None,
 ) -> None:
     """Copy files between storage URLs (s3://, webdav://, sftp://, az://, ...) and local paths.
 
@@ -278,6 +281,7 @@ def cp(
         dry_run=dry_run,
         include=include,
         exclude=exclude,
+        scheduler=scheduler,
     )
 
 
@@ -315,6 +319,7 @@ def mv(
 @click.option("--checksum", is_flag=True, help="Compare checksums, not only sizes.")
 @click.option("--force", is_flag=True, help="Allow --delete on a bucket root.")
 @_filters
+@scale_options
 @global_options
 def sync(
     src: str,
@@ -325,6 +330,7 @@ def sync(
     force: bool,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    scheduler: str | None,
 ) -> None:
     """Copy new and changed files from SRC to DST (deletion is opt-in)."""
     _transfer(
@@ -337,6 +343,7 @@ def sync(
         force=force,
         include=include,
         exclude=exclude,
+        scheduler=scheduler,
     )
 
 

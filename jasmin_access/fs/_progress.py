@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 __all__ = ["Bar", "byte_columns"]
+
+log = logging.getLogger(__name__)
 
 
 def byte_columns() -> list[Any]:
@@ -47,6 +50,13 @@ class Bar:
         if self.progress is not None:
             self.progress.start()
         return self
+
+    def note(self, text: str) -> None:
+        """Show a line above the bar (e.g. the Dask dashboard link), or log it without one."""
+        if self.progress is not None:
+            self.progress.console.print(text)
+        else:
+            log.info("%s", text)
 
     def advance(self, n: int) -> None:
         """Count ``n`` more bytes done."""

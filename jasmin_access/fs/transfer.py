@@ -24,6 +24,7 @@ from ..errors import (
     translate,
     translating,
 )
+from ..execution import status_sink
 from ..stores import Location
 from ._backend import (
     Obj,
@@ -37,6 +38,7 @@ from ._backend import (
 )
 from ._progress import Bar
 from ._single import same_content, transfer_one
+from ._spread import copy_items, spreads
 from .listing import _missing, _split_glob, missing_bucket, no_match
 from .records import TransferItem, TransferReport
 from .remove import delete_paths, is_root, refuse_root
@@ -150,12 +152,25 @@ Decide = Callable[[Pair], str | None]
 
 
 def run_plan(
-    p: Plan, decide: Decide, *, dry_run: bool, workers: int, progress: bool, label: str
+    p: Plan,
+    decide: Decide,
+    *,
+    dry_run: bool,
+    workers: int,
+    progress: bool,
+    label: str,
+    scheduler: str | None = None,
 ) -> TransferReport:
-    """Run ``transfer_one`` for each pair that ``decide`` does not settle (bounded threads)."""
+    """Run ``transfer_one`` for each pair that ``decide`` does not settle.
+
+    In bounded threads here, or (``scheduler`` ``processes`` or a Dask
+    address) as tasks on other processes: see :mod:`._spread`.
+    """
     report = TransferReport(dry_run=dry_run)
     total = sum(pair.src.size for pair in p.pairs)
     bar = Bar(progress and not dry_run, total, label)
+    elsewhere = spreads(scheduler) and not dry_run and not p.single
+    later: list[tuple[Pair, TransferItem]] = []
 
     def one(pair: Pair) -> TransferItem:
         item = TransferItem(p.src.to_url(pair.src.path), p.dst.to_url(pair.dst), pair.src.size, "")
@@ -164,6 +179,9 @@ def run_plan(
             item.status = verdict
         elif dry_run:
             item.status = "would-copy"
+        elif elsewhere:
+            later.append((pair, item))
+            return item
         else:
             moved = _copy(p, pair, item, bar)
             bar.advance(item.size - moved)  # the rest (skipped, failed, not streamed)
@@ -174,6 +192,10 @@ def run_plan(
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(p.pairs) or 1)))
     with bar, pool:
         report.items.extend(pool.map(one, p.pairs))
+        if later:
+            todo = [(pair.src, pair.dst, item) for pair, item in later]
+            with status_sink(bar.note):  # the dashboard link shows above the bar
+                copy_items(p.src, p.dst, todo, str(scheduler), bar.advance, workers)
     return report
 
 
@@ -273,12 +295,14 @@ def _run_all(
     workers: int,
     progress: bool,
     label: str,
+    scheduler: str | None = None,
 ) -> TransferReport:
     report = TransferReport(dry_run=dry_run)
     for p in plans:
         one = run_plan(
-            p, decision(p), dry_run=dry_run, workers=workers, progress=progress, label=label
-        )
+            p, decision(p), dry_run=dry_run, workers=workers, progress=progress, label=label,
+            scheduler=scheduler,
+        )  # fmt: skip
         report.items.extend(one.items)
     return report
 
@@ -311,6 +335,7 @@ def cp(
     exclude: Sequence[str] = (),
     workers: int = WORKERS,
     progress: bool = False,
+    scheduler: str | None = None,
     profile: str | None = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
@@ -336,6 +361,11 @@ def cp(
         Files transferred at once.
     progress
         Show a rich progress bar on stderr.
+    scheduler
+        ``threads`` (default: this process), ``processes`` (local worker
+        processes) or a Dask scheduler address (``tcp://host:port``): files, or
+        groups of small files, are copied by the workers (see
+        :mod:`jasmin_access.execution`).
 
     Returns
     -------
@@ -360,6 +390,7 @@ def cp(
         workers=workers,
         progress=progress,
         label="cp",
+        scheduler=scheduler,
     )
     return finish(report, plans[0].single, "copy")
 
@@ -418,6 +449,7 @@ def sync(
     exclude: Sequence[str] = (),
     workers: int = WORKERS,
     progress: bool = False,
+    scheduler: str | None = None,
     profile: str | None = None,
     endpoint_url: str | None = None,
     anon: bool | None = None,
@@ -437,6 +469,8 @@ def sync(
         Allow ``delete`` on a bucket root.
     include, exclude
         Patterns on the path relative to ``src`` (see :func:`jasmin_access.paths.keep`).
+    scheduler
+        Where the files are copied, as for :func:`cp`.
     """
     kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
     src_loc, dst_loc = _locations(src, dst, kw)
@@ -451,7 +485,10 @@ def sync(
             return "skipped"
         return None
 
-    report = run_plan(p, decide, dry_run=dry_run, workers=workers, progress=progress, label="sync")
+    report = run_plan(
+        p, decide, dry_run=dry_run, workers=workers, progress=progress, label="sync",
+        scheduler=scheduler,
+    )  # fmt: skip
     if delete:
         _sync_delete(p, report, dry_run, (include, exclude))
     return finish(report, False, "sync")

@@ -142,7 +142,9 @@ def test_checksum_mismatch_detected(tmp_path: Path) -> None:
 
 def test_part_size_adapts() -> None:
     mib = 1 << 20
-    assert checksums.part_size(100 * mib) == 64 * mib
+    assert checksums.part_size(100 * mib) == 8 * mib
+    assert checksums.is_multipart(64 * mib, checksums.part_size(64 * mib))
+    assert not checksums.is_multipart(64 * mib - 1, checksums.part_size(64 * mib - 1))
     assert checksums.part_size(30_000 * mib) >= 200 * mib
     assert checksums.part_size(5_000_000 * mib) * 10_000 >= 5_000_000 * mib
 

@@ -1,0 +1,38 @@
+"""Timestamps of S3 answers read by the standard library, as botocore would read them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from botocore.utils import parse_timestamp
+
+from jasmin_access import fs
+from jasmin_access.backends.s3 import parse_time
+from jasmin_access.stores import resolve
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-29T11:39:23.061Z",  # ListObjects
+        "2026-11-29T11:39:23Z",
+        "2026-11-29T11:39:23.061000+00:00",
+        "Sun, 29 Nov 2026 11:39:23 GMT",  # Last-Modified header form
+        "2026-11-29T11:39:23",  # no zone: left naive, as botocore leaves it
+        "1795951163",  # epoch seconds
+    ],
+)
+def test_parse_time_reads_what_botocore_reads(text: str) -> None:
+    assert parse_time(text) == parse_timestamp(text)
+    assert (parse_time(text).tzinfo is None) == (parse_timestamp(text).tzinfo is None)
+
+
+def test_listing_times_are_aware_and_recent(s3_bucket: str, s3_profile: str) -> None:
+    before = datetime.now(UTC)
+    loc = resolve(f"{s3_bucket}/t/a.nc", profile=s3_profile)
+    loc.fs.pipe_file(loc.path, b"x")
+    (entry,) = fs.ls(f"{s3_bucket}/t/", profile=s3_profile)
+    stamp = entry.last_modified
+    assert stamp is not None and stamp.tzinfo is not None
+    assert abs((stamp - before).total_seconds()) < 300

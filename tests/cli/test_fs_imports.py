@@ -1,0 +1,63 @@
+"""The pseudo-directory commands start fast: no xarray, dask, zarr or pandas imported.
+
+Each command runs in a fresh interpreter (as a user's shell would start it),
+against a real S3 server and local paths, and reports which heavy modules
+were loaded by the time it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed")
+
+_RUN = """
+import json, sys
+from jasmin_access.cli import cli
+from jasmin_access.cli._common import run
+code = run(cli, sys.argv[1:])
+heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
+"""
+
+
+def _loaded(*args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    last = json.loads(done.stderr.strip().splitlines()[-1])
+    assert last["code"] == 0, done.stderr
+    return list(last["heavy"])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ls", "-l", "{bucket}/run"],
+        ["du", "{bucket}", "-s"],
+        ["cp", "-r", "{src}", "{bucket}/run"],
+        ["cp", "-r", "{bucket}/run", "{dst}"],
+        ["sync", "{src}", "{bucket}/mirror"],
+        ["stat", "{bucket}/run/a.nc"],
+    ],
+)
+def test_fs_commands_do_not_import_the_data_stack(
+    s3_bucket: str, s3_profile: str, tmp_path: Path, command: list[str]
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.nc").write_bytes(b"a" * 1000)
+    (src / "b.nc").write_bytes(b"b" * 10)
+    if command[0] != "cp" or command[2] != "{src}":  # the others need the prefix there
+        assert _loaded("cp", "-r", str(src), f"{s3_bucket}/run", "-p", s3_profile) == []
+    subs = {"bucket": s3_bucket, "src": str(src), "dst": str(tmp_path / "dst")}
+    args = [part.format(**subs) for part in command]
+    assert _loaded(*args, "-p", s3_profile) == []
