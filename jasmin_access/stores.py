@@ -36,7 +36,7 @@ import fsspec
 from . import paths
 from .backends import Backend, Capabilities, backend_class
 from .backends.base import Request
-from .backends.s3 import JasminS3FileSystem, s3_config_kwargs, s3_filesystem
+from .backends.s3client import JasminS3FileSystem, s3_config_kwargs, s3_filesystem
 from .config import Config, Profile
 from .errors import InvalidInput
 from .localstore import TMP_PREFIX, LocalObjectFileSystem

@@ -8,7 +8,7 @@ import pytest
 from botocore.utils import parse_timestamp
 
 from jasmin_access import fs
-from jasmin_access.backends.s3 import parse_time
+from jasmin_access.backends.s3client import parse_time
 from jasmin_access.stores import resolve
 
 
