@@ -19,17 +19,18 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from .. import paths
 from ..caches import BoundedCache
 from ..config import Profile
-from ..errors import IntegrityError, NotSupported, ProfileNotFound, ReadOnly, translate
+from ..errors import IntegrityError, NotSupported, ReadOnly, translate
+from .capabilities import Capabilities, Obj, Request, Tick, _noop, choose_profile, is_marker
+from .checksums import STREAM_BLOCK, HashingReader, check_read
 
 __all__ = [
     "Backend",
@@ -45,116 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STREAM_BLOCK = 8 << 20  # bytes moved at once by streaming copies (memory bound per file)
 DELETE_WORKERS = 8
-
-Tick = Callable[[int], None]
-
-
-def _noop(_: int) -> None:
-    return None
-
-
-class Obj(NamedTuple):
-    """One object as listed: fs path, size, modification time, ETag (or None)."""
-
-    path: str
-    size: int
-    mtime: datetime | None
-    etag: str | None
-
-
-def is_marker(obj: Obj) -> bool:
-    """True for a directory marker (``prefix/``, zero bytes): an empty directory, not a file."""
-    return obj.path.endswith("/")
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do; callers branch on these, never on a kind's name.
-
-    Attributes
-    ----------
-    read_only
-        Nothing can be written (anonymous public URLs).
-    buckets
-        The first path component is a bucket (or container): listing the root
-        lists buckets, and a bucket must exist before anything is written to it.
-    server_side_copy
-        :meth:`Backend.copy` copies within the backend without moving the bytes.
-    bulk_delete
-        :meth:`Backend.delete_many` removes many objects per request.
-    multipart
-        Large uploads go up in parallel parts.
-    checksum
-        What an object's ``etag`` is: ``"md5-etag"`` (S3: the MD5, or the
-        multipart ETag), ``"md5-file"`` (computable from the local file), or
-        ``None`` (no content checksum the client can check).
-    local_path
-        Paths are files on this machine: NetCDF is read straight from disk and
-        zarr uses its ``LocalStore``.
-    directories
-        Directories exist on their own (POSIX, WebDAV, SFTP): they are made
-        before writing below them and emptied ones are removed after a move.
-    """
-
-    read_only: bool = False
-    buckets: bool = False
-    server_side_copy: bool = False
-    bulk_delete: bool = False
-    multipart: bool = False
-    checksum: str | None = None
-    local_path: bool = False
-    directories: bool = False
-
-
-@dataclass(frozen=True)
-class Request:
-    """What the caller of ``resolve`` asked for, besides the URL."""
-
-    profile: str | Profile | None = None
-    endpoint_url: str | None = None
-    anon: bool | None = None
-    config: Any = None
-    write: bool = False
-
-
-def choose_profile(request: Request, types: tuple[str, ...], scheme: str) -> Profile:
-    """The profile serving a ``scheme://`` URL: one of ``types``.
-
-    A named profile of another type is for the other URL of a command (``cp
-    webdav://a s3://b -p nc``): this URL then takes the default profile if it
-    fits, else the only profile of a fitting type.
-
-    Raises
-    ------
-    ProfileNotFound
-        When no profile, or more than one, could serve the URL.
-    """
-    from ..config import ENV_PROFILE, get_profile, load_config
-
-    if isinstance(request.profile, Profile) and request.profile.type in types:
-        return request.profile
-    config = request.config or load_config()
-    named = request.profile.name if isinstance(request.profile, Profile) else request.profile
-    for name in (named, os.environ.get(ENV_PROFILE), config.default_profile):
-        if name and name in config.profiles and config.profiles[name].type in types:
-            return get_profile(name, config=config)
-    if named and named not in config.profiles:
-        get_profile(named, config=config)  # raises ProfileNotFound with the known names
-    fitting = sorted(n for n, p in config.profiles.items() if p.type in types)
-    if len(fitting) == 1:
-        return get_profile(fitting[0], config=config)
-    kind = types[0]
-    if not fitting:
-        raise ProfileNotFound(
-            f"no {kind} profile for {scheme}:// URLs",
-            f"add one with `jasmin-access config add NAME --type {kind} ...`",
-        )
-    raise ProfileNotFound(
-        f"several {kind} profiles could serve {scheme}:// URLs ({', '.join(fitting)})",
-        "choose one with --profile NAME",
-    )
 
 
 def _rebuild(cls: type[Backend], profile: Profile | None, args: tuple[Any, ...]) -> Backend:
@@ -488,7 +380,7 @@ class Backend:
                 md5.update(block)
                 done += len(block)
                 tick(len(block))
-        _check(done, obj, md5.hexdigest(), self.caps.checksum, what)
+        check_read(done, obj, md5.hexdigest(), self.caps.checksum, what)
 
     def copy(self, obj: Obj, target: str, what: str) -> None:
         """Copy ``obj`` to ``target`` inside this backend, verified by size."""
@@ -509,7 +401,7 @@ class Backend:
             reader = HashingReader(src, tick)
             self.write_stream(target, reader, obj.size)
         digest = (reader.done, reader.md5.hexdigest())
-        _check(digest[0], obj, digest[1], source.caps.checksum, what)
+        check_read(digest[0], obj, digest[1], source.caps.checksum, what)
         self._verify_landed(target, obj.size, digest, what)
 
     def write_stream(self, target: str, reader: Any, size: int) -> None:
@@ -539,42 +431,6 @@ class Backend:
                 f"store reports {landed.etag}",
                 "re-run the same command to transfer it again",
             )
-
-
-class HashingReader:
-    """A binary reader that counts, MD5-hashes and reports (``tick``) what passes through."""
-
-    def __init__(self, raw: Any, tick: Tick = _noop) -> None:
-        self.raw, self.tick = raw, tick
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.done = 0
-
-    def read(self, n: int = -1) -> bytes:
-        """Up to ``n`` bytes (at most one stream block when ``n`` is negative)."""
-        block = bytes(self.raw.read(n if n is not None and n >= 0 else STREAM_BLOCK))
-        if block:
-            self.md5.update(block)
-            self.done += len(block)
-            self.tick(len(block))
-        return block
-
-    def __iter__(self) -> Iterator[bytes]:
-        while block := self.read(STREAM_BLOCK):
-            yield block
-
-
-def _check(done: int, obj: Obj, md5: str, kind: str | None, what: str) -> None:
-    """Compare what was read with what the source listed (size, plain-MD5 ETag)."""
-    if done != obj.size:
-        raise IntegrityError(
-            f"size mismatch for {what}: expected {obj.size} bytes, got {done}",
-            "re-run the same command to transfer it again",
-        )
-    if kind == "md5-etag" and obj.etag and "-" not in obj.etag and obj.etag != md5:
-        raise IntegrityError(
-            f"checksum mismatch for {what}: content does not match ETag {obj.etag}",
-            "re-run the same command to transfer it again",
-        )
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:

@@ -12,16 +12,20 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import IntegrityError
+from .capabilities import Obj, Tick, _noop
 
-__all__ = ["etag_matches", "local_etag", "part_size", "verify_file"]
+__all__ = ["HashingReader", "check_read", "etag_matches", "local_etag", "part_size", "verify_file"]
 
 MiB = 1 << 20
 MIN_PART = 8 * MiB
 MAX_PARTS = 10_000
 SINGLE_LIMIT = 5 * 1024 * MiB
 SINGLE_MAX = 64 * MiB  # smaller files are sent in one PUT
+STREAM_BLOCK = 8 * MiB  # bytes moved at once by streaming copies (memory bound per file)
 _COMMON_PARTS = (5 * MiB, 8 * MiB, 16 * MiB, 50 * MiB, 64 * MiB, 100 * MiB, 128 * MiB)
 
 
@@ -135,3 +139,39 @@ def verify_file(path: str | os.PathLike[str], size: int, etag: str | None, what:
 def file_md5(path: str | os.PathLike[str]) -> str:
     """MD5 hex digest of a whole local file."""
     return _digests(os.fspath(path), 16 * MiB, parts_too=False)[0]
+
+
+class HashingReader:
+    """A binary reader that counts, MD5-hashes and reports (``tick``) what passes through."""
+
+    def __init__(self, raw: Any, tick: Tick = _noop) -> None:
+        self.raw, self.tick = raw, tick
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (at most one stream block when ``n`` is negative)."""
+        block = bytes(self.raw.read(n if n is not None and n >= 0 else STREAM_BLOCK))
+        if block:
+            self.md5.update(block)
+            self.done += len(block)
+            self.tick(len(block))
+        return block
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.read(STREAM_BLOCK):
+            yield block
+
+
+def check_read(done: int, obj: Obj, md5: str, kind: str | None, what: str) -> None:
+    """Compare what was read with what the source listed (size, plain-MD5 ETag)."""
+    if done != obj.size:
+        raise IntegrityError(
+            f"size mismatch for {what}: expected {obj.size} bytes, got {done}",
+            "re-run the same command to transfer it again",
+        )
+    if kind == "md5-etag" and obj.etag and "-" not in obj.etag and obj.etag != md5:
+        raise IntegrityError(
+            f"checksum mismatch for {what}: content does not match ETag {obj.etag}",
+            "re-run the same command to transfer it again",
+        )

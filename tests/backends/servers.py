@@ -210,4 +210,8 @@ class AzuriteServer:
         """Stop the emulator."""
         if self.proc is not None:
             self.proc.terminate()
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # node busy flushing its state: no need to wait
+                self.proc.kill()
+                self.proc.wait(timeout=10)
