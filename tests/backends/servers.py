@@ -7,6 +7,7 @@ basic authentication, as webdav4's own tests do.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -186,7 +187,6 @@ class AzuriteServer:
         """Start ``azurite-blob`` and wait until its port answers."""
         import shutil
         import socket
-        import subprocess
 
         exe = shutil.which("azurite-blob")
         if exe is None:
