@@ -47,7 +47,8 @@ PUSH_CASE = "datastore push after a one-month append"
 MANIFEST_CASE = "datastore manifest of 1M objects: read + parse"
 
 
-def _digests(root: Path) -> dict[str, tuple[str, int]]:
+def tree_digests(root: Path) -> dict[str, tuple[str, int]]:
+    """SHA-256 and size of every file under ``root`` (run state left out), by relative path."""
     out = {}
     for p in sorted(root.rglob("*")):
         if p.is_file() and ".jasmin-access" not in p.parts:
@@ -74,7 +75,7 @@ def stores(bench: Bench) -> dict[str, Any]:
     ja.convert([str(p) for p in files[:-1]], str(d12))
     shutil.copytree(d12, d13)
     ja.append([str(files[-1])], str(d13))
-    old, new = _digests(d12), _digests(d13)
+    old, new = tree_digests(d12), tree_digests(d13)
     known = {d for d, _ in old.values()}
     month = sum(n for d, n in {d: n for d, n in new.values() if d not in known}.items())
     info = {

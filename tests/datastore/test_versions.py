@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import xarray as xr
 
 import jasmin_access as ja
+from benchmarks.cases.datastore import tree_digests
 from jasmin_access import datastore as dst
 from jasmin_access.datastore import layout
 from jasmin_access.datastore.zstore import ManifestStore, version_store
@@ -18,15 +18,6 @@ from jasmin_access.errors import AlreadyExists, InvalidInput, NotFound
 from jasmin_access.open import VERSION_KEY
 from jasmin_access.reading.zstore import read_store
 from tests.s3proxy import S3Proxy
-
-
-def _digests(root: Path) -> dict[str, tuple[str, int]]:
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and ".jasmin-access" not in p.parts:
-            data = p.read_bytes()
-            out[p.relative_to(root).as_posix()] = (hashlib.sha256(data).hexdigest(), len(data))
-    return out
 
 
 def _requests(proxy: S3Proxy) -> list[tuple[str, str, str]]:
@@ -51,7 +42,7 @@ def pushed(jbucket: str, jasmin: S3Proxy, proxied_profile: str, runs: dict[str, 
 def test_push_uploads_only_the_new_month(
     pushed: dict, runs: dict[str, Path], jasmin: S3Proxy
 ) -> None:
-    three, four = _digests(runs["three"]), _digests(runs["four"])
+    three, four = tree_digests(runs["three"]), tree_digests(runs["four"])
     old = {d for d, _ in three.values()}
     new_objects = {d: n for d, n in four.values() if d not in old}
     second = pushed["second"]
@@ -201,7 +192,7 @@ def test_get_copies_a_version(pushed: dict, runs: dict[str, Path], tmp_path: Pat
         str(tmp_path / "out"),
         profile=pushed["profile"],
     )
-    assert _digests(tmp_path / "out") == _digests(runs["three"])
+    assert tree_digests(tmp_path / "out") == tree_digests(runs["three"])
 
 
 def test_create_refuses_existing_and_push_needs_a_datastore(pushed: dict, tmp_path: Path) -> None:
