@@ -28,12 +28,15 @@ from . import paths
 from .config import Profile
 from .datastore.reading import has_selector, open_version
 from .errors import InvalidInput, NotFound, translating
+from .reading import tasks
 from .reading.cache import DEFAULT_CACHE_DIR, CachingStore, ChunkCache, namespace_for
 from .reading.chunking import auto_chunk
 from .reading.chunkread import chunk_read_variables, read_by_chunks
 from .reading.index import build_references, default_index_key, open_index
 from .reading.info import DatasetInfo, info
 from .reading.lazycoords import decode_lazily, with_lazy_indexes
+from .reading.locations import URLs
+from .reading.locations import locations as _locations
 from .reading.netcdf import is_netcdf, open_netcdf
 from .reading.subset import (
     join_records,
@@ -42,7 +45,7 @@ from .reading.subset import (
     select_time,
     select_variables,
 )
-from .reading.tasks import ReadTask, slices
+from .reading.tasks import ReadTask
 from .reading.zstore import configure_zarr, open_metadata, read_store
 from .stores import Location, resolve
 
@@ -58,28 +61,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-URLs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 VERSION_KEY = "jasmin_datastore_version"  # ``ds.encoding`` key: ``URL@ID`` of a datastore version
 ZARR_CONCURRENCY = 64
-
-
-def _locations(url: URLs, resolve_kwargs: dict[str, Any]) -> list[Location]:
-    """Resolve a URL, a glob or a list of them to locations (natural order)."""
-    items = [url] if isinstance(url, (str, os.PathLike)) else list(url)
-    if not items:
-        raise InvalidInput("no URL given", "give a store URL, a NetCDF URL, a list or a glob")
-    out: list[Location] = []
-    for item in items:
-        loc = resolve(item, **resolve_kwargs)
-        if paths.has_magic(loc.path):
-            with translating("listing", loc.url, loc.profile_name):
-                found = paths.natural_sorted(loc.backend.glob(loc.path))
-            if not found:
-                raise NotFound(f"nothing matches {loc.url}", "check the pattern with ls")
-            out.extend(resolve(loc.to_url(p), **resolve_kwargs) for p in found)
-        else:
-            out.append(loc)
-    return out
 
 
 def _chunk_cache(cache: Any, cache_size: Any, location: Location) -> ChunkCache | None:
@@ -424,6 +407,15 @@ def _is_openable(location: Location) -> bool:
         return True
     fs = location.fs
     return bool(fs.exists(f"{path}/zarr.json") or fs.exists(f"{path}/.zmetadata"))
+
+
+def slices(url: Any, **kwargs: Any) -> list[Any]:
+    """Describe pieces of a dataset for parallel reading, each opened by :func:`open_dataset`.
+
+    Takes the arguments of :func:`jasmin_access.reading.tasks.slices`
+    (``dim``, ``n``, ``by``, ``max_mb``, ``profile``, ``variables`` ...).
+    """
+    return tasks.slices(url, opener=open_dataset, **kwargs)
 
 
 def build_index(

@@ -3,7 +3,7 @@
 Dataplug's idea ("re-partition at zero cost") for NetCDF files that were never
 converted: the client opens each file once (concurrently, by byte ranges on
 remote stores) to read only the record coordinate, cuts the joined record axis
-by a :class:`~jasmin_access.reading.tasks.Strategy`, and returns
+by a :class:`~jasmin_access.reading.cutting.Strategy`, and returns
 :class:`NetCDFSlice` objects.  A slice names the files and index ranges it
 covers, a profile *name* and nothing else: a worker evaluates it by reading
 those ranges itself, the files' pieces concurrently.
@@ -21,6 +21,7 @@ import xarray as xr
 
 from ..errors import InvalidInput
 from ..stores import Location
+from .cutting import _bytes_per_step, _opener
 
 __all__ = ["NetCDFSlice", "Piece", "file_slices"]
 
@@ -50,6 +51,7 @@ class NetCDFSlice:
     endpoint_url: str | None = None
     anon: bool | None = None
     label: str | None = None
+    opener: Any = None  # opens one file (jasmin_access.open_dataset), pickled by name
 
     @property
     def size(self) -> int:
@@ -57,9 +59,7 @@ class NetCDFSlice:
         return sum(p.stop - p.start for p in self.pieces)
 
     def _piece(self, piece: Piece) -> xr.Dataset:
-        from ..open import open_dataset
-
-        ds = open_dataset(
+        ds = _opener(self.opener)(
             piece.url, profile=self.profile, endpoint_url=self.endpoint_url, anon=self.anon,
             variables=list(self.variables) if self.variables else None, chunks=None,
         )  # fmt: skip
@@ -85,7 +85,6 @@ def _scan(
 ) -> tuple[int, xr.DataArray | None, float]:
     """One open of one file: its length, record coordinate and bytes per step (no data)."""
     from .netcdf import open_netcdf
-    from .tasks import _bytes_per_step
 
     with open_netcdf([location], chunks=None) as ds:
         if dim not in ds.dims:
@@ -118,7 +117,7 @@ def file_slices(
             for loc, lo, hi in zip(locations, starts, starts[1:], strict=False)
             if min(b, hi) > max(a, lo)
         )
-        out.append(NetCDFSlice(pieces, dim, access["profile"], variables,
-                               access["endpoint_url"], access["anon"], label))  # fmt: skip
+        out.append(NetCDFSlice(pieces, dim, access["profile"], variables, access["endpoint_url"],
+                               access["anon"], label, access.get("opener")))  # fmt: skip
     log.info("%d files cut into %d slices along %s", len(locations), len(out), dim)
     return out

@@ -12,7 +12,8 @@ import xarray as xr
 
 import jasmin_access as ja
 from jasmin_access.errors import InvalidInput
-from jasmin_access.reading.tasks import ReadTask, _bounds
+from jasmin_access.reading.cutting import _bounds
+from jasmin_access.reading.tasks import ReadTask
 from tests.conftest import TEST_KEY, TEST_SECRET
 
 
