@@ -92,7 +92,13 @@ class BoundedCache(Generic[K, V]):
                 close(value)
 
 
-def clear_all() -> None:
-    """Empty every cache of the package."""
+def clear_all(close: bool = False) -> None:
+    """Empty every cache of the package.
+
+    Parameters
+    ----------
+    close
+        Also close what the caches hold that needs closing (their ``on_evict``).
+    """
     for cache in list(_ALL):
-        cache.clear()
+        cache.clear(cache.on_evict if close else None)

@@ -7,6 +7,7 @@ variables from the environment, so nothing outside the test can leak in.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -63,6 +64,30 @@ def s3_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _forget_clients() -> Iterator[None]:
+    """Backends, S3 clients, open stores and files of a test go with it.
+
+    The package's per-process caches would otherwise carry them into every
+    later test: hundreds of clients, and the suite's memory growing to GBs.
+    """
+    yield
+    from jasmin_access import caches
+
+    caches.clear_all(close=True)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collect_garbage() -> Iterator[None]:
+    """Free the reference cycles of a module's clients (s3fs, aiohttp) once it is done.
+
+    Their sessions are closed as they are freed, in the module that made them,
+    rather than all at once by the collections that end the run.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

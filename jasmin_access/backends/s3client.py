@@ -7,6 +7,7 @@ it pickles by profile name, so tasks sent to workers carry no secret.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -41,47 +42,55 @@ class JasminS3FileSystem(s3fs.S3FileSystem):
         """Create the botocore client and attach the answer check to it."""
         client = await super().set_session(refresh=refresh, kwargs=kwargs or {})
         if getattr(client, "_jasmin_checked", False) is not True:
-            client.meta.events.register("after-call.s3", self._check_answer)
+            # not a bound method: the client must not keep the filesystem alive (s3fs's
+            # finalizer holds the client, so the filesystem would never be freed)
+            check = functools.partial(_check_answer, self.endpoint_url, self.jasmin_profile)
+            client.meta.events.register("after-call.s3", check)
             client.meta.events.register_first("needs-retry.s3", _fail_fast)
             client._jasmin_checked = True
         return client
-
-    def _check_answer(
-        self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
-    ) -> None:
-        """Raise :class:`WrongEndpoint` when the endpoint is not an S3 store.
-
-        A web server (or a captive portal) answers listings with HTML: a 200
-        whose body has none of the listing fields, or an error without an S3
-        error code.  Object reads are not checked (objects can be HTML).
-        """
-        status = int(http_response.status_code)
-        name = str(model.name)
-        content_type = str(http_response.headers.get("content-type", "no content type"))
-        if status < 300:
-            expected = _LIST_FIELDS.get(name)
-            if expected is None or any(k in parsed for k in expected) or "xml" in content_type:
-                return  # an empty XML listing may omit every optional field
-        elif name.startswith("Head") or status in (401, 403) or status >= 500:
-            return
-        else:
-            code = str((parsed.get("Error") or {}).get("Code") or "")
-            if code and not code.isdigit():
-                return
-        prof = self.jasmin_profile
-        raise WrongEndpoint(
-            f"{self.endpoint_url} did not answer like an S3 store "
-            f"({name}: HTTP {status}, {content_type})",
-            f"check endpoint_url in profile '{prof.name}' (`jasmin-access config show {prof.name}`)"
-            if prof
-            else "check the endpoint URL",
-        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.jasmin_profile is None:
             return super().__reduce__()
         # Profile pickles without credentials and re-reads them when unpickled
         return (s3_filesystem, (self.jasmin_profile, bool(self.asynchronous)))
+
+
+def _check_answer(
+    endpoint_url: str | None,
+    prof: Profile | None,
+    http_response: Any,
+    parsed: dict[str, Any],
+    model: Any,
+    **_: Any,
+) -> None:
+    """Raise :class:`WrongEndpoint` when the endpoint is not an S3 store.
+
+    A web server (or a captive portal) answers listings with HTML: a 200
+    whose body has none of the listing fields, or an error without an S3
+    error code.  Object reads are not checked (objects can be HTML).
+    """
+    status = int(http_response.status_code)
+    name = str(model.name)
+    content_type = str(http_response.headers.get("content-type", "no content type"))
+    if status < 300:
+        expected = _LIST_FIELDS.get(name)
+        if expected is None or any(k in parsed for k in expected) or "xml" in content_type:
+            return  # an empty XML listing may omit every optional field
+    elif name.startswith("Head") or status in (401, 403) or status >= 500:
+        return
+    else:
+        code = str((parsed.get("Error") or {}).get("Code") or "")
+        if code and not code.isdigit():
+            return
+    raise WrongEndpoint(
+        f"{endpoint_url} did not answer like an S3 store "
+        f"({name}: HTTP {status}, {content_type})",
+        f"check endpoint_url in profile '{prof.name}' (`jasmin-access config show {prof.name}`)"
+        if prof
+        else "check the endpoint URL",
+    )
 
 
 def _fail_fast(caught_exception: BaseException | None = None, attempts: int = 0, **_: Any) -> None:
@@ -164,15 +173,23 @@ def s3_filesystem(
     return fs
 
 
+_LOADER: list[Any] = []  # botocore's data loader, shared by every session of the process
+
+
 def _aio_session() -> Any:
     """An aiobotocore session whose answers' timestamps are read by the standard library.
 
     botocore's default (dateutil) costs ~40 µs a timestamp: most of the client
     CPU of listing 20,000 keys (``du``, ``ls -R``, the plan of ``cp -r``).
+    The sessions share one data loader: each would otherwise parse and keep its
+    own copy of the S3 service model (~12 MB per client, and its CPU time).
     """
     from aiobotocore.session import AioSession
 
     session = AioSession()
+    if not _LOADER:
+        _LOADER.append(session.get_component("data_loader"))
+    session.register_component("data_loader", _LOADER[0])
     factory = session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=parse_time)
     return session

@@ -36,3 +36,28 @@ def test_listing_times_are_aware_and_recent(s3_bucket: str, s3_profile: str) -> 
     stamp = entry.last_modified
     assert stamp is not None and stamp.tzinfo is not None
     assert abs((stamp - before).total_seconds()) < 300
+
+
+def test_clients_share_one_copy_of_the_service_model() -> None:
+    from jasmin_access.backends.s3client import _aio_session
+
+    first, second = _aio_session(), _aio_session()
+    assert first is not second
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+
+
+def test_a_filesystem_that_made_requests_is_freed_once_dropped(
+    s3_profile: str, s3_bucket: str
+) -> None:
+    import gc
+    import weakref
+
+    from jasmin_access.backends.s3client import s3_filesystem
+    from jasmin_access.config import get_profile
+
+    fs = s3_filesystem(get_profile(s3_profile))
+    assert fs.ls(s3_bucket.removeprefix("s3://")) == []
+    gone = weakref.ref(fs)
+    del fs
+    gc.collect()
+    assert gone() is None  # its client (held by s3fs's finalizer) does not keep it alive
