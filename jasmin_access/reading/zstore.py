@@ -15,6 +15,7 @@ import zarr
 import zarr.storage
 from zarr.storage import WrapperStore
 
+from ..caches import BoundedCache
 from ..errors import InvalidInput, NotFound
 from ..stores import Location
 from ..zarrkeys import MARKER, is_metadata_key
@@ -51,9 +52,10 @@ class MetadataStore(WrapperStore[Any]):
     """A store whose metadata documents come from one consolidated read.
 
     Opening a store through it costs a single request (``zarr.json`` for v3,
-    ``.zmetadata`` for v2, after one miss on ``zarr.json``) whatever the number
-    of arrays; every other metadata lookup is answered from memory.  Chunk
-    reads go to the wrapped store.
+    ``.zmetadata`` for v2) whatever the number of arrays; every other metadata
+    lookup is answered from memory.  Chunk reads go to the wrapped store.  A v2
+    store costs one miss on ``zarr.json`` first, unless a store of that format
+    was already found next to it (see :func:`_probe_order`).
     """
 
     def __init__(self, store: Any, metadata: dict[str, bytes] | None = None) -> None:
@@ -108,14 +110,30 @@ def _v2_documents(raw: bytes) -> dict[str, bytes]:
     return docs
 
 
+# the root document last found in each prefix: "zarr.json" (v3) or ".zmetadata" (v2)
+_FOUND_IN: BoundedCache[str, str] = BoundedCache(1024)
+
+
+def _probe_order(url: str) -> tuple[str, str]:
+    """Root documents to try, in order: v3's first, unless v2's was found in this prefix.
+
+    Stores side by side (the months of a run, the tasks of one store) are
+    usually of one format: once a v2 store is found, the next one opened in
+    the same prefix (or the same store again) costs one request, not a miss
+    first.  A v3 store is always one request where no v2 store was seen.
+    """
+    if _FOUND_IN.get(url.rstrip("/").rsplit("/", 1)[0]) == ".zmetadata":
+        return ".zmetadata", "zarr.json"
+    return "zarr.json", ".zmetadata"
+
+
 async def _load_metadata(store: Any, url: str) -> tuple[dict[str, bytes] | None, bytes | None]:
-    raw = await _fetch(store, "zarr.json")
-    if raw is not None:
-        return _v3_documents(_parse(raw, url, "zarr.json")), raw
-    raw = await _fetch(store, ".zmetadata")
-    if raw is not None:
-        _parse(raw, url, ".zmetadata")
-        return _v2_documents(raw), raw
+    for key in _probe_order(url):
+        raw = await _fetch(store, key)
+        if raw is not None:
+            doc = _parse(raw, url, key)
+            _FOUND_IN[url.rstrip("/").rsplit("/", 1)[0]] = key
+            return (_v3_documents(doc) if key == "zarr.json" else _v2_documents(raw)), raw
     return None, None
 
 

@@ -58,7 +58,7 @@ def test_opening_a_consolidated_v3_store_costs_one_metadata_request(
     assert _chunk_gets(counted, bucket, "thetao") == []  # opening reads no data
 
 
-def test_opening_a_consolidated_v2_store_reads_only_zmetadata(
+def test_opening_a_consolidated_v2_store_probes_once_per_prefix(
     counted: CountingServer, stores: dict[int, str]
 ) -> None:
     url = stores[2]
@@ -67,6 +67,12 @@ def test_opening_a_consolidated_v2_store_reads_only_zmetadata(
     ja.open_dataset(url, profile=COUNTED_PROFILE)
     # one probe for a v3 root (absent), then the consolidated v2 document; no .zarray reads
     assert _metadata_gets(counted, bucket) == ["run2.zarr/zarr.json", "run2.zarr/.zmetadata"]
+    counted.log.clear()
+    ja.open_dataset(url, profile=COUNTED_PROFILE)  # a v2 store was found here: no probe now
+    assert _metadata_gets(counted, bucket) == ["run2.zarr/.zmetadata"]
+    counted.log.clear()
+    ja.open_dataset(stores[3], profile=COUNTED_PROFILE)  # a v3 store beside it still opens
+    assert _metadata_gets(counted, bucket)[-1] == "run3.zarr/zarr.json"
 
 
 def test_metadata_cost_does_not_grow_with_variables(
