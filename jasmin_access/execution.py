@@ -24,9 +24,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import InvalidInput, JasminAccessError
 
@@ -134,9 +136,31 @@ def scheduler_for(
         started.close()
 
 
+#: Seconds to wait for a scheduler's port to accept a connection.
+CONNECT_TIMEOUT = 10.0
+
+
+def _reachable(address: str) -> None:
+    """Fail at once when nothing listens at ``address`` (a refused connection).
+
+    ``distributed`` retries a refused connection until its own timeout (30 s).
+    """
+    parts = urlsplit(address)
+    if not parts.hostname or not parts.port:
+        return  # let distributed parse (and refuse) the address
+    try:
+        socket.create_connection((parts.hostname, parts.port), CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise InvalidInput(
+            f"no Dask scheduler answers at {address} ({exc.strerror or type(exc).__name__})",
+            "start one (dask scheduler, LocalCluster, SLURMCluster) or check the address",
+        ) from None
+
+
 def _client(address: str) -> Any:
     from distributed import Client
 
+    _reachable(address)
     try:
         return Client(address)
     except (OSError, TimeoutError) as exc:

@@ -146,8 +146,10 @@ def _hash_all(
         else:
             f.digest = known
     by_key = {f.key: f for f in todo}
-    tasks = batches([f.key for f in todo], lambda k: by_key[k].size, scheduler)
-    for done in fan_out(hash_files, tasks, scheduler, src):
+    # only the small files the manifest keeps (metadata) to read: no need of the workers
+    where = scheduler if any(f.key not in wanted for f in todo) else None
+    tasks = batches([f.key for f in todo], lambda k: by_key[k].size, where)
+    for done in fan_out(hash_files, tasks, where, src):
         for h in done:
             f = by_key[h.key]
             if f.stamp is not None and f.stamp.size != h.size:

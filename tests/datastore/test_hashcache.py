@@ -156,3 +156,22 @@ def test_append_into_a_datastore_hashes_only_the_new_month(
     d = dst.diff(f"{url}@{rows[1]['id']}", f"{url}@{rows[0]['id']}", profile=proxied_profile)
     assert hashed == len(set(d["added"] + d["changed"]) | _kept(stage)), line
     assert total - hashed >= 3  # chunks of the first three months were not read
+
+
+def test_unchanged_push_needs_no_scheduler_and_a_changed_one_fails_at_once_without_one(
+    jbucket: str, proxied_profile: str, runs: dict[str, Path], run_copy: Path
+) -> None:
+    from jasmin_access.errors import InvalidInput
+    from tests.conftest import _free_port
+
+    url = f"{jbucket}/ds/closed"
+    nobody = f"tcp://127.0.0.1:{_free_port()}"  # a closed port: nothing listens there
+    _age(run_copy)
+    first = dst.create(url, str(run_copy), profile=proxied_profile)
+    assert first is not None
+    same = dst.push(url, str(run_copy), "again", profile=proxied_profile, scheduler=nobody)
+    assert same.uploaded_objects == 0 and same.hashed_objects == len(_kept(run_copy))
+    _apply_month(run_copy, runs["three"], runs["four"])
+    _age(run_copy)
+    with pytest.raises(InvalidInput, match=f"no Dask scheduler answers at {nobody}"):
+        dst.push(url, str(run_copy), "april", profile=proxied_profile, scheduler=nobody)
