@@ -86,7 +86,11 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point."""
     sys.unraisablehook = _unraisable
-    code = run(cli)
+    try:
+        code = run(cli)
+    except KeyboardInterrupt:  # a Ctrl-C just as the command left its error boundary
+        click.echo("jasmin-access: interrupted; re-run the same command to resume", err=True)
+        code = 130
     # the command is over: a Ctrl-C while the interpreter shuts down must not turn
     # a finished run into a silent death by signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -256,3 +256,28 @@ def test_interrupt_inside_a_finalizer_reaches_the_main_thread(
 
     Broken()  # anything else is reported as Python does
     assert "ValueError: boom" in capsys.readouterr().err
+
+
+def test_interrupt_as_the_command_ends_exits_130_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    import jasmin_access.cli as cli_module
+
+    def interrupted(_cli: object) -> int:
+        raise KeyboardInterrupt  # as if Ctrl-C landed after the boundary returned
+
+    codes: list[int] = []
+    monkeypatch.setattr(cli_module, "run", interrupted)
+    monkeypatch.setattr(cli_module, "_exit", codes.append)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    saved = signal.getsignal(signal.SIGINT)
+    try:
+        cli_module.main()
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    err = capsys.readouterr().err
+    assert codes == [130] and err.strip().splitlines() == [
+        "jasmin-access: interrupted; re-run the same command to resume"
+    ]

@@ -28,7 +28,14 @@ from tests.s3proxy import FaultPlan, S3Proxy
 
 EXE = Path(sys.executable).with_name("jasmin-access")
 ROUNDS = ((signal.SIGINT, 0), (signal.SIGKILL, 1), (signal.SIGINT, 2))
-RNG = random.Random(20261121)
+SEED = 20261121
+
+
+def _delay(request: pytest.FixtureRequest, high: float) -> float:
+    """The test's own seeded delay before the signal: the same whatever ran before it."""
+    return random.Random(f"{SEED}-{request.node.name}").uniform(0.0, high)
+
+
 SURVIVED: dict[str, int] = {"signalled": 0, "finished first": 0}
 
 
@@ -130,12 +137,17 @@ def _load(url: str) -> xr.Dataset:
 
 @pytest.mark.parametrize(("sig", "seed"), ROUNDS)
 def test_convert_interrupted(
-    sig: int, seed: int, daily: list[Path], clean: dict[str, Path], isolated_env: Path
+    sig: int,
+    seed: int,
+    daily: list[Path],
+    clean: dict[str, Path],
+    isolated_env: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     dest = f"local://runs/r{seed}.zarr"
     where = isolated_env / "store" / "runs" / f"r{seed}.zarr"
     argv = ["convert", *map(str, daily), dest, "--chunks", "time_counter=1", "--overwrite"]
-    code = _interrupt(argv, where.exists, sig, RNG.uniform(0.0, 0.6))
+    code = _interrupt(argv, where.exists, sig, _delay(request, 0.6))
     want = _load(str(clean["three"]))
     if code not in (None, 0):
         _closed_unless_complete(dest, want)
@@ -153,7 +165,12 @@ def _changed(path: Path, before: dict[Path, int]) -> bool:
 
 @pytest.mark.parametrize(("sig", "seed"), ROUNDS)
 def test_append_interrupted(
-    sig: int, seed: int, daily: list[Path], clean: dict[str, Path], tmp_path: Path
+    sig: int,
+    seed: int,
+    daily: list[Path],
+    clean: dict[str, Path],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     store = tmp_path / "run.zarr"
     shutil.copytree(clean["two"], store)
@@ -164,7 +181,7 @@ def test_append_interrupted(
         return journal.exists() or any(_changed(p, before) for p in store.rglob("*"))
 
     argv = ["append", str(daily[2]), str(store)]
-    code = _interrupt(argv, started, sig, RNG.uniform(0.0, 1.0))
+    code = _interrupt(argv, started, sig, _delay(request, 1.0))
     want = _load(str(clean["three"]))
     if code not in (None, 0):
         ds = _load(str(store))  # the old steps stay readable ...
@@ -192,7 +209,12 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize(("sig", "seed"), ROUNDS)
 def test_mv_interrupted_never_loses_a_file(
-    sig: int, seed: int, tree: Path, tmp_path: Path, isolated_env: Path
+    sig: int,
+    seed: int,
+    tree: Path,
+    tmp_path: Path,
+    isolated_env: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     src = tmp_path / "src"
     shutil.copytree(tree, src)
@@ -200,7 +222,7 @@ def test_mv_interrupted_never_loses_a_file(
     ja.mb("local://moved", exist_ok=True)
     dest_dir = isolated_env / "store" / "moved" / "run"
     argv = ["mv", "-r", str(src), "local://moved/run/"]
-    code = _interrupt(argv, dest_dir.exists, sig, RNG.uniform(0.0, 0.08))
+    code = _interrupt(argv, dest_dir.exists, sig, _delay(request, 0.08))
     if code not in (None, 0):
         left, moved = _files(src), _files(dest_dir)
         for rel, data in want.items():
@@ -222,12 +244,13 @@ def test_cp_to_s3_interrupted(
     s3_profile: str,
     proxied_profile: str,
     s3_proxy: S3Proxy,
+    request: pytest.FixtureRequest,
 ) -> None:
     """cp -r up to S3 through a slow link: no partial object, the re-run completes it."""
     s3_proxy.plan = FaultPlan(rate=1.0, kinds=("latency",), latency_ms=20, only_methods=("PUT",))
     dest = f"{s3_bucket}/copy/"
     argv = ["cp", "-r", str(tree), dest, "-p", proxied_profile]
-    code = _interrupt(argv, lambda: s3_proxy.count(method="PUT") > 0, sig, RNG.uniform(0.0, 1.0))
+    code = _interrupt(argv, lambda: s3_proxy.count(method="PUT") > 0, sig, _delay(request, 1.0))
     time.sleep(0.3)  # requests the proxy still holds reach the server
     loc = ja.resolve(dest, profile=s3_profile)
     loc.fs.invalidate_cache()
