@@ -231,6 +231,7 @@ def test_interrupt_inside_a_finalizer_reaches_the_main_thread(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import gc
+    import signal
     import time
     from types import SimpleNamespace
 
@@ -242,6 +243,8 @@ def test_interrupt_inside_a_finalizer_reaches_the_main_thread(
 
     # as in the CLI; and no collection here, whose finalizers could catch the interrupt first
     monkeypatch.setattr(sys, "unraisablehook", _unraisable)
+    # Python's own SIGINT handler, as a CLI process has, whatever a library set before
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     gc.disable()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -249,6 +252,7 @@ def test_interrupt_inside_a_finalizer_reaches_the_main_thread(
             time.sleep(1)  # delivered to this (main) thread at the next check
     finally:
         gc.enable()
+        signal.signal(signal.SIGINT, saved)
 
     class Broken:
         def __del__(self) -> None:
