@@ -132,9 +132,11 @@ def test_wide_listing_with_attributes_and_no_request(
 
 def test_children_read_from_sorted_keys() -> None:
     from jasmin_access.datastore.fusemount import DIR, children
+    from jasmin_access.datastore.keylist import KeyList
 
-    keys = ["a", "a-x", "a/b", "a/c/d", "b.nc", "e/f/g"]
-    assert children(keys, "") == [("a", DIR), ("a-x", 1), ("b.nc", 4), ("e", DIR)]
-    assert children(keys, "a") == [("b", 2), ("c", DIR)] and children(keys, "a/c") == [("d", 3)]
-    assert children(keys, "e") == [("f", DIR)] and children(keys, "e/f") == [("g", 5)]
+    keys = KeyList.from_strings(["a", "a-x", "a/b", "a/c/d", "b.nc", "e/f/g"])
+    assert children(keys, "") == [(b"a", DIR), (b"a-x", 1), (b"b.nc", 4), (b"e", DIR)]
+    assert children(keys, "a") == [(b"b", 2), (b"c", DIR)]
+    assert children(keys, "a/c") == [(b"d", 3)]
+    assert children(keys, "e") == [(b"f", DIR)] and children(keys, "e/f") == [(b"g", 5)]
     assert children(keys, "nothing") == []
