@@ -54,6 +54,9 @@ OPS = {
     "bbox": "read ({variant}): bbox mean of tos over all steps",
 }
 GOALS = {"open": 5.0, "whole": 2.0, "step": 2.0, "point": 2.0, "bbox": 2.0}  # x the peer
+INFO = "read ({variant}): info, dims/variables/chunks/attributes (fresh process)"
+INFO_PEER = "xr.open_zarr + print(first variable)"
+INFO_GOAL = 5.0
 
 
 def _point(ds: Any) -> tuple[int, int]:
@@ -136,6 +139,45 @@ def ours_read(url: str, op: str) -> dict[str, Any]:
     else:
         kwargs = {"variables": ["thetao"]}
     return _timed(lambda: jasmin_access.open_dataset(url, profile="bench", **kwargs), op)
+
+
+def peer_info(endpoint: str, path: str) -> dict[str, Any]:
+    """``xr.open_zarr`` over an s3fs mapper, then the first data variable printed (worker).
+
+    What a user types to see a store's dims, variables, chunks and attributes;
+    the peer of ``jasmin-access info``.
+    """
+    import xarray as xr
+
+    ds = xr.open_zarr(_s3fs(endpoint).get_mapper(path))
+    print(ds[next(iter(ds.data_vars))])
+    return {"variables": len(ds.variables)}
+
+
+def _info_rows(bench: Bench, variant: str, store: str) -> list[Row]:
+    """``jasmin-access info`` against the peer, both in fresh processes, in turns."""
+    assert bench.server is not None
+
+    def shows_thetao(run: Run) -> str:
+        if "thetao" not in run.stdout:
+            raise ValueError(f"no thetao in the summary: {run.stdout[-200:]!r}")
+        return ""
+
+    ours = Measured(
+        "jasmin-access info",
+        [bench.cli, "info", f"s3://{store}", "--profile", "bench"],
+        env=bench.ours_env(),
+        ours=True,
+        check=shows_thetao,
+    )
+    peer = Measured(
+        INFO_PEER,
+        python_cmd(
+            bench, "benchmarks.cases.read:peer_info", endpoint=bench.server.endpoint, path=store
+        ),
+        check=shows_thetao,
+    )
+    return measure_group(bench, INFO.format(variant=variant), [ours, peer])
 
 
 def prepare(endpoint: str, files: list[str], dest: str, chunks: dict[str, int]) -> dict:
@@ -222,7 +264,7 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
             rows += [not_available(case, OURS, why), *measure_group(bench, case, [peer])]
         else:
             rows += measure_group(bench, case, [ours, peer])
-    return rows
+    return rows + _info_rows(bench, variant, store)
 
 
 def checks(bench: Bench, rows: list[Row]) -> list[Check]:
@@ -248,6 +290,9 @@ def _variant_checks(bench: Bench, rows: list[Row], variant: str) -> list[Check]:
         out.append(Check(target, "not measured", None))
     else:
         out.append(Check(target, ours.requests.summary(), ours.requests.total == 1))
+    info = INFO.format(variant=variant)
+    target = f"{info}: ≥{INFO_GOAL:g}x faster than {INFO_PEER}"
+    out.append(ratio_check(rows, target, info, INFO_PEER, INFO_GOAL))
     target = f"point time series ({variant}) reads only the chunks holding the point"
     ours = find_row(rows, case("point"))
     expected = bench.cache.get("read_time_chunks")
