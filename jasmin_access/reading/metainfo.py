@@ -116,15 +116,15 @@ def version_info(url: str, metadata: Mapping[str, str], stored: dict[str, int]) 
 
 
 def _root_documents(location: Location) -> tuple[int, dict[str, Any], list[_Array]] | None:
-    """Format, root attributes and arrays, from ``zarr.json`` or else ``.zmetadata``."""
-    from ..errors import translating
+    """Format, root attributes and arrays, from ``zarr.json`` or else ``.zmetadata``.
 
+    Errors are left to the caller's boundary to translate, as the xarray path does.
+    """
     backend, base = location.backend, location.path.rstrip("/")
-    with translating("reading", location.url, location.profile_name):
-        root = backend.read_json(backend.join(base, "zarr.json"))
-        if root is not None:
-            return _v3(root)
-        consolidated = backend.read_json(backend.join(base, ".zmetadata"))
+    root = backend.read_json(backend.join(base, "zarr.json"))
+    if root is not None:
+        return _v3(root)
+    consolidated = backend.read_json(backend.join(base, ".zmetadata"))
     return None if consolidated is None else _v2(consolidated)
 
 
