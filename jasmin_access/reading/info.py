@@ -6,6 +6,7 @@ stored sizes) and on NetCDF4 objects (from the HDF5 headers, read by ranges).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
@@ -388,7 +389,8 @@ def info(
     if fast is not None:
         return fast
     if location.key:  # no store here: maybe a datastore, summarised from its latest version
-        fast = _fast(lambda: _metadata_version_info(url, kw))
+        with contextlib.suppress(NotFound):  # then the xarray path says what is missing
+            fast = _fast(lambda: _metadata_version_info(url, kw))
         if fast is not None:
             return fast
     try:

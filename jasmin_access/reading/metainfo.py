@@ -30,7 +30,7 @@ from ..timecoord import PREFERRED, time_units
 from ..zarrkeys import is_metadata_key
 from .info import DatasetInfo, VariableInfo, _codec_text, _stored_by_array
 
-__all__ = ["Unsupported", "metadata_info", "stored_by_array"]
+__all__ = ["Unsupported", "metadata_info", "stored_by_array", "version_info"]
 
 _KINDS = {"f": "float", "i": "int", "u": "uint", "c": "complex"}
 _V3_TYPES = {
@@ -62,7 +62,13 @@ class _Array:
 
 
 def stored_by_array(keys: list[str], sizes: Any) -> dict[str, int]:
-    """Stored bytes per top-level array from keys and their sizes (metadata and state left out)."""
+    """Stored bytes per top-level array from keys and their sizes (metadata and state left out).
+
+    Parameters
+    ----------
+    keys, sizes
+        Keys relative to the store's root, and their sizes in the same order.
+    """
     out: dict[str, int] = {}
     for key, size in zip(keys, sizes, strict=True):
         if "/" in key and not is_metadata_key(key) and not key.startswith(".jasmin-access/"):
@@ -78,6 +84,16 @@ def metadata_info(location: Location) -> DatasetInfo | None:
     """The summary of the Zarr store at ``location``; None when there is no store there.
 
     The root metadata and the listing (stored sizes) are fetched side by side.
+
+    Parameters
+    ----------
+    location
+        The store's root.
+
+    Returns
+    -------
+    DatasetInfo or None
+        As :func:`jasmin_access.reading.info.info` makes it with xarray.
 
     Raises
     ------
@@ -97,6 +113,15 @@ def metadata_info(location: Location) -> DatasetInfo | None:
 
 def version_info(url: str, metadata: Mapping[str, str], stored: dict[str, int]) -> DatasetInfo:
     """The summary of a datastore version from the metadata its manifest inlines.
+
+    Parameters
+    ----------
+    url
+        ``DATASTORE@VERSION_ID``, as shown.
+    metadata
+        Metadata documents by key (``zarr.json`` or ``.zmetadata`` at least).
+    stored
+        Stored bytes per top-level array.
 
     Raises
     ------
