@@ -39,6 +39,15 @@ _V3_TYPES = {
     "complex128": 16,
 }  # fmt: skip
 _V2_TYPE = re.compile(r"^[<>|=]?([fiucb])(\d+)$")
+# codecs zarr and numcodecs always have; any other goes to the xarray path, which says
+# when it is not installed here
+_V3_CODECS = frozenset(
+    {"bytes", "zstd", "blosc", "gzip", "crc32c", "transpose", "vlen-utf8", "vlen-bytes"}
+)
+_V2_CODECS = frozenset(
+    {"zstd", "blosc", "zlib", "gzip", "bz2", "lzma", "lz4", "shuffle", "delta", "crc32",
+     "fixedscaleoffset", "quantize", "bitround", "packbits", "categorize", "astype"}
+)  # fmt: skip
 
 
 class Unsupported(Exception):
@@ -146,10 +155,13 @@ def _root_documents(location: Location) -> tuple[int, dict[str, Any], list[_Arra
     Errors are left to the caller's boundary to translate, as the xarray path does.
     """
     backend, base = location.backend, location.path.rstrip("/")
-    root = backend.read_json(backend.join(base, "zarr.json"))
-    if root is not None:
-        return _v3(root)
-    consolidated = backend.read_json(backend.join(base, ".zmetadata"))
+    try:
+        root = backend.read_json(backend.join(base, "zarr.json"))
+        if root is not None:
+            return _v3(root)
+        consolidated = backend.read_json(backend.join(base, ".zmetadata"))
+    except ValueError as exc:  # not JSON: the xarray path names the damage and the fix
+        raise Unsupported(f"corrupt metadata ({exc})") from None
     return None if consolidated is None else _v2(consolidated)
 
 
@@ -179,8 +191,8 @@ def _v3_array(name: str, meta: dict[str, Any]) -> _Array:
         config = codecs[0].get("configuration") or {}
         codecs, shards = config.get("codecs") or [], outer
         chunks = tuple(int(c) for c in config["chunk_shape"])
-    if any(not isinstance(c, dict) for c in codecs):
-        raise Unsupported("codec given by name only")
+    if any(not isinstance(c, dict) or c.get("name") not in _V3_CODECS for c in codecs):
+        raise Unsupported("codec given by name only, or not a built-in one")
     names = meta.get("dimension_names")
     shape = tuple(int(n) for n in meta["shape"])
     if names is None and shape:
@@ -230,6 +242,8 @@ def _v2_array(name: str, meta: dict[str, Any], attrs: dict[str, Any]) -> _Array:
         raise Unsupported("no _ARRAY_DIMENSIONS")
     compressor = [meta["compressor"]] if meta.get("compressor") else []
     codecs = [*(meta.get("filters") or []), *compressor]
+    if any(not isinstance(c, dict) or c.get("id") not in _V2_CODECS for c in codecs):
+        raise Unsupported("codec not a built-in one")
     attrs = {k: v for k, v in attrs.items() if k != "_ARRAY_DIMENSIONS"}
     return _Array(
         name, dtype, size, tuple(map(str, dims or ())), shape, tuple(map(int, meta["chunks"])),
