@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 ROOT_KEYS = {3: ["zarr.json"], 2: [".zattrs", ".zmetadata", ".zgroup"]}
 ALL_ROOT_KEYS = ROOT_METADATA
+#: Names of the metadata documents of groups and arrays (Zarr v2 and v3).
+METADATA_KEYS = (*ALL_ROOT_KEYS, ".zarray")
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,7 @@ def copy_metadata(template: Any, target: StoreTarget, index_arrays: set[str]) ->
         data = bytes(buf.to_bytes())
         if key in ALL_ROOT_KEYS:
             root[key] = data
-        elif paths.basename(key) in (*ALL_ROOT_KEYS, ".zarray") or any(
+        elif paths.basename(key) in METADATA_KEYS or any(
             paths.is_within(a, key) for a in index_arrays
         ):
             copies[target.key(key)] = data
@@ -299,9 +301,10 @@ def coordinates_store(
     found: list[str] = []
     for name in {axes.time, axes.vertical, axes.lon, axes.lat} - {None}:
         try:
-            found += target.fs.find(target.key(arrays[name].path))
+            listed = target.fs.find(target.key(arrays[name].path))
         except FileNotFoundError:
             continue
+        found += [p for p in listed if paths.basename(p) not in METADATA_KEYS]  # in the template
     root = target.path.rstrip("/") + "/"
     store = zarr.storage.MemoryStore(dict(template._store_dict))
     buffer = default_buffer_prototype().buffer
