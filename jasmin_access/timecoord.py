@@ -21,11 +21,12 @@ converter and the readers share it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput
+
+if TYPE_CHECKING:  # numpy is imported where values are compared: `info` needs only the names
+    import numpy as np
 
 __all__ = ["same_value", "time_candidates", "time_units", "values_equal"]
 
@@ -91,6 +92,8 @@ def choose_time(
     candidates: list[str], values_of: Callable[[str], np.ndarray], forced: bool = False
 ) -> str | None:
     """The first candidate whose values vary, else the first (a true overlap is then caught)."""
+    import numpy as np
+
     if forced or len(candidates) < 2:
         return candidates[0] if candidates else None
     for name in candidates:
@@ -105,6 +108,8 @@ def choose_time(
 
 def values_equal(a: Any, b: Any) -> bool:
     """Arrays equal in shape and values, NaN equal to NaN (strings and objects too)."""
+    import numpy as np
+
     x, y = np.asarray(a), np.asarray(b)
     if x.shape != y.shape:
         return False

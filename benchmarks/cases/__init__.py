@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import catalog, convert, cp, datastore, du, icechunk, mount, own_cp, pools, read, scale
+from . import (
+    catalog,
+    convert,
+    cp,
+    datastore,
+    du,
+    icechunk,
+    info,
+    mount,
+    own_cp,
+    pools,
+    read,
+    scale,
+)
 
 __all__ = ["CASES"]
 
-CASES: dict[str, ModuleType] = {
-    m.NAME: m
-    for m in (convert, read, du, cp, own_cp, scale, datastore, mount, icechunk, catalog, pools)
-}
+_ORDER = (convert, read, info, du, cp, own_cp, scale, datastore, mount, icechunk, catalog, pools)
+CASES: dict[str, ModuleType] = {m.NAME: m for m in _ORDER}

@@ -20,6 +20,7 @@ teardown that a script pays once.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ..datasets import nemo_set, nemo_spec
@@ -54,6 +55,9 @@ OPS = {
     "bbox": "read ({variant}): bbox mean of tos over all steps",
 }
 GOALS = {"open": 5.0, "whole": 2.0, "step": 2.0, "point": 2.0, "bbox": 2.0}  # x the peer
+INFO = "read ({variant}): info, dims/variables/chunks/attributes (fresh process)"
+INFO_PEER = "xr.open_zarr + print(first variable)"
+INFO_GOAL = 5.0
 
 
 def _point(ds: Any) -> tuple[int, int]:
@@ -138,6 +142,63 @@ def ours_read(url: str, op: str) -> dict[str, Any]:
     return _timed(lambda: jasmin_access.open_dataset(url, profile="bench", **kwargs), op)
 
 
+def peer_info(endpoint: str, path: str) -> dict[str, Any]:
+    """``xr.open_zarr`` over an s3fs mapper, then the first data variable printed (worker).
+
+    What a user types to see a store's dims, variables, chunks and attributes;
+    the peer of ``jasmin-access info``.
+    """
+    import xarray as xr
+
+    ds = xr.open_zarr(_s3fs(endpoint).get_mapper(path))
+    print(ds[next(iter(ds.data_vars))])
+    return {"variables": len(ds.variables)}
+
+
+def _info_rows(bench: Bench, variant: str, store: str) -> list[Row]:
+    """``jasmin-access info`` against the peer, both in fresh processes, in turns."""
+    assert bench.server is not None
+
+    def shows(text: str) -> Callable[[Run], str]:
+        def check(run: Run) -> str:
+            if text not in run.stdout:
+                raise ValueError(f"no {text!r} in the output: {run.stdout[-200:]!r}")
+            return ""
+
+        return check
+
+    ours = Measured(
+        "jasmin-access info",
+        [bench.cli, "info", f"s3://{store}", "--profile", "bench"],
+        env=bench.ours_env(),
+        ours=True,
+        check=shows("thetao"),
+    )
+    peer = Measured(
+        INFO_PEER,
+        python_cmd(
+            bench, "benchmarks.cases.read:peer_info", endpoint=bench.server.endpoint, path=store
+        ),
+        check=shows("<xarray.DataArray"),
+    )
+    return measure_group(bench, INFO.format(variant=variant), [ours, peer])
+
+
+def run_info(bench: Bench) -> list[Row]:
+    """The ``info`` case: for each data variant, on the read store (written once per run)."""
+    return [row for v in bench.variants for row in _info_rows(bench, v, write_store(bench, v))]
+
+
+def info_checks(bench: Bench, rows: list[Row]) -> list[Check]:
+    """``info`` ≥5x faster than opening with xarray and printing the first variable."""
+    out = []
+    for variant in bench.variants:
+        case = INFO.format(variant=variant)
+        target = f"{case}: ≥{INFO_GOAL:g}x faster than {INFO_PEER}"
+        out.append(ratio_check(rows, target, case, INFO_PEER, INFO_GOAL))
+    return out
+
+
 def prepare(endpoint: str, files: list[str], dest: str, chunks: dict[str, int]) -> dict:
     """Write the read store from the NEMO set (worker; not measured)."""
     import xarray as xr
@@ -173,12 +234,15 @@ def run(bench: Bench) -> list[Row]:
     return rows
 
 
-def _run_variant(bench: Bench, variant: str) -> list[Row]:
+def write_store(bench: Bench, variant: str) -> str:
+    """Write the read store of ``variant`` once per run (not measured); its bucket path."""
     from ..harness import base_env, run_once
 
     assert bench.server is not None
-    paths, _ = nemo_set(bench.data_dir, bench.scale, variant)
     store = STORE.format(variant=variant)
+    if bench.cache.get(f"read:{variant}:written"):
+        return store
+    paths, _ = nemo_set(bench.data_dir, bench.scale, variant)
     fs = bench.server.s3fs()
     if not fs.exists(BUCKET):
         fs.mkdir(BUCKET)
@@ -196,6 +260,13 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
             break
     if prep.returncode != 0:
         raise RuntimeError(f"could not write the read store: {prep.failure()}")
+    bench.cache[f"read:{variant}:written"] = True
+    return store
+
+
+def _run_variant(bench: Bench, variant: str) -> list[Row]:
+    store = write_store(bench, variant)
+    assert bench.server is not None
     why = api_has("jasmin_access.open", "open_dataset")
     rows: list[Row] = []
     for op, label in OPS.items():

@@ -17,43 +17,89 @@ import threading
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from .._version import __version__
 from ._common import global_options, run
 
-# name → (module in this package, attribute), in the order ``--help`` shows them
-_COMMANDS: dict[str, tuple[str, str]] = {
-    **{
-        name: ("fs_cmds", name)
-        for name in (
-            "ls",
-            "du",
-            "tree",
-            "find",
-            "stat",
-            "cat",
-            "head",
-            "cp",
-            "mv",
-            "rm",
-            "sync",
-            "mb",
-        )
-    },
-    "convert": ("convert_cmd", "convert"),
-    "append": ("convert_cmd", "append"),
-    "verify": ("convert_cmd", "verify"),
-    "info": ("open_cmds", "info"),
-    "index": ("open_cmds", "index"),
-    "catalog": ("catalog_cmd", "catalog"),
-    "datastore": ("datastore_cmds", "datastore"),
-    "config": ("config_cmd", "config"),
-    "pool": ("pool_cmd", "pool"),
+# name → (module in this package, attribute, the one line `--help` lists it with), in the
+# order `--help` shows them; the line is kept here so that `--help` imports no command
+# module (tests/cli/test_fs_imports.py checks it against the command's own help)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ls": ("fs_cmds", "ls", "List a pseudo-directory (one level by default)."),
+    "du": ("fs_cmds", "du", "Bytes and objects per prefix; a Zarr store counts as one unit."),
+    "tree": ("fs_cmds", "tree", "Show the pseudo-directory tree below URL."),
+    "find": ("fs_cmds", "find", "Find objects below URL by name, size and date."),
+    "stat": ("fs_cmds", "stat", "Size, ETag, content type and user metadata of one object."),
+    "cat": (
+        "fs_cmds",
+        "cat",
+        "Write an object (or an inclusive byte range of it) to standard output.",
+    ),
+    "head": (
+        "fs_cmds",
+        "head",
+        "Write the first bytes of an object to standard output (one ranged read).",
+    ),
+    "cp": (
+        "fs_cmds",
+        "cp",
+        "Copy files between storage URLs (s3://, webdav://, sftp://, az://, ...) and local paths.",
+    ),
+    "mv": (
+        "fs_cmds",
+        "mv",
+        "Move: copy, verify, then delete the source (several sources go into DST).",
+    ),
+    "rm": (
+        "fs_cmds",
+        "rm",
+        "Delete objects; asks before deleting a prefix (-r) or a glob's matches.",
+    ),
+    "sync": ("fs_cmds", "sync", "Copy new and changed files from SRC to DST (deletion is opt-in)."),
+    "mb": ("fs_cmds", "mb", "Make a bucket (e.g. s3://my-bucket)."),
+    "convert": (
+        "convert_cmd",
+        "convert",
+        "Convert NetCDF SOURCES (files, quoted globs, @list.txt, URLs) into the Zarr store DEST.",
+    ),
+    "append": (
+        "convert_cmd",
+        "append",
+        "Append NetCDF SOURCES to the Zarr store DEST along its record dimension.",
+    ),
+    "verify": (
+        "convert_cmd",
+        "verify",
+        "Compare the Zarr store DEST with its NetCDF SOURCES, value by value.",
+    ),
+    "info": (
+        "open_cmds",
+        "info",
+        "Summarise a Zarr store or NetCDF object: dims, variables, chunks, codecs, sizes, time.",
+    ),
+    "index": (
+        "open_cmds",
+        "index",
+        "Build a reference index over NetCDF objects already on a store.",
+    ),
+    "catalog": (
+        "catalog_cmd",
+        "catalog",
+        "Publish and search a STAC catalog of the datasets on a store.",
+    ),
+    "datastore": (
+        "datastore_cmds",
+        "datastore",
+        "Versioned datasets: create, push, log, status, diff, tag, rm, gc, verify, get, mount.",
+    ),
+    "config": ("config_cmd", "config", "Manage profiles (endpoints and credentials)."),
+    "pool": ("pool_cmd", "pool", "Pools: several stores as one, addressed as pool://NAME/DATASET."),
 }
 
 
 class LazyGroup(click.Group):
-    """A group that imports a command's module on first use."""
+    """A group that imports a command's module on first use (not for ``--help``)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(_COMMANDS)
@@ -65,6 +111,13 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f".{target[0]}", __name__)
         command: click.Command = getattr(module, target[1])
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from the lines kept in :data:`_COMMANDS`."""
+        limit = formatter.width - 6 - max(map(len, _COMMANDS))
+        rows = [(name, make_default_short_help(t[2], limit)) for name, t in _COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(

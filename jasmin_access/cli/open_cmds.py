@@ -16,7 +16,7 @@ from ._scale import scale_options
 @global_options
 def info(url: str) -> None:
     """Summarise a Zarr store or NetCDF object: dims, variables, chunks, codecs, sizes, time."""
-    from ..open import info as dataset_info
+    from ..reading.info import info as dataset_info
 
     opts = get_options()
     summary = dataset_info(url, **opts.resolve_kwargs)

@@ -19,7 +19,7 @@ from zarr.abc.store import ByteRequest
 from zarr.storage import WrapperStore
 
 from ..errors import IntegrityError
-from ..reading.zstore import is_metadata_key, read_store
+from ..reading.zstore import read_store
 from . import layout
 from .manifest import Manifest
 from .repo import Datastore
@@ -143,9 +143,6 @@ def version_store(ds: Datastore, vid: str) -> ManifestStore:
 
 def stored_by_array(manifest: Manifest) -> dict[str, int]:
     """Stored bytes per top-level array, from the manifest (no listing)."""
-    out: dict[str, int] = {}
-    for i, key in enumerate(manifest.keys):
-        if "/" in key and not is_metadata_key(key) and not key.startswith(".jasmin-access/"):
-            name = key.split("/", 1)[0]
-            out[name] = out.get(name, 0) + int(manifest.sizes[i])
-    return out
+    from ..reading.metainfo import stored_by_array as by_array
+
+    return by_array(manifest.keys, manifest.sizes)

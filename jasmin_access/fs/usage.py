@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import paths
-from ..datastore.units import is_datastore_marker, is_version_key
+from ..datastore.layout import MANIFEST_SUFFIX
+from ..datastore.layout import MARKER as DATASTORE_MARKER
+from ..datastore.units import is_version_key
 from ..datastore.units import summary as datastore_summary
 from ..errors import translating
 from ..stores import Location
@@ -29,48 +31,65 @@ log = logging.getLogger(__name__)
 
 ZARR_METADATA = frozenset({".zarray", ".zgroup", ".zattrs", ".zmetadata", "zarr.json"})
 _STORE_MARKERS = frozenset({".zgroup", ".zarray", ".zmetadata", "zarr.json"})
-_IN_PROGRESS = ".jasmin-access/in-progress.json"  # a conversion or append not finished yet
+_STATE = ".jasmin-access"  # the converter's run state inside a store
+_IN_PROGRESS = f"{_STATE}/in-progress.json"  # a conversion or append not finished yet
 
 
 @dataclass
 class _Tally:
-    """Running totals while a listing streams."""
+    """Running totals while a listing streams.
+
+    Each key costs one update of its parent's row; the rows of the directories
+    above (and the collapsing of chunk-grid directories) are worked out once,
+    per parent, by :meth:`directories`.
+    """
 
     depth: int | None
     expand: bool
-    dirs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    parents: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     total: list[int] = field(default_factory=lambda: [0, 0, 0])
     metadata: list[str] = field(default_factory=list)
     datastores: list[str] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
 
     def add(self, rel: str, size: int) -> None:
-        parts = rel.split("/")
-        name = parts[-1]
-        if is_datastore_marker(rel):
-            self.datastores.append(paths.parent(rel))
-        elif is_version_key(rel):
+        parent, _, name = rel.rpartition("/")
+        if name == DATASTORE_MARKER:
+            self.datastores.append(parent)
+        elif name.endswith(MANIFEST_SUFFIX) and is_version_key(rel):
             self.versions.append(rel)
-        meta = 1 if name in ZARR_METADATA or ".jasmin-access" in parts[:-1] else 0
-        if meta:  # metadata and the converter's own state are not chunks
+        meta = 0
+        if name in ZARR_METADATA or (_STATE in rel and _STATE in parent.split("/")):
+            meta = 1  # metadata and the converter's own state are not chunks
             self.metadata.append(rel)
-        self.total[0] += size
-        self.total[1] += 1
-        self.total[2] += meta
-        levels = len(parts) - 1
-        if not self.expand and "c" in parts[:-1]:
-            i = parts.index("c")
-            if all(p.isdigit() for p in parts[i + 1 : -1]):
-                levels = i  # a v3 chunk key: no rows for the chunk-grid directories
-        if self.depth is not None:
-            levels = min(levels, self.depth)
-        key = ""
-        for part in parts[:levels]:
-            key = f"{key}/{part}" if key else part
-            row = self.dirs[key]
-            row[0] += size
-            row[1] += 1
-            row[2] += meta
+        total, row = self.total, self.parents[parent]
+        total[0] += size
+        total[1] += 1
+        total[2] += meta
+        row[0] += size
+        row[1] += 1
+        row[2] += meta
+
+    def directories(self) -> dict[str, list[int]]:
+        """Bytes, objects and metadata objects per directory shown, from the parents' rows."""
+        dirs: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        for parent, (nbytes, count, meta) in self.parents.items():
+            parts = parent.split("/") if parent else []
+            levels = len(parts)
+            if not self.expand and "c" in parts:
+                i = parts.index("c")
+                if all(p.isdigit() for p in parts[i + 1 :]):
+                    levels = i  # a v3 chunk key: no rows for the chunk-grid directories
+            if self.depth is not None:
+                levels = min(levels, self.depth)
+            key = ""
+            for part in parts[:levels]:
+                key = f"{key}/{part}" if key else part
+                row = dirs[key]
+                row[0] += nbytes
+                row[1] += count
+                row[2] += meta
+        return dirs
 
 
 def du(
@@ -114,10 +133,12 @@ def du(
     with translating("listing", loc.url, loc.profile_name):
         base = loc.path.rstrip("/")
         cut = len(base) + 1
+        filtered = bool(include or exclude)
         for page in walk_pages(loc, base):
             for obj in page:
-                if paths.keep(obj.path[cut:], include, exclude):
-                    tally.add(obj.path[cut:], obj.size)
+                rel = obj.path[cut:]
+                if not filtered or paths.keep(rel, include, exclude):
+                    tally.add(rel, obj.size)
         if tally.total[1] == 0 and not (include or exclude):
             obj = head(loc, base)
             if obj is not None:
@@ -153,14 +174,15 @@ def _rows(loc: Location, tally: _Tally, summarize: bool, expand: bool) -> list[U
     if summarize:
         return [total]
     rows: list[Usage] = []
-    for rel, (nbytes, nobj, _meta) in tally.dirs.items():
+    dirs = tally.directories()
+    for rel, (nbytes, nobj, _meta) in dirs.items():
         if not expand and any(_inside(t, rel) and t != rel for t in top):
             continue
         row = Usage(paths.as_dir(_url(loc, rel)), nbytes, nobj)
         if rel in units:
             row.type, row.datastore = "datastore", _datastore(loc, rel, tally)
         elif rel in top:
-            row.type, row.zarr = "zarr", _summary(loc, rel, tally, tally.dirs[rel])
+            row.type, row.zarr = "zarr", _summary(loc, rel, tally, dirs[rel])
         rows.append(row)
     rows.sort(key=lambda r: paths.natural_key(r.path))
     return [*rows, total]

@@ -6,22 +6,22 @@ stored sizes) and on NetCDF4 objects (from the HDF5 headers, read by ranges).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import numpy as np
-import xarray as xr
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, translating
 from ..stores import Location, resolve
 from ..zarrkeys import STATE_PREFIX, is_metadata_key
-from .netcdf import is_netcdf, open_netcdf, open_netcdf_file
-from .subset import time_coordinate, time_index
-from .zstore import open_metadata, read_store
+from .netcdf import is_netcdf
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["DatasetInfo", "VariableInfo", "info"]
 
@@ -173,6 +173,8 @@ def _codec_text(codec: Any) -> str:
 
 def _time_range(ds: xr.Dataset) -> dict[str, Any]:
     """First and last date of the time coordinate (none when no coordinate holds dates)."""
+    from .subset import time_coordinate, time_index
+
     name = time_coordinate(ds)
     if name is None or ds[name].size == 0:
         return {}
@@ -200,7 +202,10 @@ def _stored_by_array(location: Location) -> dict[str, int]:
 
 
 def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
+    import xarray as xr
     import zarr
+
+    from .zstore import open_metadata, read_store
 
     url = location.url if version is None else f"{location.url}@{version.manifest.id}"
     store, root = open_metadata(version or read_store(location), url)
@@ -256,6 +261,9 @@ def _h5_codecs(var: Any) -> list[str]:
 
 def _netcdf_info(location: Location) -> DatasetInfo:
     import h5netcdf
+    import numpy as np
+
+    from .netcdf import open_netcdf, open_netcdf_file
 
     with translating("reading", location.url, location.profile_name):
         size = int(location.fs.info(location.path)["size"])
@@ -300,6 +308,8 @@ def _ref_size(value: Any) -> int:
 
 def _index_info(location: Location) -> DatasetInfo:
     import json
+
+    import numpy as np
 
     from .index import load_index, open_index
 
@@ -365,6 +375,7 @@ def info(
         HTML in notebooks; ``.as_dict()`` for JSON.
     """
     from ..datastore.reading import has_selector, open_version
+    from .metainfo import metadata_info
 
     kw = {"profile": profile, "endpoint_url": endpoint_url, "anon": anon}
     if has_selector(url):
@@ -374,6 +385,14 @@ def info(
         return _netcdf_info(location)
     if location.path.endswith(".json"):
         return _index_info(location)
+    fast = _fast(lambda: metadata_info(location))
+    if fast is not None:
+        return fast
+    if location.key:  # no store here: maybe a datastore, summarised from its latest version
+        with contextlib.suppress(NotFound):  # then the xarray path says what is missing
+            fast = _fast(lambda: _metadata_version_info(url, kw))
+        if fast is not None:
+            return fast
     try:
         return _zarr_info(location)
     except NotFound:
@@ -385,9 +404,41 @@ def info(
         return _zarr_info(found[1], found[0])
 
 
+def _fast(summarise: Callable[[], DatasetInfo | None]) -> DatasetInfo | None:
+    """The metadata-only summary; None where the xarray-based path must make it."""
+    from .metainfo import Unsupported
+
+    try:
+        return summarise()
+    except Unsupported as exc:
+        log.debug("info from xarray: %s", exc)
+        return None
+
+
+def _metadata_version_info(url: str, kw: dict[str, Any]) -> DatasetInfo | None:
+    """A datastore version from its manifest (None when ``url`` names no version)."""
+    from ..datastore.repo import open_datastore
+    from .metainfo import stored_by_array, version_info
+
+    ds, selector = open_datastore(url, **kw)
+    if selector is not None:
+        vid = ds.select(selector)
+    else:
+        ids = ds.version_ids()
+        if not ids:
+            return None
+        vid = ids[-1]
+    manifest = ds.manifest(vid)
+    stored = stored_by_array(manifest.keys, manifest.sizes)
+    return version_info(f"{ds.location.url}@{manifest.id}", manifest.metadata, stored)
+
+
 def _version_info(url: str, check_marker: bool, kw: dict[str, Any]) -> DatasetInfo:
     from ..datastore.reading import open_version
 
+    fast = _fast(lambda: _metadata_version_info(url, kw))
+    if fast is not None:
+        return fast
     found = open_version(url, check_marker=check_marker, **kw)
     assert found is not None
     return _zarr_info(found[1], found[0])

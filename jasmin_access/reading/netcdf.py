@@ -8,13 +8,13 @@ along their record dimension.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import xarray as xr
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, translating
 from ..stores import Location
-from .subset import join_records
+
+if TYPE_CHECKING:  # xarray is imported when a file is opened: `info` of a Zarr store needs none
+    import xarray as xr
 
 __all__ = ["BLOCK_SIZE", "NETCDF_SUFFIXES", "is_netcdf", "open_netcdf", "open_netcdf_file"]
 
@@ -38,6 +38,8 @@ def open_netcdf_file(location: Location) -> Any:
 
 
 def _open_one(location: Location, chunks: Any, **kwargs: Any) -> xr.Dataset:
+    import xarray as xr
+
     target = open_netcdf_file(location)
     kwargs.setdefault("phony_dims", "sort")  # plain HDF5 datasets get netCDF-4's dimension names
     with translating("opening", location.url, location.profile_name):
@@ -65,6 +67,8 @@ def open_netcdf(locations: list[Location], chunks: Any = "auto", **kwargs: Any) 
     **kwargs
         Passed to :func:`xarray.open_dataset` (``decode_times`` ...).
     """
+    from .subset import join_records
+
     if len(locations) == 1:
         return _open_one(locations[0], chunks, **kwargs)
     return join_records([_open_one(loc, chunks, **kwargs) for loc in locations])

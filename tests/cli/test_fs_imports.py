@@ -1,8 +1,11 @@
-"""The pseudo-directory commands start fast: no xarray, dask, zarr or pandas imported.
+"""The commands start fast: nothing imported that the command does not use.
 
 Each command runs in a fresh interpreter (as a user's shell would start it),
 against a real S3 server and local paths, and reports which heavy modules
-were loaded by the time it finished.
+were loaded by the time it finished: no xarray, dask, zarr or pandas for the
+pseudo-directory commands and for ``info`` of a converted store (not even
+numpy there), no httpx or rich (pulled in by aiobotocore's unused httpx
+backend) for any S3 command, and no command module at all for ``--help``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed")
+HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed", "httpx", "rich")
 
 _RUN = """
 import json, sys
@@ -26,9 +29,9 @@ print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
 """
 
 
-def _loaded(*args: str) -> list[str]:
+def _loaded(*args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     done = subprocess.run(
-        [sys.executable, "-c", _RUN.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", _RUN.format(heavy=heavy), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -61,3 +64,30 @@ def test_fs_commands_do_not_import_the_data_stack(
     subs = {"bucket": s3_bucket, "src": str(src), "dst": str(tmp_path / "dst")}
     args = [part.format(**subs) for part in command]
     assert _loaded(*args, "-p", s3_profile) == []
+
+
+def test_info_of_a_converted_store_imports_no_array_library(
+    s3_bucket: str, s3_profile: str, nemo_files: list[Path]
+) -> None:
+    import jasmin_access as ja
+
+    url = f"{s3_bucket}/run.zarr"
+    ja.convert([str(f) for f in nemo_files], url, profile=s3_profile)
+    assert _loaded("info", url, "-p", s3_profile, heavy=(*HEAVY, "numpy", "numcodecs")) == []
+
+
+def test_help_imports_no_command_module() -> None:
+    modules = ("jasmin_access.cli.fs_cmds", "jasmin_access.stores", "botocore", "fsspec")
+    assert _loaded("--help", heavy=modules) == []
+
+
+def test_help_lines_are_the_commands_own() -> None:
+    import click
+
+    from jasmin_access.cli import _COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_module, _attr, line) in _COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        assert command.get_short_help_str(limit=1000) == line, name
