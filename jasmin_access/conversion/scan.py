@@ -271,7 +271,7 @@ def scan(
         The expanded sources.
     known
         Records of sources unchanged since a kept scan checked them against
-        the same first file (:func:`~jasmin_access.conversion.runstate.known_files`),
+        the same first file (:func:`~jasmin_access.conversion.runstate.kept_scan`),
         by URL: those are not opened.
     **opts
         ``concat_dim``, ``variables``, ``drop_variables``, ``time_variable``.
@@ -308,11 +308,11 @@ def scan(
     for p, inv in groups.items():
         _grow_record_shapes(inv)
         _choose_time(inv, refs, opts.get("time_variable") if not p else None)
+    reused = sum(1 for r in refs[1:] if r.url in known)
     refs = _order_files(groups, refs, concat_dim)
     for inv in groups.values():
         _finish_group(inv, refs)
         _keep_raw(inv, refs)
-    reused = sum(1 for r in refs[1:] if r.url in known)
     return Inventory(refs, groups, first=first.url, reused=reused)
 
 

@@ -136,12 +136,19 @@ _HEAD_THREADS = 16
 
 
 def _listed(backend: Backend, parent: str, wanted: set[str]) -> dict[str, Any]:
-    """Listing entries of ``parent`` that are in ``wanted`` (nothing when listing is refused)."""
+    """Listing entries of ``parent`` that are in ``wanted`` (nothing when listing is refused).
+
+    The client's cached copy of the listing (a dict per key) is dropped: the
+    sources keep what they need, and a list of 100,000 objects would otherwise
+    hold about a kilobyte per object for the whole run.
+    """
     try:
         objs, _ = backend.list_level(parent)
     except Exception as exc:  # public buckets may refuse listings: HEAD each file instead
         log.info("cannot list %s (%s): one HEAD per source", parent, exc)
         return {}
+    finally:
+        backend.fs.invalidate_cache(parent)
     return {o.path: o for o in objs if o.path in wanted}
 
 
