@@ -396,6 +396,6 @@ def prepare(
         inventory = scan(refs, known=known, **scan_options)
         inventory.key = key
         if inventory.reused:
-            log.info("%d of %d sources unchanged since the kept scan: not opened again",
+            log.debug("%d of %d sources unchanged since the kept scan: not opened again",
                      inventory.reused, len(refs))  # fmt: skip
     return build_plan(inventory, options)

@@ -202,7 +202,7 @@ def _whole(data: dict[str, Any], key: str, refs: list[SourceRef]) -> Inventory |
     except (KeyError, TypeError, ValueError) as exc:
         log.info("ignoring a saved scan that does not fit (%s)", exc)
         return None
-    log.info("resuming with the saved scan of %d sources", len(sources))
+    log.debug("using the scan kept with the store (%d sources)", len(sources))
     first = str(data.get("first") or "")
     return Inventory(sources, {g.path: g for g in groups}, key=key, cached=True, first=first)
 
