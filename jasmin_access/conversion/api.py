@@ -257,12 +257,7 @@ def _datastore_dest(dest: str, rkw: dict[str, Any]) -> Any:
 
 
 def _verify_kwargs(options: ConvertOptions) -> dict[str, Any]:
-    return {
-        "variables": options.variables,
-        "drop_variables": options.drop_variables,
-        "concat_dim": options.concat_dim,
-        "time_variable": options.time_variable,
-    }
+    return options.scan_options()
 
 
 def _prepare_destination(
@@ -281,7 +276,8 @@ def _prepare_destination(
         remove_store(target)
     write_marker(target, plan.fingerprint)
     if not plan.inventory.cached:
-        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory)
+        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory,
+                  plan.options.scan_options())  # fmt: skip
     index = {v.array_path for v in plan.variables if v.is_index}
     root = copy_metadata(template, target, index)
     journal.flush()

@@ -380,7 +380,8 @@ def _append(
     new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")
     if not plan.inventory.cached:
-        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory)
+        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory,
+                  plan.options.scan_options())  # fmt: skip
     journal = Journal(target, fingerprint)
     if marker is not None:
         journal.load()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -24,12 +25,14 @@ from .. import paths
 from ..errors import InvalidInput
 from .chunking import block_slices, choose_chunks, choose_shards, grid
 from .encoding import bitround, compressors_for, convert_times
-from .runstate import load_scan, scan_key
-from .scan import GroupInventory, Inventory, VarInfo, scan
+from .runstate import kept_scan, scan_key
+from .scan import FileRecord, GroupInventory, Inventory, VarInfo, scan
 from .sources import SourceRef, expand_sources, read_slab
 
 if TYPE_CHECKING:
     from ..stores import Location
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ConvertOptions",
@@ -62,6 +65,15 @@ class ConvertOptions:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (for provenance and fingerprints)."""
         return {k: v for k, v in asdict(self).items() if v not in (None, {}, [])}
+
+    def scan_options(self) -> dict[str, Any]:
+        """The options the scan of the sources depends on."""
+        return {
+            "concat_dim": self.concat_dim,
+            "variables": self.variables,
+            "drop_variables": self.drop_variables,
+            "time_variable": self.time_variable,
+        }
 
     def check(self) -> None:
         """Reject impossible combinations."""
@@ -374,17 +386,16 @@ def prepare(
     made of the same sources, unchanged, with the same options.
     """
     refs = expand_sources(sources, **resolve_kwargs)
-    scan_options = {
-        "concat_dim": options.concat_dim,
-        "variables": options.variables,
-        "drop_variables": options.drop_variables,
-        "time_variable": options.time_variable,
-    }
+    scan_options = options.scan_options()
     key = scan_key(refs, scan_options)
     inventory = scanned if scanned is not None and scanned.key == key else None
+    known: dict[str, FileRecord] = {}
     if inventory is None and dest is not None:
-        inventory = load_scan(dest.fs, dest.path, key, refs)
+        inventory, known = kept_scan(dest.fs, dest.path, refs, scan_options)
     if inventory is None:
-        inventory = scan(refs, **scan_options)
+        inventory = scan(refs, known=known, **scan_options)
         inventory.key = key
+        if inventory.reused:
+            log.debug("%d of %d sources unchanged since the kept scan: not opened again",
+                     inventory.reused, len(refs))  # fmt: skip
     return build_plan(inventory, options)

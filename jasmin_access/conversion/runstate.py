@@ -23,24 +23,33 @@ import numpy as np
 from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
 from ..zarrkeys import SCAN
-from .scan import GroupInventory, Inventory, VarInfo
+from .scan import FileRecord, GroupInventory, Inventory, VarInfo
 from .sources import SourceRef
 
-__all__ = ["SCAN", "load_scan", "save_scan", "scan_key"]
+__all__ = ["SCAN", "kept_scan", "load_scan", "options_key", "save_scan", "scan_key"]
 
 log = logging.getLogger(__name__)
 
-_VERSION = 2
+_VERSION = 3
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:24]
+
+
+def _stamp(ref: SourceRef) -> list[Any]:
+    return [ref.url, ref.size, ref.mtime, ref.etag]
+
+
+def options_key(scan_options: dict[str, Any]) -> str:
+    """What a scan depends on besides the sources: its options."""
+    options = {k: v for k, v in sorted(scan_options.items()) if v not in (None, [], {})}
+    return _digest({"version": _VERSION, "options": options})
 
 
 def scan_key(refs: list[SourceRef], scan_options: dict[str, Any]) -> str:
     """What a scan depends on: the sources as given (size, time, ETag) and the scan's options."""
-    payload = {
-        "version": _VERSION,
-        "sources": [[r.url, r.size, r.mtime, r.etag] for r in refs],
-        "options": {k: v for k, v in sorted(scan_options.items()) if v not in (None, [], {})},
-    }
-    return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:24]
+    return _digest({"sources": [_stamp(r) for r in refs], "options": options_key(scan_options)})
 
 
 # --------------------------------------------------------------------------- exact JSON
@@ -124,6 +133,7 @@ def _group(inv: GroupInventory) -> dict[str, Any]:
         "record_values": encode(inv.record_values),
         "time_name": inv.time_name,
         "time_values": encode(inv.time_values),
+        "raw": {n: encode(v) for n, v in inv.raw.items()},
     }
 
 
@@ -143,21 +153,115 @@ def _ungroup(data: dict[str, Any]) -> GroupInventory:
         record_values=decode(data["record_values"]),
         time_name=data["time_name"],
         time_values=decode(data["time_values"]),
+        raw={n: decode(v) for n, v in data.get("raw", {}).items()},
     )
 
 
 # --------------------------------------------------------------------------- store
 
 
-def save_scan(fs: Any, root: str, key: str, inventory: Inventory) -> None:
-    """Write the scan into the run state of the store at ``root`` on ``fs`` (one PUT)."""
+def save_scan(
+    fs: Any, root: str, key: str, inventory: Inventory, scan_options: dict[str, Any] | None = None
+) -> None:
+    """Write the scan into the run state of the store at ``root`` on ``fs`` (one PUT).
+
+    With the scan's options, each source's size, time and ETag are kept too,
+    so that a later scan of partly changed sources (a ``verify``, a resumed
+    run) opens only the changed ones (:func:`kept_scan`).
+    """
     payload = {
         "version": _VERSION,
         "key": key,
+        "options": options_key(scan_options) if scan_options is not None else None,
+        "first": inventory.first,
         "sources": [r.url for r in inventory.sources],
+        "stamps": [_stamp(r)[1:] for r in inventory.sources],
         "groups": [_group(g) for g in inventory.groups.values()],
     }
     fs.pipe_file(root.rstrip("/") + "/" + SCAN, json.dumps(payload).encode())
+
+
+def _read(fs: Any, root: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(fs.cat_file(root.rstrip("/") + "/" + SCAN))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except ValueError as exc:
+        log.info("ignoring an unreadable saved scan (%s)", exc)
+        return None
+    return data if isinstance(data, dict) and data.get("version") == _VERSION else None
+
+
+def _whole(data: dict[str, Any], key: str, refs: list[SourceRef]) -> Inventory | None:
+    if data.get("key") != key:
+        return None
+    by_url = {r.url: r for r in refs}
+    try:
+        sources = [by_url[u] for u in data["sources"]]
+        groups = [_ungroup(g) for g in data["groups"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        log.info("ignoring a saved scan that does not fit (%s)", exc)
+        return None
+    log.debug("using the scan kept with the store (%d sources)", len(sources))
+    first = str(data.get("first") or "")
+    return Inventory(sources, {g.path: g for g in groups}, key=key, cached=True, first=first)
+
+
+def _records(data: dict[str, Any], refs: list[SourceRef], options: str) -> dict[str, FileRecord]:
+    """Records of the kept sources that are unchanged (same size, time and ETag)."""
+    now = {r.url: _stamp(r)[1:] for r in refs}
+    if data.get("options") != options or not refs or data.get("first") != refs[0].url:
+        return {}
+    urls, stamps = data["sources"], data["stamps"]
+    first = urls.index(refs[0].url) if refs[0].url in urls else -1
+    if first < 0 or stamps[first] != now[refs[0].url]:  # others were checked against it
+        return {}
+    groups = [_ungroup(g) for g in data["groups"]]
+    out = {}
+    for i, (url, stamp) in enumerate(zip(urls, stamps, strict=True)):
+        if now.get(url) != stamp:
+            continue
+        spans = {g.path: slice(int(g.offsets[i]), int(g.offsets[i + 1])) for g in groups}
+        out[url] = FileRecord(
+            counts={g.path: int(g.counts[i]) for g in groups},
+            units={g.path: {n: u[i] for n, u in g.units.items()} for g in groups},
+            values={g.path: {n: v[spans[g.path]] for n, v in g.raw.items()} for g in groups},
+        )
+    return out
+
+
+def kept_scan(
+    fs: Any, root: str, refs: list[SourceRef], scan_options: dict[str, Any]
+) -> tuple[Inventory | None, dict[str, FileRecord]]:
+    """The scan kept at a store: whole when nothing changed, else the unchanged sources' records.
+
+    Parameters
+    ----------
+    fs, root
+        Filesystem and root path of the destination store.
+    refs
+        This run's sources.
+    scan_options
+        This run's scan options (a scan made with other options is not used).
+
+    Returns
+    -------
+    tuple
+        The whole inventory (None unless sources and options are the same)
+        and, when it is None, the records of the sources unchanged since
+        (empty when the first source changed: every other was checked against it).
+    """
+    data = _read(fs, root)
+    if data is None:
+        return None, {}
+    whole = _whole(data, scan_key(refs, scan_options), refs)
+    if whole is not None:
+        return whole, {}
+    try:
+        return None, _records(data, refs, options_key(scan_options))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        log.info("ignoring a saved scan that does not fit (%s)", exc)
+        return None, {}
 
 
 def load_scan(fs: Any, root: str, key: str, refs: list[SourceRef]) -> Inventory | None:
@@ -172,21 +276,5 @@ def load_scan(fs: Any, root: str, key: str, refs: list[SourceRef]) -> Inventory 
     refs
         This run's sources (the scan keeps only their names).
     """
-    try:
-        data = json.loads(fs.cat_file(root.rstrip("/") + "/" + SCAN))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except ValueError as exc:
-        log.info("ignoring an unreadable saved scan (%s)", exc)
-        return None
-    if not isinstance(data, dict) or data.get("key") != key:
-        return None
-    by_url = {r.url: r for r in refs}
-    try:
-        sources = [by_url[u] for u in data["sources"]]
-        groups = [_ungroup(g) for g in data["groups"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        log.info("ignoring a saved scan that does not fit (%s)", exc)
-        return None
-    log.info("resuming with the saved scan of %d sources", len(sources))
-    return Inventory(sources, {g.path: g for g in groups}, key=key, cached=True)
+    data = _read(fs, root)
+    return _whole(data, key, refs) if data is not None else None

@@ -29,7 +29,7 @@ from ..timecoord import choose_time, same_value, time_candidates
 from .headers import RECORD_NAMES, FileHead, GroupHead, read_head, read_heads
 from .sources import SourceRef
 
-__all__ = ["GroupInventory", "Inventory", "VarInfo", "scan"]
+__all__ = ["FileRecord", "GroupInventory", "Inventory", "VarInfo", "scan"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class GroupInventory:
     time_name: str | None = None
     time_values: np.ndarray | None = None
     read_cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+    raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def time_units(self) -> str | None:
@@ -91,6 +92,21 @@ class Inventory:
     groups: dict[str, GroupInventory]
     key: str = ""  # what the scan depends on (set when it is kept in the run state)
     cached: bool = False  # read back from the run state, not from the sources
+    first: str = ""  # the source the others were checked against (the first given)
+    reused: int = 0  # sources taken from a kept scan, not opened
+
+
+@dataclass
+class FileRecord:
+    """What the scan keeps of one source besides the first: per group, steps, units, values.
+
+    ``values`` holds the raw values of the 1-D variables along the record
+    dimension (in the file's own units), as the file's head gives them.
+    """
+
+    counts: dict[str, int]
+    units: dict[str, dict[str, str | None]]
+    values: dict[str, dict[str, np.ndarray]]
 
 
 def _record_dim(ds: Any, concat_dim: str | None, multi: bool, ref: SourceRef) -> str | None:
@@ -240,7 +256,9 @@ def _hashes(inv: GroupInventory, ds: GroupHead) -> dict[str, str]:
     }
 
 
-def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
+def scan(
+    refs: list[SourceRef], known: dict[str, FileRecord] | None = None, **opts: Any
+) -> Inventory:
     """Scan and cross-check the sources.
 
     Each source is opened once (:mod:`jasmin_access.conversion.headers`),
@@ -251,6 +269,10 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     ----------
     refs
         The expanded sources.
+    known
+        Records of sources unchanged since a kept scan checked them against
+        the same first file (:func:`~jasmin_access.conversion.runstate.kept_scan`),
+        by URL: those are not opened.
     **opts
         ``concat_dim``, ``variables``, ``drop_variables``, ``time_variable``.
 
@@ -268,7 +290,14 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     hashes = {p: _hashes(inv, head.groups[p]) for p, inv in groups.items()} if multi else {}
     _check_file(groups, first, head, first, hashes)
     del head
-    for ref, found in read_heads(refs[1:], concat_dim):
+    known = known or {}
+    heads = read_heads([r for r in refs[1:] if r.url not in known], concat_dim)
+    for ref in refs[1:]:
+        record = known.get(ref.url)
+        if record is not None:
+            _take_record(groups, ref, record)
+            continue
+        _, found = next(heads)
         if list(found.groups) != group_paths:
             extra = sorted(set(found.groups) ^ set(group_paths))
             raise InvalidInput(
@@ -279,11 +308,33 @@ def scan(refs: list[SourceRef], **opts: Any) -> Inventory:
     for p, inv in groups.items():
         _grow_record_shapes(inv)
         _choose_time(inv, refs, opts.get("time_variable") if not p else None)
+    reused = sum(1 for r in refs[1:] if r.url in known)
     refs = _order_files(groups, refs, concat_dim)
     for inv in groups.values():
         _finish_group(inv, refs)
-        inv.read_cache.clear()
-    return Inventory(refs, groups)
+        _keep_raw(inv, refs)
+    return Inventory(refs, groups, first=first.url, reused=reused)
+
+
+def _take_record(groups: dict[str, GroupInventory], ref: SourceRef, record: FileRecord) -> None:
+    """A source known from a kept scan: its steps, units and record values, without opening it."""
+    for p, inv in groups.items():
+        inv.counts.append(int(record.counts[p]))
+        for n in inv.units:
+            inv.units[n].append(record.units[p].get(n))
+        for n, values in record.values[p].items():
+            inv.read_cache[(ref.url, n)] = values
+
+
+def _keep_raw(inv: GroupInventory, refs: list[SourceRef]) -> None:
+    """Keep the record values per file (raw, concatenated in order) for the run state."""
+    names = {n for (_, n) in inv.read_cache}
+    inv.raw = {
+        n: np.concatenate([np.asarray(inv.read_cache[(r.url, n)]) for r in refs])
+        for n in sorted(names)
+        if all((r.url, n) in inv.read_cache for r in refs)
+    }
+    inv.read_cache.clear()
 
 
 def _check_file(

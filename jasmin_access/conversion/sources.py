@@ -120,7 +120,14 @@ def _expand_glob(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
                 f"no files match {item}", "check the pattern (quote it in the shell)"
             )
         urls = {loc.to_url(p): p for p in found}
-        return [_ref(loc.backend, urls[u], u) for u in paths.natural_sorted(urls)]
+        ordered = paths.natural_sorted(urls)
+        listed = _listed_many(loc.backend, [urls[u] for u in ordered])
+        return [
+            _from_listing(urls[u], u, loc.backend, listed[urls[u]])
+            if urls[u] in listed
+            else _ref(loc.backend, urls[u], u)
+            for u in ordered
+        ]
 
 
 #: Files named in one remote directory from which one listing replaces a HEAD per file.
@@ -129,18 +136,43 @@ _HEAD_THREADS = 16
 
 
 def _listed(backend: Backend, parent: str, wanted: set[str]) -> dict[str, Any]:
-    """Listing entries of ``parent`` that are in ``wanted`` (nothing when listing is refused)."""
+    """Listing entries of ``parent`` that are in ``wanted`` (nothing when listing is refused).
+
+    The client's cached copy of the listing (a dict per key) is dropped: the
+    sources keep what they need, and a list of 100,000 objects would otherwise
+    hold about a kilobyte per object for the whole run.
+    """
     try:
         objs, _ = backend.list_level(parent)
     except Exception as exc:  # public buckets may refuse listings: HEAD each file instead
         log.info("cannot list %s (%s): one HEAD per source", parent, exc)
         return {}
+    finally:
+        backend.fs.invalidate_cache(parent)
     return {o.path: o for o in objs if o.path in wanted}
 
 
-def _from_listing(loc: Any, obj: Any) -> SourceRef:
+def _listed_many(backend: Backend, fs_paths: list[str]) -> dict[str, Any]:
+    """Listing entries of ``fs_paths`` on an object store, one listing per parent of 16 or more.
+
+    A glob has just listed these parents, so the listings usually come from
+    the filesystem's cache: no request, and no lookup per file in that cache.
+    """
+    if not backend.caps.buckets or backend.caps.local_path:
+        return {}
+    by_parent: dict[str, set[str]] = {}
+    for p in fs_paths:
+        by_parent.setdefault(backend.parent(p), set()).add(p)
+    found: dict[str, Any] = {}
+    for parent, wanted in by_parent.items():
+        if len(wanted) >= LIST_AT_LEAST:
+            found.update(_listed(backend, parent, wanted))
+    return found
+
+
+def _from_listing(path: str, url: str, backend: Backend, obj: Any) -> SourceRef:
     mtime = obj.mtime.timestamp() if hasattr(obj.mtime, "timestamp") else obj.mtime
-    return SourceRef(loc.url, loc.backend, loc.path, int(obj.size), mtime, obj.etag)
+    return SourceRef(url, backend, path, int(obj.size), mtime, obj.etag)
 
 
 def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
@@ -161,7 +193,8 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Sour
         first = locs[idx[0]]
         with translating("listing", first.backend.to_url(parent), first.profile_name):
             listed = _listed(first.backend, parent, {locs[i].path for i in idx})
-        found.update((i, _from_listing(locs[i], listed[locs[i].path]))
+        found.update((i, _from_listing(locs[i].path, locs[i].url, locs[i].backend,
+                                       listed[locs[i].path]))
                      for i in idx if locs[i].path in listed)  # fmt: skip
 
     def one(i: int) -> SourceRef:

@@ -17,6 +17,7 @@ A re-run with the same fingerprint skips the units in the journal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from ..caches import BoundedCache
 from ..coverage import coverage_attrs
 from ..errors import AlreadyExists, JasminAccessError
 from ..stores import Location
-from ..zarrkeys import JOURNAL, MARKER, ROOT_METADATA, SCAN, STATE_PREFIX
+from ..zarrkeys import JOURNAL, MARKER, ROOT_METADATA, STATE_PREFIX
 from .chunkio import clear_encoders, encode_unit, put_sync
 from .plan import Unit, read_unit
 
@@ -315,14 +316,17 @@ def coordinates_store(
 
 
 def drop_state(target: StoreTarget) -> None:
-    """Remove the run-state prefix (journal, then marker) without listing it first."""
-    fs = target.fs
+    """Remove the run state (journal, then marker) without listing it first.
+
+    The scan of the sources (:data:`SCAN`) stays with the finished store: a
+    later ``verify`` of the same sources opens only those that changed since.
+    """
     if target.backend.caps.bulk_delete:  # one request; absent keys are fine
-        target.backend.delete_many([target.key(JOURNAL), target.key(SCAN), target.key(MARKER)])
+        target.backend.delete_many([target.key(JOURNAL), target.key(MARKER)])
         return
-    state = target.key(STATE_PREFIX)
-    if fs.exists(state):
-        fs.rm(state, recursive=True)
+    for key in (JOURNAL, MARKER):
+        with contextlib.suppress(FileNotFoundError):
+            target.fs.rm_file(target.key(key))
 
 
 # --------------------------------------------------------------------------- journal
