@@ -36,19 +36,15 @@ import fsspec
 from . import paths
 from .backends import Backend, Capabilities, backend_class
 from .backends.base import Request
-from .backends.s3client import JasminS3FileSystem, s3_config_kwargs, s3_filesystem
 from .config import Config, Profile
 from .errors import InvalidInput
 from .localstore import TMP_PREFIX, LocalObjectFileSystem
 
 __all__ = [
     "TMP_PREFIX",
-    "JasminS3FileSystem",
     "LocalObjectFileSystem",
     "Location",
     "resolve",
-    "s3_config_kwargs",
-    "s3_filesystem",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +61,15 @@ def _quiet_exit_time_sessions() -> None:
 
 
 atexit.register(_quiet_exit_time_sessions)
+
+
+def __getattr__(name: str) -> Any:
+    """The botocore client's names, imported when first asked for (reads do not need them)."""
+    if name in ("JasminS3FileSystem", "s3_config_kwargs", "s3_filesystem"):
+        from .backends import s3client
+
+        return getattr(s3client, name)
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from fsspec import asyn
@@ -26,12 +26,14 @@ from .. import paths
 from ..caches import BoundedCache
 from ..config import Profile, get_profile, load_config
 from ..errors import IntegrityError, JasminAccessError, NotFound, translate
-from . import _s3_transfer as engine
 from . import checksums
 from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
-from .s3client import JasminS3FileSystem, s3_config_kwargs, s3_filesystem
+from .s3read import PathNotListable, S3Reader
 
-__all__ = ["HttpsBackend", "JasminS3FileSystem", "S3Backend", "s3_config_kwargs"]
+if TYPE_CHECKING:
+    from .s3client import JasminS3FileSystem
+
+__all__ = ["HttpsBackend", "S3Backend"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,15 @@ _V1_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()  # filesystems whose server r
 
 def _etag(raw: str | None) -> str | None:
     return raw.strip('"') if raw else None
+
+
+def __getattr__(name: str) -> Any:
+    """The botocore client's names, imported when first asked for (not on the read path)."""
+    if name in ("JasminS3FileSystem", "s3_config_kwargs"):
+        from . import s3client
+
+        return getattr(s3client, name)
+    raise AttributeError(name)
 
 
 # --------------------------------------------------------------------------- the backend
@@ -86,6 +97,8 @@ class S3Backend(Backend):
     def filesystem(self, asynchronous: bool = False) -> JasminS3FileSystem:
         """An s3fs filesystem for this backend's profile."""
         assert self.profile is not None
+        from .s3client import s3_filesystem
+
         if asynchronous:
             return _async_fs(self.profile, self.credential_key(self.profile), os.getpid())
         return s3_filesystem(self.profile)
@@ -93,12 +106,27 @@ class S3Backend(Backend):
     @cached_property
     def transfer_fs(self) -> JasminS3FileSystem:
         """The filesystem of the transfer engine: every body it sends carries its MD5."""
+        from .s3client import s3_filesystem
+
         assert self.profile is not None
         return s3_filesystem(self.profile, md5_bodies=True)
 
+    @cached_property
+    def reader(self) -> S3Reader | None:
+        """The compiled client of the read path (None: botocore reads too, see :mod:`.s3read`)."""
+        from .s3read import reader
+
+        assert self.profile is not None
+        return reader(self.profile, self.credential_key(self.profile))
+
     def zarr_store(self, fs_path: str, *, read_only: bool = False) -> Any:
-        """zarr's ``FsspecStore`` on an asynchronous s3fs instance (zarr drives its loop)."""
+        """A read-only store over obstore; for writing, zarr's ``FsspecStore`` on async s3fs."""
         import zarr.storage
+
+        if (read_only or self.caps.read_only) and self.reader is not None:
+            from .s3zarr import S3ReadStore
+
+            return S3ReadStore(self.reader, fs_path)
 
         return zarr.storage.FsspecStore(
             fs=self.filesystem(asynchronous=True),
@@ -109,19 +137,20 @@ class S3Backend(Backend):
     # ------------------------------------------------------------------ listing
 
     def _pages(
-        self, bucket: str, prefix: str, delimiter: bool
+        self, bucket: str, prefix: str, delimiter: bool, after: str | None = None
     ) -> Iterator[tuple[list[Obj], list[str]]]:
-        """Pages of ``(objects, common prefixes)``; falls back to ListObjects v1."""
+        """Pages of ``(objects, common prefixes)``, keys after ``after``; v1 as fallback."""
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
         if delimiter:
             kwargs["Delimiter"] = "/"
         fs = self.fs
         version = 1 if fs in _V1_ONLY else 2
-        token: str | None = None
+        token: str | None = None if version == 2 else after
         while True:
             try:
                 if version == 2:
                     extra = {"ContinuationToken": token} if token else {}
+                    extra = extra or ({"StartAfter": after} if after else {})
                     resp = fs.call_s3("list_objects_v2", **kwargs, **extra)
                 else:
                     extra = {"Marker": token} if token else {}
@@ -129,7 +158,7 @@ class S3Backend(Backend):
             except Exception as exc:
                 if version == 2 and not isinstance(translate(exc), JasminAccessError):
                     log.info("ListObjectsV2 refused (%s); using ListObjects v1", exc)
-                    version, token = 1, None
+                    version, token = 1, after
                     _V1_ONLY.add(fs)
                     continue
                 raise
@@ -156,9 +185,33 @@ class S3Backend(Backend):
             if not more or not token:
                 return
 
+    def _level(self, bucket: str, prefix: str, markers: bool) -> tuple[list[Obj], list[str]] | None:
+        """One level through the compiled client; None where botocore must list it."""
+        if self.reader is None:
+            return None
+        try:
+            return self.reader.level(bucket, prefix, markers)
+        except PathNotListable:
+            return None
+
+    def _flat_pages(self, bucket: str, prefix: str) -> Iterator[list[Obj]]:
+        """Every object below ``prefix`` a page at a time, markers included (``key/``)."""
+        after = None
+        if self.reader is not None:
+            try:
+                yield from self.reader.flat(bucket, prefix)
+                return
+            except PathNotListable as exc:  # botocore resumes after the last exact key
+                after = exc.after
+        for objs, _dirs in self._pages(bucket, prefix, delimiter=False, after=after):
+            yield objs
+
     def list_level(self, fs_dir: str) -> tuple[list[Obj], list[str]]:
         """One level below ``fs_dir``; zero-byte directory markers dropped."""
         bucket, key = paths.split_bucket(fs_dir)
+        listed = self._level(bucket, paths.as_dir(key), markers=False)
+        if listed is not None:
+            return listed
         objs: list[Obj] = []
         dirs: list[str] = []
         for page_objs, page_dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
@@ -174,7 +227,9 @@ class S3Backend(Backend):
         """
         bucket, key = paths.split_bucket(fs_dir)
         subdirs: list[str] = []
-        for objs, dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
+        listed = self._level(bucket, paths.as_dir(key), markers)
+        pages = [listed] if listed is not None else None
+        for objs, dirs in pages or self._pages(bucket, paths.as_dir(key), delimiter=True):
             objs = [o for o in objs if markers or not is_marker(o)]
             if objs:
                 yield objs
@@ -185,6 +240,11 @@ class S3Backend(Backend):
     def prefix_exists(self, fs_dir: str) -> bool:
         """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
         bucket, key = paths.split_bucket(fs_dir)
+        if self.reader is not None:
+            try:
+                return bool(next(self.reader.flat(bucket, paths.as_dir(key)), []))
+            except PathNotListable:  # a key obstore cannot name, or a marker: something is there
+                return True
         objs, dirs = next(self._pages(bucket, paths.as_dir(key), delimiter=False), ([], []))
         return bool(objs or dirs)
 
@@ -205,7 +265,7 @@ class S3Backend(Backend):
         def work(sub: str) -> None:
             try:
                 _, key = paths.split_bucket(sub)
-                for objs, _dirs in self._pages(bucket, paths.as_dir(key), delimiter=False):
+                for objs in self._flat_pages(bucket, paths.as_dir(key)):
                     if stop.is_set():
                         return
                     put([o for o in objs if markers or not is_marker(o)])
@@ -236,6 +296,11 @@ class S3Backend(Backend):
         bucket, key = paths.split_bucket(fs_path)
         if not key or key.endswith("/"):
             return None
+        if self.reader is not None and _nameable(key):
+            try:
+                return self.reader.head(fs_path)
+            except FileNotFoundError:
+                return None
         try:
             resp = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
         except Exception as exc:
@@ -286,6 +351,8 @@ class S3Backend(Backend):
         """One suffix-range GET (the size comes back in ``Content-Range``; public
         buckets often allow GET but not HEAD)."""
         bucket, name = paths.split_bucket(fs_path)
+        if self.reader is not None and _nameable(name):
+            return self.reader.tail(fs_path, length)
         fs = self.fs
 
         async def tail() -> tuple[int, bytes]:
@@ -301,7 +368,15 @@ class S3Backend(Backend):
 
     def read_bytes(self, fs_path: str) -> bytes:
         """One GET: no HEAD for a size first."""
+        if self.reader is not None and _nameable(fs_path):
+            return self.reader.get(fs_path)
         return bytes(self.fs.cat_file(fs_path, max_concurrency=1))
+
+    def read_range(self, fs_path: str, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of the object (one ranged GET)."""
+        if self.reader is not None and _nameable(fs_path):
+            return self.reader.get_range(fs_path, start, stop)
+        return super().read_range(fs_path, start, stop)
 
     def delete_many(self, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
         """DeleteObjects 1,000 keys a request; one DELETE per key once a bulk one is refused."""
@@ -350,6 +425,8 @@ class S3Backend(Backend):
         Bodies are read from the file as they are sent (small files at once),
         so memory does not grow with the file or with the number of files.
         """
+        from . import _s3_transfer as engine
+
         size = os.path.getsize(local_path)
         chunk = checksums.part_size(size)
         bucket, key = paths.split_bucket(target)
@@ -381,6 +458,8 @@ class S3Backend(Backend):
 
     def download(self, obj: Obj, tmp: str, what: str, tick: Tick = _noop) -> None:
         """Ranged GETs hashed as they arrive, written straight into ``tmp``."""
+        from . import _s3_transfer as engine
+
         bucket, key = paths.split_bucket(obj.path)
         fs = self.fs
         digest = asyn.sync(fs.loop, engine.download, fs, bucket, key, obj.size, obj.etag, tmp, tick)
@@ -410,6 +489,11 @@ class S3Backend(Backend):
             raise IntegrityError(f"server-side copy of {what} did not verify", "re-run the copy")
 
 
+def _nameable(key: str) -> bool:
+    """True when obstore can name ``key`` exactly (no empty, ``.`` or ``..`` segment)."""
+    return all(part not in ("", ".", "..") for part in key.split("/"))
+
+
 def _s3_profile(request: Request) -> Profile:
     """The profile for an ``s3://`` URL, with the command line's overrides.
 
@@ -429,6 +513,8 @@ _async_cache: BoundedCache[tuple[Any, ...], JasminS3FileSystem] = BoundedCache(3
 
 def _async_fs(profile: Profile, creds: tuple[Any, ...], pid: int) -> JasminS3FileSystem:
     """Asynchronous instances per process: a forked worker must not reuse its parent's."""
+    from .s3client import s3_filesystem
+
     return _async_cache.get_or_make(
         (profile, creds, pid), lambda: s3_filesystem(profile, asynchronous=True)
     )
