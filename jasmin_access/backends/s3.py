@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import queue
-import threading
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +26,8 @@ from ..config import Profile, get_profile, load_config
 from ..errors import IntegrityError, JasminAccessError, NotFound, translate
 from . import checksums
 from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
-from .s3read import PathNotListable, S3Reader
+from .fanout import fan_out
+from .s3read import PathNotListable, S3Reader, nameable
 
 if TYPE_CHECKING:
     from .s3client import JasminS3FileSystem
@@ -41,21 +40,11 @@ PAGE_SIZE = 1000
 LIST_WORKERS = 16
 DELETE_BATCH = 1000
 DELETE_WORKERS = 16
-_DONE = object()
 _V1_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()  # filesystems whose server refused v2
 
 
 def _etag(raw: str | None) -> str | None:
     return raw.strip('"') if raw else None
-
-
-def __getattr__(name: str) -> Any:
-    """The botocore client's names, imported when first asked for (not on the read path)."""
-    if name in ("JasminS3FileSystem", "s3_config_kwargs"):
-        from . import s3client
-
-        return getattr(s3client, name)
-    raise AttributeError(name)
 
 
 # --------------------------------------------------------------------------- the backend
@@ -187,12 +176,7 @@ class S3Backend(Backend):
 
     def _level(self, bucket: str, prefix: str, markers: bool) -> tuple[list[Obj], list[str]] | None:
         """One level through the compiled client; None where botocore must list it."""
-        if self.reader is None:
-            return None
-        try:
-            return self.reader.level(bucket, prefix, markers)
-        except PathNotListable:
-            return None
+        return self.reader.level(bucket, prefix, markers) if self.reader is not None else None
 
     def _flat_pages(self, bucket: str, prefix: str) -> Iterator[list[Obj]]:
         """Every object below ``prefix`` a page at a time, markers included (``key/``)."""
@@ -240,63 +224,27 @@ class S3Backend(Backend):
     def prefix_exists(self, fs_dir: str) -> bool:
         """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
         bucket, key = paths.split_bucket(fs_dir)
-        if self.reader is not None:
-            try:
-                return bool(next(self.reader.flat(bucket, paths.as_dir(key)), []))
-            except PathNotListable:  # a key obstore cannot name, or a marker: something is there
-                return True
+        found = self.reader.exists(bucket, paths.as_dir(key)) if self.reader is not None else None
+        if found is not None:
+            return found
         objs, dirs = next(self._pages(bucket, paths.as_dir(key), delimiter=False), ([], []))
         return bool(objs or dirs)
 
     def _parallel_pages(
         self, bucket: str, subdirs: list[str], markers: bool = False
     ) -> Iterator[list[Obj]]:
-        pages: queue.Queue[Any] = queue.Queue(maxsize=64)
-        stop = threading.Event()
+        def pages_of(sub: str) -> Iterator[list[Obj]]:
+            for objs in self._flat_pages(bucket, paths.as_dir(paths.split_bucket(sub)[1])):
+                yield [o for o in objs if markers or not is_marker(o)]
 
-        def put(item: Any) -> None:
-            while not stop.is_set():
-                try:
-                    pages.put(item, timeout=0.2)
-                    return
-                except queue.Full:
-                    continue
-
-        def work(sub: str) -> None:
-            try:
-                _, key = paths.split_bucket(sub)
-                for objs in self._flat_pages(bucket, paths.as_dir(key)):
-                    if stop.is_set():
-                        return
-                    put([o for o in objs if markers or not is_marker(o)])
-            except BaseException as exc:  # handed to the consumer
-                put(exc)
-            finally:
-                put(_DONE)
-
-        pool = ThreadPoolExecutor(max_workers=min(LIST_WORKERS, len(subdirs)))
-        try:
-            for sub in subdirs:
-                pool.submit(work, sub)
-            pending = len(subdirs)
-            while pending:
-                item = pages.get()
-                if item is _DONE:
-                    pending -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                elif item:
-                    yield item
-        finally:
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+        return fan_out(pages_of, subdirs, LIST_WORKERS)
 
     def head(self, fs_path: str) -> Obj | None:
         """HEAD the object (a prefix is not an object)."""
         bucket, key = paths.split_bucket(fs_path)
         if not key or key.endswith("/"):
             return None
-        if self.reader is not None and _nameable(key):
+        if self.reader is not None and nameable(key):
             try:
                 return self.reader.head(fs_path)
             except FileNotFoundError:
@@ -351,7 +299,7 @@ class S3Backend(Backend):
         """One suffix-range GET (the size comes back in ``Content-Range``; public
         buckets often allow GET but not HEAD)."""
         bucket, name = paths.split_bucket(fs_path)
-        if self.reader is not None and _nameable(name):
+        if self.reader is not None and nameable(name):
             return self.reader.tail(fs_path, length)
         fs = self.fs
 
@@ -368,13 +316,13 @@ class S3Backend(Backend):
 
     def read_bytes(self, fs_path: str) -> bytes:
         """One GET: no HEAD for a size first."""
-        if self.reader is not None and _nameable(fs_path):
+        if self.reader is not None and nameable(fs_path):
             return self.reader.get(fs_path)
         return bytes(self.fs.cat_file(fs_path, max_concurrency=1))
 
     def read_range(self, fs_path: str, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)`` of the object (one ranged GET)."""
-        if self.reader is not None and _nameable(fs_path):
+        if self.reader is not None and nameable(fs_path):
             return self.reader.get_range(fs_path, start, stop)
         return super().read_range(fs_path, start, stop)
 
@@ -487,11 +435,6 @@ class S3Backend(Backend):
             or (not multipart and obj.etag and landed.etag != obj.etag)
         ):
             raise IntegrityError(f"server-side copy of {what} did not verify", "re-run the copy")
-
-
-def _nameable(key: str) -> bool:
-    """True when obstore can name ``key`` exactly (no empty, ``.`` or ``..`` segment)."""
-    return all(part not in ("", ".", "..") for part in key.split("/"))
 
 
 def _s3_profile(request: Request) -> Profile:

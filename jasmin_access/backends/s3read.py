@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - obstore is a dependency; the botocore 
     obstore = None
     S3Store = None
 
-__all__ = ["PathNotListable", "S3Reader", "reader"]
+__all__ = ["PathNotListable", "S3Reader", "nameable", "reader"]
 
 PAGE_SIZE = 1000
 _CA_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
@@ -148,16 +148,21 @@ class S3Reader:
 
     # ------------------------------------------------------------------ listings
 
-    def level(self, bucket: str, prefix: str, markers: bool = False) -> tuple[list[Obj], list[str]]:
+    def level(
+        self, bucket: str, prefix: str, markers: bool = False
+    ) -> tuple[list[Obj], list[str]] | None:
         """Objects and sub-prefixes one level below ``prefix`` (which ends in ``/``).
 
         The prefix's own directory marker comes back (as ``prefix/``) only with
         ``markers``: obstore names it without its slash, the prefix itself.
+        None when a key there has a name obstore cannot represent.
         """
         try:
             found = obstore.list_with_delimiter(self.store(bucket), prefix or None)
         except obstore.exceptions.InvalidPathError:
-            raise PathNotListable(None) from None
+            return None
+        if not found["objects"] and not found["common_prefixes"]:
+            return None  # botocore confirms it: obstore reads a web page as an empty listing
         own = prefix.rstrip("/")
         objs = []
         for meta in found["objects"]:
@@ -168,6 +173,13 @@ class S3Reader:
             objs.append(_obj(bucket, meta))
         return objs, [f"{bucket}/{p}" for p in found["common_prefixes"]]
 
+    def exists(self, bucket: str, prefix: str) -> bool | None:
+        """True when an object is stored below ``prefix``; None when botocore must tell."""
+        try:
+            return True if next(self.flat(bucket, prefix), []) else None
+        except PathNotListable:
+            return None
+
     def flat(self, bucket: str, prefix: str) -> Iterator[list[Obj]]:
         """Every object below ``prefix``, a page at a time (no delimiter).
 
@@ -175,7 +187,9 @@ class S3Reader:
         ------
         PathNotListable
             At the first page obstore cannot represent exactly; ``after`` is
-            the last key of the pages already yielded.
+            the last key of the pages already yielded.  Also for an empty
+            listing, which the botocore path confirms (obstore reads a web
+            page as an empty listing).
         """
         last: str | None = None
         stream = obstore.list(self.store(bucket), prefix or None, chunk_size=PAGE_SIZE)
@@ -183,6 +197,8 @@ class S3Reader:
             try:
                 page = next(stream)
             except StopIteration:
+                if last is None:
+                    raise PathNotListable(None) from None
                 return
             except obstore.exceptions.InvalidPathError:
                 raise PathNotListable(last) from None
@@ -191,6 +207,11 @@ class S3Reader:
             if page:
                 last = page[-1]["path"]
                 yield [_obj(bucket, meta) for meta in page]
+
+
+def nameable(key: str) -> bool:
+    """True when obstore can name ``key`` exactly (no empty, ``.`` or ``..`` segment)."""
+    return all(part not in ("", ".", "..") for part in key.split("/"))
 
 
 def _etag(meta: Any) -> str | None:
@@ -277,10 +298,10 @@ def _translate(exc: BaseException, profile: str | None) -> BaseException | None:
     status = _STATUS.search(text)
     if status is None:
         lowered = text.lower()
-        if "timed out" in lowered or "timeout" in lowered:
-            return TimeoutError(f"timed out talking to {endpoint or 'the endpoint'}")
-        if "error sending request" in lowered or "connect" in lowered or "dns" in lowered:
+        if "kind: connect" in lowered or "dns error" in lowered or "connection refused" in lowered:
             return Unreachable(endpoint)
+        if "timed out" in lowered or "kind: timeout" in lowered:
+            return TimeoutError(f"timed out talking to {endpoint or 'the endpoint'}")
         if "pars" in lowered or "deserializ" in lowered or "xml" in lowered:
             return _wrong_endpoint(endpoint, profile, "its answer is not S3 XML")
         return None
