@@ -100,13 +100,17 @@ class S3Backend(Backend):
         assert self.profile is not None
         return s3_filesystem(self.profile, md5_bodies=True)
 
-    @cached_property
+    @property
     def reader(self) -> S3Reader | None:
         """The compiled client of the read path (None: botocore reads too, see :mod:`.s3read`)."""
         from .s3read import reader
 
-        assert self.profile is not None
-        return reader(self.profile, self.credential_key(self.profile))
+        held = self.__dict__.get("_reader")
+        if held is None or held[0] != os.getpid():  # a forked copy asks again
+            assert self.profile is not None
+            held = (os.getpid(), reader(self.profile, self.credential_key(self.profile)))
+            self.__dict__["_reader"] = held
+        return held[1]
 
     def zarr_store(self, fs_path: str, *, read_only: bool = False) -> Any:
         """A read-only store over obstore; for writing, zarr's ``FsspecStore`` on async s3fs."""

@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - obstore is a dependency; the botocore 
 __all__ = ["PathNotListable", "S3Reader", "nameable", "reader"]
 
 PAGE_SIZE = 1000
+WHOLE_REQUEST = timedelta(hours=1)  # a large object on a slow link; stalls end sooner
 _CA_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
 
@@ -57,7 +58,8 @@ class PathNotListable(Exception):
 def _client_options(profile: Profile) -> dict[str, Any]:
     options: dict[str, Any] = {
         "connect_timeout": timedelta(seconds=profile.connect_timeout),
-        "timeout": timedelta(seconds=profile.connect_timeout + profile.read_timeout),
+        "read_timeout": timedelta(seconds=profile.read_timeout),  # a stall, as botocore's
+        "timeout": WHOLE_REQUEST,
         "pool_max_idle_per_host": str(max(profile.max_concurrency, 64)),
     }
     endpoint = str(profile.resolved_endpoint or "")
@@ -231,21 +233,28 @@ def _unpickle(profile: Profile) -> S3Reader | None:
 
 
 _readers: BoundedCache[tuple[Any, ...], S3Reader] = BoundedCache(32)
+_started_in: int | None = None  # the process in which obstore's runtime may have started
 
 
 def reader(profile: Profile, creds: tuple[Any, ...]) -> S3Reader | None:
     """The reader of ``profile`` in this process; None where the botocore path must serve.
 
     ``creds`` is the backend's credential key (the resolved credentials), so
-    a change of environment variables gives a new reader; a forked worker gets
-    its own (the pid is part of the key).
+    a change of environment variables gives a new reader.  obstore's runtime
+    does not survive ``fork``: a process forked after its parent used obstore
+    reads through botocore (as ``multiprocessing``'s fork workers do); one
+    forked before keeps obstore.
     """
-    found = dict(creds)
+    global _started_in
+    found, pid = dict(creds), os.getpid()
     if obstore is None or "profile" in found:  # an AWS profile: only botocore reads those
         return None
     if not profile.anon and not (found.get("key") and found.get("secret")):
         return None
-    return _readers.get_or_make((profile, creds, os.getpid()), lambda: S3Reader(profile, found))
+    if _started_in not in (None, pid):
+        return None  # forked after obstore started: its runtime's threads are not in this copy
+    _started_in = pid
+    return _readers.get_or_make((profile, creds, pid), lambda: S3Reader(profile, found))
 
 
 # --------------------------------------------------------------------------- errors
