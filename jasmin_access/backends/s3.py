@@ -3,7 +3,7 @@
 Keeps the fast paths: listings through botocore's ``list_objects_v2`` pages
 (v1 fallback, sub-prefixes in parallel), bulk deletes with a one-by-one
 fallback, uploads and downloads streamed on the s3fs loop with parallel parts
-(:mod:`._s3_transfer`), server-side copies.
+(:mod:`._s3_transfer`, :mod:`._s3_upload`), server-side copies.
 """
 
 from __future__ import annotations
@@ -378,6 +378,7 @@ class S3Backend(Backend):
         so memory does not grow with the file or with the number of files.
         """
         from . import _s3_transfer as engine
+        from . import _s3_upload as uploads
 
         size = os.path.getsize(local_path)
         chunk = checksums.part_size(size)
@@ -386,7 +387,7 @@ class S3Backend(Backend):
         extra = {"ContentType": content_type} if content_type else {}
         fs = self.transfer_fs
         if not checksums.is_multipart(size, chunk):
-            send = engine.upload_single if size <= engine.SMALL else engine.upload_stream
+            send = uploads.upload_single if size <= engine.SMALL else uploads.upload_stream
             expected, got = asyn.sync(fs.loop, send, fs, local_path, bucket, key, extra, tick)
             self.fs.invalidate_cache(target)
             if got and got != expected:
@@ -396,7 +397,7 @@ class S3Backend(Backend):
                 )
             return
         expected, got = asyn.sync(
-            fs.loop, engine.upload_multipart, fs, local_path, bucket, key, chunk, extra, tick
+            fs.loop, uploads.upload_multipart, fs, local_path, bucket, key, chunk, extra, tick
         )
         self.fs.invalidate_cache(target)
         if not got:  # a store that does not report the ETag on completion

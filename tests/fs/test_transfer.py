@@ -10,10 +10,10 @@ import pytest
 
 from jasmin_access import fs
 from jasmin_access.backends import _s3_transfer as engine
-from jasmin_access.backends import checksums
+from jasmin_access.backends import _s3_upload, checksums
 from jasmin_access.errors import IntegrityError, InvalidInput, NotFound, PartialFailure
 from jasmin_access.fs import _backend as fs_backend
-from jasmin_access.fs import transfer as fs_transfer
+from jasmin_access.fs._single import transfer_one
 from jasmin_access.stores import resolve
 
 FILES = {
@@ -211,7 +211,7 @@ def test_stream_digest_matches_local_etag(tmp_path: Path, multipart: bool) -> No
     for start in range(0, len(data), 3 * MIB + 7):  # pieces that straddle part boundaries
         digest.update(data[start : start + 3 * MIB + 7])
     assert digest.done == len(data) and digest.etag() == etag
-    body, md5 = engine.read_body(str(path), 5 * MIB, 5 * MIB)
+    body, md5 = _s3_upload.read_body(str(path), 5 * MIB, 5 * MIB)
     assert body.read() == data[5 * MIB : 10 * MIB]
     assert md5 == checksums._digests(str(path), 5 * MIB)[1][1].hex()
 
@@ -262,7 +262,7 @@ def test_download_that_does_not_verify_leaves_nothing(
     out = tmp_path / "out"
     target = str(out / "obj.nc")
     with pytest.raises(IntegrityError, match="checksum mismatch" if wrong == "etag" else "size"):
-        fs_transfer.transfer_one(loc, resolve(str(out)), obj, target)
+        transfer_one(loc, resolve(str(out)), obj, target)
     assert os.listdir(out) == []  # no partial file, no temporary file
 
 
@@ -275,14 +275,14 @@ def test_progress_counts_every_byte_once(
     path.write_bytes(os.urandom(size))
     local, remote = resolve(str(path)), resolve(f"{s3_bucket}/f.nc", profile=s3_profile)
     ticks: list[int] = []
-    fs_transfer.transfer_one(
+    transfer_one(
         local, remote, fs_backend.head(local, str(path)), remote.path, ticks.append
     )
     assert sum(ticks) == size and all(n > 0 for n in ticks)
     ticks.clear()
     obj = fs_backend.head(remote, remote.path)
     back = tmp_path / "back.nc"
-    fs_transfer.transfer_one(remote, resolve(str(tmp_path)), obj, str(back), ticks.append)
+    transfer_one(remote, resolve(str(tmp_path)), obj, str(back), ticks.append)
     assert sum(ticks) == size and back.read_bytes() == path.read_bytes()
 
 
