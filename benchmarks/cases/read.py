@@ -13,8 +13,8 @@ client, the first Dask compute and every byte read are inside that time; the
 checksum is not).  Every goal (open ≥5x in one request, everything else ≥2x)
 is checked on both times and both are reported: the in-process time is what a
 notebook that has imported its libraries waits for; the whole process adds the
-~2-4 s of interpreter start-up, imports (the same libraries on both sides) and
-teardown that a script pays once.
+~2-4 s of interpreter start-up, imports (the same libraries on both sides, but
+s3fs and botocore only on the peer's) and teardown that a script pays once.
 """
 
 from __future__ import annotations
