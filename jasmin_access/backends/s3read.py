@@ -262,7 +262,7 @@ def reader(profile: Profile, creds: tuple[Any, ...]) -> S3Reader | None:
 _CODE = re.compile(r"<Code>([^<]+)</Code>")
 _MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 _STATUS = re.compile(r"non-2xx status code: (\d{3})")
-_URI = re.compile(r"Error performing (\w+) (\S+)")
+_URI = re.compile(r"Error performing ([A-Z]+) (https?://\S+)")
 
 
 class S3Answer(Exception):
