@@ -127,20 +127,25 @@ class S3Reader:
     def get(self, fs_path: str) -> bytes:
         """The whole object (one GET)."""
         bucket, key = paths.split_bucket(fs_path)
-        return bytes(obstore.get(self.store(bucket), key).bytes())
+        return bytes(_again(lambda: obstore.get(self.store(bucket), key).bytes()))
 
     def get_range(self, fs_path: str, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)`` (one ranged GET)."""
         if stop <= start:
             return b""
         bucket, key = paths.split_bucket(fs_path)
-        return bytes(obstore.get_range(self.store(bucket), key, start=start, end=stop))
+        store = self.store(bucket)
+        return bytes(_again(lambda: obstore.get_range(store, key, start=start, end=stop)))
 
     def tail(self, fs_path: str, length: int) -> tuple[int, bytes]:
         """The object's size and its last ``length`` bytes (one suffix-range GET)."""
         bucket, key = paths.split_bucket(fs_path)
-        got = obstore.get(self.store(bucket), key, options={"range": {"suffix": length}})
-        return int(got.meta["size"]), bytes(got.bytes())
+
+        def read() -> tuple[int, bytes]:
+            got = obstore.get(self.store(bucket), key, options={"range": {"suffix": length}})
+            return int(got.meta["size"]), bytes(got.bytes())
+
+        return tuple(_again(read))  # type: ignore[return-value]
 
     def head(self, fs_path: str) -> Obj:
         """The object's size, time and ETag (one HEAD)."""
@@ -209,6 +214,26 @@ class S3Reader:
             if page:
                 last = page[-1]["path"]
                 yield [_obj(bucket, meta) for meta in page]
+
+
+BODY_RETRIES = 3  # as s3fs's outer loop: object_store retries requests, not cut bodies
+
+
+def cut_body(exc: BaseException) -> bool:
+    """True for an answer whose body was cut off (object_store does not retry those)."""
+    text = str(exc)
+    return "body error" in text or "IncompleteBody" in text or "kind: Interrupted" in text
+
+
+def _again(read: Any) -> Any:
+    """``read()``, repeated when the answer's body is cut off."""
+    for attempt in range(BODY_RETRIES + 1):
+        try:
+            return read()
+        except Exception as exc:
+            if attempt == BODY_RETRIES or not cut_body(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 def nameable(key: str) -> bool:

@@ -7,13 +7,15 @@ by profile, never by the settings obstore holds (which include the secret).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from zarr.storage import ObjectStore
 
 from .. import paths
 from ..config import Profile
-from .s3read import S3Reader
+from .s3read import BODY_RETRIES, S3Reader, cut_body
 
 __all__ = ["S3ReadStore"]
 
@@ -42,6 +44,22 @@ class S3ReadStore(ObjectStore[Any]):
 
     def __str__(self) -> str:
         return f"s3://{self.fs_path}"
+
+    async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+        """One read, repeated when the answer's body is cut off (as s3fs's outer loop)."""
+        for attempt in range(BODY_RETRIES + 1):
+            try:
+                return await super().get(key, prototype, byte_range)
+            except Exception as exc:
+                if attempt == BODY_RETRIES or not cut_body(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def get_partial_values(
+        self, prototype: Any, key_ranges: Iterable[tuple[str, Any]]
+    ) -> list[Any]:
+        """Each range read as by :meth:`get`, all at once."""
+        return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges)))
 
     def with_read_only(self, read_only: bool = False) -> S3ReadStore:
         if not read_only:
