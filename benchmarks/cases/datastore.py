@@ -187,9 +187,10 @@ def _manifest_file(bench: Bench, n: int) -> Path:
     import numpy as np
 
     from jasmin_access.datastore import layout
-    from jasmin_access.datastore.manifest import Manifest, encode
+    from jasmin_access.datastore.manifest import MAGIC, Manifest, encode
 
-    path = bench.data_dir / f"manifest-{n}.jdm"
+    version = MAGIC.decode().strip()  # a file per manifest format: never an older one
+    path = bench.data_dir / f"manifest-{n}-{version}.jdm"
     if path.exists():
         return path
     per = n // 10

@@ -36,6 +36,7 @@ from .writer import (
     StoreTarget,
     check_destination,
     close_stores,
+    coordinates_store,
     copy_metadata,
     coverage_of,
     finalize,
@@ -299,7 +300,8 @@ def _with_coverage(plan: Plan, template: Any, target: StoreTarget) -> dict[str, 
     fmt = plan.options.zarr_format
     group = zarr.open_group(template, mode="r+", zarr_format=fmt)
     time_name = plan.inventory.groups[""].time_name
-    group.attrs.update(coverage_of(group, target.zarr_store(read_only=True), time_name))
+    stored = coordinates_store(group, template, target, time_name)
+    group.attrs.update(coverage_of(group, stored, time_name))
     zarr.consolidate_metadata(template, zarr_format=fmt)
     return {k: bytes(template._store_dict[k].to_bytes()) for k in ALL_ROOT_KEYS
             if k in template._store_dict}  # fmt: skip

@@ -5,10 +5,12 @@ The HDF5 library is not thread-safe, so every call into it is serialised by
 the lock is held while zlib inflates every chunk, which makes decompression
 single-threaded.  Here only the raw chunk bytes are fetched under the lock
 (``H5Dread_chunk``, a plain file read); inflating and un-shuffling happen in
-the calling thread, in parallel with other threads (zlib releases the GIL).
-Inflating uses zlib-ng (about 1.8x faster than the standard library's zlib on
-NEMO output) when it is installed; un-shuffling writes straight into the
-output array when a chunk lies wholly inside the selection.
+the calling thread, in parallel with other threads (the inflaters release the
+GIL).  Inflating uses libdeflate (the ``deflate`` package), which decodes a
+whole chunk of known size in one call: on NEMO output about 1.9x as fast as
+the standard library's zlib and 1.2x as fast as zlib-ng, which takes over for
+a chunk that inflates to more than the chunk's size.  Un-shuffling writes
+straight into the output array when a chunk lies wholly inside the selection.
 
 Only local files whose variable is chunked, numeric, and filtered by nothing
 but deflate and/or byte shuffle take this path; :func:`read_direct` returns
@@ -26,6 +28,8 @@ import threading
 from typing import Any
 
 import numpy as np
+from deflate import DeflateError
+from deflate import zlib_decompress as _inflate_sized
 from numcodecs import Shuffle
 
 from ..caches import BoundedCache
@@ -65,6 +69,14 @@ class _Var:
         self.deflate = "gzip" in filters
         self.shuffle = "shuffle" in filters and self.dtype.itemsize > 1
         self.unshuffle = Shuffle(elementsize=self.dtype.itemsize)
+        self.nbytes = int(np.prod(self.chunks)) * self.dtype.itemsize
+
+    def inflate(self, raw: bytes) -> bytes | bytearray:
+        """The inflated bytes of one chunk (libdeflate; zlib-ng if it does not fit the chunk)."""
+        try:
+            return _inflate_sized(raw, self.nbytes)
+        except DeflateError:
+            return _inflate(raw)
 
     def decode(self, raw: bytes, out: np.ndarray | None = None) -> np.ndarray:
         """Inflate and un-shuffle one chunk's bytes into a chunk-shaped array.
@@ -72,7 +84,7 @@ class _Var:
         ``out``, a C-contiguous chunk-shaped array, receives the values
         instead of a new array when the chunk is shuffled.
         """
-        data: Any = _inflate(raw) if self.deflate else raw
+        data: Any = self.inflate(raw) if self.deflate else raw
         if self.shuffle:
             return self.unshuffle.decode(data, out=out).view(self.dtype).reshape(self.chunks)
         block = np.frombuffer(data, dtype=self.dtype).reshape(self.chunks)

@@ -39,13 +39,16 @@ from .chunkio import clear_encoders, encode_unit, put_sync
 from .plan import Unit, read_unit
 
 __all__ = [
-    "Journal", "StoreState", "StoreTarget", "coverage_of", "dims_of", "inspect_store", "write_unit",
+    "Journal", "StoreState", "StoreTarget", "coordinates_store", "coverage_of", "dims_of",
+    "inspect_store", "write_unit",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 ROOT_KEYS = {3: ["zarr.json"], 2: [".zattrs", ".zmetadata", ".zgroup"]}
 ALL_ROOT_KEYS = ROOT_METADATA
+#: Names of the metadata documents of groups and arrays (Zarr v2 and v3).
+METADATA_KEYS = (*ALL_ROOT_KEYS, ".zarray")
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ def copy_metadata(template: Any, target: StoreTarget, index_arrays: set[str]) ->
         data = bytes(buf.to_bytes())
         if key in ALL_ROOT_KEYS:
             root[key] = data
-        elif paths.basename(key) in (*ALL_ROOT_KEYS, ".zarray") or any(
+        elif paths.basename(key) in METADATA_KEYS or any(
             paths.is_within(a, key) for a in index_arrays
         ):
             copies[target.key(key)] = data
@@ -275,6 +278,40 @@ def coverage_of(group: Any, data_store: Any, time_variable: str | None) -> dict[
         return zarr.open_array(data_store, path=arrays[name].path, mode="r")[...]
 
     return coverage_attrs(variables, values_of, time_variable)
+
+
+def coordinates_store(
+    group: Any, template: Any, target: StoreTarget, time_variable: str | None
+) -> Any:
+    """A memory copy of ``template`` holding the stored objects of the coordinates coverage reads.
+
+    The objects of the (at most four) coordinates :func:`coverage_of` reads are
+    fetched with the target's own filesystem (one listing per coordinate, then
+    concurrent GETs on S3), so no second S3 client is made just to read a few
+    small arrays through zarr's store.  Chunks that were never stored (all fill
+    value) are absent here as they are there.
+    """
+    import zarr.storage
+    from zarr.core.buffer import default_buffer_prototype
+
+    from ..coverage import find_axes
+
+    arrays = dict(group.arrays())
+    axes = find_axes({n: (dims_of(a), dict(a.attrs)) for n, a in arrays.items()}, time_variable)
+    found: list[str] = []
+    for name in {axes.time, axes.vertical, axes.lon, axes.lat} - {None}:
+        try:
+            listed = target.fs.find(target.key(arrays[name].path))
+        except FileNotFoundError:
+            continue
+        found += [p for p in listed if paths.basename(p) not in METADATA_KEYS]  # in the template
+    root = target.path.rstrip("/") + "/"
+    store = zarr.storage.MemoryStore(dict(template._store_dict))
+    buffer = default_buffer_prototype().buffer
+    for path, data in (target.fs.cat(found) if found else {}).items():
+        if path.startswith(root):
+            store._store_dict[path[len(root) :]] = buffer.from_bytes(data)
+    return store
 
 
 def drop_state(target: StoreTarget) -> None:

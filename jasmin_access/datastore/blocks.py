@@ -1,11 +1,15 @@
 """Reading objects of a datastore in fixed-size blocks, for the FUSE mount.
 
-A block is fetched with one ranged GET, kept in a bounded local cache on disk
-(least recently used blocks go first) and, while it is being read, in memory.
-A read that lands in block ``b`` starts the GETs of the next blocks too, so a
-sequential reader finds them arrived; since objects are content-addressed and
-never change, a block is named by the object's SHA-256 and its number, and a
-cached block is never stale.
+A block is fetched with one ranged GET and, while it is being read, kept in
+memory.  A read that lands in block ``b`` starts the GETs of the next blocks
+too, so a sequential reader finds them arrived.  The blocks a reader asked
+for are also kept in a bounded local cache on disk (least recently used
+blocks go first); the blocks fetched ahead of a sequential reader are not:
+a file streamed through the mount is read once, the kernel's page cache keeps
+its pages while memory allows, and copying each block to disk as well was
+two thirds of the mount's CPU time per GiB.  Since objects are
+content-addressed and never change, a block is named by the object's SHA-256
+and its number, and a cached block is never stale.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class BlockReader:
         self.lock = threading.Lock()
         self.gets = 0
 
-    def _fetch(self, digest: str, size: int, block: int) -> bytes:
+    def _fetch(self, digest: str, size: int, block: int, keep: bool) -> bytes:
         name = f"{digest}.{block}"
         data = self.cache.get(name)
         if data is not None:
@@ -91,14 +95,17 @@ class BlockReader:
         start = block * BLOCK
         data = self.io.get_range(layout.object_key(digest), start, min(start + BLOCK, size))
         self.gets += 1
-        self.cache.put(name, data)
+        if keep:
+            self.cache.put(name, data)
         return data
 
-    def _start(self, digest: str, size: int, block: int) -> Future[bytes]:
+    def _start(self, digest: str, size: int, block: int, keep: bool) -> Future[bytes]:
+        """The fetch of a block; ``keep``: also into the disk cache (asked for, not ahead)."""
         key = (digest, block)
         fut = self.pending.get(key)
         if fut is None:
-            fut = self.pending[key] = self.pool.submit(self._fetch, digest, size, block)
+            fut = self.pool.submit(self._fetch, digest, size, block, keep)
+            self.pending[key] = fut
         return fut
 
     def block(self, digest: str, size: int, block: int) -> bytes:
@@ -109,11 +116,11 @@ class BlockReader:
             if data is not None:
                 self.recent.move_to_end(key)
                 return data
-            fut = self._start(digest, size, block)
+            fut = self._start(digest, size, block, True)
             last = (size - 1) // BLOCK
             for ahead in range(block + 1, min(block + READ_AHEAD, last) + 1):
                 if (digest, ahead) not in self.recent:
-                    self._start(digest, size, ahead)
+                    self._start(digest, size, ahead, False)
         data = fut.result()
         with self.lock:
             self.pending.pop(key, None)

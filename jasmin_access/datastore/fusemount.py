@@ -13,7 +13,6 @@ with netCDF4 or xarray without being downloaded first.
 
 from __future__ import annotations
 
-import bisect
 import ctypes
 import errno
 import logging
@@ -31,6 +30,7 @@ from typing import Any
 from ..errors import InvalidInput, JasminAccessError
 from . import layout
 from .blocks import BLOCK, BlockCache, BlockReader
+from .keylist import KeyList
 from .manifest import Manifest
 from .repo import open_datastore
 
@@ -60,23 +60,31 @@ def _fuse() -> Any:
     return mfusepy
 
 
-def children(keys: list[str], directory: str) -> list[tuple[str, int]]:
+def children(keys: KeyList, directory: str) -> list[tuple[bytes, int]]:
     """Entries of ``directory`` (``""`` for the top) as ``(name, entry number or DIR)``.
 
-    Read straight from the sorted keys: the keys below a directory are one
-    run of the list, and each sub-directory is stepped over with one binary
-    search, so nothing is built when mounting and a listing costs one step
-    per entry.  A key that is also the prefix of others shows as the directory.
+    Read straight from the sorted key buffer: the keys below a directory are
+    one run of it (two binary searches), a run holding no deeper ``/`` is all
+    files and is split in one go, and otherwise each sub-directory is stepped
+    over with one galloping search.  Nothing is built when mounting and
+    nothing is kept for the whole tree.  A key that is also the prefix of
+    others shows as the directory.
     """
-    prefix = directory + "/" if directory else ""
-    i = bisect.bisect_left(keys, prefix)
-    out: dict[str, int] = {}
-    while i < len(keys) and keys[i].startswith(prefix):
-        rest = keys[i][len(prefix) :]
-        name, slash, _ = rest.partition("/")
+    prefix = directory.encode("utf-8", "surrogateescape") + b"/" if directory else b""
+    lo, hi = keys.under(prefix)
+    if lo >= hi:
+        return []
+    cut, s = len(prefix), keys.starts
+    if keys.blob.count(b"/", s[lo], s[hi]) == (hi - lo) * prefix.count(b"/"):  # files only
+        return [(raw[cut:], lo + n) for n, raw in enumerate(keys.run(lo, hi))]
+    out: dict[bytes, int] = {}
+    i = lo
+    while i < hi:
+        rest = keys.raw(i)[cut:]
+        name, slash, _ = rest.partition(b"/")
         if slash:
             out[name] = DIR
-            i = bisect.bisect_left(keys, prefix + name + "0", i)  # "0" follows "/"
+            i = keys.gallop(prefix + name + b"0", i + 1, hi)  # "0" follows "/"
         else:
             out.setdefault(name, i)
             i += 1
@@ -89,10 +97,10 @@ class VersionFS:
     def __init__(self, reader: BlockReader, manifest: Manifest) -> None:
         self.m, self.reader = manifest, reader
         self.when = layout.version_time(manifest.id).timestamp()
-        self.keys, self.order = manifest.keys, None  # the keys in order, and where each is
+        self.keys: KeyList = manifest.keys  # the keys in order, and where each is
+        self.order: list[int] | None = None
         if not manifest.keys_sorted():  # only a manifest not written by a push
-            self.order = sorted(range(len(self.keys)), key=self.keys.__getitem__)
-            self.keys = [self.keys[i] for i in self.order]
+            self.keys, self.order = manifest.keys.sorted_order()
         self.sizes = manifest.sizes
         self._listings: OrderedDict[str, list[tuple[bytes, int]]] = OrderedDict()
         self._kept = 0  # entries in the listings kept
@@ -112,9 +120,9 @@ class VersionFS:
     def _is_dir(self, path: str) -> bool:
         if path == "/":
             return True
-        keys, prefix = self.keys, path[1:] + "/"
-        i = bisect.bisect_left(keys, prefix)
-        return i < len(keys) and keys[i].startswith(prefix)
+        keys, prefix = self.keys, path[1:].encode("utf-8", "surrogateescape") + b"/"
+        i = keys.bisect(prefix)
+        return i < len(keys) and keys.raw(i).startswith(prefix)
 
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
         if self._is_dir(path):
@@ -129,7 +137,8 @@ class VersionFS:
     def readdir(self, path: str, fh: Any) -> list[str]:
         if not self._is_dir(path):
             raise _fuse().FuseOSError(errno.ENOTDIR)
-        return [".", "..", *(name for name, _ in children(self.keys, path[1:]))]
+        names = (n.decode("utf-8", "surrogateescape") for n, _ in children(self.keys, path[1:]))
+        return [".", "..", *names]
 
     def listing(self, path: str) -> list[tuple[bytes, int]]:
         """Entries of directory ``path`` as ``(name, size or DIR)``, the latest kept."""
@@ -138,8 +147,7 @@ class VersionFS:
             if not self._is_dir(path):
                 raise _fuse().FuseOSError(errno.ENOTDIR)
             sizes, order = self.sizes, self.order
-            out = [(n.encode("utf-8", "surrogateescape"),
-                    DIR if i == DIR else int(sizes[i if order is None else order[i]]))
+            out = [(n, DIR if i == DIR else sizes[i if order is None else order[i]])
                    for n, i in children(self.keys, path[1:])]  # fmt: skip
             self._listings[path] = out
             self._kept += len(out)

@@ -73,3 +73,23 @@ def test_converting_into_a_datastore_keeps_them_in_the_version(tmp_path: Path) -
     header = ds.header(ds.latest() or "")
     attrs = json.loads(header["metadata"]["zarr.json"])["attributes"]
     assert _coverage(attrs) and attrs["time_coverage_end"] == _expected(files)["time_coverage_end"]
+
+
+def test_on_s3_the_extents_come_from_the_stored_coordinates_without_reading_metadata(
+    tmp_path: Path, s3_proxy: object, proxied_profile: str
+) -> None:
+    """The coordinates' objects are fetched; the arrays' metadata is known, never read back."""
+    from jasmin_access.stores import resolve
+
+    files = producers.xios_monthly(tmp_path / "nc", months=2, nrec=2)
+    resolve("s3://cover-test", profile=proxied_profile).fs.mkdir("cover-test")
+    s3_proxy.requests.clear()  # type: ignore[attr-defined]
+    ja.convert([str(p) for p in files], "s3://cover-test/run.zarr", profile=proxied_profile)
+    gets = [p for m, p, q in s3_proxy.requests if m == "GET" and not q]  # type: ignore[attr-defined]
+    assert any("/nav_lat/" in p for p in gets)  # the coordinates were read back from the store
+    assert not [p for p in gets if p.rsplit("/", 1)[-1] in ("zarr.json", ".zarray", ".zattrs")]
+    loc = resolve("s3://cover-test/run.zarr", profile=proxied_profile)
+    attrs = json.loads(loc.fs.cat_file(f"{loc.path}/zarr.json"))["attributes"]
+    for key, value in _expected(files).items():
+        close = pytest.approx(value, abs=1e-5) if isinstance(value, float) else value
+        assert attrs[key] == close, key

@@ -85,6 +85,33 @@ def test_block_cache_stays_within_its_bound(tmp_path: Path) -> None:
     assert cache.get("d.0") is None and cache.get("d.5") == block
 
 
+def test_blocks_fetched_ahead_stay_off_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file streamed through is not copied to the disk cache; a block asked for is."""
+    import hashlib
+
+    from jasmin_access.datastore import blocks, layout
+    from jasmin_access.datastore._io import RootIO
+    from jasmin_access.stores import resolve
+
+    monkeypatch.setattr(blocks, "BLOCK", 4096)
+    data = os.urandom(10 * 4096 + 100)
+    digest = hashlib.sha256(data).hexdigest()
+    io = RootIO(resolve(str(tmp_path / "root"), write=True))
+    io.put(layout.object_key(digest), data)
+    cache_dir = tmp_path / "cache"
+    reader = blocks.BlockReader(io, BlockCache(str(cache_dir), 1 << 20))
+    got = b"".join(reader.read(digest, len(data), pos, 1000) for pos in range(0, len(data), 1000))
+    assert got == data and reader.gets == 11  # every block fetched once
+    assert sorted(p.name for p in cache_dir.iterdir()) == [f"{digest}.0"]
+    other = blocks.BlockReader(io, BlockCache(str(cache_dir), 1 << 20))
+    assert other.read(digest, len(data), 9 * 4096 + 5, 10) == data[9 * 4096 + 5 : 9 * 4096 + 15]
+    assert (cache_dir / f"{digest}.9").read_bytes() == data[9 * 4096 : 10 * 4096]
+    reader.close()
+    other.close()
+
+
 def test_wide_listing_with_attributes_and_no_request(
     jbucket: str, jasmin: S3Proxy, proxied_profile: str, tmp_path: Path
 ) -> None:
@@ -132,9 +159,11 @@ def test_wide_listing_with_attributes_and_no_request(
 
 def test_children_read_from_sorted_keys() -> None:
     from jasmin_access.datastore.fusemount import DIR, children
+    from jasmin_access.datastore.keylist import KeyList
 
-    keys = ["a", "a-x", "a/b", "a/c/d", "b.nc", "e/f/g"]
-    assert children(keys, "") == [("a", DIR), ("a-x", 1), ("b.nc", 4), ("e", DIR)]
-    assert children(keys, "a") == [("b", 2), ("c", DIR)] and children(keys, "a/c") == [("d", 3)]
-    assert children(keys, "e") == [("f", DIR)] and children(keys, "e/f") == [("g", 5)]
+    keys = KeyList.from_strings(["a", "a-x", "a/b", "a/c/d", "b.nc", "e/f/g"])
+    assert children(keys, "") == [(b"a", DIR), (b"a-x", 1), (b"b.nc", 4), (b"e", DIR)]
+    assert children(keys, "a") == [(b"b", 2), (b"c", DIR)]
+    assert children(keys, "a/c") == [(b"d", 3)]
+    assert children(keys, "e") == [(b"f", DIR)] and children(keys, "e/f") == [(b"g", 5)]
     assert children(keys, "nothing") == []
