@@ -46,12 +46,9 @@ with without_optional("httpx", "httpx2"):  # aiobotocore's optional httpx backen
 
 __all__ = [
     "TMP_PREFIX",
-    "JasminS3FileSystem",
     "LocalObjectFileSystem",
     "Location",
     "resolve",
-    "s3_config_kwargs",
-    "s3_filesystem",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +65,15 @@ def _quiet_exit_time_sessions() -> None:
 
 
 atexit.register(_quiet_exit_time_sessions)
+
+
+def __getattr__(name: str) -> Any:
+    """The botocore client's names, imported when first asked for (reads do not need them)."""
+    if name in ("JasminS3FileSystem", "s3_config_kwargs", "s3_filesystem"):
+        from .backends import s3client
+
+        return getattr(s3client, name)
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ client, the first Dask compute and every byte read are inside that time; the
 checksum is not).  Every goal (open ≥5x in one request, everything else ≥2x)
 is checked on both times and both are reported: the in-process time is what a
 notebook that has imported its libraries waits for; the whole process adds the
-~2-4 s of interpreter start-up, imports (the same libraries on both sides) and
-teardown that a script pays once.
+~2-4 s of interpreter start-up, imports (the same libraries on both sides, but
+s3fs and botocore only on the peer's) and teardown that a script pays once.
 """
 
 from __future__ import annotations
@@ -99,19 +99,24 @@ def _summary(arr: Any, op: str) -> dict[str, Any]:
     return {"nbytes": int(arr.nbytes), "value": total}
 
 
-def _preload() -> None:
-    """Import what a notebook has imported already, so the in-process time excludes it."""
+def _preload(peer: bool) -> None:
+    """Import what a notebook has imported already, so the in-process time excludes it.
+
+    s3fs only on the peer's side: ours reads through obstore and never imports it.
+    """
     import dask.array  # noqa: F401
-    import s3fs  # noqa: F401
     import xarray  # noqa: F401
     import zarr  # noqa: F401
 
+    if peer:
+        import s3fs  # noqa: F401
 
-def _timed(open_ds: Any, op: str) -> dict[str, Any]:
+
+def _timed(open_ds: Any, op: str, peer: bool = False) -> dict[str, Any]:
     """Open with ``open_ds()`` and do ``op``, timed once the libraries are imported."""
     import time
 
-    _preload()
+    _preload(peer)
     started = time.perf_counter()
     arr = _load(open_ds(), op)
     seconds = time.perf_counter() - started
@@ -122,7 +127,7 @@ def peer_read(endpoint: str, path: str, op: str) -> dict[str, Any]:
     """``xr.open_zarr`` over an s3fs mapper with defaults, then ``op`` (worker)."""
     import xarray as xr
 
-    return _timed(lambda: xr.open_zarr(_s3fs(endpoint).get_mapper(path)), op)
+    return _timed(lambda: xr.open_zarr(_s3fs(endpoint).get_mapper(path)), op, peer=True)
 
 
 def ours_read(url: str, op: str) -> dict[str, Any]:

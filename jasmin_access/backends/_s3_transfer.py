@@ -12,7 +12,6 @@ ranged GETs, hashed in order as they arrive.  Uploads are in
 Hashing and file writes run in a worker thread, off the event loop.
 """
 
-
 from __future__ import annotations
 
 import asyncio

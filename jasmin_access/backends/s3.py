@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import queue
-import threading
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from fsspec import asyn
@@ -26,13 +24,15 @@ from .. import paths
 from ..caches import BoundedCache
 from ..config import Profile, get_profile, load_config
 from ..errors import IntegrityError, JasminAccessError, NotFound, translate
-from . import _s3_transfer as engine
-from . import _s3_upload as uploads
 from . import checksums
 from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
-from .s3client import JasminS3FileSystem, s3_config_kwargs, s3_filesystem
+from .fanout import fan_out
+from .s3read import PathNotListable, S3Reader, nameable
 
-__all__ = ["HttpsBackend", "JasminS3FileSystem", "S3Backend", "s3_config_kwargs"]
+if TYPE_CHECKING:
+    from .s3client import JasminS3FileSystem
+
+__all__ = ["HttpsBackend", "S3Backend"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ PAGE_SIZE = 1000
 LIST_WORKERS = 16
 DELETE_BATCH = 1000
 DELETE_WORKERS = 16
-_DONE = object()
 _V1_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()  # filesystems whose server refused v2
 
 
@@ -87,6 +86,8 @@ class S3Backend(Backend):
     def filesystem(self, asynchronous: bool = False) -> JasminS3FileSystem:
         """An s3fs filesystem for this backend's profile."""
         assert self.profile is not None
+        from .s3client import s3_filesystem
+
         if asynchronous:
             return _async_fs(self.profile, self.credential_key(self.profile), os.getpid())
         return s3_filesystem(self.profile)
@@ -94,12 +95,31 @@ class S3Backend(Backend):
     @cached_property
     def transfer_fs(self) -> JasminS3FileSystem:
         """The filesystem of the transfer engine: every body it sends carries its MD5."""
+        from .s3client import s3_filesystem
+
         assert self.profile is not None
         return s3_filesystem(self.profile, md5_bodies=True)
 
+    @property
+    def reader(self) -> S3Reader | None:
+        """The compiled client of the read path (None: botocore reads too, see :mod:`.s3read`)."""
+        from .s3read import reader
+
+        held = self.__dict__.get("_reader")
+        if held is None or held[0] != os.getpid():  # a forked copy asks again
+            assert self.profile is not None
+            held = (os.getpid(), reader(self.profile, self.credential_key(self.profile)))
+            self.__dict__["_reader"] = held
+        return held[1]
+
     def zarr_store(self, fs_path: str, *, read_only: bool = False) -> Any:
-        """zarr's ``FsspecStore`` on an asynchronous s3fs instance (zarr drives its loop)."""
+        """A read-only store over obstore; for writing, zarr's ``FsspecStore`` on async s3fs."""
         import zarr.storage
+
+        if (read_only or self.caps.read_only) and self.reader is not None:
+            from .s3zarr import S3ReadStore
+
+            return S3ReadStore(self.reader, fs_path)
 
         return zarr.storage.FsspecStore(
             fs=self.filesystem(asynchronous=True),
@@ -110,19 +130,20 @@ class S3Backend(Backend):
     # ------------------------------------------------------------------ listing
 
     def _pages(
-        self, bucket: str, prefix: str, delimiter: bool
+        self, bucket: str, prefix: str, delimiter: bool, after: str | None = None
     ) -> Iterator[tuple[list[Obj], list[str]]]:
-        """Pages of ``(objects, common prefixes)``; falls back to ListObjects v1."""
+        """Pages of ``(objects, common prefixes)``, keys after ``after``; v1 as fallback."""
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
         if delimiter:
             kwargs["Delimiter"] = "/"
         fs = self.fs
         version = 1 if fs in _V1_ONLY else 2
-        token: str | None = None
+        token: str | None = None if version == 2 else after
         while True:
             try:
                 if version == 2:
                     extra = {"ContinuationToken": token} if token else {}
+                    extra = extra or ({"StartAfter": after} if after else {})
                     resp = fs.call_s3("list_objects_v2", **kwargs, **extra)
                 else:
                     extra = {"Marker": token} if token else {}
@@ -130,7 +151,7 @@ class S3Backend(Backend):
             except Exception as exc:
                 if version == 2 and not isinstance(translate(exc), JasminAccessError):
                     log.info("ListObjectsV2 refused (%s); using ListObjects v1", exc)
-                    version, token = 1, None
+                    version, token = 1, after
                     _V1_ONLY.add(fs)
                     continue
                 raise
@@ -157,9 +178,28 @@ class S3Backend(Backend):
             if not more or not token:
                 return
 
+    def _level(self, bucket: str, prefix: str, markers: bool) -> tuple[list[Obj], list[str]] | None:
+        """One level through the compiled client; None where botocore must list it."""
+        return self.reader.level(bucket, prefix, markers) if self.reader is not None else None
+
+    def _flat_pages(self, bucket: str, prefix: str) -> Iterator[list[Obj]]:
+        """Every object below ``prefix`` a page at a time, markers included (``key/``)."""
+        after = None
+        if self.reader is not None:
+            try:
+                yield from self.reader.flat(bucket, prefix)
+                return
+            except PathNotListable as exc:  # botocore resumes after the last exact key
+                after = exc.after
+        for objs, _dirs in self._pages(bucket, prefix, delimiter=False, after=after):
+            yield objs
+
     def list_level(self, fs_dir: str) -> tuple[list[Obj], list[str]]:
         """One level below ``fs_dir``; zero-byte directory markers dropped."""
         bucket, key = paths.split_bucket(fs_dir)
+        listed = self._level(bucket, paths.as_dir(key), markers=False)
+        if listed is not None:
+            return listed
         objs: list[Obj] = []
         dirs: list[str] = []
         for page_objs, page_dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
@@ -175,7 +215,9 @@ class S3Backend(Backend):
         """
         bucket, key = paths.split_bucket(fs_dir)
         subdirs: list[str] = []
-        for objs, dirs in self._pages(bucket, paths.as_dir(key), delimiter=True):
+        listed = self._level(bucket, paths.as_dir(key), markers)
+        pages = [listed] if listed is not None else None
+        for objs, dirs in pages or self._pages(bucket, paths.as_dir(key), delimiter=True):
             objs = [o for o in objs if markers or not is_marker(o)]
             if objs:
                 yield objs
@@ -186,57 +228,31 @@ class S3Backend(Backend):
     def prefix_exists(self, fs_dir: str) -> bool:
         """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
         bucket, key = paths.split_bucket(fs_dir)
+        found = self.reader.exists(bucket, paths.as_dir(key)) if self.reader is not None else None
+        if found is not None:
+            return found
         objs, dirs = next(self._pages(bucket, paths.as_dir(key), delimiter=False), ([], []))
         return bool(objs or dirs)
 
     def _parallel_pages(
         self, bucket: str, subdirs: list[str], markers: bool = False
     ) -> Iterator[list[Obj]]:
-        pages: queue.Queue[Any] = queue.Queue(maxsize=64)
-        stop = threading.Event()
+        def pages_of(sub: str) -> Iterator[list[Obj]]:
+            for objs in self._flat_pages(bucket, paths.as_dir(paths.split_bucket(sub)[1])):
+                yield [o for o in objs if markers or not is_marker(o)]
 
-        def put(item: Any) -> None:
-            while not stop.is_set():
-                try:
-                    pages.put(item, timeout=0.2)
-                    return
-                except queue.Full:
-                    continue
-
-        def work(sub: str) -> None:
-            try:
-                _, key = paths.split_bucket(sub)
-                for objs, _dirs in self._pages(bucket, paths.as_dir(key), delimiter=False):
-                    if stop.is_set():
-                        return
-                    put([o for o in objs if markers or not is_marker(o)])
-            except BaseException as exc:  # handed to the consumer
-                put(exc)
-            finally:
-                put(_DONE)
-
-        pool = ThreadPoolExecutor(max_workers=min(LIST_WORKERS, len(subdirs)))
-        try:
-            for sub in subdirs:
-                pool.submit(work, sub)
-            pending = len(subdirs)
-            while pending:
-                item = pages.get()
-                if item is _DONE:
-                    pending -= 1
-                elif isinstance(item, BaseException):
-                    raise item
-                elif item:
-                    yield item
-        finally:
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+        return fan_out(pages_of, subdirs, LIST_WORKERS)
 
     def head(self, fs_path: str) -> Obj | None:
         """HEAD the object (a prefix is not an object)."""
         bucket, key = paths.split_bucket(fs_path)
         if not key or key.endswith("/"):
             return None
+        if self.reader is not None and nameable(key):
+            try:
+                return self.reader.head(fs_path)
+            except FileNotFoundError:
+                return None
         try:
             resp = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
         except Exception as exc:
@@ -287,6 +303,8 @@ class S3Backend(Backend):
         """One suffix-range GET (the size comes back in ``Content-Range``; public
         buckets often allow GET but not HEAD)."""
         bucket, name = paths.split_bucket(fs_path)
+        if self.reader is not None and nameable(name):
+            return self.reader.tail(fs_path, length)
         fs = self.fs
 
         async def tail() -> tuple[int, bytes]:
@@ -302,7 +320,15 @@ class S3Backend(Backend):
 
     def read_bytes(self, fs_path: str) -> bytes:
         """One GET: no HEAD for a size first."""
+        if self.reader is not None and nameable(fs_path):
+            return self.reader.get(fs_path)
         return bytes(self.fs.cat_file(fs_path, max_concurrency=1))
+
+    def read_range(self, fs_path: str, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of the object (one ranged GET)."""
+        if self.reader is not None and nameable(fs_path):
+            return self.reader.get_range(fs_path, start, stop)
+        return super().read_range(fs_path, start, stop)
 
     def delete_many(self, fs_paths: list[str]) -> tuple[list[tuple[str, str]], bool]:
         """DeleteObjects 1,000 keys a request; one DELETE per key once a bulk one is refused."""
@@ -351,6 +377,9 @@ class S3Backend(Backend):
         Bodies are read from the file as they are sent (small files at once),
         so memory does not grow with the file or with the number of files.
         """
+        from . import _s3_transfer as engine
+        from . import _s3_upload as uploads
+
         size = os.path.getsize(local_path)
         chunk = checksums.part_size(size)
         bucket, key = paths.split_bucket(target)
@@ -382,6 +411,8 @@ class S3Backend(Backend):
 
     def download(self, obj: Obj, tmp: str, what: str, tick: Tick = _noop) -> None:
         """Ranged GETs hashed as they arrive, written straight into ``tmp``."""
+        from . import _s3_transfer as engine
+
         bucket, key = paths.split_bucket(obj.path)
         fs = self.fs
         digest = asyn.sync(fs.loop, engine.download, fs, bucket, key, obj.size, obj.etag, tmp, tick)
@@ -430,6 +461,8 @@ _async_cache: BoundedCache[tuple[Any, ...], JasminS3FileSystem] = BoundedCache(3
 
 def _async_fs(profile: Profile, creds: tuple[Any, ...], pid: int) -> JasminS3FileSystem:
     """Asynchronous instances per process: a forked worker must not reuse its parent's."""
+    from .s3client import s3_filesystem
+
     return _async_cache.get_or_make(
         (profile, creds, pid), lambda: s3_filesystem(profile, asynchronous=True)
     )
