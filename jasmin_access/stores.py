@@ -38,11 +38,7 @@ from .backends import Backend, Capabilities, backend_class
 from .backends.base import Request
 from .config import Config, Profile
 from .errors import InvalidInput
-from .lean import without_optional
 from .localstore import TMP_PREFIX, LocalObjectFileSystem
-
-with without_optional("httpx", "httpx2"):  # aiobotocore's optional httpx backend: unused
-    from .backends.s3client import JasminS3FileSystem, s3_config_kwargs, s3_filesystem
 
 __all__ = [
     "TMP_PREFIX",

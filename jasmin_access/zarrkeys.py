@@ -3,6 +3,7 @@
 A store being written holds a run-state prefix (:data:`STATE_PREFIX`) with the
 in-progress marker (:data:`MARKER`), the progress journal (:data:`JOURNAL`)
 and the scan of the sources (:data:`SCAN`); readers refuse a store whose marker is present.
+A finished store keeps only the scan there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ STATE_PREFIX = ".jasmin-access"
 MARKER = f"{STATE_PREFIX}/in-progress.json"
 JOURNAL = f"{STATE_PREFIX}/progress.json"
 SCAN = f"{STATE_PREFIX}/scan.json"
-"""The scan of the sources, kept so that a resumed conversion does not rescan."""
+"""The scan of the sources, kept so that a resumed conversion and ``verify`` do not rescan."""
 
 METADATA_NAMES = frozenset({"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"})
 """Zarr metadata documents, v3 and v2."""

@@ -18,7 +18,7 @@ PACKAGE = Path(jasmin_access.__file__).parent
 # the architecture's lower layers, lowest first: a module there imports from its own layer
 # and those below only (fs, conversion, datastore, open, the CLI ... are above them all)
 LAYERS = [
-    ("jasmin_access._version", "jasmin_access.errors", "jasmin_access.paths", "jasmin_access.lean"),
+    ("jasmin_access._version", "jasmin_access.errors", "jasmin_access.paths"),
     ("jasmin_access.caches", "jasmin_access.zarrkeys", "jasmin_access.timecoord"),
     ("jasmin_access.profile", "jasmin_access.execution"),
     ("jasmin_access.config",),

@@ -36,7 +36,6 @@ def _local_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-
 def _label(tree: Tree, way: str) -> str:
     gib = tree.nbytes / MiB / 1024
     size = f"{gib:.0f} GiB" if gib >= 1 else f"{tree.nbytes / MiB:.0f} MiB"

@@ -127,7 +127,6 @@ def _empty(bench: Bench, url: str) -> None:
     loc.backend.remove_empty_dirs(loc.path)
 
 
-
 def _label(tree: Tree, kind: str, way: str) -> str:
     size = f"{tree.nbytes / MiB / 1024:.0f} GiB" if tree.nbytes >= 1024 * MiB else (
         f"{tree.nbytes / MiB:.0f} MiB")  # fmt: skip

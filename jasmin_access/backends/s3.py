@@ -27,7 +27,7 @@ from ..errors import IntegrityError, JasminAccessError, NotFound, translate
 from . import checksums
 from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
 from .fanout import fan_out
-from .s3read import PathNotListable, S3Reader, nameable
+from .s3read import PathNotListable, S3Reader, credential_key, nameable
 
 if TYPE_CHECKING:
     from .s3client import JasminS3FileSystem
@@ -62,7 +62,7 @@ class S3Backend(Backend):
     @classmethod
     def credential_key(cls, profile: Profile | None) -> tuple[Any, ...]:
         """The resolved credentials (environment variables may change them)."""
-        return tuple(sorted(profile.credentials().items())) if profile else ()
+        return credential_key(profile)
 
     @classmethod
     def resolve(cls, scheme: str, text: str, rest: str, request: Request) -> tuple[Backend, str]:

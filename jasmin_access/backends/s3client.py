@@ -85,8 +85,7 @@ def _check_answer(
         if code and not code.isdigit():
             return
     raise WrongEndpoint(
-        f"{endpoint_url} did not answer like an S3 store "
-        f"({name}: HTTP {status}, {content_type})",
+        f"{endpoint_url} did not answer like an S3 store ({name}: HTTP {status}, {content_type})",
         f"check endpoint_url in profile '{prof.name}' (`jasmin-access config show {prof.name}`)"
         if prof
         else "check the endpoint URL",

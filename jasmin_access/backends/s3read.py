@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - obstore is a dependency; the botocore 
 __all__ = ["PathNotListable", "S3Reader", "nameable", "reader"]
 
 PAGE_SIZE = 1000
+STORES_KEPT = 256  # stores (each with its connection pool) kept per reader
 WHOLE_REQUEST = timedelta(hours=1)  # a large object on a slow link; stalls end sooner
 _CA_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
@@ -74,16 +75,26 @@ def _client_options(profile: Profile) -> dict[str, Any]:
     return options
 
 
+_AWS_HOST = re.compile(r"^https?://s3[.-]([a-z0-9-]+)\.amazonaws\.com")
+
+
+def _aws_region(endpoint: str) -> str | None:
+    """The region an ``s3.<region>.amazonaws.com`` endpoint names."""
+    found = _AWS_HOST.match(endpoint)
+    return found.group(1) if found and found.group(1) != "external-1" else None
+
+
 def _settings(profile: Profile, creds: dict[str, str]) -> dict[str, Any]:
     """``S3Store`` settings matching what the botocore client does for the profile."""
-    config: dict[str, Any] = {"region": profile.region or "us-east-1"}
-    endpoint = profile.resolved_endpoint
-    if endpoint:
-        config["endpoint"] = endpoint
-        config["virtual_hosted_style_request"] = "amazonaws.com" in endpoint
-    if profile.anon:
-        config["skip_signature"] = True
-    else:
+    endpoint = str(profile.resolved_endpoint)
+    # path style everywhere (AWS still answers it): the bucket is always in the path
+    config: dict[str, Any] = {
+        "endpoint": endpoint,
+        "region": profile.region or _aws_region(endpoint) or "us-east-1",
+        "virtual_hosted_style_request": False,
+        "skip_signature": bool(profile.anon),
+    }
+    if not profile.anon:
         config["access_key_id"] = creds["key"]
         config["secret_access_key"] = creds["secret"]
         if creds.get("token"):
@@ -91,6 +102,12 @@ def _settings(profile: Profile, creds: dict[str, str]) -> dict[str, Any]:
     retry = {
         # botocore's max_attempts counts the first attempt, object_store's retries do not
         "max_retries": max(profile.retries - 1, 0),
+        # short sleeps, as botocore's: a refused connection is reported within seconds
+        "backoff": {
+            "init_backoff": timedelta(milliseconds=50),
+            "max_backoff": timedelta(seconds=1),
+            "base": 2,
+        },
         "retry_timeout": timedelta(seconds=max(180.0, profile.retries * profile.read_timeout)),
     }
     return {"config": config, "client_options": _client_options(profile), "retry_config": retry}
@@ -106,7 +123,7 @@ class S3Reader:
     def __init__(self, profile: Profile, creds: dict[str, str]) -> None:
         self.profile = profile
         self._settings = _settings(profile, creds)
-        self._stores: dict[tuple[str, str], Any] = {}
+        self._stores: BoundedCache[tuple[str, str], Any] = BoundedCache(STORES_KEPT)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_unpickle, (self.profile,))
@@ -116,11 +133,9 @@ class S3Reader:
 
     def store(self, bucket: str, prefix: str = "") -> Any:
         """The obstore ``S3Store`` of ``bucket`` (keys relative to ``prefix``)."""
-        found = self._stores.get((bucket, prefix))
-        if found is None:
-            found = S3Store(bucket, prefix=prefix or None, **self._settings)
-            self._stores[(bucket, prefix)] = found
-        return found
+        return self._stores.get_or_make(
+            (bucket, prefix), lambda: S3Store(bucket, prefix=prefix or None, **self._settings)
+        )
 
     # ------------------------------------------------------------------ reads
 
@@ -251,10 +266,13 @@ def _obj(bucket: str, meta: Any) -> Obj:
     return Obj(path, int(meta["size"]), mtime, _etag(meta))
 
 
-def _unpickle(profile: Profile) -> S3Reader | None:
-    from .s3 import S3Backend
+def credential_key(profile: Profile | None) -> tuple[Any, ...]:
+    """The profile's resolved credentials (environment variables may change them)."""
+    return tuple(sorted(profile.credentials().items())) if profile else ()
 
-    return reader(profile, S3Backend.credential_key(profile))
+
+def _unpickle(profile: Profile) -> S3Reader | None:
+    return reader(profile, credential_key(profile))
 
 
 _readers: BoundedCache[tuple[Any, ...], S3Reader] = BoundedCache(32)
@@ -274,6 +292,12 @@ def reader(profile: Profile, creds: tuple[Any, ...]) -> S3Reader | None:
     found, pid = dict(creds), os.getpid()
     if obstore is None or "profile" in found:  # an AWS profile: only botocore reads those
         return None
+    if not profile.resolved_endpoint:
+        return None  # AWS itself: botocore follows a bucket's region redirect, obstore does not
+    if not found.get("token") and (
+        os.environ.get("AWS_SESSION_TOKEN") or os.environ.get("AWS_TOKEN")
+    ):
+        return None  # obstore would add a token left in the environment to the profile's keys
     if not profile.anon and not (found.get("key") and found.get("secret")):
         return None
     if _started_in not in (None, pid):

@@ -68,10 +68,10 @@ class S3ReadStore(ObjectStore[Any]):
 
 
 def _rebuild(profile: Profile, fs_path: str) -> Any:
-    from .s3 import S3Backend
-    from .s3read import reader
+    from . import backend_class
+    from .s3read import credential_key, reader
 
-    found = reader(profile, S3Backend.credential_key(profile))
-    if found is None:  # obstore missing where this is unpickled
-        return S3Backend(profile).zarr_store(fs_path, read_only=True)
+    found = reader(profile, credential_key(profile))
+    if found is None:  # obstore missing where this is unpickled: the backend's own store
+        return backend_class("s3")(profile).zarr_store(fs_path, read_only=True)
     return S3ReadStore(found, fs_path)

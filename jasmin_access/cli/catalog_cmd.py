@@ -18,8 +18,12 @@ def catalog() -> None:
 @click.option("--to", "to", required=True, metavar="CATALOG_URL", help="Catalog prefix to write.")
 @click.option("--title", help="Title of the catalog and its page.")
 @click.option("--description", help="Description of the catalog.")
-@click.option("--no-coordinate-reads", "metadata_only", is_flag=True,
-              help="Metadata only: no extents for datasets without coverage attributes.")
+@click.option(
+    "--no-coordinate-reads",
+    "metadata_only",
+    is_flag=True,
+    help="Metadata only: no extents for datasets without coverage attributes.",
+)
 @global_options
 def build(
     urls: tuple[str, ...], to: str, title: str | None, description: str | None,

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .. import paths
+from ..caches import BoundedCache
 from ..errors import InvalidInput, JasminAccessError, translating
 from .sources import READ_LOCK, SourceRef, open_group
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 RECORD_NAMES = ("time_counter", "time")
 HASH_LIMIT = 16 << 20
 HEADER_BLOCK = 256 << 10
+SIGNERS_KEPT = 64  # (filesystem, bucket) signers; each keeps its filesystem alive
 _THREADS = {True: 32, False: 4}  # remote (about 15 ms a request), local
 
 
@@ -319,7 +321,7 @@ class _SignedGet:
     def __init__(self) -> None:
         self._pool: Any = None
         self._off = any(os.environ.get(v) for v in PROXY_VARIABLES)
-        self._signers: dict[tuple[int, str], _Presigner] = {}
+        self._signers: BoundedCache[tuple[int, str], _Presigner] = BoundedCache(SIGNERS_KEPT)
         self._lock = threading.Lock()
 
     def _sign(self, ref: SourceRef) -> str:
@@ -328,8 +330,7 @@ class _SignedGet:
         signer = self._signers.get(key)
         if signer is None:
             with self._lock:  # one first signature per bucket; the signer keeps fs alive
-                signer = self._signers.get(key) or _Presigner(fs, ref.path)
-                self._signers[key] = signer
+                signer = self._signers.get_or_make(key, lambda: _Presigner(fs, ref.path))
         return signer(ref.path)
 
     def fetch(self, ref: SourceRef) -> bytes | None:

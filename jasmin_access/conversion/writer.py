@@ -9,8 +9,9 @@ Order of writes, so that a reader never sees a half-written store:
    without it the store cannot be opened.
 3. The data, one work unit per task; completed units go to a progress journal
    (``.jasmin-access/progress.json``) flushed every few seconds.
-4. The root metadata with the consolidated metadata, last; then the
-   ``.jasmin-access/`` prefix is removed.
+4. The root metadata with the consolidated metadata, last; then the marker
+   and the journal are removed.  The scan of the sources stays, so that
+   ``verify`` and a later append open only the sources that changed.
 
 A re-run with the same fingerprint skips the units in the journal.
 """

@@ -223,6 +223,16 @@ def _deflate(data: bytes) -> list[bytes]:
 
 
 def _header_length(data: bytes, where: str) -> int:
+    if (
+        len(data) >= _PREFIX
+        and data[:6] == b"JDSMAN"
+        and data[: len(MAGIC)] not in (MAGIC, MAGIC_1)
+    ):
+        raise IntegrityError(
+            f"{where} is a datastore manifest of format {data[6:7].decode(errors='replace')}, "
+            "newer than this jasmin-access reads",
+            "upgrade jasmin-access (pip install -U jasmin-access); the version is intact",
+        )
     if len(data) < _PREFIX or data[: len(MAGIC)] not in (MAGIC, MAGIC_1):
         raise IntegrityError(
             f"{where} is not a datastore manifest (bad magic)",

@@ -25,6 +25,7 @@ __all__ = ["ReadTask", "slices"]
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class ReadTask:
     """One piece of a dataset: what to open and which index range to keep.

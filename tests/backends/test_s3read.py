@@ -11,6 +11,7 @@ import json
 import pickle
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ import pytest
 import jasmin_access as ja
 import jasmin_access.datastore
 import jasmin_access.fs
-from jasmin_access.backends.s3read import S3Reader
-from jasmin_access.config import add_profile
+from jasmin_access.backends.s3read import S3Reader, reader
+from jasmin_access.config import Profile, add_profile
 from jasmin_access.errors import AccessDenied, EndpointUnreachable, NotFound, WrongEndpoint
 from jasmin_access.stores import resolve
 from tests.conftest import TEST_KEY, TEST_SECRET
@@ -228,3 +229,30 @@ def test_without_obstore_the_botocore_path_reads(
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["reader"] is None and seen["total"] == pytest.approx(expected)
+
+
+def _signed_url(profile: Profile, creds: dict[str, str], path: str) -> str:
+    import obstore
+
+    bucket, key = path.split("/", 1)
+    reader = S3Reader(profile, creds)
+    return str(obstore.sign(reader.store(bucket), "GET", key, timedelta(minutes=5)))
+
+
+def test_aws_endpoints_keep_the_bucket_in_the_path_and_their_region() -> None:
+    profile = Profile(name="aws-london", endpoint_url="https://s3.eu-west-2.amazonaws.com")
+    url = _signed_url(profile, {"key": "AKIDEXAMPLE", "secret": "s"}, "mybucket/data/x.nc")
+    assert url.startswith("https://s3.eu-west-2.amazonaws.com/mybucket/data/x.nc?")
+    assert "%2Feu-west-2%2Fs3%2F" in url  # signed for the endpoint's region
+
+
+def test_a_session_token_left_in_the_environment_is_not_added_to_a_profile_s_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profile = Profile(name="keys", endpoint_url="http://127.0.0.1:9")
+    creds = (("key", "AKIDEXAMPLE"), ("secret", "s"))
+    assert reader(profile, creds) is not None
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "left-over")
+    assert reader(profile, creds) is None  # botocore reads it: it ignores the stray token
+    assert reader(profile, (*creds, ("token", "t"))) is not None
+    assert reader(Profile(name="aws"), creds) is None  # AWS itself: region redirects

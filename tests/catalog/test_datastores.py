@@ -166,9 +166,12 @@ def test_rebuild_redescribes_a_datastore_only_for_a_new_version(
     assert fifth.written == [url]
     items = ja.catalog.search(catalog, profile=s3_profile)
     assert [i.id for i in items] == [f"nemo-{v2}"]
-    assert ja.resolve(f"{catalog}/nemo/nemo-{v1.version}.json", profile=s3_profile).fs.exists(
-        f"{catalog[5:]}/nemo/nemo-{v1.version}.json"
-    ) is False
+    assert (
+        ja.resolve(f"{catalog}/nemo/nemo-{v1.version}.json", profile=s3_profile).fs.exists(
+            f"{catalog[5:]}/nemo/nemo-{v1.version}.json"
+        )
+        is False
+    )
 
 
 def test_catalog_of_local_directories(versions: dict[str, Path], tmp_path: Path) -> None:

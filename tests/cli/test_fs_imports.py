@@ -4,8 +4,7 @@ Each command runs in a fresh interpreter (as a user's shell would start it),
 against a real S3 server and local paths, and reports which heavy modules
 were loaded by the time it finished: no xarray, dask, zarr or pandas for the
 pseudo-directory commands and for ``info`` of a converted store (not even
-numpy there), no httpx or rich (pulled in by aiobotocore's unused httpx
-backend) for any S3 command, and no command module at all for ``--help``.
+numpy there), and no command module at all for ``--help``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed", "httpx", "rich")
+HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed")
 
 _RUN = """
 import json, sys

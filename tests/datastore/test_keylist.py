@@ -154,3 +154,11 @@ def test_converted_store_through_the_mount(
         assert (mnt / chunk).read_bytes() == on_disk[chunk].read_bytes()
     finally:
         unmount(str(mnt))
+
+
+def test_a_newer_format_asks_for_an_upgrade_not_a_removal() -> None:
+    data = encode(_manifest(_generated(20, 1)))
+    newer = b"JDSMAN3\n" + data[8:]
+    with pytest.raises(IntegrityError, match="format 3, newer than") as caught:
+        decode(newer, "v9")
+    assert "upgrade jasmin-access" in str(caught.value.hint) and "rm" not in str(caught.value.hint)

@@ -275,9 +275,7 @@ def test_progress_counts_every_byte_once(
     path.write_bytes(os.urandom(size))
     local, remote = resolve(str(path)), resolve(f"{s3_bucket}/f.nc", profile=s3_profile)
     ticks: list[int] = []
-    transfer_one(
-        local, remote, fs_backend.head(local, str(path)), remote.path, ticks.append
-    )
+    transfer_one(local, remote, fs_backend.head(local, str(path)), remote.path, ticks.append)
     assert sum(ticks) == size and all(n > 0 for n in ticks)
     ticks.clear()
     obj = fs_backend.head(remote, remote.path)

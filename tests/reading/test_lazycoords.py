@@ -32,9 +32,7 @@ def _requests(proxy: S3Proxy) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def converted(
-    s3_proxy: S3Proxy, proxied_profile: str, nemo_files: list[Path]
-) -> tuple[str, str]:
+def converted(s3_proxy: S3Proxy, proxied_profile: str, nemo_files: list[Path]) -> tuple[str, str]:
     """A store written by ``convert`` behind the proxy: (URL, profile)."""
     url = _bucket(proxied_profile) + "/run.zarr"
     ja.convert([str(f) for f in nemo_files], url, profile=proxied_profile)
