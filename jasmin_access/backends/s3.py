@@ -137,7 +137,8 @@ class S3Backend(Backend):
         if delimiter:
             kwargs["Delimiter"] = "/"
         fs = self.fs
-        version = 1 if fs in _V1_ONLY else 2
+        refused = fs in _V1_ONLY or (self.reader is not None and self.reader.v2_refused)
+        version = 1 if refused else 2
         token: str | None = None if version == 2 else after
         while True:
             try:

@@ -17,11 +17,12 @@ takes its credentials from an AWS profile (which obstore cannot read),
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import paths
 from ..caches import BoundedCache
@@ -36,9 +37,12 @@ except ImportError:  # pragma: no cover - obstore is a dependency; the botocore 
     obstore = None
     S3Store = None
 
+T = TypeVar("T")
+
 __all__ = ["PathNotListable", "S3Reader", "nameable", "reader"]
 
 PAGE_SIZE = 1000
+ONCE = {"max_retries": 0}  # the first listing: a refusal of ListObjectsV2 is not retried
 STORES_KEPT = 256  # stores (each with its connection pool) kept per reader
 WHOLE_REQUEST = timedelta(hours=1)  # a large object on a slow link; stalls end sooner
 _CA_VARIABLES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
@@ -123,6 +127,8 @@ class S3Reader:
     def __init__(self, profile: Profile, creds: dict[str, str]) -> None:
         self.profile = profile
         self._settings = _settings(profile, creds)
+        self._listed = False  # a listing has worked: ListObjectsV2 is answered
+        self.v2_refused = False  # 501 to ListObjectsV2: the botocore path lists with v1
         self._stores: BoundedCache[tuple[str, str], Any] = BoundedCache(STORES_KEPT)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -170,6 +176,32 @@ class S3Reader:
 
     # ------------------------------------------------------------------ listings
 
+    def _listing(self, bucket: str, call: Callable[[Any], T]) -> T:
+        """``call(store)`` for a listing; :class:`PathNotListable` where only v1 lists.
+
+        Some gateways answer ListObjectsV2 with 501 NotImplemented (botocore
+        then lists with v1).  Until one listing has worked, listings go to a
+        store that does not retry, so such a server costs one refused request.
+        """
+        if self.v2_refused:
+            raise PathNotListable(None)
+        if self._listed:
+            return call(self.store(bucket))
+        probe = self._stores.get_or_make(
+            (bucket, "\0once"), lambda: S3Store(bucket, **{**self._settings, "retry_config": ONCE})
+        )
+        try:
+            found = call(probe)
+        except obstore.exceptions.InvalidPathError:
+            raise
+        except Exception as exc:
+            if "<Code>NotImplemented</Code>" in str(exc):
+                self.v2_refused = True
+                raise PathNotListable(None) from None
+            found = call(self.store(bucket))  # any other failure: again, with retries
+        self._listed = True
+        return found
+
     def level(
         self, bucket: str, prefix: str, markers: bool = False
     ) -> tuple[list[Obj], list[str]] | None:
@@ -180,8 +212,10 @@ class S3Reader:
         None when a key there has a name obstore cannot represent.
         """
         try:
-            found = obstore.list_with_delimiter(self.store(bucket), prefix or None)
-        except obstore.exceptions.InvalidPathError:
+            found = self._listing(
+                bucket, lambda st: obstore.list_with_delimiter(st, prefix or None)
+            )
+        except (obstore.exceptions.InvalidPathError, PathNotListable):
             return None
         if not found["objects"] and not found["common_prefixes"]:
             return None  # botocore confirms it: obstore reads a web page as an empty listing
@@ -214,7 +248,22 @@ class S3Reader:
             page as an empty listing).
         """
         last: str | None = None
-        stream = obstore.list(self.store(bucket), prefix or None, chunk_size=PAGE_SIZE)
+
+        def first_page(store: Any) -> list[Any]:
+            return next(obstore.list(store, prefix or None, chunk_size=PAGE_SIZE), [])
+
+        try:
+            page = self._listing(bucket, first_page)
+        except obstore.exceptions.InvalidPathError:
+            raise PathNotListable(None) from None
+        stream = iter([page])
+        if len(page) == PAGE_SIZE:  # more: on the store that retries, after the first page
+            rest = obstore.list(
+                self.store(bucket), prefix or None, offset=page[-1]["path"], chunk_size=PAGE_SIZE
+            )
+            stream = itertools.chain(stream, rest)
+        elif not page:
+            raise PathNotListable(None)
         while True:
             try:
                 page = next(stream)
