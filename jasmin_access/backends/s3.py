@@ -27,7 +27,7 @@ from ..errors import IntegrityError, JasminAccessError, NotFound, translate
 from . import checksums
 from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
 from .fanout import fan_out
-from .s3read import PathNotListable, S3Reader, credential_key, nameable
+from .s3read import PAGE_SIZE, PathNotListable, S3Reader, credential_key, nameable
 
 if TYPE_CHECKING:
     from .s3client import JasminS3FileSystem
@@ -36,7 +36,6 @@ __all__ = ["HttpsBackend", "S3Backend"]
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000
 LIST_WORKERS = 16
 DELETE_BATCH = 1000
 DELETE_WORKERS = 16
