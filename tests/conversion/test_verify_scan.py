@@ -7,6 +7,7 @@ GETs on each source key show which sources the planning of ``verify`` opened.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ def test_a_changed_first_source_rescans_all(
     """The others were checked against the first file: when it changes, all are opened."""
     bucket = "verify-first-changed"
     fs, glob, url = _converted(bucket, nemo_files, proxied_profile)
+    time.sleep(1.1)  # the store's times are in whole seconds: the put below is a newer one
     fs.put(str(nemo_files[0]), f"{bucket}/src/{nemo_files[0].name}")  # same bytes, newer time
     fs.invalidate_cache()
     s3_proxy.reset()
