@@ -80,6 +80,7 @@ def nemo_spec(scale: float, variant: str = "smooth") -> Any:
 #: ``smooth``/``noisy``: the eORCA1 grid; ``deep``/``deep-noisy``: another grid with more
 #: levels and smaller slabs, converted with the default chunks (not in the default run).
 VARIANTS = ("smooth", "noisy", "deep", "deep-noisy")
+DEFAULT_VARIANTS = ("smooth", "noisy")
 DEEP_GRID = (270, 220, 120)  # nx, ny, nz
 NOISY_BITS = 16  # random low mantissa bits of float32: up to 2**-7 relative
 

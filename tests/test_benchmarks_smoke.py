@@ -154,8 +154,11 @@ def test_another_revision_is_imported_from_its_worktree(tmp_path: Path) -> None:
 
 
 def test_deep_variants_have_their_own_grid_and_the_default_chunks() -> None:
+    from benchmarks.__main__ import parse_args
     from benchmarks.cases.convert import chunk_spec, default_chunked
     from benchmarks.datasets import DEEP_GRID, nemo_spec
+
+    assert parse_args([]).variants == "smooth,noisy"  # the full run is not made longer
 
     spec = nemo_spec(1.0, "deep-noisy")
     assert (spec.nx, spec.ny, spec.nz) == DEEP_GRID != (nemo_spec(1.0).nx, nemo_spec(1.0).ny, 75)
