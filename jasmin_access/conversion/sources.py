@@ -195,7 +195,7 @@ def _resolve_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Nam
     out = []
     for item in items:
         loc = resolve(item, **kw)
-        out.append((loc.backend, loc.path, loc.url))
+        out.append((loc.backend, loc.path, item if loc.url == item else loc.url))  # one string
     return out
 
 
