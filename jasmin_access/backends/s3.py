@@ -225,6 +225,12 @@ class S3Backend(Backend):
         if subdirs:
             yield from self._parallel_pages(bucket, subdirs, markers)
 
+    def flat_pages(self, fs_dir: str) -> Iterator[list[Obj]]:
+        """Every object below ``fs_dir``, one flat listing of pages of 1,000 keys."""
+        bucket, key = paths.split_bucket(fs_dir)
+        for objs in self._flat_pages(bucket, paths.as_dir(key)):
+            yield [o for o in objs if not is_marker(o)]
+
     def prefix_exists(self, fs_dir: str) -> bool:
         """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
         bucket, key = paths.split_bucket(fs_dir)
