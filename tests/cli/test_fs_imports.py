@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed")
-# what `info` of a Zarr store on S3 does without: the array stack, and the botocore client
-LIGHT_INFO = (*HEAVY, "numpy", "numcodecs", "cftime", "botocore", "s3fs", "aiobotocore")
+# what `info` of a Zarr store on S3 does without: the array stack, botocore, fsspec, asyncio
+LIGHT_INFO = (*HEAVY, "numpy", "numcodecs", "cftime", "botocore", "s3fs", "fsspec", "asyncio")
 
 _RUN = """
 import json, sys
