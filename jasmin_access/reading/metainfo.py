@@ -2,17 +2,18 @@
 
 The summary :func:`jasmin_access.reading.info.info` prints needs dims,
 variables, dtypes, chunks, codecs and attributes (all in the consolidated
-metadata: one GET), the stored bytes per variable (the store's listing, run
-beside that GET) and the first and last date of the time coordinate.  Stores
-written by ``convert`` carry those dates as ACDD attributes, so they cost no
-read; for other stores the first and last chunk of the time coordinate are
-read and decoded here (numcodecs and cftime, a few kilobytes).
+metadata: one GET), the stored bytes per variable (one flat listing of the
+store, run beside that GET) and the first and last date of the time
+coordinate.  Stores written by ``convert`` carry those dates as ACDD
+attributes, so they cost no read; for other stores the first and last chunk of
+the time coordinate are read (a few kilobytes) and decoded by
+:mod:`.lighttime`, or by numcodecs and cftime where it cannot.
 
 Anything this module does not render exactly as the xarray-based path does
 (unusual dtypes or codecs, groups without consolidated metadata, time
 coordinates it cannot decode) raises :class:`Unsupported` and the caller falls
 back to that path.  Imports stay light: ``jasmin-access info`` of a Zarr store
-starts in a fraction of the time xarray, zarr and dask take to import.
+on S3 imports no numpy, botocore or fsspec (``tests/cli/test_fs_imports.py``).
 """
 
 from __future__ import annotations
