@@ -19,6 +19,7 @@ on S3 imports no numpy, botocore or fsspec (``tests/cli/test_fs_imports.py``).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -34,6 +35,8 @@ from . import lighttime
 from .info import DatasetInfo, VariableInfo, _codec_text
 
 __all__ = ["Unsupported", "metadata_info", "stored_by_array", "stored_sizes", "version_info"]
+
+log = logging.getLogger(__name__)
 
 _KINDS = {"f": "float", "i": "int", "u": "uint", "c": "complex"}
 _V3_TYPES = {
@@ -142,6 +145,10 @@ def metadata_info(location: Location) -> DatasetInfo | None:
             return None
         stored = listing.result()
     fmt, root_attrs, arrays = docs
+    log.debug(
+        "%s: zarr v%d metadata of %d arrays; %d of them hold stored chunks",
+        location.url, fmt, len(arrays), len(stored),
+    )  # fmt: skip
     return _summary(location.url, fmt, root_attrs, arrays, stored, _chunk_reader(location))
 
 
