@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .scheduling import use_threads_or_client
+from .scheduling import use_threads
 
 __all__ = ["MAX_TASK_BYTES", "auto_chunk", "chunk_plan", "hand_over_blocks"]
 
@@ -121,7 +121,7 @@ def auto_chunk(ds: xr.Dataset, record_dim: str | None, fresh: Collection[str] = 
     which took most of the time of an open.  Computing them does not import
     ``dask.distributed`` when it is not loaded (see :mod:`.scheduling`).
     """
-    use_threads_or_client()
+    use_threads()
     out = ds.copy()
     for name, var in ds.variables.items():
         if name in ds.xindexes or var.ndim == 0:
