@@ -80,7 +80,8 @@ async def read_prefix(store: Any, key: str, prototype: Any, plan: PrefixPlan, po
     if head is None:
         return None
     raw = head.as_numpy_array()
-    decoder = zstandard.ZstdDecompressor().decompressobj()
+    # several frames one after another decode as one stream, as zstd's own decoder does
+    decoder = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
     out = await loop.run_in_executor(pool, decoder.decompress, memoryview(raw))
     if len(out) < plan.needed and len(raw) >= plan.fetch:  # not far enough: the rest
         tail = await store.get(key, prototype, OffsetByteRequest(len(raw)))

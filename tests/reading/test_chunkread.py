@@ -160,3 +160,26 @@ def test_a_chunk_start_short_of_the_values_is_completed(tmp_path: Path) -> None:
     got = values_from_prefix(start, np.dtype("f4"), plan)
     np.testing.assert_array_equal(got, arr[1:2, 2:3, 10:11, :])
     assert sync(read_prefix(store, "c/9/0/0/0", default_buffer_prototype(), plan, None)) is None
+
+
+def test_a_chunk_of_several_zstd_frames_is_read_across_them(tmp_path: Path) -> None:
+    import zstandard
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    from jasmin_access.reading.chunkread import _decoder_pool
+    from jasmin_access.reading.prefix import prefix_plan, read_prefix, values_from_prefix
+
+    values = np.arange(4 * 200 * 300, dtype="f4").reshape(4, 200, 300)
+    raw = values.tobytes()
+    cut = 3000  # two frames, the first ending before the values asked for
+    (tmp_path / "c").write_bytes(
+        zstandard.ZstdCompressor().compress(raw[:cut])
+        + zstandard.ZstdCompressor().compress(raw[cut:])
+    )
+    inside = (slice(0, 1), slice(10, 11), slice(0, 300))
+    plan = prefix_plan(values.shape, 4, inside)
+    assert plan is not None
+    store = zarr.storage.LocalStore(tmp_path, read_only=True)
+    start = sync(read_prefix(store, "c", default_buffer_prototype(), plan, _decoder_pool()))
+    np.testing.assert_array_equal(values_from_prefix(start, np.dtype("f4"), plan), values[inside])
