@@ -89,7 +89,11 @@ class ChunkReader:
         self._stages.reverse()
         self._direct = _direct_decoder(codecs, self.dtype)
         #: chunks may be read by their start alone (see :mod:`.prefix`)
-        self._prefix = _zstd_without_checksum(codecs) and self._direct is not None
+        self._prefix = (
+            _zstd_without_checksum(codecs)
+            and self._direct is not None
+            and not _verifies_whole_objects(self.store)
+        )
         #: CF fill values replaced by NaN while decoding (float arrays only)
         self.mask = tuple(v for v in mask if not np.isnan(v))
 
@@ -191,6 +195,15 @@ def _direct_decoder(codecs: list[Any], dtype: np.dtype[Any]) -> Any:
 
 
 _LITTLE = np.little_endian
+
+
+def _verifies_whole_objects(store: Any) -> bool:
+    """True when ``store`` or a store it wraps checks whole objects (a datastore version)."""
+    for _depth in range(8):
+        if store is None or getattr(type(store), "verifies_whole_objects", False):
+            return store is not None
+        store = getattr(store, "_store", None)
+    return False
 
 
 def _zstd_without_checksum(codecs: list[Any]) -> bool:

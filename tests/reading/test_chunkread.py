@@ -183,3 +183,19 @@ def test_a_chunk_of_several_zstd_frames_is_read_across_them(tmp_path: Path) -> N
     store = zarr.storage.LocalStore(tmp_path, read_only=True)
     start = sync(read_prefix(store, "c", default_buffer_prototype(), plan, _decoder_pool()))
     np.testing.assert_array_equal(values_from_prefix(start, np.dtype("f4"), plan), values[inside])
+
+
+def test_datastore_versions_are_read_whole(tmp_path: Path) -> None:
+    """A datastore checks each whole object's SHA-256: no chunk is read by its start there."""
+    from jasmin_access.datastore.zstore import ManifestStore
+    from jasmin_access.reading.cache import CachingStore, ChunkCache
+    from jasmin_access.reading.chunkread import _verifies_whole_objects
+    from jasmin_access.reading.zstore import MetadataStore
+
+    local = zarr.storage.LocalStore(tmp_path, read_only=True)
+    version = ManifestStore(local, manifest=None, url="s3://b/ds")  # type: ignore[arg-type]
+    cache = ChunkCache(str(tmp_path / "cache"), "1MB")
+    assert _verifies_whole_objects(MetadataStore(version.reading_through(lambda s: s)))
+    assert _verifies_whole_objects(MetadataStore(CachingStore(version, cache, "n")))
+    assert not _verifies_whole_objects(MetadataStore(CachingStore(local, cache, "n")))
+    assert not _verifies_whole_objects(local)
