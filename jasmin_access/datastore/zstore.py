@@ -30,6 +30,9 @@ __all__ = ["ManifestStore", "version_store"]
 class ManifestStore(WrapperStore[Any]):
     """Logical keys of one version mapped onto content-addressed objects."""
 
+    #: whole objects are checked against their SHA-256; ranged reads cannot be
+    verifies_whole_objects = True
+
     def __init__(self, store: Any, manifest: Manifest, url: str) -> None:
         super().__init__(store)
         self.manifest = manifest

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .scheduling import use_threads
+
 __all__ = ["MAX_TASK_BYTES", "auto_chunk", "chunk_plan", "hand_over_blocks"]
 
 MAX_TASK_BYTES = 512 * 1024 * 1024
@@ -116,8 +118,10 @@ def auto_chunk(ds: xr.Dataset, record_dim: str | None, fresh: Collection[str] = 
     Variables named in ``fresh`` return newly allocated values on every read:
     see :func:`hand_over_blocks`.  Each Dask array gets a unique name: dask's
     default, a token of the array, pickles it whole (store, profile and all),
-    which took most of the time of an open.
+    which took most of the time of an open.  Computing them does not import
+    ``dask.distributed`` when it is not loaded (see :mod:`.scheduling`).
     """
+    use_threads()
     out = ds.copy()
     for name, var in ds.variables.items():
         if name in ds.xindexes or var.ndim == 0:

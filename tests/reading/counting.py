@@ -23,6 +23,7 @@ class Request:
     path: str
     query: str
     signed: bool
+    range: str = ""  # the Range header, if any
 
     @property
     def key(self) -> str:
@@ -66,6 +67,7 @@ class _Recorder:
             query=environ.get("QUERY_STRING", ""),
             signed="HTTP_AUTHORIZATION" in environ
             or "X-Amz-Signature" in environ.get("QUERY_STRING", ""),
+            range=environ.get("HTTP_RANGE", ""),
         )
         with self.log.lock:
             self.log.requests.append(req)

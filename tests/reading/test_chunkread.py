@@ -108,3 +108,94 @@ def test_read_by_chunks_moves_fill_values_to_encoding(tmp_path: Path) -> None:
     expected = xr.open_zarr(path, chunks=None).t.values
     np.testing.assert_array_equal(out.t.values, expected)
     assert np.isnan(out.t.values[0, 1]) and out.t.attrs["units"] == "K"
+
+
+def _deep(path: Path, noise: float) -> Any:
+    """An array of chunks of 8 levels over a 120 x 150 grid (zstd, zarr's default)."""
+    rng = np.random.default_rng(5)
+    shape = (2, 8, 120, 150)
+    values = np.linspace(0, 30, np.prod(shape), dtype="f4").reshape(shape)
+    values += rng.normal(0, noise, shape).astype("f4")
+    arr = zarr.create_array(
+        zarr.storage.LocalStore(path), shape=shape, chunks=(1, 8, 120, 150), dtype="f4"
+    )
+    arr[...] = values
+    return arr
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-3, 1e6])  # compressible to incompressible
+@pytest.mark.parametrize(
+    "key",
+    [
+        (slice(None), 0, 60, 75),  # a point series at the surface: the chunks' start
+        (1, 0, slice(None), slice(None)),  # one level of one step
+        (slice(None), slice(0, 2), slice(3, 9), 149),
+        (slice(None), 7, 119, 149),  # the chunks' last values: read whole
+    ],
+)
+def test_chunk_starts_read_the_same_values_as_zarr(
+    tmp_path: Path, noise: float, key: tuple[Any, ...]
+) -> None:
+    arr = _deep(tmp_path / "d.zarr", noise)
+    reader = chunk_reader(arr)
+    assert reader is not None and reader._prefix
+    np.testing.assert_array_equal(ZarrChunkArray(arr, reader)._getitem(key), arr[...][key])
+
+
+def test_a_chunk_start_short_of_the_values_is_completed(tmp_path: Path) -> None:
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    from jasmin_access.reading.chunkread import _decoder_pool
+    from jasmin_access.reading.prefix import prefix_plan, read_prefix, values_from_prefix
+
+    arr = _deep(tmp_path / "d.zarr", 1e6)
+    inside = (slice(0, 1), slice(2, 3), slice(10, 11), slice(0, 150))
+    plan = prefix_plan(arr.chunks, 4, inside)
+    assert plan is not None
+    plan.fetch = 100  # far too little: the rest of the object is read
+    store = zarr.storage.LocalStore(tmp_path / "d.zarr", read_only=True)
+    start = sync(read_prefix(store, "c/1/0/0/0", default_buffer_prototype(), plan, _decoder_pool()))
+    assert len(start) >= plan.needed
+    got = values_from_prefix(start, np.dtype("f4"), plan)
+    np.testing.assert_array_equal(got, arr[1:2, 2:3, 10:11, :])
+    assert sync(read_prefix(store, "c/9/0/0/0", default_buffer_prototype(), plan, None)) is None
+
+
+def test_a_chunk_of_several_zstd_frames_is_read_across_them(tmp_path: Path) -> None:
+    import zstandard
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    from jasmin_access.reading.chunkread import _decoder_pool
+    from jasmin_access.reading.prefix import prefix_plan, read_prefix, values_from_prefix
+
+    values = np.arange(4 * 200 * 300, dtype="f4").reshape(4, 200, 300)
+    raw = values.tobytes()
+    cut = 3000  # two frames, the first ending before the values asked for
+    (tmp_path / "c").write_bytes(
+        zstandard.ZstdCompressor().compress(raw[:cut])
+        + zstandard.ZstdCompressor().compress(raw[cut:])
+    )
+    inside = (slice(0, 1), slice(10, 11), slice(0, 300))
+    plan = prefix_plan(values.shape, 4, inside)
+    assert plan is not None
+    store = zarr.storage.LocalStore(tmp_path, read_only=True)
+    start = sync(read_prefix(store, "c", default_buffer_prototype(), plan, _decoder_pool()))
+    np.testing.assert_array_equal(values_from_prefix(start, np.dtype("f4"), plan), values[inside])
+
+
+def test_datastore_versions_are_read_whole(tmp_path: Path) -> None:
+    """A datastore checks each whole object's SHA-256: no chunk is read by its start there."""
+    from jasmin_access.datastore.zstore import ManifestStore
+    from jasmin_access.reading.cache import CachingStore, ChunkCache
+    from jasmin_access.reading.chunkread import _verifies_whole_objects
+    from jasmin_access.reading.zstore import MetadataStore
+
+    local = zarr.storage.LocalStore(tmp_path, read_only=True)
+    version = ManifestStore(local, manifest=None, url="s3://b/ds")  # type: ignore[arg-type]
+    cache = ChunkCache(str(tmp_path / "cache"), "1MB")
+    assert _verifies_whole_objects(MetadataStore(version.reading_through(lambda s: s)))
+    assert _verifies_whole_objects(MetadataStore(CachingStore(version, cache, "n")))
+    assert not _verifies_whole_objects(MetadataStore(CachingStore(local, cache, "n")))
+    assert not _verifies_whole_objects(local)

@@ -146,3 +146,47 @@ def test_dask_chunks_are_whole_storage_chunks(
     assert storage == {"time_counter": 1, "deptht": 1, "y": 30, "x": 36}
     for dim, sizes in zip(ds.thetao.dims, ds.thetao.chunks, strict=True):
         assert all(size % storage[dim] == 0 for size in sizes[:-1])
+
+
+def _layered(nz: int = 10, ny: int = 100, nx: int = 120) -> xr.Dataset:
+    """A 4-D field stored one step and every level a chunk, land as a fill value."""
+    rng = np.random.default_rng(3)
+    z, y, x = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+    field = 20 - 0.3 * z + np.sin(y / 9.0) + np.cos(x / 7.0)
+    values = np.stack([field + t + rng.normal(0, 0.01, field.shape) for t in range(3)])
+    values[:, :, :10, :] = 1e20  # land
+    var = xr.Variable(("time_counter", "deptht", "y", "x"), values.astype("f4"))
+    var.attrs["_FillValue"] = np.float32(1e20)
+    var.encoding["chunks"] = (1, nz, ny, nx)
+    return xr.Dataset({"thetao": var})
+
+
+@pytest.mark.parametrize(("level", "ranged"), [(0, True), (9, False)])
+def test_point_near_a_chunk_start_reads_only_the_start_of_each_chunk(
+    counted: CountingServer, level: int, ranged: bool
+) -> None:
+    url = counted_bucket_url(counted) + "/layered.zarr"
+    from tests.reading.helpers import write_store
+
+    write_store(_layered(), url, COUNTED_PROFILE)
+    ds = ja.open_dataset(url, profile=COUNTED_PROFILE)
+    counted.log.clear()
+    series = ds.thetao.isel(deptht=level, y=50, x=60).values
+    land = ds.thetao.isel(deptht=level, y=5, x=60).values
+    bucket = url.rsplit("/", 1)[0][5:]
+    gets = [r for r in counted.log.gets(bucket) if "/thetao/c/" in r.key]
+    reference = xr.open_zarr(resolve_store(url)).thetao
+    np.testing.assert_array_equal(series, reference.isel(deptht=level, y=50, x=60).values)
+    np.testing.assert_array_equal(land, reference.isel(deptht=level, y=5, x=60).values)
+    assert np.isnan(land).all() and not np.isnan(series).any()
+    assert len(gets) == 6  # 3 chunks, twice
+    # the surface values lie in the first fifth of each chunk: only a prefix of it is fetched
+    assert all(r.range.startswith("bytes=0-") for r in gets) == ranged
+    assert any(r.range for r in gets) == ranged
+
+
+def resolve_store(url: str) -> object:
+    """The zarr store at ``url`` on the counting profile (for xarray's own reader)."""
+    from jasmin_access.stores import resolve
+
+    return resolve(url, profile=COUNTED_PROFILE).zarr_store(read_only=True)
