@@ -19,8 +19,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -47,6 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DELETE_WORKERS = 8
+READ_WINDOW = 64  # objects read at once by read_many (about 15 ms a request)
 
 
 def _rebuild(cls: type[Backend], profile: Profile | None, args: tuple[Any, ...]) -> Backend:
@@ -302,6 +304,29 @@ class Backend:
         """The whole object at ``fs_path``."""
         return bytes(self.fs.cat_file(fs_path))
 
+    def read_many(self, fs_paths: Iterable[str], window: int = READ_WINDOW) -> Iterator[Any]:
+        """The whole objects at ``fs_paths``, in the order given, ``window`` read at once.
+
+        Each item is the object's bytes, or the exception reading it raised
+        (untranslated), so that one failure does not end the others.  At most
+        ``window`` objects are in flight or waiting to be taken, so memory does
+        not grow with the number of paths.  Each read is :meth:`read_bytes`
+        (one GET on object stores, through the compiled client where there is
+        one); stopping the iteration cancels the reads not started.
+        """
+        pending: deque[Future[bytes]] = deque()
+        with ThreadPoolExecutor(max(1, window), thread_name_prefix="read-many") as pool:
+            try:
+                for fs_path in fs_paths:
+                    pending.append(pool.submit(self.read_bytes, fs_path))
+                    if len(pending) >= window:
+                        yield _outcome(pending.popleft())
+                while pending:
+                    yield _outcome(pending.popleft())
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
     def read_json(self, fs_path: str) -> dict[str, Any] | None:
         """The JSON object stored at ``fs_path``; None when there is none.
 
@@ -431,6 +456,14 @@ class Backend:
                 f"store reports {landed.etag}",
                 "re-run the same command to transfer it again",
             )
+
+
+def _outcome(fut: Future[bytes]) -> Any:
+    """A finished read's bytes, or the exception it raised."""
+    try:
+        return fut.result()
+    except Exception as exc:
+        return exc
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:

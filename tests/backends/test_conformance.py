@@ -116,6 +116,16 @@ def test_ranged_reads(place: Place) -> None:
     assert loc.backend.read_bytes(loc.path) == data
 
 
+def test_read_many_in_order_with_failures_in_place(place: Place) -> None:
+    locs = [place.put(f"m/{i}.bin", bytes([i]) * (i + 1)) for i in range(7)]
+    missing = place.loc("m/missing.bin")
+    wanted = [loc.path for loc in locs[:3]] + [missing.path] + [loc.path for loc in locs[3:]]
+    got = list(locs[0].backend.read_many(iter(wanted), window=3))
+    assert got[:3] + got[4:] == [bytes([i]) * (i + 1) for i in range(7)]
+    with pytest.raises(NotFound), translating("reading", missing.url, missing.profile_name):
+        raise got[3]
+
+
 @pytest.mark.usefixtures("small_parts")
 @pytest.mark.parametrize("size", [0, 1, 11 * MIB + 5])
 def test_upload_and_download(place: Place, tmp_path: Path, size: int) -> None:

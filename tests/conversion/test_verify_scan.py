@@ -94,34 +94,3 @@ def test_a_changed_first_source_rescans_all(
     assert plan.inventory.reused == 0
     assert _source_gets(s3_proxy, bucket) == {f.name for f in nemo_files}
     assert ja.verify(glob, url, profile=proxied_profile).ok
-
-
-@pytest.mark.parametrize("version", ["s3", "s3v4"])
-def test_presigned_urls_match_the_clients_own(version: str, s3_endpoint: str) -> None:
-    """The scan's presigner signs as the S3 client would (same scheme), and the store accepts it."""
-    import s3fs
-    import urllib3
-
-    from jasmin_access.conversion.headers import _Presigner
-    from tests.conftest import TEST_KEY, TEST_SECRET
-
-    fs = s3fs.S3FileSystem(
-        key=TEST_KEY,
-        secret=TEST_SECRET,
-        client_kwargs={"endpoint_url": s3_endpoint, "region_name": "eu-west-2"},
-        config_kwargs={"signature_version": version, "s3": {"addressing_style": "path"}},
-        skip_instance_cache=True,
-    )
-    bucket = f"presign-{version}"
-    fs.mkdir(bucket)
-    fs.pipe({f"{bucket}/a b/x.nc": b"first", f"{bucket}/a b/y~1.nc": b"second"})
-    sign = _Presigner(fs, f"{bucket}/a b/x.nc")
-    assert sign._auth is not None  # signed by botocore's query signer, not through s3fs
-    url = sign(f"{bucket}/a b/y~1.nc")
-    theirs = str(fs.sign(f"{bucket}/a b/y~1.nc", expiration=300))
-    assert url.split("?")[0] == theirs.split("?")[0]
-    names = {q.split("=")[0] for q in url.split("?")[1].split("&")}
-    assert names == {q.split("=")[0] for q in theirs.split("?")[1].split("&")}
-    assert ("X-Amz-Signature" in names) == (version == "s3v4")
-    reply = urllib3.PoolManager().request("GET", url)
-    assert (reply.status, reply.data) == (200, b"second")
