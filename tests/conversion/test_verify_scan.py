@@ -13,7 +13,6 @@ from typing import Any
 
 import netCDF4
 import numpy as np
-import pytest
 
 import jasmin_access as ja
 from jasmin_access.conversion.plan import ConvertOptions, prepare
@@ -94,3 +93,28 @@ def test_a_changed_first_source_rescans_all(
     assert plan.inventory.reused == 0
     assert _source_gets(s3_proxy, bucket) == {f.name for f in nemo_files}
     assert ja.verify(glob, url, profile=proxied_profile).ok
+
+
+def test_verify_after_append_opens_only_the_first_source(
+    nemo_files: list[Path], s3_proxy: S3Proxy, proxied_profile: str
+) -> None:
+    """An append keeps the records of the store's earlier sources beside its own scan."""
+    bucket = "verify-after-append"
+    fs, _glob, url = _converted(bucket, nemo_files[:2], proxied_profile)
+    fs.put(str(nemo_files[2]), f"{bucket}/src/")
+    fs.invalidate_cache()
+    glob = f"s3://{bucket}/src/*.nc"
+    ja.append(f"s3://{bucket}/src/{nemo_files[2].name}", url, profile=proxied_profile)
+    dest = resolve(url, profile=proxied_profile)
+
+    s3_proxy.reset()
+    plan = prepare(glob, ConvertOptions(), {"profile": proxied_profile}, dest)
+    assert plan.inventory.reused == 2  # the second and the appended file: known
+    assert _source_gets(s3_proxy, bucket) == {nemo_files[0].name}  # only the first is opened
+    fresh = prepare(glob, ConvertOptions(), {"profile": proxied_profile})
+    assert plan.inventory.groups[""].counts == fresh.inventory.groups[""].counts
+    assert np.array_equal(
+        plan.inventory.groups[""].time_values, fresh.inventory.groups[""].time_values
+    )
+    assert ja.verify(glob, url, profile=proxied_profile).ok
+
