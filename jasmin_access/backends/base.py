@@ -15,13 +15,14 @@ backend uses them as they are); kinds with faster native calls override them.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
 import os
-from collections import deque
+import re
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -32,6 +33,7 @@ from ..config import Profile
 from ..errors import IntegrityError, NotSupported, ReadOnly, translate
 from .capabilities import Capabilities, Obj, Request, Tick, _noop, choose_profile, is_marker
 from .checksums import STREAM_BLOCK, HashingReader, check_read
+from .fanout import in_order
 
 __all__ = [
     "Backend",
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 DELETE_WORKERS = 8
 READ_WINDOW = 64  # objects read at once by read_many (about 15 ms a request)
+_MAGIC = re.compile(r"[*?[]")  # a glob wildcard
 
 
 def _rebuild(cls: type[Backend], profile: Profile | None, args: tuple[Any, ...]) -> Backend:
@@ -245,7 +248,17 @@ class Backend:
         return self._obj({**info, "name": fs_path})
 
     def glob(self, pattern: str, files_only: bool = False) -> list[str]:
-        """fs paths matching a glob (``**`` crosses directories); only objects if asked."""
+        """fs paths matching a glob (``**`` crosses directories); only objects if asked.
+
+        Objects matching a pattern whose wildcards are all in its last part
+        (``dir/*.nc``) come from one listing of that directory by the
+        backend's own :meth:`list_level`, where it has one (on S3, obstore's).
+        """
+        folder, _, name = pattern.rpartition("/")
+        native = type(self).list_level is not Backend.list_level
+        if files_only and native and folder and _MAGIC.search(name) and not _MAGIC.search(folder):
+            objs, _ = self.list_level(folder)
+            return sorted(o.path for o in objs if fnmatch.fnmatchcase(paths.basename(o.path), name))
         found = self.fs.glob(pattern, detail=True)
         return [
             str(p) for p, info in found.items() if not files_only or info.get("type") != "directory"
@@ -314,18 +327,7 @@ class Backend:
         (one GET on object stores, through the compiled client where there is
         one); stopping the iteration cancels the reads not started.
         """
-        pending: deque[Future[bytes]] = deque()
-        with ThreadPoolExecutor(max(1, window), thread_name_prefix="read-many") as pool:
-            try:
-                for fs_path in fs_paths:
-                    pending.append(pool.submit(self.read_bytes, fs_path))
-                    if len(pending) >= window:
-                        yield _outcome(pending.popleft())
-                while pending:
-                    yield _outcome(pending.popleft())
-            finally:
-                for fut in pending:
-                    fut.cancel()
+        return in_order(self.read_bytes, fs_paths, window)
 
     def read_json(self, fs_path: str) -> dict[str, Any] | None:
         """The JSON object stored at ``fs_path``; None when there is none.
@@ -456,14 +458,6 @@ class Backend:
                 f"store reports {landed.etag}",
                 "re-run the same command to transfer it again",
             )
-
-
-def _outcome(fut: Future[bytes]) -> Any:
-    """A finished read's bytes, or the exception it raised."""
-    try:
-        return fut.result()
-    except Exception as exc:
-        return exc
 
 
 def _mtime(info: dict[str, Any]) -> datetime | None:
