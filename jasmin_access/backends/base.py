@@ -247,18 +247,25 @@ class Backend:
             return None
         return self._obj({**info, "name": fs_path})
 
-    def glob(self, pattern: str, files_only: bool = False) -> list[str]:
-        """fs paths matching a glob (``**`` crosses directories); only objects if asked.
+    def glob_level(self, pattern: str) -> list[Obj] | None:
+        """Objects matching ``pattern`` from one listing of its directory, sorted by path.
 
-        Objects matching a pattern whose wildcards are all in its last part
-        (``dir/*.nc``) come from one listing of that directory by the
-        backend's own :meth:`list_level`, where it has one (on S3, obstore's).
+        None unless the pattern's wildcards are all in its last part
+        (``dir/*.nc``) and the backend has a listing of its own (on S3, obstore's).
         """
         folder, _, name = pattern.rpartition("/")
         native = type(self).list_level is not Backend.list_level
-        if files_only and native and folder and _MAGIC.search(name) and not _MAGIC.search(folder):
-            objs, _ = self.list_level(folder)
-            return sorted(o.path for o in objs if fnmatch.fnmatchcase(paths.basename(o.path), name))
+        if not (native and folder and _MAGIC.search(name) and not _MAGIC.search(folder)):
+            return None
+        objs, _ = self.list_level(folder)
+        found = [o for o in objs if fnmatch.fnmatchcase(paths.basename(o.path), name)]
+        return sorted(found, key=lambda o: o.path)
+
+    def glob(self, pattern: str, files_only: bool = False) -> list[str]:
+        """fs paths matching a glob (``**`` crosses directories); only objects if asked."""
+        level = self.glob_level(pattern) if files_only else None
+        if level is not None:
+            return [o.path for o in level]
         found = self.fs.glob(pattern, detail=True)
         return [
             str(p) for p, info in found.items() if not files_only or info.get("type") != "directory"
