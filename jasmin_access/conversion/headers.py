@@ -244,9 +244,14 @@ def _xr_group(ds: Any, concat_dim: str | None, digests: bool) -> GroupHead:
 def _open_blocks(ref: SourceRef) -> Any:
     """A file cached in header-sized blocks; the size is known, so no HEAD request."""
     if ref.size and ref.fs is not None:
-        return ref.fs.open(
+        handle = ref.fs.open(
             ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size
         )
+        if isinstance(getattr(type(handle), "details", None), property):
+            # what the listing said (s3fs would HEAD for it), ETag quoted as S3 answers it
+            etag = {"ETag": f'"{ref.etag}"'} if ref.etag else {}
+            handle.details = {"name": ref.path, "size": ref.size, "type": "file", **etag}
+        return handle
     assert ref.backend is not None
     return ref.backend.open_random(ref.path, HEADER_BLOCK, "blockcache")
 
