@@ -16,6 +16,7 @@ from . import (
     du,
     icechunk,
     info,
+    lists,
     mount,
     own_cp,
     pools,
@@ -25,5 +26,19 @@ from . import (
 
 __all__ = ["CASES"]
 
-_ORDER = (convert, read, info, du, cp, own_cp, scale, datastore, mount, icechunk, catalog, pools)
+_ORDER = (
+    convert,
+    read,
+    info,
+    du,
+    cp,
+    own_cp,
+    scale,
+    lists,
+    datastore,
+    mount,
+    icechunk,
+    catalog,
+    pools,
+)
 CASES: dict[str, ModuleType] = {m.NAME: m for m in _ORDER}

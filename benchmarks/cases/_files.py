@@ -15,13 +15,35 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["convert_with", "index_with", "plan_only", "save_scan", "tiny_set"]
+__all__ = [
+    "convert_with",
+    "expand_only",
+    "index_with",
+    "plan_only",
+    "save_scan",
+    "tiny_set",
+    "write_tiny",
+]
+
+
+def write_tiny(path: Path, time: float, value: float) -> None:
+    """One small NetCDF4 file: one step (``time``, days) of a 4 x 5 field of ``value``."""
+    import netCDF4
+
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("time_counter", None)
+        ds.createDimension("y", 4)
+        ds.createDimension("x", 5)
+        t = ds.createVariable("time_counter", "<f8", ("time_counter",))
+        t.units = "days since 1900-01-01"
+        t.calendar = "noleap"
+        t[:] = [time]
+        v = ds.createVariable("tos", "f4", ("time_counter", "y", "x"), zlib=True)
+        v[:] = np.full((1, 4, 5), value, dtype="f4")
 
 
 def tiny_set(directory: str, count: int) -> list[str]:
     """``count`` small NetCDF4 files ``tiny_000000.nc``..., one daily step each (cached)."""
-    import netCDF4
-
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -30,16 +52,7 @@ def tiny_set(directory: str, count: int) -> list[str]:
         out.append(str(path))
         if path.exists():
             continue
-        with netCDF4.Dataset(path, "w") as ds:
-            ds.createDimension("time_counter", None)
-            ds.createDimension("y", 4)
-            ds.createDimension("x", 5)
-            t = ds.createVariable("time_counter", "f8", ("time_counter",))
-            t.units = "days since 1900-01-01"
-            t.calendar = "noleap"
-            t[:] = [float(i)]
-            v = ds.createVariable("tos", "f4", ("time_counter", "y", "x"), zlib=True)
-            v[:] = np.full((1, 4, 5), i % 30, dtype="f4")
+        write_tiny(path, float(i), i % 30)
     return out
 
 
@@ -63,6 +76,15 @@ def plan_only(
         "seconds": time.perf_counter() - start,
         "from_run_state": plan.inventory.cached,
     }
+
+
+def expand_only(sources: list[str] | str, profile: str | None = None) -> dict[str, Any]:
+    """Expand ``sources`` (a ``@list.txt``, globs, URLs) and size each one, as ``convert`` does."""
+    from jasmin_access.conversion.sources import expand_sources
+
+    start = time.perf_counter()
+    refs = expand_sources(sources, profile=profile)
+    return {"sources": len(refs), "seconds": time.perf_counter() - start}
 
 
 def save_scan(sources: list[str] | str, dest: str, profile: str | None = None) -> dict[str, Any]:

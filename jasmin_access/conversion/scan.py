@@ -19,6 +19,7 @@ dimensions, and a record dimension that is not a time, keep their order.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,7 +127,9 @@ def _time_units(ds: Any, name: str) -> str | None:
     if units is None:
         parent = next((v for v in ds.variables if ds[v].attrs.get("bounds") == name), None)
         units = ds[parent].attrs.get("units") if parent else None
-    return str(units) if isinstance(units, str) and " since " in units else None
+    if not (isinstance(units, str) and " since " in units):
+        return None
+    return sys.intern(str(units))  # one copy of the string however many files repeat it
 
 
 def _calendar(ds: Any, name: str) -> str:

@@ -25,6 +25,7 @@ import xarray as xr
 from .. import paths
 from ..backends import Backend
 from ..caches import BoundedCache
+from ..config import load_config
 from ..errors import InvalidInput, JasminAccessError, translating
 from ..stores import resolve
 from .rawread import READ_LOCK, close_direct, read_direct
@@ -46,11 +47,12 @@ _cache: BoundedCache[tuple[str, str], tuple[xr.Dataset, Any]] = BoundedCache(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRef:
     """One source file: where it is and how big/new it was when scanned.
 
     Pickles without secrets (the S3 filesystem pickles by profile name).
+    Slotted: a list of 100,000 sources keeps one per file for the whole run.
     """
 
     url: str
@@ -154,7 +156,8 @@ def _listed(backend: Backend, parent: str, wanted: set[str]) -> dict[str, Any]:
         log.info("cannot list %s (%s): one HEAD per source", parent, exc)
         return {}
     finally:
-        backend.fs.invalidate_cache(parent)
+        if "fs" in vars(backend):  # a listing through the filesystem (not obstore) is cached
+            backend.fs.invalidate_cache(parent)
     return {o.path: o for o in objs if o.path in wanted}
 
 
@@ -181,39 +184,62 @@ def _from_listing(path: str, url: str, backend: Backend, obj: Any) -> SourceRef:
     return SourceRef(url, backend, path, int(obj.size), mtime, obj.etag)
 
 
+Named = tuple[Backend, str, str]  # (backend, fs path, URL)
+
+
+def _resolve_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Named]:
+    """Each item's backend, path and URL (no :class:`Location` kept per line).
+
+    The config file is read once for the whole list, not once per line.
+    """
+    kw = dict(resolve_kwargs)
+    if kw.get("config") is None:
+        try:
+            kw["config"] = load_config()
+        except JasminAccessError:  # a broken config: each line that needs it says so
+            kw.pop("config", None)
+    out = []
+    for item in items:
+        loc = resolve(item, **kw)
+        out.append((loc.backend, loc.path, item if loc.url == item else loc.url))  # one string
+    return out
+
+
 def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
     """Sources named one by one, in order: listed per object-store prefix, else one HEAD each.
 
     A ``@list.txt`` of thousands of objects then costs a listing page per
     thousand keys instead of a request per file.
     """
-    locs = [resolve(item, **resolve_kwargs) for item in items]
+    locs = _resolve_named(items, resolve_kwargs)
     groups: dict[tuple[int, str], list[int]] = {}
-    for i, loc in enumerate(locs):
-        if loc.backend.caps.buckets and not loc.backend.caps.local_path:  # object stores
-            groups.setdefault((id(loc.backend), loc.backend.parent(loc.path)), []).append(i)
+    for i, (backend, path, _) in enumerate(locs):
+        if backend.caps.buckets and not backend.caps.local_path:  # object stores
+            groups.setdefault((id(backend), backend.parent(path)), []).append(i)
     found: dict[int, SourceRef] = {}
     for (_, parent), idx in groups.items():
         if len(idx) < LIST_AT_LEAST:
             continue
-        first = locs[idx[0]]
-        with translating("listing", first.backend.to_url(parent), first.profile_name):
-            listed = _listed(first.backend, parent, {locs[i].path for i in idx})
-        found.update((i, _from_listing(locs[i].path, locs[i].url, locs[i].backend,
-                                       listed[locs[i].path]))
-                     for i in idx if locs[i].path in listed)  # fmt: skip
+        backend = locs[idx[0]][0]
+        with translating("listing", backend.to_url(parent), backend.profile_name):
+            listed = _listed(backend, parent, {locs[i][1] for i in idx})
+        for i in idx:
+            obj = listed.get(locs[i][1])
+            if obj is not None:
+                found[i] = _from_listing(locs[i][1], locs[i][2], backend, obj)
+    del groups
 
     def one(i: int) -> SourceRef:
-        loc = locs[i]
-        with translating("reading source", loc.url, loc.profile_name):
-            return _ref(loc.backend, loc.path, loc.url)
+        backend, path, url = locs[i]
+        with translating("reading source", url, backend.profile_name):
+            return _ref(backend, path, url)
 
     rest = [i for i in range(len(locs)) if i not in found]
-    remote = [i for i in rest if not locs[i].backend.caps.local_path]
+    remote = [i for i in rest if not locs[i][0].caps.local_path]
     with ThreadPoolExecutor(_HEAD_THREADS, thread_name_prefix="sources") as pool:
         heads = dict(zip(remote, pool.map(one, remote), strict=True)) if remote else {}
     found.update((i, heads[i] if i in heads else one(i)) for i in rest)  # in order: first error
-    return [found[i] for i in range(len(locs))]
+    return [found.pop(i) for i in range(len(locs))]
 
 
 def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:

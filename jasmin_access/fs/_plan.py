@@ -24,7 +24,7 @@ from ._spread import copy_items, spreads
 from .listing import _missing, _split_glob, missing_bucket, no_match
 from .records import TransferItem, TransferReport
 
-__all__ = ["Decide", "Pair", "Plan", "finish", "plan", "run_plan"]
+__all__ = ["CHECK", "Decide", "Pair", "Plan", "compare", "finish", "plan", "run_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +116,21 @@ def plan(src: Location, dst: Location, recursive: bool, into_dir: bool = False) 
     return Plan(src, dst, pairs, existing, False, dst_base)
 
 
-def _same(src_loc: Location, pair: Pair, dst_loc: Location, found: Obj, checksum: bool) -> bool:
-    """True when the destination already holds the source's content."""
+#: A decision's answer "the sizes agree: compare checksums, then skip or copy".  Where the
+#: files are copied by other processes, that comparison (which may read a local file
+#: whole) runs there, in the copy task, not in this process.
+CHECK = "check"
+
+
+def compare(pair: Pair, found: Obj, checksum: bool) -> str | None:
+    """What to do with ``pair`` when ``found`` is at its destination: copy (None), skip, or check.
+
+    Only metadata (sizes) is compared here; ``checksum`` asks for :data:`CHECK`
+    when the sizes agree.
+    """
     if found.size != pair.src.size:
-        return False
-    if not checksum:
-        return True
-    return same_content(src_loc, pair.src, dst_loc, found)
+        return None
+    return CHECK if checksum else "skipped"
 
 
 # --------------------------------------------------------------------------- running a plan
@@ -149,17 +157,22 @@ def run_plan(
     total = sum(pair.src.size for pair in p.pairs)
     bar = Bar(progress and not dry_run, total, label)
     elsewhere = spreads(scheduler) and not dry_run and not p.single
-    later: list[tuple[Pair, TransferItem]] = []
+    later: list[tuple[Pair, Obj | None, TransferItem]] = []
 
     def one(pair: Pair) -> TransferItem:
         item = TransferItem(p.src.to_url(pair.src.path), p.dst.to_url(pair.dst), pair.src.size, "")
-        verdict = decide(pair)
-        if verdict is not None:
+        verdict, found = decide(pair), None
+        if verdict == CHECK:
+            found = p.existing[pair.dst]
+            if not elsewhere:  # here: compare now (the workers do it in their tasks)
+                same = same_content(p.src, pair.src, p.dst, found)
+                verdict, found = ("skipped" if same else None), None
+        if verdict is not None and verdict != CHECK:
             item.status = verdict
         elif dry_run:
             item.status = "would-copy"
         elif elsewhere:
-            later.append((pair, item))
+            later.append((pair, found, item))
             return item
         else:
             moved = _copy(p, pair, item, bar)
@@ -172,7 +185,7 @@ def run_plan(
     with bar, pool:
         report.items.extend(pool.map(one, p.pairs))
         if later:
-            todo = [(pair.src, pair.dst, item) for pair, item in later]
+            todo = [(pair.src, pair.dst, found, item) for pair, found, item in later]
             with status_sink(bar.note):  # the dashboard link shows above the bar
                 copy_items(p.src, p.dst, todo, str(scheduler), bar.advance, workers)
     return report

@@ -1,13 +1,15 @@
 """``cp -r`` and ``sync`` of many files on local processes or a Dask cluster.
 
-The client plans (lists both sides, decides what to copy) and hands out
-:class:`CopyTask` s: one per large file, or one per group of small files.
+The client lists both sides (metadata only: names, sizes, ETags) and hands
+out :class:`CopyTask` s: one per large file, or one per group of small files.
 Each task holds the two :class:`~jasmin_access.stores.Location` s (their
 profiles pickle by name, without credentials: a worker reads its own from
-its config file or environment) and the object records; the worker moves the
+its config file or environment) and the object records.  The worker compares
+the contents where the sizes agree and checksums are asked for (a local
+source is read to compute its MD5 there, not on the client), then moves the
 bytes itself (:func:`~jasmin_access.fs._single.transfer_one`, verified, written
-to a temporary name then renamed), and sends back one status per file.  No
-data and no secret pass through the client.
+to a temporary name then renamed) or skips the file, and sends back one
+status per file.  No data and no secret pass through the client.
 
 A task run twice (its worker died and the scheduler ran it again) writes the
 same bytes to the same names, so a rerun of the command resumes.
@@ -26,7 +28,7 @@ from ..backends import Obj
 from ..errors import JasminAccessError, translate
 from ..execution import announce, check_scheduler, is_distributed, map_distributed
 from ..stores import Location
-from ._single import transfer_one
+from ._single import same_content, transfer_one
 from .records import TransferItem
 
 __all__ = ["CopyTask", "copy_files", "copy_items", "groups", "run_task", "spreads"]
@@ -37,6 +39,8 @@ GROUP_FILES = 64  # and at most this many files
 TASK_THREADS = 8  # files of one task copied at once (small files wait on round trips)
 
 Outcome = tuple[str, str | None]  # (status, error)
+#: (source object, destination fs path, the destination object to compare with first or None)
+Job = tuple[Obj, str, Obj | None]
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,12 @@ class CopyTask:
 
     src: Location
     dst: Location
-    pairs: tuple[tuple[Obj, str], ...]  # (source object, destination fs path)
+    pairs: tuple[Job, ...]
 
     @property
     def nbytes(self) -> int:
         """Bytes the task moves."""
-        return sum(obj.size for obj, _ in self.pairs)
+        return sum(job[0].size for job in self.pairs)
 
 
 def spreads(scheduler: str | None) -> bool:
@@ -60,11 +64,17 @@ def spreads(scheduler: str | None) -> bool:
 
 
 def run_task(task: CopyTask) -> list[Outcome]:
-    """Copy the task's files (on a worker, a few at once); one ``(status, error)`` per file."""
+    """Copy the task's files (on a worker, a few at once); one ``(status, error)`` per file.
 
-    def one(pair: tuple[Obj, str]) -> Outcome:
-        obj, target = pair
+    A file whose job names a destination object is compared with it first
+    (checksums) and skipped when they hold the same content.
+    """
+
+    def one(job: Job) -> Outcome:
+        obj, target, found = job
         try:
+            if found is not None and same_content(task.src, obj, task.dst, found):
+                return "skipped", None
             transfer_one(task.src, task.dst, obj, target)
         except Exception as exc:
             url = task.src.to_url(obj.path)
@@ -79,11 +89,11 @@ def run_task(task: CopyTask) -> list[Outcome]:
 
 
 def groups(
-    pairs: Sequence[tuple[Obj, str]], limit: int | None = None, files: int = GROUP_FILES
-) -> Iterator[tuple[tuple[Obj, str], ...]]:
+    pairs: Sequence[Job], limit: int | None = None, files: int = GROUP_FILES
+) -> Iterator[tuple[Job, ...]]:
     """Files of ``limit`` bytes (:data:`GROUP_BYTES`) or more alone; smaller ones together."""
     limit = GROUP_BYTES if limit is None else limit
-    group: list[tuple[Obj, str]] = []
+    group: list[Job] = []
     held = 0
     for pair in pairs:
         size = pair[0].size
@@ -102,7 +112,7 @@ def groups(
 def copy_files(
     src: Location,
     dst: Location,
-    pairs: Sequence[tuple[Obj, str]],
+    pairs: Sequence[Job],
     scheduler: str,
     on_done: Callable[[CopyTask, list[Outcome]], None],
     workers: int,
@@ -129,7 +139,7 @@ def copy_files(
 def copy_items(
     src: Location,
     dst: Location,
-    todo: Sequence[tuple[Obj, str, TransferItem]],
+    todo: Sequence[tuple[Obj, str, Obj | None, TransferItem]],
     scheduler: str,
     advance: Callable[[int], None],
     workers: int,
@@ -138,12 +148,13 @@ def copy_items(
 
     ``advance(n)`` is told the bytes of each finished task (the progress bar).
     """
-    items = {(obj.path, target): item for obj, target, item in todo}
+    items = {(obj.path, target): item for obj, target, _, item in todo}
 
     def done(task: CopyTask, outcomes: list[Outcome]) -> None:
-        for (obj, target), (status, error) in zip(task.pairs, outcomes, strict=True):
+        for (obj, target, _), (status, error) in zip(task.pairs, outcomes, strict=True):
             item = items[(obj.path, target)]
             item.status, item.error = status, error
         advance(task.nbytes)
 
-    copy_files(src, dst, [(obj, target) for obj, target, _ in todo], scheduler, done, workers)
+    jobs = [(obj, target, found) for obj, target, found, _ in todo]
+    copy_files(src, dst, jobs, scheduler, done, workers)

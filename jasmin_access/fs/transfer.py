@@ -18,7 +18,7 @@ from .. import paths
 from ..errors import InvalidInput
 from ..stores import Location
 from ._backend import locate, rel_key
-from ._plan import Decide, Pair, Plan, _same, finish, plan, run_plan
+from ._plan import Decide, Pair, Plan, compare, finish, plan, run_plan
 from .records import TransferItem, TransferReport
 from .remove import delete_paths, is_root, refuse_root
 
@@ -110,7 +110,7 @@ def _copy_decision(no_clobber: bool) -> Callable[[Plan], Decide]:
                 return None
             if no_clobber:
                 return "exists"
-            return "skipped" if _same(p.src, pair, p.dst, found, checksum=True) else None
+            return compare(pair, found, checksum=True)
 
         return decide
 
@@ -274,9 +274,7 @@ def sync(
 
     def decide(pair: Pair) -> str | None:
         found = p.existing.get(pair.dst)
-        if found is not None and _same(p.src, pair, p.dst, found, checksum=checksum):
-            return "skipped"
-        return None
+        return None if found is None else compare(pair, found, checksum)
 
     report = run_plan(
         p, decide, dry_run=dry_run, workers=workers, progress=progress, label="sync",

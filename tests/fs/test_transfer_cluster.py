@@ -11,6 +11,7 @@ import hashlib
 import os
 import pickle
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,51 @@ def test_cp_and_sync_on_the_cluster_equal_the_threaded_run(
     assert _remote(f"{s3_bucket}/cluster", s3_profile) == _local(tree)
 
 
+_opened: list[str] = []  # files this process opened while a probe watches (see _client_opens)
+_watching: list[Path] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    path = args[0] if event == "open" and args else None
+    if _watching and isinstance(path, str | Path) and Path(path).is_relative_to(_watching[0]):
+        _opened.append(str(path))
+
+
+def _client_opens(root: Path, run: Any) -> tuple[Any, list[str]]:
+    """``run()``'s result and the files under ``root`` that this process opened meanwhile."""
+    if not getattr(sys, "_transfer_probe", False):
+        sys.addaudithook(_audit)  # audit hooks cannot be removed: added once, idle when unwatched
+        sys._transfer_probe = True  # type: ignore[attr-defined]
+    _opened.clear()
+    _watching[:] = [root]
+    try:
+        result = run()
+    finally:
+        _watching.clear()
+    return result, list(_opened)
+
+
+def test_the_cluster_workers_compare_checksums_not_the_client(
+    s3_bucket: str, s3_profile: str, tree: Path, cluster: Any,  # noqa: F811
+) -> None:  # fmt: skip
+    dest, address = f"{s3_bucket}/checked", cluster.scheduler_address
+    fs.cp(str(tree), dest, recursive=True, profile=s3_profile, scheduler=address)
+    kw: dict[str, Any] = {"recursive": True, "profile": s3_profile}
+    again, opened = _client_opens(tree, lambda: fs.cp(str(tree), dest, scheduler=address, **kw))
+    assert again.count("skipped") == 12 and opened == []  # checksummed on the workers
+    threaded, opened = _client_opens(tree, lambda: fs.cp(str(tree), dest, **kw))
+    assert threaded.count("skipped") == 12 and len(opened) >= 12  # the probe sees client reads
+
+    (tree / "d1" / "small1.nc").write_bytes(os.urandom(1333))  # same size, new content
+    sync_kw = {"profile": s3_profile, "checksum": True, "scheduler": address}
+    report, opened = _client_opens(tree, lambda: fs.sync(str(tree), dest, **sync_kw))
+    assert opened == []
+    copied = [i.src for i in report.items if i.status == "copied"]
+    assert len(copied) == 1 and copied[0].endswith("d1/small1.nc"), copied
+    assert report.count("skipped") == 11
+    assert _remote(dest, s3_profile) == _local(tree)
+
+
 def test_the_dashboard_link_reaches_the_progress_bar(
     capsys: pytest.CaptureFixture[str], s3_bucket: str, s3_profile: str, tree: Path,
     cluster: Any,  # noqa: F811
@@ -120,8 +166,8 @@ def test_copy_tasks_carry_no_secret(s3_bucket: str, s3_profile: str, tree: Path)
     dst = resolve(f"{s3_bucket}/x", profile=s3_profile)
     dst.fs.invalidate_cache()
     objs = list(fs.walk(str(tree)))
-    task = _spread.CopyTask(src, dst, tuple((o, f"{dst.path}/{i}") for i, o in enumerate(objs)))
-    blob = pickle.dumps(task)
+    jobs = tuple((o, f"{dst.path}/{i}", o if i % 2 else None) for i, o in enumerate(objs))
+    blob = pickle.dumps(_spread.CopyTask(src, dst, jobs))
     assert TEST_SECRET.encode() not in blob and TEST_KEY.encode() not in blob
     assert pickle.loads(blob).nbytes == sum(o.size for o in objs)
 
