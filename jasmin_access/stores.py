@@ -29,16 +29,16 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any
-
-import fsspec
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .backends import Backend, Capabilities, backend_class
 from .backends.base import Request
 from .config import Config, Profile
 from .errors import InvalidInput
-from .localstore import TMP_PREFIX, LocalObjectFileSystem
+
+if TYPE_CHECKING:  # imported when first asked for (see __getattr__): fsspec is not needed
+    from .localstore import TMP_PREFIX, LocalObjectFileSystem
 
 __all__ = [
     "TMP_PREFIX",
@@ -64,11 +64,19 @@ atexit.register(_quiet_exit_time_sessions)
 
 
 def __getattr__(name: str) -> Any:
-    """The botocore client's names, imported when first asked for (reads do not need them)."""
+    """Names imported when first asked for: the botocore client's and the embedded store's.
+
+    Reading an S3 store needs neither botocore nor fsspec, whose imports cost a
+    tenth of a second and more.
+    """
     if name in ("JasminS3FileSystem", "s3_config_kwargs", "s3_filesystem"):
         from .backends import s3client
 
         return getattr(s3client, name)
+    if name in ("TMP_PREFIX", "LocalObjectFileSystem"):
+        from . import localstore
+
+        return getattr(localstore, name)
     raise AttributeError(name)
 
 
@@ -258,4 +266,6 @@ def open_fsspec(location: Location, mode: str = "rb") -> Any:
 
 def fsspec_version() -> str:
     """Installed fsspec version (for provenance)."""
+    import fsspec
+
     return str(fsspec.__version__)

@@ -160,3 +160,28 @@ def test_lower_layers_never_import_upper_ones() -> None:
     wrong = [f"{m} imports {t}" for m, targets in edges.items() for t in targets if _upward(m, t)]
     assert wrong == []
     assert _upward("jasmin_access.reading.tasks", "jasmin_access.open")  # the rule bites
+
+
+def test_resolving_an_s3_url_imports_no_client_or_array_library() -> None:
+    """``resolve`` (every command's and opener's first step) stays light in a fresh process.
+
+    fsspec, asyncio and ``importlib.metadata`` cost a tenth of a second to import;
+    they come with the embedded store, generic schemes and plug-in backends only.
+    """
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from jasmin_access.stores import resolve\n"
+        "loc = resolve('s3://bucket/run.zarr', endpoint_url='http://127.0.0.1:9', anon=True)\n"
+        "assert loc.path == 'bucket/run.zarr', loc\n"
+        "print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))\n"
+    )
+    heavy = ["fsspec", "asyncio", "importlib.metadata", "botocore", "s3fs", "numpy", "click"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *heavy], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

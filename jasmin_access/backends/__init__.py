@@ -17,11 +17,10 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from importlib.metadata import entry_points
+from typing import Any
 
 from ..errors import InvalidInput
 from .base import Backend, Capabilities, Obj, Tick, clear_caches, instance
-from .generic import generic_class
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -75,6 +74,18 @@ def register(scheme: str, target: str | type[Backend], *, replace: bool = False)
     _loaded.pop(scheme, None)
 
 
+def entry_points(group: str) -> Any:
+    """The installed entry points of ``group``.
+
+    :mod:`importlib.metadata` is imported here, when a scheme is not a built-in
+    one: importing it (and scanning the installed packages) costs every command
+    tens of milliseconds otherwise.
+    """
+    from importlib import metadata
+
+    return metadata.entry_points(group=group)
+
+
 def _entry_points() -> dict[str, str]:
     found: dict[str, str] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -115,7 +126,12 @@ def backend_class(scheme: str) -> type[Backend]:
         return cls
     with _lock:
         target = _registered.get(scheme) or _BUILTIN.get(scheme) or _entry_points().get(scheme)
-        cls = _load(target) if target is not None else generic_class(scheme)
+        if target is None:  # imported only here: fsspec is not needed by the built-in kinds
+            from .generic import generic_class
+
+            cls = generic_class(scheme)
+        else:
+            cls = _load(target)
         if cls is None:
             shown = ", ".join(f"{s}://" for s in sorted(known_schemes()) if s)
             raise InvalidInput(

@@ -18,8 +18,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from fsspec import asyn
-
 from .. import paths
 from ..caches import BoundedCache
 from ..config import Profile, get_profile, load_config
@@ -225,6 +223,12 @@ class S3Backend(Backend):
         if subdirs:
             yield from self._parallel_pages(bucket, subdirs, markers)
 
+    def flat_pages(self, fs_dir: str) -> Iterator[list[Obj]]:
+        """Every object below ``fs_dir``, one flat listing of pages of 1,000 keys."""
+        bucket, key = paths.split_bucket(fs_dir)
+        for objs in self._flat_pages(bucket, paths.as_dir(key)):
+            yield [o for o in objs if not is_marker(o)]
+
     def prefix_exists(self, fs_dir: str) -> bool:
         """Anything below ``fs_dir``, if only a zero-byte directory marker (one request)."""
         bucket, key = paths.split_bucket(fs_dir)
@@ -316,6 +320,8 @@ class S3Backend(Backend):
             total = str(resp.get("ContentRange") or "").rpartition("/")[2]
             return (int(total) if total.isdigit() else len(data)), bytes(data)
 
+        from fsspec import asyn
+
         return asyn.sync(fs.loop, tail)
 
     def read_bytes(self, fs_path: str) -> bytes:
@@ -377,6 +383,8 @@ class S3Backend(Backend):
         Bodies are read from the file as they are sent (small files at once),
         so memory does not grow with the file or with the number of files.
         """
+        from fsspec import asyn
+
         from . import _s3_transfer as engine
         from . import _s3_upload as uploads
 
@@ -411,6 +419,8 @@ class S3Backend(Backend):
 
     def download(self, obj: Obj, tmp: str, what: str, tick: Tick = _noop) -> None:
         """Ranged GETs hashed as they arrive, written straight into ``tmp``."""
+        from fsspec import asyn
+
         from . import _s3_transfer as engine
 
         bucket, key = paths.split_bucket(obj.path)

@@ -10,14 +10,12 @@ import contextlib
 import html
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, translating
 from ..stores import Location, resolve
-from ..zarrkeys import STATE_PREFIX, is_metadata_key
 from .netcdf import is_netcdf
 
 if TYPE_CHECKING:
@@ -188,23 +186,11 @@ def _time_range(ds: xr.Dataset) -> dict[str, Any]:
     }
 
 
-def _stored_by_array(location: Location) -> dict[str, int]:
-    sizes: dict[str, int] = defaultdict(int)
-    root = location.path.rstrip("/")
-    with translating("listing", location.url, location.profile_name):
-        found = location.fs.find(root, detail=True)
-    for name, entry in found.items():
-        rel = name[len(root) :].lstrip("/")
-        if "/" not in rel or is_metadata_key(rel) or rel.startswith(STATE_PREFIX + "/"):
-            continue
-        sizes[rel.split("/", 1)[0]] += int(entry.get("size") or 0)
-    return sizes
-
-
 def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
     import xarray as xr
     import zarr
 
+    from .metainfo import stored_sizes
     from .zstore import open_metadata, read_store
 
     url = location.url if version is None else f"{location.url}@{version.manifest.id}"
@@ -212,7 +198,7 @@ def _zarr_info(location: Location, version: Any = None) -> DatasetInfo:
     fmt = 3 if b'"zarr_format": 3' in root or b'"zarr_format":3' in root else 2
     group = zarr.open_group(store, mode="r", zarr_format=fmt, use_consolidated=True)
     if version is None:
-        stored = _stored_by_array(location)
+        stored = stored_sizes(location)
     else:
         from ..datastore.zstore import stored_by_array
 

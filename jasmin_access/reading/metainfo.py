@@ -2,22 +2,24 @@
 
 The summary :func:`jasmin_access.reading.info.info` prints needs dims,
 variables, dtypes, chunks, codecs and attributes (all in the consolidated
-metadata: one GET), the stored bytes per variable (the store's listing, run
-beside that GET) and the first and last date of the time coordinate.  Stores
-written by ``convert`` carry those dates as ACDD attributes, so they cost no
-read; for other stores the first and last chunk of the time coordinate are
-read and decoded here (numcodecs and cftime, a few kilobytes).
+metadata: one GET), the stored bytes per variable (one flat listing of the
+store, run beside that GET) and the first and last date of the time
+coordinate.  Stores written by ``convert`` carry those dates as ACDD
+attributes, so they cost no read; for other stores the first and last chunk of
+the time coordinate are read (a few kilobytes) and decoded by
+:mod:`.lighttime`, or by numcodecs and cftime where it cannot.
 
 Anything this module does not render exactly as the xarray-based path does
 (unusual dtypes or codecs, groups without consolidated metadata, time
 coordinates it cannot decode) raises :class:`Unsupported` and the caller falls
 back to that path.  Imports stay light: ``jasmin-access info`` of a Zarr store
-starts in a fraction of the time xarray, zarr and dask take to import.
+on S3 imports no numpy, botocore or fsspec (``tests/cli/test_fs_imports.py``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -25,12 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import translating
 from ..stores import Location
 from ..timecoord import PREFERRED, time_units
-from ..zarrkeys import is_metadata_key
-from .info import DatasetInfo, VariableInfo, _codec_text, _stored_by_array
+from ..zarrkeys import STATE_PREFIX, is_metadata_key
+from . import lighttime
+from .info import DatasetInfo, VariableInfo, _codec_text
 
-__all__ = ["Unsupported", "metadata_info", "stored_by_array", "version_info"]
+__all__ = ["Unsupported", "metadata_info", "stored_by_array", "stored_sizes", "version_info"]
+
+log = logging.getLogger(__name__)
 
 _KINDS = {"f": "float", "i": "int", "u": "uint", "c": "complex"}
 _V3_TYPES = {
@@ -80,10 +86,32 @@ def stored_by_array(keys: list[str], sizes: Any) -> dict[str, int]:
     """
     out: dict[str, int] = {}
     for key, size in zip(keys, sizes, strict=True):
-        if "/" in key and not is_metadata_key(key) and not key.startswith(".jasmin-access/"):
+        if "/" in key and not is_metadata_key(key) and not key.startswith(STATE_PREFIX + "/"):
             name = key.split("/", 1)[0]
             out[name] = out.get(name, 0) + int(size)
     return out
+
+
+def stored_sizes(location: Location) -> dict[str, int]:
+    """Stored bytes per top-level array of the store at ``location``, from its listing.
+
+    One flat listing through the backend (on S3 through the compiled client:
+    no botocore client is made for it).
+
+    Parameters
+    ----------
+    location
+        The store's root.
+    """
+    backend, root = location.backend, location.path.rstrip("/")
+    keys: list[str] = []
+    sizes: list[int] = []
+    with translating("listing", location.url, location.profile_name):
+        for page in backend.flat_pages(root):
+            for obj in page:
+                keys.append(obj.path[len(root) :].lstrip("/"))
+                sizes.append(obj.size)
+    return stored_by_array(keys, sizes)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -110,13 +138,17 @@ def metadata_info(location: Location) -> DatasetInfo | None:
         When the xarray-based path is needed for an exact summary.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        listing = pool.submit(_stored_by_array, location)
+        listing = pool.submit(stored_sizes, location)
         docs = _root_documents(location)
         if docs is None:
             listing.cancel()
             return None
         stored = listing.result()
     fmt, root_attrs, arrays = docs
+    log.debug(
+        "%s: zarr v%d metadata of %d arrays; %d of them hold stored chunks",
+        location.url, fmt, len(arrays), len(stored),
+    )  # fmt: skip
     return _summary(location.url, fmt, root_attrs, arrays, stored, _chunk_reader(location))
 
 
@@ -366,22 +398,31 @@ def _chunk_reader(location: Location) -> Callable[[str], bytes | None]:
 
 
 def _first_last(array: _Array, read_chunk: Callable[[str], bytes | None]) -> tuple[str, str]:
-    """First and last date of a 1-D time coordinate, read from its first and last chunk."""
-    import cftime
+    """First and last date of a 1-D time coordinate, read from its first and last chunk.
 
+    The common encodings and calendars are decoded by :mod:`.lighttime` (no
+    numpy, numcodecs or cftime to import); the others here, with those.
+    """
     if array.shards:
         raise Unsupported("sharded time coordinate")
     step = array.chunks[0]
     count = -(-array.shape[0] // step)
-    values = []
+    values: list[Any] = []
     for index in sorted({0, count - 1}):
         raw = read_chunk(_chunk_key(array, index))
         if raw is None:
             raise Unsupported("time chunk missing")
-        values.append(_decode(array, raw))
+        decoded = lighttime.chunk_values(array.meta, raw, step)
+        values.append(_decode(array, raw) if decoded is None else decoded)
     first, last = values[0][0], values[-1][(array.shape[0] - 1) % step]
     units = time_units(array.attrs)
+    assert units is not None  # a time coordinate (see _time_name)
     calendar = str(array.attrs.get("calendar", "standard"))
+    shown = lighttime.dates([first, last], units, calendar)
+    if shown is not None:
+        return shown[0], shown[1]
+    import cftime
+
     try:
         dates = cftime.num2date([first, last], units, calendar)
     except (ValueError, TypeError) as exc:

@@ -3,8 +3,8 @@
 Each command runs in a fresh interpreter (as a user's shell would start it),
 against a real S3 server and local paths, and reports which heavy modules
 were loaded by the time it finished: no xarray, dask, zarr or pandas for the
-pseudo-directory commands and for ``info`` of a converted store (not even
-numpy there), and no command module at all for ``--help``.
+pseudo-directory commands and for ``info`` of a Zarr store (not even numpy,
+cftime or botocore there), and no command module at all for ``--help``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("xarray", "dask", "zarr", "pandas", "netCDF4", "distributed")
+# what `info` of a Zarr store on S3 does without: the array stack, botocore, fsspec, asyncio
+LIGHT_INFO = (*HEAVY, "numpy", "numcodecs", "cftime", "botocore", "s3fs", "fsspec", "asyncio")
 
 _RUN = """
 import json, sys
@@ -72,7 +74,26 @@ def test_info_of_a_converted_store_imports_no_array_library(
 
     url = f"{s3_bucket}/run.zarr"
     ja.convert([str(f) for f in nemo_files], url, profile=s3_profile)
-    assert _loaded("info", url, "-p", s3_profile, heavy=(*HEAVY, "numpy", "numcodecs")) == []
+    assert _loaded("info", url, "-p", s3_profile, heavy=LIGHT_INFO) == []
+
+
+def test_info_of_a_store_xarray_wrote_imports_no_array_library(
+    s3_bucket: str, s3_profile: str, nemo_files: list[Path]
+) -> None:
+    """No time-coverage attributes there: the time coordinate's chunks are read and decoded."""
+    import warnings
+
+    import xarray as xr
+
+    from jasmin_access.stores import resolve
+
+    url = f"{s3_bucket}/xr.zarr"
+    store = resolve(url, profile=s3_profile).zarr_store()
+    with warnings.catch_warnings(), xr.open_dataset(nemo_files[0]) as ds:
+        warnings.simplefilter("ignore")
+        ds.to_zarr(store, zarr_format=3, consolidated=True, mode="w")
+    assert "time_coverage_start" not in ds.attrs
+    assert _loaded("info", url, "-p", s3_profile, heavy=LIGHT_INFO) == []
 
 
 def test_help_imports_no_command_module() -> None:
