@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 from .cases import CASES
-from .datasets import VARIANTS
+from .datasets import DEFAULT_VARIANTS, VARIANTS
 from .harness import (
     ROOT,
     Bench,
@@ -74,8 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed of the network latencies")
     parser.add_argument(
         "--variants",
-        default=",".join(VARIANTS),
-        help=f"data variants of convert and read, comma-separated (default {','.join(VARIANTS)})",
+        default=",".join(DEFAULT_VARIANTS),
+        help="data variants of convert and read, comma-separated (default smooth,noisy; "
+        "also deep,deep-noisy for convert: another grid, default chunks)",
     )
     parser.add_argument(
         "--commit",

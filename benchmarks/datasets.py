@@ -62,20 +62,26 @@ def _remember(data_dir: Path, name: str, info: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- NEMO set
 
 
-def nemo_spec(scale: float) -> Any:
+def nemo_spec(scale: float, variant: str = "smooth") -> Any:
     """The eORCA1 spec shrunk by ``scale`` (grid area times ``scale``; 12 files up to 1).
 
-    Above 1 the grid stays eORCA1 and the number of monthly files grows.
+    Above 1 the grid stays eORCA1 and the number of monthly files grows.  The
+    ``deep`` variants have another grid (:data:`DEEP_GRID`) scaled the same way.
     """
     from jasmin_access.samples import NemoSpec
 
+    nx, ny, nz = DEEP_GRID if variant.startswith("deep") else (360, 331, 75)
     if scale >= 1:
-        return NemoSpec.eorca1(months=max(12, round(12 * scale)))
+        return NemoSpec(nx=nx, ny=ny, nz=nz, months=max(12, round(12 * scale)))
     side = math.sqrt(scale)
-    return NemoSpec(nx=max(8, round(360 * side)), ny=max(8, round(331 * side)), nz=75, months=12)
+    return NemoSpec(nx=max(8, round(nx * side)), ny=max(8, round(ny * side)), nz=nz, months=12)
 
 
-VARIANTS = ("smooth", "noisy")
+#: ``smooth``/``noisy``: the eORCA1 grid; ``deep``/``deep-noisy``: another grid with more
+#: levels and smaller slabs, converted with the default chunks (not in the default run).
+VARIANTS = ("smooth", "noisy", "deep", "deep-noisy")
+DEFAULT_VARIANTS = ("smooth", "noisy")
+DEEP_GRID = (270, 220, 120)  # nx, ny, nz
 NOISY_BITS = 16  # random low mantissa bits of float32: up to 2**-7 relative
 
 
@@ -92,7 +98,8 @@ def nemo_set(data_dir: Path, scale: float, variant: str = "smooth") -> tuple[lis
         ``"smooth"``: the sample generator's fields.  ``"noisy"``: the same fields
         with the lowest :data:`NOISY_BITS` mantissa bits of every ocean value drawn
         at random, as real measurements and model output carry (their low bits
-        compress far worse).
+        compress far worse).  ``"deep"``, ``"deep-noisy"``: the same on the
+        :data:`DEEP_GRID`.
 
     Returns
     -------
@@ -103,18 +110,19 @@ def nemo_set(data_dir: Path, scale: float, variant: str = "smooth") -> tuple[lis
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown data variant {variant!r}; known: {VARIANTS}")
-    spec = nemo_spec(scale)
+    spec = nemo_spec(scale, variant)
     base = f"nemo-{spec.nx}x{spec.ny}x{spec.nz}x{spec.months}"
-    name = base if variant == "smooth" else f"{base}-{variant}"
+    noisy = variant.endswith("noisy")
+    name = f"{base}-noisy" if noisy else base
     directory = data_dir / name
     info = _cached(data_dir, name)
     if info is None:
         shutil.rmtree(directory, ignore_errors=True)
-        if variant == "smooth":
+        if not noisy:
             log.info("generating %d NEMO files %s", spec.months, name)
             files = write_nemo_set(directory, spec)
         else:
-            smooth, _ = nemo_set(data_dir, scale, "smooth")
+            smooth, _ = nemo_set(data_dir, scale, "deep" if variant == "deep-noisy" else "smooth")
             files = [add_low_bit_noise(p, directory / p.name, seed=i) for i, p in enumerate(smooth)]
         per_step = 4 * spec.nx * spec.ny * (2 * spec.nz + 2)
         info = {"files": [p.name for p in files], "nbytes": per_step * spec.months}

@@ -151,3 +151,20 @@ def test_another_revision_is_imported_from_its_worktree(tmp_path: Path) -> None:
     finally:
         rev.remove()
     assert not rev.worktree.exists()
+
+
+def test_deep_variants_have_their_own_grid_and_the_default_chunks() -> None:
+    from benchmarks.__main__ import parse_args
+    from benchmarks.cases.convert import chunk_spec, default_chunked
+    from benchmarks.datasets import DEEP_GRID, nemo_spec
+
+    assert parse_args([]).variants == "smooth,noisy"  # the full run is not made longer
+
+    spec = nemo_spec(1.0, "deep-noisy")
+    assert (spec.nx, spec.ny, spec.nz) == DEEP_GRID != (nemo_spec(1.0).nx, nemo_spec(1.0).ny, 75)
+    assert default_chunked("deep-noisy") and not default_chunked("noisy")
+    chunks = chunk_spec(1.0, "deep")
+    # the default rule: one step, whole slabs, as many levels as fit in 16 MiB
+    assert (chunks["time_counter"], chunks["y"], chunks["x"]) == (1, spec.ny, spec.nx)
+    assert chunks["deptht"] < spec.nz and chunks["deptht"] * spec.ny * spec.nx * 4 <= 16 << 20
+    assert chunk_spec(1.0, "noisy")["deptht"] == 25  # the eORCA1 set keeps its given chunks

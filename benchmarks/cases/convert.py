@@ -40,10 +40,27 @@ CASE_LOCAL = "convert → Zarr in the local store ({variant})"
 PEER = "xarray open_mfdataset().to_zarr()"
 
 
-def chunk_spec(scale: float) -> dict[str, int]:
-    """The chunks both sides write: one step, 25 levels, the whole horizontal grid."""
-    spec = nemo_spec(scale)
+DIMS = ("time_counter", "deptht", "y", "x")
+
+
+def chunk_spec(scale: float, variant: str = "smooth") -> dict[str, int]:
+    """The chunks both sides write: one step, 25 levels, the whole horizontal grid.
+
+    For the ``deep`` variants, converted as a new user would (no ``--chunks``),
+    the chunks our default rule gives ``thetao``; the peer is given the same.
+    """
+    spec = nemo_spec(scale, variant)
+    if default_chunked(variant):
+        from jasmin_access.conversion.chunking import choose_chunks
+
+        shape = (spec.months, spec.nz, spec.ny, spec.nx)
+        return dict(zip(DIMS, choose_chunks(DIMS, shape, 4, DIMS[0]), strict=True))
     return {"time_counter": 1, "deptht": 25, "y": spec.ny, "x": spec.nx}
+
+
+def default_chunked(variant: str) -> bool:
+    """Whether ours converts ``variant`` without ``--chunks`` (the default rule)."""
+    return variant.startswith("deep")
 
 
 def _s3fs(endpoint: str) -> Any:
@@ -180,8 +197,12 @@ def _pairs(
     bench: Bench, files: list[str], shape: tuple, variant: str
 ) -> list[tuple[str, Measured, _Dest]]:
     """(case, measurement, destination) for ours and the peer, on S3 and in the local store."""
-    chunks = chunk_spec(bench.scale)
-    text = ",".join(f"{k}={v}" for k, v in chunks.items())
+    chunks = chunk_spec(bench.scale, variant)
+    given = (
+        []
+        if default_chunked(variant)
+        else ["--chunks", ",".join(f"{k}={v}" for k, v in chunks.items())]
+    )
     endpoint = bench.server.endpoint  # type: ignore[union-attr]
     store = bench.store_home / BUCKET
     store.mkdir(parents=True, exist_ok=True)
@@ -199,7 +220,7 @@ def _pairs(
             if ours:
 
                 def cmd(dest: _Dest = dest, on_s3: bool = on_s3) -> list[str]:
-                    out = [bench.cli, "convert", *files, dest.url, "--chunks", text]
+                    out = [bench.cli, "convert", *files, dest.url, *given]
                     return out + (["--profile", "bench"] if on_s3 else [])
 
                 tool, env = "jasmin-access convert", bench.ours_env()
@@ -234,7 +255,7 @@ def run(bench: Bench) -> list[Row]:
 def _run_variant(bench: Bench, variant: str) -> list[Row]:
     paths, nbytes = nemo_set(bench.data_dir, bench.scale, variant)
     files = [str(p) for p in paths]
-    spec = nemo_spec(bench.scale)
+    spec = nemo_spec(bench.scale, variant)
     shape = (spec.months, spec.nz, spec.ny, spec.nx)
     fs = bench.server.s3fs()  # type: ignore[union-attr]
     if not fs.exists(BUCKET):
@@ -257,7 +278,7 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
             bench,
             "benchmarks.cases.convert:zstd3_reference",
             files=files,
-            chunks=chunk_spec(bench.scale),
+            chunks=chunk_spec(bench.scale, variant),
         ),
         base_env({}, bench.work_dir / "home"),
     )
@@ -265,7 +286,7 @@ def _run_variant(bench: Bench, variant: str) -> list[Row]:
     bench.notes.append(
         f"convert input ({variant}): {len(files)} files of {spec.nx}x{spec.ny}x{spec.nz} "
         f"({sum(p.stat().st_size for p in paths) / 1e6:.0f} MB NetCDF, {nbytes / 1e6:.0f} MB "
-        f"of float32 fields); chunks {chunk_spec(bench.scale)}; zstd-3+shuffle reference "
+        f"of float32 fields); chunks {chunk_spec(bench.scale, variant)}; zstd-3+shuffle reference "
         f"{(ref.result.get('nbytes') or 0) / 1e6:.2f} MB"
     )
     return rows

@@ -52,7 +52,7 @@ def _render_differences(differences: list[str]) -> None:
     "--compression-level",
     type=click.IntRange(0, 9),
     metavar="0-9",
-    help="Compressor level (zstd: 1, lz4/zlib: 5).",
+    help="Compressor level (zstd: 2, lz4/zlib: 5).",
 )
 @click.option("--keep-bits", type=int, help="Lossy: keep N mantissa bits of float data.")
 @click.option("--attrs", "attrs", multiple=True, metavar="KEY=VALUE", help="Add global attribute.")

@@ -91,6 +91,10 @@ def choose_chunks(
     raxis = list(dims).index(record_dim) if record_dim in dims else None
     if raxis is not None:
         chunks[raxis] = 1
+    for axis, dim in enumerate(dims):  # fixed first: the others are sized around them
+        if dim in overrides:
+            n = overrides[dim]
+            chunks[axis] = max(1, shape[axis]) if n == -1 else max(1, min(n, max(shape[axis], 1)))
 
     def nbytes() -> int:
         return math.prod(chunks) * itemsize
@@ -103,10 +107,6 @@ def choose_chunks(
     if raxis is not None and dims[raxis] not in overrides:
         steps = max(1, target // max(nbytes(), 1))
         chunks[raxis] = max(1, min(shape[raxis], steps))
-    for axis, dim in enumerate(dims):
-        if dim in overrides:
-            n = overrides[dim]
-            chunks[axis] = max(1, shape[axis]) if n == -1 else max(1, min(n, max(shape[axis], 1)))
     return tuple(chunks)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,9 @@ def test_large_slab_splits_y_and_overrides_win() -> None:
     chosen = choose_chunks(T4, (12, 75, 331, 360), 4, "time_counter", overrides={"deptht": -1})
     assert chosen[:2] == (1, 75) and chosen[2] < 331  # other dims still respect the target
     assert np.prod(chosen) * 4 <= 16 * 2**20
+    # a fixed dimension counts at its fixed size: 25 levels of the whole slab fit the target
+    fixed = choose_chunks(T4, (12, 75, 331, 360), 4, "time_counter", overrides={"deptht": 25})
+    assert fixed == (1, 25, 331, 360)
     static = choose_chunks(("y", "x"), (331, 360), 4, None)
     assert static == (331, 360)
     assert (
@@ -74,3 +79,29 @@ def test_compressors() -> None:
     assert compressors_for(np.dtype("f4"), "none", 3, None) is None
     with pytest.raises(InvalidInput, match="unknown compressor"):
         compressors_for(np.dtype("f4"), "brotli", 3, None)
+
+
+@pytest.mark.parametrize("noise_bits", [0, 16])
+def test_default_codec_stores_no_more_than_zstd3_small_blocks(
+    tmp_path: Path, noise_bits: int
+) -> None:
+    """The default codec keeps its promise on model fields, smooth and with random low bits."""
+    import netCDF4
+    from numcodecs import Blosc
+
+    from jasmin_access.samples import NemoSpec, write_nemo_set
+
+    (path,) = write_nemo_set(tmp_path, NemoSpec(months=1, nx=180, ny=160, nz=25))
+    with netCDF4.Dataset(path) as nc:
+        nc.set_auto_maskandscale(False)
+        field = np.asarray(nc["thetao"][0], dtype="f4")
+        fill = np.float32(nc["thetao"]._FillValue)
+    noise = np.random.default_rng(3).integers(0, 1 << 16, field.shape, dtype="u4")
+    if noise_bits:
+        low = np.uint32((1 << noise_bits) - 1)
+        noisy = ((field.view("u4") & ~low) | (noise & low)).view("f4")
+        field = np.where(field == fill, field, noisy)
+    (ours,) = compressors_for(field.dtype, "zstd", 2, None)
+    reference = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)
+    assert len(ours.encode(field)) <= len(reference.encode(field))
+    assert ours.decode(ours.encode(field)) == field.tobytes()
