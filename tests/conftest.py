@@ -18,8 +18,14 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.s3proxy import S3Proxy
+
+# property tests check results, never time: no per-example deadline, which a
+# loaded machine would break
+settings.register_profile("untimed", deadline=None)
+settings.load_profile("untimed")
 
 TEST_KEY = "AKIATESTKEY00000000"
 TEST_SECRET = "test-secret-Zq8v9Nw3Xy2Lk5Pm7Rt"
