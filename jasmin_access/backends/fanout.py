@@ -1,14 +1,15 @@
-"""Listing many prefixes at once: pages from worker threads, through one bounded queue."""
+"""Many requests at once: listings of many prefixes, reads of many objects, memory bounded."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["fan_out"]
+__all__ = ["fan_out", "in_order"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -61,3 +62,31 @@ def fan_out(
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def in_order(func: Callable[[str], T], items: Iterable[str], window: int) -> Iterator[Any]:
+    """``func(item)`` for each item, ``window`` at once on threads, yielded in the order given.
+
+    Each result is the return value or the exception raised, so one failure
+    does not end the others.  At most ``window`` results are in flight or
+    waiting; stopping the iteration cancels the calls not started.
+    """
+    pending: deque[Future[T]] = deque()
+    with ThreadPoolExecutor(max(1, window), thread_name_prefix="in-order") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(func, item))
+                if len(pending) >= window:
+                    yield _outcome(pending.popleft())
+            while pending:
+                yield _outcome(pending.popleft())
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def _outcome(fut: Future[T]) -> Any:
+    try:
+        return fut.result()
+    except Exception as exc:
+        return exc

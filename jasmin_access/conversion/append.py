@@ -46,7 +46,7 @@ from .encoding import convert_times
 from .execute import run_units
 from .plan import ConvertOptions, Plan, Unit, VarPlan, prepare
 from .progress import Progress
-from .runstate import save_scan
+from .runstate import save_scan, store_records
 from .sources import close_all
 from .writer import (
     MARKER,
@@ -379,9 +379,10 @@ def _append(
     start = _start(root, target, inv, tname, old_length, flags)
     new_length = max(old_length, start + inv.nrec)
     write_marker(target, fingerprint, old_length=old_length, operation="append")
-    if not plan.inventory.cached:
-        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory,
-                  plan.options.scan_options())  # fmt: skip
+    if not plan.inventory.cached:  # with the records of every source in the store, for verify
+        scan_options = plan.options.scan_options()
+        kept = store_records(target.fs, target.path, plan.inventory, scan_options)
+        save_scan(target.fs, target.path, plan.inventory.key, plan.inventory, scan_options, kept)
     journal = Journal(target, fingerprint)
     if marker is not None:
         journal.load()

@@ -6,37 +6,37 @@ along the record dimension (times, for ordering and checks) and a digest of
 the values of the variables without it (to check that files agree).  Nothing
 else is read: a head is a few KB whatever the file's size.
 
-Local files are opened once with netCDF4.  Remote files are read through one
-fsspec file whose block cache is sized for headers: the first block is
-fetched outside the library lock (so that many files are fetched at once).
-A file no larger than that block is then read by netCDF4 from memory (one
-GET in all; h5py's Python layer costs about ten times more CPU per file);
-on S3 that GET is a URL presigned by botocore's query signer and fetched
-with urllib3, which costs the client about a quarter of the CPU of botocore's
-own request (:class:`_SignedGet`).
-Larger NetCDF4/HDF5 files are read by h5netcdf, the rest of their header by
-further ranged reads; larger NetCDF3 files go through xarray's scipy reader.
+Local files are opened once with netCDF4.  A remote file no larger than
+:data:`HEADER_BLOCK` (its size known from the listing) is fetched whole by one
+GET of its backend (:meth:`~jasmin_access.backends.base.Backend.read_bytes`;
+on S3 through the compiled client, whose signing and HTTP cost the client
+about 0.15 ms a file) and read by netCDF4 from memory (h5py's Python layer
+costs about ten times more CPU per file).  Larger files are read through one
+fsspec file whose block cache is sized for headers: NetCDF4/HDF5 ones by
+h5netcdf, the rest of their header by further ranged reads; NetCDF3 ones
+through xarray's scipy reader.
 
-:func:`read_heads` reads many files on a thread pool, a bounded number at a
-time, in order; a file that cannot be read is named in the error.
+:func:`read_heads` reads many files at once, a bounded number at a time, in
+order: small remote files are fetched by their backend
+(:meth:`~jasmin_access.backends.base.Backend.read_many`) while this thread
+parses the ones already fetched, the others are read on a thread pool; a file
+that cannot be read is named in the error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import re
-import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .. import paths
-from ..caches import BoundedCache
 from ..errors import InvalidInput, JasminAccessError, translating
 from .sources import READ_LOCK, SourceRef, open_group
 
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 RECORD_NAMES = ("time_counter", "time")
 HASH_LIMIT = 16 << 20
 HEADER_BLOCK = 256 << 10
-SIGNERS_KEPT = 64  # (filesystem, bucket) signers; each keeps its filesystem alive
 _THREADS = {True: 32, False: 4}  # remote (about 15 ms a request), local
 
 
@@ -245,130 +244,45 @@ def _xr_group(ds: Any, concat_dim: str | None, digests: bool) -> GroupHead:
 def _open_blocks(ref: SourceRef) -> Any:
     """A file cached in header-sized blocks; the size is known, so no HEAD request."""
     if ref.size and ref.fs is not None:
-        return ref.fs.open(
+        handle = ref.fs.open(
             ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size
         )
+        if isinstance(getattr(type(handle), "details", None), property):
+            # what the listing said (s3fs would HEAD for it), ETag quoted as S3 answers it
+            etag = {"ETag": f'"{ref.etag}"'} if ref.etag else {}
+            handle.details = {"name": ref.path, "size": ref.size, "type": "file", **etag}
+        return handle
     assert ref.backend is not None
     return ref.backend.open_random(ref.path, HEADER_BLOCK, "blockcache")
 
 
-class _Presigner:
-    """Presigned GET URLs of one bucket, signed by botocore's query signers directly.
-
-    s3fs's ``sign`` goes through the client's event machinery and the event
-    loop thread: about 0.45 ms of CPU a URL, plus a hand-off between threads.
-    botocore's own :class:`~botocore.auth.HmacV1QueryAuth` (or
-    :class:`~botocore.auth.S3SigV4QueryAuth`, whichever the client chose for
-    its first URL) signs the same URL in about 40 µs.  Without a key and
-    secret on the filesystem (credentials from elsewhere), or for a URL of
-    another shape, every URL is signed by s3fs.
-    """
-
-    def __init__(self, fs: Any, path: str) -> None:
-        self._fs = fs
-        first = str(fs.sign(path, expiration=_EXPIRES))
-        self._auth: Any = None
-        self._prefix = ""
-        base, _, query = first.partition("?")
-        quoted = _quote_key(fs, path)
-        key, secret = getattr(fs, "key", None), getattr(fs, "secret", None)
-        if not (key and secret and quoted and base.endswith("/" + quoted)):
-            return
-        from botocore.auth import HmacV1QueryAuth, S3SigV4QueryAuth
-        from botocore.credentials import Credentials
-
-        creds = Credentials(key, secret, getattr(fs, "token", None))
-        scope = re.search(r"X-Amz-Credential=[^&]*?%2F\d{8}%2F([^&%]+)%2Fs3%2F", query)
-        if scope:
-            self._auth = S3SigV4QueryAuth(creds, "s3", scope.group(1), expires=_EXPIRES)
-        elif "Signature=" in query and "AWSAccessKeyId=" in query:
-            self._auth = HmacV1QueryAuth(creds, expires=_EXPIRES)
-        self._prefix = base[: len(base) - len(quoted)]
-
-    def __call__(self, path: str) -> str:
-        """A presigned GET URL of ``path`` (in this signer's bucket)."""
-        if self._auth is None:
-            return str(self._fs.sign(path, expiration=_EXPIRES))
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(method="GET", url=self._prefix + _quote_key(self._fs, path))
-        self._auth.add_auth(request)
-        return str(request.url)
+def _fetched_whole(ref: SourceRef) -> bool:
+    """True for a remote source read whole by one GET (its size known, one block at most)."""
+    return not ref.local and ref.backend is not None and 0 < ref.size <= HEADER_BLOCK
 
 
-def _quote_key(fs: Any, path: str) -> str:
-    """The object key of ``path`` as botocore puts it in a URL."""
-    from urllib.parse import quote
+def _from_bytes(ref: SourceRef, data: Any, concat_dim: str | None, digests: bool) -> FileHead:
+    """The head of a source fetched whole (``data``: its bytes, or the error reading them)."""
+    if isinstance(data, BaseException):
+        with translating("reading source", ref.url):  # access denied, unreachable store...
+            raise data
+    if len(data) != ref.size:  # replaced since it was listed: read it the ordinary way
+        return _read_remote(ref, concat_dim, digests, fetch=False)
+    if not data.startswith((b"\x89HDF", b"CDF")):
+        raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
+    return _read_nc(ref.name, concat_dim, digests, memory=data)
 
-    _, _, key = path.partition("/")
-    if not key or "?" in path:  # version ids and odd paths: signed by s3fs
-        return ""
-    return quote(key, safe="/~")
 
-
-class _SignedGet:
-    """Whole small objects by one presigned GET each, through a pool of kept connections.
-
-    botocore spends about 1 ms of CPU on each request it makes; a URL signed
-    by :class:`_Presigner` and fetched with urllib3 costs about a quarter of
-    that.  With thousands of small sources that CPU, not the network, bounds
-    planning.  Anything unexpected (an error status, a proxy in the
-    environment, a TLS failure) returns None, and the file is read the
-    ordinary way, which reports errors as usual; after an error status or a
-    failed connection this path is not tried again in this process.
-    """
-
-    def __init__(self) -> None:
-        self._pool: Any = None
-        self._off = any(os.environ.get(v) for v in PROXY_VARIABLES)
-        self._signers: BoundedCache[tuple[int, str], _Presigner] = BoundedCache(SIGNERS_KEPT)
-        self._lock = threading.Lock()
-
-    def _sign(self, ref: SourceRef) -> str:
-        fs = ref.fs
-        key = (id(fs), ref.path.split("/", 1)[0])
-        signer = self._signers.get(key)
-        if signer is None:
-            with self._lock:  # one first signature per bucket; the signer keeps fs alive
-                signer = self._signers.get_or_make(key, lambda: _Presigner(fs, ref.path))
-        return signer(ref.path)
-
-    def fetch(self, ref: SourceRef) -> bytes | None:
-        """The bytes of ``ref`` (no larger than :data:`HEADER_BLOCK`), or None."""
-        if self._off or getattr(ref.fs, "sign", None) is None or not 0 < ref.size <= HEADER_BLOCK:
-            return None
+def _read_remote(
+    ref: SourceRef, concat_dim: str | None, digests: bool, fetch: bool = True
+) -> FileHead:
+    if fetch and _fetched_whole(ref):
+        assert ref.backend is not None
         try:
-            url = self._sign(ref)
-            if not str(url).startswith(("http://", "https://")):
-                return None
-            reply = self._connections().request("GET", url, retries=False, preload_content=True)
-        except Exception as exc:  # not its kind of store, or the connection failed
-            self._off = not isinstance(exc, NotImplementedError | TypeError | ValueError)
-            log.debug("presigned GET not used: %s", type(exc).__name__)
-            return None
-        data = bytes(reply.data)
-        if reply.status != 200:  # e.g. a store refusing presigned URLs: stop trying
-            self._off = True
-            return None
-        return data if len(data) == ref.size else None
-
-    def _connections(self) -> Any:
-        if self._pool is None:
-            import urllib3
-
-            self._pool = urllib3.PoolManager(maxsize=_THREADS[True], block=False)
-        return self._pool
-
-
-_EXPIRES = 300
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
-_signed = _SignedGet()
-
-
-def _read_remote(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
-    whole = _signed.fetch(ref)
-    if whole is not None and whole.startswith((b"\x89HDF", b"CDF")):
-        return _read_nc(ref.name, concat_dim, digests, memory=whole)
+            data: Any = ref.backend.read_bytes(ref.path)
+        except Exception as exc:
+            data = exc
+        return _from_bytes(ref, data, concat_dim, digests)
     with translating("reading source", ref.url):  # access denied, unreachable store...
         handle = _open_blocks(ref)
         magic = bytes(handle.read(8))  # the first block, fetched outside the lock
@@ -412,12 +326,20 @@ def read_head(ref: SourceRef, concat_dim: str | None = None, digests: bool = Tru
     InvalidInput
         Naming the file, when it is not a readable NetCDF file.
     """
+    if not ref.local:
+        return _checked(ref, lambda: _read_remote(ref, concat_dim, digests))
+
+    def read_local() -> FileHead:
+        _check_local_magic(ref)
+        return _read_nc(ref.path, concat_dim, digests)
+
+    return _checked(ref, read_local)
+
+
+def _checked(ref: SourceRef, read: Any) -> FileHead:
+    """``read()``, its failures and HDF5 files without NetCDF dimensions named as ``ref``'s."""
     try:
-        if not ref.local:
-            head = _read_remote(ref, concat_dim, digests)
-        else:
-            _check_local_magic(ref)
-            head = _read_nc(ref.path, concat_dim, digests)
+        head: FileHead = read()
     except JasminAccessError:
         raise
     except FileNotFoundError:
@@ -442,24 +364,49 @@ def read_heads(
 ) -> Iterator[tuple[SourceRef, FileHead]]:
     """Heads of many sources, read concurrently, yielded in the order given.
 
-    At most a few times the pool's size are in flight, so memory does not
-    grow with the number of files.
+    Small remote sources are fetched whole, many at once, by their backend
+    (:meth:`~jasmin_access.backends.base.Backend.read_many`) and parsed here,
+    one at a time; the others are read on a thread pool.  At most a few
+    times the pools' sizes are in flight, so memory does not grow with the
+    number of files.
     """
     items = list(refs) if not isinstance(refs, list) else refs
+    whole: dict[Any, Iterator[Any]] = {}
+    for backend in {id(r.backend): r.backend for r in items if _fetched_whole(r)}.values():
+        mine = (r.path for r in items if r.backend is backend and _fetched_whole(r))
+        whole[id(backend)] = backend.read_many(mine)
+    others = _read_on_pool([r for r in items if not _fetched_whole(r)], concat_dim, digests)
+    try:
+        for ref in items:
+            if not _fetched_whole(ref):
+                yield next(others)
+                continue
+            data = next(whole[id(ref.backend)])
+            yield ref, _checked(ref, partial(_from_bytes, ref, data, concat_dim, digests))
+    finally:
+        for fetching in whole.values():
+            fetching.close()  # type: ignore[attr-defined]
+        others.close()
+
+
+def _read_on_pool(
+    items: list[SourceRef], concat_dim: str | None, digests: bool
+) -> Iterator[tuple[SourceRef, FileHead]]:
+    """:func:`read_head` of each item on a thread pool, yielded in order."""
     if not items:
         return
     threads = _THREADS[any(not r.local for r in items)]
     window = threads * 4
     with ThreadPoolExecutor(threads, thread_name_prefix="scan") as pool:
-        pending: list[tuple[SourceRef, Future[FileHead]]] = []
+        pending: deque[tuple[SourceRef, Future[FileHead]]] = deque()
         try:
             for ref in items:
                 pending.append((ref, pool.submit(read_head, ref, concat_dim, digests)))
                 if len(pending) >= window:
-                    done, fut = pending.pop(0)
+                    done, fut = pending.popleft()
                     yield done, fut.result()
             while pending:
-                done, fut = pending.pop(0)
+                done, fut = pending.popleft()
                 yield done, fut.result()
         finally:
             for _, fut in pending:

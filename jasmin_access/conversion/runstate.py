@@ -26,7 +26,15 @@ from ..zarrkeys import SCAN
 from .scan import FileRecord, GroupInventory, Inventory, VarInfo
 from .sources import SourceRef
 
-__all__ = ["SCAN", "kept_scan", "load_scan", "options_key", "save_scan", "scan_key"]
+__all__ = [
+    "SCAN",
+    "kept_scan",
+    "load_scan",
+    "options_key",
+    "save_scan",
+    "scan_key",
+    "store_records",
+]
 
 log = logging.getLogger(__name__)
 
@@ -160,25 +168,109 @@ def _ungroup(data: dict[str, Any]) -> GroupInventory:
 # --------------------------------------------------------------------------- store
 
 
-def save_scan(
-    fs: Any, root: str, key: str, inventory: Inventory, scan_options: dict[str, Any] | None = None
-) -> None:
-    """Write the scan into the run state of the store at ``root`` on ``fs`` (one PUT).
-
-    With the scan's options, each source's size, time and ETag are kept too,
-    so that a later scan of partly changed sources (a ``verify``, a resumed
-    run) opens only the changed ones (:func:`kept_scan`).
-    """
-    payload = {
-        "version": _VERSION,
-        "key": key,
+def _section(inventory: Inventory, scan_options: dict[str, Any] | None) -> dict[str, Any]:
+    return {
         "options": options_key(scan_options) if scan_options is not None else None,
         "first": inventory.first,
         "sources": [r.url for r in inventory.sources],
         "stamps": [_stamp(r)[1:] for r in inventory.sources],
         "groups": [_group(g) for g in inventory.groups.values()],
     }
+
+
+def save_scan(
+    fs: Any,
+    root: str,
+    key: str,
+    inventory: Inventory,
+    scan_options: dict[str, Any] | None = None,
+    store: dict[str, Any] | None = None,
+) -> None:
+    """Write the scan into the run state of the store at ``root`` on ``fs`` (one PUT).
+
+    With the scan's options, each source's size, time and ETag are kept too,
+    so that a later scan of partly changed sources (a ``verify``, a resumed
+    run) opens only the changed ones (:func:`kept_scan`).  ``store`` is the
+    record of every source in the store (:func:`store_records`), kept beside
+    an append's own scan.
+    """
+    payload = {"version": _VERSION, "key": key, **_section(inventory, scan_options)}
+    if store is not None:
+        payload["store"] = store
     fs.pipe_file(root.rstrip("/") + "/" + SCAN, json.dumps(payload).encode())
+
+
+def store_records(
+    fs: Any, root: str, appended: Inventory, scan_options: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The records of the sources already in the store, followed by those of ``appended``.
+
+    An ``append`` keeps these beside its own scan, so that a later ``verify``
+    of the whole set opens only the first source (every other is known, as
+    long as it is unchanged).  They keep the options and first source of the
+    conversion that made the store.  None when the store keeps no scan, or one
+    of other groups.
+    """
+    data = _read(fs, root)
+    if data is None:
+        return None
+    base = data.get("store") or data
+    new = _section(appended, scan_options)
+    try:
+        old_groups = [_ungroup(g) for g in base["groups"]]
+        new_groups = [_ungroup(g) for g in new["groups"]]
+        if [g.path for g in old_groups] != [g.path for g in new_groups]:
+            return None
+        entries = [e for e in _entries(base, old_groups) if e[0] not in set(new["sources"])]
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        log.info("not merging an unreadable saved scan (%s)", exc)
+        return None
+    entries += _entries(new, new_groups)
+    groups = [_merged_group(g, [e[2] for e in entries]) for g in old_groups]
+    return {
+        "options": base.get("options"),
+        "first": base.get("first"),
+        "sources": [e[0] for e in entries],
+        "stamps": [e[1] for e in entries],
+        "groups": [_group(g) for g in groups],
+    }
+
+
+def _entries(
+    section: dict[str, Any], groups: list[GroupInventory]
+) -> list[tuple[str, list[Any], FileRecord]]:
+    """``(url, stamp, record)`` of each source a kept scan describes."""
+    out = []
+    for i, (url, stamp) in enumerate(zip(section["sources"], section["stamps"], strict=True)):
+        spans = {g.path: slice(int(g.offsets[i]), int(g.offsets[i + 1])) for g in groups}
+        record = FileRecord(
+            counts={g.path: int(g.counts[i]) for g in groups},
+            units={g.path: {n: u[i] for n, u in g.units.items()} for g in groups},
+            values={g.path: {n: v[spans[g.path]] for n, v in g.raw.items()} for g in groups},
+        )
+        out.append((url, stamp, record))
+    return out
+
+
+def _merged_group(template: GroupInventory, records: list[FileRecord]) -> GroupInventory:
+    """``template``'s description with the steps, units and record values of ``records``."""
+    p = template.path
+    raw = {
+        n: np.concatenate([np.asarray(r.values[p][n]) for r in records])
+        for n in template.raw
+        if all(n in r.values[p] for r in records)
+    }
+    return GroupInventory(
+        path=p,
+        record_dim=template.record_dim,
+        counts=[r.counts[p] for r in records],
+        variables=template.variables,
+        attrs=template.attrs,
+        units={n: [r.units[p].get(n) for r in records] for n in template.units},
+        calendars=template.calendars,
+        time_name=template.time_name,
+        raw=raw,
+    )
 
 
 def _read(fs: Any, root: str) -> dict[str, Any] | None:
@@ -208,26 +300,26 @@ def _whole(data: dict[str, Any], key: str, refs: list[SourceRef]) -> Inventory |
 
 
 def _records(data: dict[str, Any], refs: list[SourceRef], options: str) -> dict[str, FileRecord]:
-    """Records of the kept sources that are unchanged (same size, time and ETag)."""
+    """Records of the kept sources that are unchanged (same size, time and ETag).
+
+    From the store's records (kept by an append) when they fit, else from the scan itself.
+    """
+    store = data.get("store")
+    found = _fitting(store, refs, options) if isinstance(store, dict) else {}
+    return found or _fitting(data, refs, options)
+
+
+def _fitting(section: dict[str, Any], refs: list[SourceRef], options: str) -> dict[str, FileRecord]:
+    """Records of ``section`` unchanged since, when it was made with the same options and first."""
     now = {r.url: _stamp(r)[1:] for r in refs}
-    if data.get("options") != options or not refs or data.get("first") != refs[0].url:
+    if section.get("options") != options or not refs or section.get("first") != refs[0].url:
         return {}
-    urls, stamps = data["sources"], data["stamps"]
+    urls, stamps = section["sources"], section["stamps"]
     first = urls.index(refs[0].url) if refs[0].url in urls else -1
     if first < 0 or stamps[first] != now[refs[0].url]:  # others were checked against it
         return {}
-    groups = [_ungroup(g) for g in data["groups"]]
-    out = {}
-    for i, (url, stamp) in enumerate(zip(urls, stamps, strict=True)):
-        if now.get(url) != stamp:
-            continue
-        spans = {g.path: slice(int(g.offsets[i]), int(g.offsets[i + 1])) for g in groups}
-        out[url] = FileRecord(
-            counts={g.path: int(g.counts[i]) for g in groups},
-            units={g.path: {n: u[i] for n, u in g.units.items()} for g in groups},
-            values={g.path: {n: v[spans[g.path]] for n, v in g.raw.items()} for g in groups},
-        )
-    return out
+    groups = [_ungroup(g) for g in section["groups"]]
+    return {url: rec for url, stamp, rec in _entries(section, groups) if now.get(url) == stamp}
 
 
 def kept_scan(

@@ -115,15 +115,21 @@ def _read_list_file(item: str) -> list[str]:
 
 def _expand_glob(item: str, resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
     loc = resolve(item, **resolve_kwargs)
+    store = loc.backend.caps.buckets and not loc.backend.caps.local_path
     with translating("reading source", loc.url, loc.profile_name):
-        found = loc.backend.glob(loc.path, files_only=True)
+        level = loc.backend.glob_level(loc.path) if store else None  # sizes and all: one listing
+        found = [o.path for o in level] if level is not None else loc.backend.glob(loc.path, True)
         if not found:
             raise InvalidInput(
                 f"no files match {item}", "check the pattern (quote it in the shell)"
             )
         urls = {loc.to_url(p): p for p in found}
         ordered = paths.natural_sorted(urls)
-        listed = _listed_many(loc.backend, [urls[u] for u in ordered])
+        listed = (
+            {o.path: o for o in level}
+            if level is not None
+            else _listed_many(loc.backend, [urls[u] for u in ordered])
+        )
         return [
             _from_listing(urls[u], u, loc.backend, listed[urls[u]])
             if urls[u] in listed

@@ -116,6 +116,30 @@ def test_ranged_reads(place: Place) -> None:
     assert loc.backend.read_bytes(loc.path) == data
 
 
+@pytest.mark.parametrize(
+    ("pattern", "names"),
+    [("*.nc", ["a1.nc", "b2.nc"]), ("[ab]?.nc", ["a1.nc", "b2.nc"]), ("sub*", [])],
+)
+def test_glob_of_one_level_as_fsspec_globs(place: Place, pattern: str, names: list[str]) -> None:
+    for name in ("a1.nc", "b2.nc", "a1.txt", "sub/c3.nc", "subfile/d.nc"):
+        place.put(f"g/{name}", b"x")
+    folder = place.loc("g")
+    found = folder.backend.glob(f"{folder.path}/{pattern}", files_only=True)
+    assert sorted(p.rsplit("/", 1)[-1] for p in found) == names
+    theirs = folder.backend.fs.glob(f"{folder.path}/{pattern}", detail=True)
+    assert sorted(found) == sorted(p for p, i in theirs.items() if i.get("type") != "directory")
+
+
+def test_read_many_in_order_with_failures_in_place(place: Place) -> None:
+    locs = [place.put(f"m/{i}.bin", bytes([i]) * (i + 1)) for i in range(7)]
+    missing = place.loc("m/missing.bin")
+    wanted = [loc.path for loc in locs[:3]] + [missing.path] + [loc.path for loc in locs[3:]]
+    got = list(locs[0].backend.read_many(iter(wanted), window=3))
+    assert got[:3] + got[4:] == [bytes([i]) * (i + 1) for i in range(7)]
+    with pytest.raises(NotFound), translating("reading", missing.url, missing.profile_name):
+        raise got[3]
+
+
 @pytest.mark.usefixtures("small_parts")
 @pytest.mark.parametrize("size", [0, 1, 11 * MIB + 5])
 def test_upload_and_download(place: Place, tmp_path: Path, size: int) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import netCDF4
 import numpy as np
-import pytest
 
 import jasmin_access as ja
 from jasmin_access.conversion.plan import ConvertOptions, prepare
@@ -96,32 +95,26 @@ def test_a_changed_first_source_rescans_all(
     assert ja.verify(glob, url, profile=proxied_profile).ok
 
 
-@pytest.mark.parametrize("version", ["s3", "s3v4"])
-def test_presigned_urls_match_the_clients_own(version: str, s3_endpoint: str) -> None:
-    """The scan's presigner signs as the S3 client would (same scheme), and the store accepts it."""
-    import s3fs
-    import urllib3
+def test_verify_after_append_opens_only_the_first_source(
+    nemo_files: list[Path], s3_proxy: S3Proxy, proxied_profile: str
+) -> None:
+    """An append keeps the records of the store's earlier sources beside its own scan."""
+    bucket = "verify-after-append"
+    fs, _glob, url = _converted(bucket, nemo_files[:2], proxied_profile)
+    fs.put(str(nemo_files[2]), f"{bucket}/src/")
+    fs.invalidate_cache()
+    glob = f"s3://{bucket}/src/*.nc"
+    ja.append(f"s3://{bucket}/src/{nemo_files[2].name}", url, profile=proxied_profile)
+    dest = resolve(url, profile=proxied_profile)
 
-    from jasmin_access.conversion.headers import _Presigner
-    from tests.conftest import TEST_KEY, TEST_SECRET
-
-    fs = s3fs.S3FileSystem(
-        key=TEST_KEY,
-        secret=TEST_SECRET,
-        client_kwargs={"endpoint_url": s3_endpoint, "region_name": "eu-west-2"},
-        config_kwargs={"signature_version": version, "s3": {"addressing_style": "path"}},
-        skip_instance_cache=True,
+    s3_proxy.reset()
+    plan = prepare(glob, ConvertOptions(), {"profile": proxied_profile}, dest)
+    assert plan.inventory.reused == 2  # the second and the appended file: known
+    assert _source_gets(s3_proxy, bucket) == {nemo_files[0].name}  # only the first is opened
+    fresh = prepare(glob, ConvertOptions(), {"profile": proxied_profile})
+    assert plan.inventory.groups[""].counts == fresh.inventory.groups[""].counts
+    assert np.array_equal(
+        plan.inventory.groups[""].time_values, fresh.inventory.groups[""].time_values
     )
-    bucket = f"presign-{version}"
-    fs.mkdir(bucket)
-    fs.pipe({f"{bucket}/a b/x.nc": b"first", f"{bucket}/a b/y~1.nc": b"second"})
-    sign = _Presigner(fs, f"{bucket}/a b/x.nc")
-    assert sign._auth is not None  # signed by botocore's query signer, not through s3fs
-    url = sign(f"{bucket}/a b/y~1.nc")
-    theirs = str(fs.sign(f"{bucket}/a b/y~1.nc", expiration=300))
-    assert url.split("?")[0] == theirs.split("?")[0]
-    names = {q.split("=")[0] for q in url.split("?")[1].split("&")}
-    assert names == {q.split("=")[0] for q in theirs.split("?")[1].split("&")}
-    assert ("X-Amz-Signature" in names) == (version == "s3v4")
-    reply = urllib3.PoolManager().request("GET", url)
-    assert (reply.status, reply.data) == (200, b"second")
+    assert ja.verify(glob, url, profile=proxied_profile).ok
+
