@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +38,7 @@ import numpy as np
 
 from .. import paths
 from ..errors import InvalidInput, JasminAccessError, translating
+from .sourcerefs import pick
 from .sources import READ_LOCK, SourceRef, open_group
 
 __all__ = ["FileHead", "GroupHead", "VarHead", "digest", "read_head", "read_heads"]
@@ -370,12 +371,13 @@ def read_heads(
     times the pools' sizes are in flight, so memory does not grow with the
     number of files.
     """
-    items = list(refs) if not isinstance(refs, list) else refs
+    items = refs if isinstance(refs, Sequence) else list(refs)  # records made as needed
     whole: dict[Any, Iterator[Any]] = {}
     for backend in {id(r.backend): r.backend for r in items if _fetched_whole(r)}.values():
         mine = (r.path for r in items if r.backend is backend and _fetched_whole(r))
         whole[id(backend)] = backend.read_many(mine)
-    others = _read_on_pool([r for r in items if not _fetched_whole(r)], concat_dim, digests)
+    rest = pick(items, [i for i, r in enumerate(items) if not _fetched_whole(r)])
+    others = _read_on_pool(rest, concat_dim, digests)
     try:
         for ref in items:
             if not _fetched_whole(ref):
@@ -390,7 +392,7 @@ def read_heads(
 
 
 def _read_on_pool(
-    items: list[SourceRef], concat_dim: str | None, digests: bool
+    items: Sequence[SourceRef], concat_dim: str | None, digests: bool
 ) -> Iterator[tuple[SourceRef, FileHead]]:
     """:func:`read_head` of each item on a thread pool, yielded in order."""
     if not items:

@@ -24,7 +24,7 @@ from numpy.lib.format import descr_to_dtype, dtype_to_descr
 
 from ..zarrkeys import SCAN
 from .scan import FileRecord, GroupInventory, Inventory, VarInfo
-from .sources import SourceRef
+from .sourcerefs import SourceRef, as_source_list
 
 __all__ = [
     "SCAN",
@@ -289,7 +289,7 @@ def _whole(data: dict[str, Any], key: str, refs: list[SourceRef]) -> Inventory |
         return None
     by_url = {r.url: r for r in refs}
     try:
-        sources = [by_url[u] for u in data["sources"]]
+        sources = as_source_list([by_url[u] for u in data["sources"]])
         groups = [_ungroup(g) for g in data["groups"]]
     except (KeyError, TypeError, ValueError) as exc:
         log.info("ignoring a saved scan that does not fit (%s)", exc)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..timecoord import choose_time, same_value, time_candidates
 from .headers import RECORD_NAMES, FileHead, GroupHead, read_head, read_heads
-from .sources import SourceRef
+from .sourcerefs import SourceRef, as_source_list, pick
 
 __all__ = ["FileRecord", "GroupInventory", "Inventory", "VarInfo", "scan"]
 
@@ -66,7 +67,8 @@ class GroupInventory:
     record_values: np.ndarray | None = None
     time_name: str | None = None
     time_values: np.ndarray | None = None
-    read_cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+    #: record values per (file number, variable) during the scan (numbers in the order scanned)
+    read_cache: dict[tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
     raw: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -89,7 +91,7 @@ class GroupInventory:
 class Inventory:
     """Everything known about the sources before writing."""
 
-    sources: list[SourceRef]
+    sources: Sequence[SourceRef]  # a SourceList: columns, one record made per access
     groups: dict[str, GroupInventory]
     key: str = ""  # what the scan depends on (set when it is kept in the run state)
     cached: bool = False  # read back from the run state, not from the sources
@@ -248,7 +250,7 @@ def _check_group(
         inv.units[n].append(_time_units(ds, n))
     for n, info in inv.variables.items():
         if rdim is not None and info.dims == (rdim,) and ds[n].values is not None:
-            inv.read_cache[(ref.url, n)] = ds[n].values
+            inv.read_cache[(len(inv.counts) - 1, n)] = ds[n].values
 
 
 def _hashes(inv: GroupInventory, ds: GroupHead) -> dict[str, str]:
@@ -294,8 +296,10 @@ def scan(
     _check_file(groups, first, head, first, hashes)
     del head
     known = known or {}
-    heads = read_heads([r for r in refs[1:] if r.url not in known], concat_dim)
-    for ref in refs[1:]:
+    todo = pick(refs, [i for i in range(1, len(refs)) if not known or refs[i].url not in known])
+    heads = read_heads(todo, concat_dim)
+    for i in range(1, len(refs)):
+        ref = refs[i]
         record = known.get(ref.url)
         if record is not None:
             _take_record(groups, ref, record)
@@ -311,12 +315,12 @@ def scan(
     for p, inv in groups.items():
         _grow_record_shapes(inv)
         _choose_time(inv, refs, opts.get("time_variable") if not p else None)
-    reused = sum(1 for r in refs[1:] if r.url in known)
+    reused = len(refs) - 1 - len(todo)
     refs = _order_files(groups, refs, concat_dim)
     for inv in groups.values():
         _finish_group(inv, refs)
         _keep_raw(inv, refs)
-    return Inventory(refs, groups, first=first.url, reused=reused)
+    return Inventory(as_source_list(refs), groups, first=first.url, reused=reused)
 
 
 def _take_record(groups: dict[str, GroupInventory], ref: SourceRef, record: FileRecord) -> None:
@@ -326,16 +330,16 @@ def _take_record(groups: dict[str, GroupInventory], ref: SourceRef, record: File
         for n in inv.units:
             inv.units[n].append(record.units[p].get(n))
         for n, values in record.values[p].items():
-            inv.read_cache[(ref.url, n)] = values
+            inv.read_cache[(len(inv.counts) - 1, n)] = values
 
 
 def _keep_raw(inv: GroupInventory, refs: list[SourceRef]) -> None:
     """Keep the record values per file (raw, concatenated in order) for the run state."""
     names = {n for (_, n) in inv.read_cache}
     inv.raw = {
-        n: np.concatenate([np.asarray(inv.read_cache[(r.url, n)]) for r in refs])
+        n: np.concatenate([np.asarray(inv.read_cache[(i, n)]) for i in range(len(refs))])
         for n in sorted(names)
-        if all((r.url, n) in inv.read_cache for r in refs)
+        if all((i, n) in inv.read_cache for i in range(len(refs)))
     }
     inv.read_cache.clear()
 
@@ -363,10 +367,10 @@ def _file_values(inv: GroupInventory, refs: list[SourceRef], name: str) -> list[
     from .encoding import convert_times
 
     out = []
-    for i, ref in enumerate(refs):
-        key = (ref.url, name)
+    for i in range(len(refs)):
+        key = (i, name)
         if key not in inv.read_cache:  # read with the file's head; not reached in practice
-            var = read_head(ref, inv.record_dim, digests=False).groups[inv.path][name]
+            var = read_head(refs[i], inv.record_dim, digests=False).groups[inv.path][name]
             inv.read_cache[key] = np.asarray(var.values)
         values = inv.read_cache[key]
         if name in inv.units:
@@ -392,8 +396,8 @@ def _choose_time(inv: GroupInventory, refs: list[SourceRef], override: str | Non
 
 
 def _order_files(
-    groups: dict[str, GroupInventory], refs: list[SourceRef], concat_dim: str | None
-) -> list[SourceRef]:
+    groups: dict[str, GroupInventory], refs: Sequence[SourceRef], concat_dim: str | None
+) -> Sequence[SourceRef]:
     """Sort the files by the first step of the leading group's time coordinate."""
     lead = next((g for g in groups.values() if g.time_name), None)
     if lead is None or len(refs) < 2:
@@ -405,14 +409,16 @@ def _order_files(
         return refs
     log.info("files ordered by %s (given in another order)", lead.time_name)
     head = read_head(refs[order[0]], concat_dim, digests=False)  # the new first file
+    position = {old: new for new, old in enumerate(order)}
     for inv in groups.values():
+        inv.read_cache = {(position[i], n): v for (i, n), v in inv.read_cache.items()}
         inv.counts = [inv.counts[i] for i in order]
         inv.units = {n: [u[i] for i in order] for n, u in inv.units.items()}
         ds = head.groups[inv.path]  # attributes (and time units) of the new first file
         inv.attrs = dict(ds.attrs)
         for name, info in inv.variables.items():
             info.attrs = dict(ds[name].attrs)
-    return [refs[i] for i in order]
+    return pick(refs, order)
 
 
 def _finish_group(inv: GroupInventory, refs: list[SourceRef]) -> None:

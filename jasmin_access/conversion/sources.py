@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,17 @@ from ..config import load_config
 from ..errors import InvalidInput, JasminAccessError, translating
 from ..stores import resolve
 from .rawread import READ_LOCK, close_direct, read_direct
+from .sourcerefs import SourceList, SourceRef
 
-__all__ = ["READ_LOCK", "SourceRef", "expand_sources", "list_groups", "open_group", "read_slab"]
+__all__ = [
+    "READ_LOCK",
+    "SourceList",
+    "SourceRef",
+    "expand_sources",
+    "list_groups",
+    "open_group",
+    "read_slab",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,37 +53,6 @@ def _close_opened(opened: tuple[xr.Dataset, Any]) -> None:
 _cache: BoundedCache[tuple[str, str], tuple[xr.Dataset, Any]] = BoundedCache(
     24, on_evict=_close_opened
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRef:
-    """One source file: where it is and how big/new it was when scanned.
-
-    Pickles without secrets (the S3 filesystem pickles by profile name).
-    Slotted: a list of 100,000 sources keeps one per file for the whole run.
-    """
-
-    url: str
-    backend: Backend | None
-    path: str
-    size: int
-    mtime: float | None
-    etag: str | None = None
-
-    @property
-    def name(self) -> str:
-        """Base name, for messages."""
-        return paths.basename(self.path)
-
-    @property
-    def fs(self) -> Any:
-        """The backend's filesystem."""
-        return self.backend.fs if self.backend is not None else None
-
-    @property
-    def local(self) -> bool:
-        """True for files on this machine (opened by path, not through file objects)."""
-        return self.backend is None or self.backend.caps.local_path
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -242,7 +219,7 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Sour
     return [found.pop(i) for i in range(len(locs))]
 
 
-def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
+def expand_sources(sources: Any, **resolve_kwargs: Any) -> SourceList:
     """Expand paths, globs, ``@list`` files and URLs into source references.
 
     Parameters
@@ -255,8 +232,9 @@ def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
 
     Returns
     -------
-    list of SourceRef
-        In the order given, each glob sorted naturally; duplicates dropped.
+    SourceList
+        In the order given, each glob sorted naturally; duplicates dropped
+        (a sequence of :class:`SourceRef` kept as columns).
 
     Raises
     ------
@@ -271,7 +249,7 @@ def expand_sources(sources: Any, **resolve_kwargs: Any) -> list[SourceRef]:
     entries = list(dict.fromkeys(entries))  # the same line twice is one source
     named = [e for e in entries if not paths.has_magic(e)]
     by_name = iter(_expand_named(named, resolve_kwargs)) if named else iter(())
-    refs: list[SourceRef] = []
+    refs = SourceList()
     seen: set[str] = set()
     for entry in entries:
         magic = paths.has_magic(entry)

@@ -1,0 +1,90 @@
+"""Sources kept as columns: the same records back, the same run-state keys as a plain list."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+from jasmin_access.conversion import runstate
+from jasmin_access.conversion.runstate import load_scan, save_scan, scan_key
+from jasmin_access.conversion.scan import scan
+from jasmin_access.conversion.sourcerefs import SourceList, SourceRef, as_source_list, pick
+from jasmin_access.conversion.sources import expand_sources
+from jasmin_access.stores import resolve
+
+
+def _refs(tmp_path: Path) -> list[SourceRef]:
+    local = resolve(str(tmp_path)).backend
+    s3 = resolve("s3://bucket/key.nc", profile=None, anon=True).backend
+    return [
+        SourceRef("s3://bucket/a/x_001.nc", s3, "bucket/a/x_001.nc", 12, 1.7e9 + 0.25, "9f" * 16),
+        SourceRef("s3://bucket/a/x_002.nc", s3, "bucket/a/x_002.nc", 0, None, None),
+        SourceRef(str(tmp_path / "é ü.nc"), local, str(tmp_path / "é ü.nc"), 3, 5.0, "ab-3"),
+        SourceRef("rel/\udcff.nc", local, "/abs/rel/\udcff.nc", 2**40, -1.5, ""),  # not prefix+path
+        SourceRef("s3://bucket/b/y.nc", None, "bucket/b/y.nc", 1, 0.0, None),
+    ]
+
+
+def test_a_source_list_gives_back_every_record_exactly(tmp_path: Path) -> None:
+    refs = _refs(tmp_path)
+    cols = SourceList(refs)
+    assert len(cols) == len(refs)
+    assert list(cols) == refs and cols == refs
+    assert [cols[i] for i in range(-len(refs), 0)] == refs
+    assert cols[1:4] == refs[1:4] and cols[::-1] == refs[::-1]
+    assert list(cols.urls()) == [r.url for r in refs]
+    assert all(type(r.mtime) is type(w.mtime) for r, w in zip(cols, refs, strict=True))
+    assert cols[0].backend is refs[0].backend and cols[4].backend is None
+    assert pickle.loads(pickle.dumps(cols)) == refs
+    assert as_source_list(cols) is cols and (cols + refs[:1])[-1] == refs[0]
+    try:
+        cols[len(refs)]
+    except IndexError:
+        pass
+    else:
+        raise AssertionError("an index past the end must raise IndexError")
+
+
+def test_expanded_sources_are_columns(nemo_files: list[Path]) -> None:
+    refs = expand_sources([str(f) for f in nemo_files])
+    assert isinstance(refs, SourceList)
+    assert [r.path for r in refs] == [str(f) for f in nemo_files]
+    assert [r.size for r in refs] == [f.stat().st_size for f in nemo_files]
+
+
+def test_a_run_state_saved_from_a_plain_list_is_resumed(
+    nemo_files: list[Path], tmp_path: Path
+) -> None:
+    """Earlier versions kept one record per source: their run state has the same key and reads."""
+    cols = expand_sources([str(f) for f in nemo_files])
+    plain = list(cols)  # what an earlier version kept and saved
+    loc = resolve(str(tmp_path / "out.zarr"), write=True)
+    key = scan_key(plain, {})
+    save_scan(loc.fs, loc.path, key, scan(plain))
+    assert scan_key(cols, {}) == key
+    back = load_scan(loc.fs, loc.path, key, cols)
+    assert back is not None and back.cached
+    assert isinstance(back.sources, SourceList) and back.sources == plain
+
+
+def test_a_run_state_of_an_older_format_is_rescanned(
+    nemo_files: list[Path], tmp_path: Path
+) -> None:
+    refs = expand_sources([str(f) for f in nemo_files])
+    loc = resolve(str(tmp_path / "out.zarr"), write=True)
+    key = scan_key(refs, {})
+    save_scan(loc.fs, loc.path, key, scan(refs))
+    path = loc.path.rstrip("/") + "/" + runstate.SCAN
+    data = json.loads(loc.fs.cat_file(path))
+    data["version"] -= 1
+    loc.fs.pipe_file(path, json.dumps(data).encode())
+    assert load_scan(loc.fs, loc.path, key, refs) is None  # ignored: the sources are scanned again
+
+
+def test_picked_sources_follow_the_numbers(tmp_path: Path) -> None:
+    refs = _refs(tmp_path)
+    some = pick(SourceList(refs), [3, 0, 3])
+    assert len(some) == 3 and list(some) == [refs[3], refs[0], refs[3]]
+    assert some[1] == refs[0] and some[-1] == refs[3] and some[:2] == [refs[3], refs[0]]
+    assert SourceList(some) == [refs[3], refs[0], refs[3]]
