@@ -182,7 +182,7 @@ def _resolve_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Nam
     return out
 
 
-def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[SourceRef]:
+def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> SourceList:
     """Sources named one by one, in order: listed per object-store prefix, else one HEAD each.
 
     A ``@list.txt`` of thousands of objects then costs a listing page per
@@ -216,7 +216,8 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> list[Sour
     with ThreadPoolExecutor(_HEAD_THREADS, thread_name_prefix="sources") as pool:
         heads = dict(zip(remote, pool.map(one, remote), strict=True)) if remote else {}
     found.update((i, heads[i] if i in heads else one(i)) for i in rest)  # in order: first error
-    return [found.pop(i) for i in range(len(locs))]
+    locs.clear()  # the records below hold the names
+    return SourceList(found.pop(i) for i in range(len(found)))  # records dropped as they go
 
 
 def expand_sources(sources: Any, **resolve_kwargs: Any) -> SourceList:
@@ -248,7 +249,15 @@ def expand_sources(sources: Any, **resolve_kwargs: Any) -> SourceList:
         entries.extend(_read_list_file(item) if item.startswith("@") else [item])
     entries = list(dict.fromkeys(entries))  # the same line twice is one source
     named = [e for e in entries if not paths.has_magic(e)]
-    by_name = iter(_expand_named(named, resolve_kwargs)) if named else iter(())
+    if named and len(named) == len(entries):  # a list of files: no glob to merge in
+        del entries
+        out = _expand_named(named, resolve_kwargs)
+        if len(set(out.urls())) == len(out):  # two lines may name one file
+            return out
+        entries = named
+        by_name = iter(out)
+    else:
+        by_name = iter(_expand_named(named, resolve_kwargs)) if named else iter(())
     refs = SourceList()
     seen: set[str] = set()
     for entry in entries:

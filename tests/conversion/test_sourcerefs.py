@@ -88,3 +88,12 @@ def test_picked_sources_follow_the_numbers(tmp_path: Path) -> None:
     assert len(some) == 3 and list(some) == [refs[3], refs[0], refs[3]]
     assert some[1] == refs[0] and some[-1] == refs[3] and some[:2] == [refs[3], refs[0]]
     assert SourceList(some) == [refs[3], refs[0], refs[3]]
+
+
+def test_two_lines_naming_one_file_give_one_source(nemo_files: list[Path], tmp_path: Path) -> None:
+    first = nemo_files[0]
+    listing = tmp_path / "list.txt"
+    other = f"{first.parent}/./{first.name}"
+    listing.write_text(f"{first}\n{other}\n{nemo_files[1]}\n")
+    refs = expand_sources(f"@{listing}")
+    assert [r.path for r in refs] == [str(first), str(nemo_files[1])]
