@@ -7,8 +7,6 @@ override :meth:`Listing.list_level`, :meth:`Listing.flat_pages` and the rest.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +15,6 @@ from .. import paths
 from .capabilities import Obj
 
 __all__ = ["Listing"]
-
-_MAGIC = re.compile(r"[*?[]")  # a glob wildcard
 
 
 class Listing:
@@ -95,15 +91,17 @@ class Listing:
     def glob_level(self, pattern: str) -> list[Obj] | None:
         """Objects matching ``pattern`` from one listing of its directory, sorted by path.
 
-        None unless the pattern's wildcards are all in its last part
-        (``dir/*.nc``) and the backend has a listing of its own (on S3, obstore's).
+        None unless the pattern's wildcards are all in its last part and stay in
+        one level (``dir/*.nc``, not ``dir/**``) and the backend has a listing of
+        its own (on S3, obstore's).
         """
         folder, _, name = pattern.rpartition("/")
         native = type(self).list_level is not Listing.list_level
-        if not (native and folder and _MAGIC.search(name) and not _MAGIC.search(folder)):
+        one_level = paths.has_magic(name) and "**" not in name and not paths.has_magic(folder)
+        if not (native and folder and one_level):
             return None
         objs, _ = self.list_level(folder)
-        found = [o for o in objs if fnmatch.fnmatchcase(paths.basename(o.path), name)]
+        found = [o for o in objs if paths.match_glob(name, paths.basename(o.path))]
         return sorted(found, key=lambda o: o.path)
 
     def glob(self, pattern: str, files_only: bool = False) -> list[str]:

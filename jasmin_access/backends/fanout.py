@@ -64,15 +64,19 @@ def fan_out(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def in_order(func: Callable[[str], T], items: Iterable[str], window: int) -> Iterator[Any]:
-    """``func(item)`` for each item, ``window`` at once on threads, yielded in the order given.
+def in_order(
+    func: Callable[[Any], T], items: Iterable[Any], window: int, workers: int | None = None
+) -> Iterator[Any]:
+    """``func(item)`` for each item on threads, yielded in the order given.
 
     Each result is the return value or the exception raised, so one failure
     does not end the others.  At most ``window`` results are in flight or
-    waiting; stopping the iteration cancels the calls not started.
+    waiting, on ``workers`` threads (``window`` if not given); stopping the
+    iteration cancels the calls not started.
     """
     pending: deque[Future[T]] = deque()
-    with ThreadPoolExecutor(max(1, window), thread_name_prefix="in-order") as pool:
+    threads = max(1, workers or window)
+    with ThreadPoolExecutor(threads, thread_name_prefix="in-order") as pool:
         try:
             for item in items:
                 pending.append(pool.submit(func, item))

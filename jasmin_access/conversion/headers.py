@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from .. import paths
-from ..errors import InvalidInput, JasminAccessError, translating
+from ..backends.fanout import in_order
+from ..errors import InvalidInput, JasminAccessError, translate, translating
 from .sourcerefs import pick
 from .sources import READ_LOCK, SourceRef, open_group
 
@@ -249,9 +248,9 @@ def _open_blocks(ref: SourceRef) -> Any:
             ref.path, "rb", block_size=HEADER_BLOCK, cache_type="blockcache", size=ref.size
         )
         if isinstance(getattr(type(handle), "details", None), property):
-            # what the listing said (s3fs would HEAD for it), ETag quoted as S3 answers it
-            etag = {"ETag": f'"{ref.etag}"'} if ref.etag else {}
-            handle.details = {"name": ref.path, "size": ref.size, "type": "file", **etag}
+            # what the listing said, so s3fs sends no HEAD for it; an object replaced
+            # since is caught by _check_unchanged when its head does not parse
+            handle.details = {"name": ref.path, "size": ref.size, "type": "file"}
         return handle
     assert ref.backend is not None
     return ref.backend.open_random(ref.path, HEADER_BLOCK, "blockcache")
@@ -265,25 +264,64 @@ def _fetched_whole(ref: SourceRef) -> bool:
 def _from_bytes(ref: SourceRef, data: Any, concat_dim: str | None, digests: bool) -> FileHead:
     """The head of a source fetched whole (``data``: its bytes, or the error reading them)."""
     if isinstance(data, BaseException):
-        with translating("reading source", ref.url):  # access denied, unreachable store...
-            raise data
-    if len(data) != ref.size:  # replaced since it was listed: read it the ordinary way
-        return _read_remote(ref, concat_dim, digests, fetch=False)
+        _raise_read_error(ref, data)
+    if len(data) != ref.size:  # replaced since it was listed
+        raise _changed(ref, len(data))
     if not data.startswith((b"\x89HDF", b"CDF")):
         raise InvalidInput(f"{ref.url} is not a NetCDF file", "remove it from the sources")
     return _read_nc(ref.name, concat_dim, digests, memory=data)
 
 
-def _read_remote(
-    ref: SourceRef, concat_dim: str | None, digests: bool, fetch: bool = True
-) -> FileHead:
-    if fetch and _fetched_whole(ref):
+def _raise_read_error(ref: SourceRef, exc: BaseException) -> NoReturn:
+    """Raise ``exc`` as one line naming ``ref``: translated, or as a failed read."""
+    profile = ref.backend.profile_name if ref.backend is not None else None
+    new = translate(exc, action="reading source", url=ref.url, profile=profile)
+    if new is exc:  # not one the backends know: a failed read, not a bad file
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise JasminAccessError(
+            f"cannot read source {ref.url} ({type(exc).__name__}: {first})",
+            "check the connection to the store and run again",
+        ) from exc
+    raise new from exc
+
+
+def _changed(ref: SourceRef, now: int) -> InvalidInput:
+    return InvalidInput(
+        f"{ref.url} changed while the sources were scanned (listed at {ref.size} bytes, now {now})",
+        "run the command again once the sources are no longer being written",
+    )
+
+
+def _read_remote(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
+    if _fetched_whole(ref):
         assert ref.backend is not None
         try:
             data: Any = ref.backend.read_bytes(ref.path)
         except Exception as exc:
             data = exc
         return _from_bytes(ref, data, concat_dim, digests)
+    try:
+        return _read_in_blocks(ref, concat_dim, digests)
+    except Exception:
+        _check_unchanged(ref)  # a source replaced since it was listed is named as such
+        raise
+
+
+def _check_unchanged(ref: SourceRef) -> None:
+    """Raise :func:`_changed` when ``ref``'s object no longer has the listed size or ETag."""
+    if not ref.size or ref.backend is None:
+        return
+    try:
+        now = ref.backend.head(ref.path)
+    except Exception:  # the first error is the one to report
+        return
+    if now is not None and (
+        now.size != ref.size or (ref.etag and now.etag and now.etag != ref.etag)
+    ):
+        raise _changed(ref, now.size) from None
+
+
+def _read_in_blocks(ref: SourceRef, concat_dim: str | None, digests: bool) -> FileHead:
     with translating("reading source", ref.url):  # access denied, unreachable store...
         handle = _open_blocks(ref)
         magic = bytes(handle.read(8))  # the first block, fetched outside the lock
@@ -398,18 +436,15 @@ def _read_on_pool(
     if not items:
         return
     threads = _THREADS[any(not r.local for r in items)]
-    window = threads * 4
-    with ThreadPoolExecutor(threads, thread_name_prefix="scan") as pool:
-        pending: deque[tuple[SourceRef, Future[FileHead]]] = deque()
-        try:
-            for ref in items:
-                pending.append((ref, pool.submit(read_head, ref, concat_dim, digests)))
-                if len(pending) >= window:
-                    done, fut = pending.popleft()
-                    yield done, fut.result()
-            while pending:
-                done, fut = pending.popleft()
-                yield done, fut.result()
-        finally:
-            for _, fut in pending:
-                fut.cancel()
+    results = in_order(partial(_head_of, concat_dim, digests), items, threads * 4, threads)
+    try:
+        for ref, head in zip(items, results, strict=True):
+            if isinstance(head, BaseException):
+                raise head
+            yield ref, head
+    finally:
+        results.close()  # type: ignore[attr-defined]
+
+
+def _head_of(concat_dim: str | None, digests: bool, ref: SourceRef) -> FileHead:
+    return read_head(ref, concat_dim, digests)

@@ -118,7 +118,13 @@ def test_ranged_reads(place: Place) -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "names"),
-    [("*.nc", ["a1.nc", "b2.nc"]), ("[ab]?.nc", ["a1.nc", "b2.nc"]), ("sub*", [])],
+    [
+        ("*.nc", ["a1.nc", "b2.nc"]),
+        ("[ab]?.nc", ["a1.nc", "b2.nc"]),
+        ("[!a]*.nc", ["b2.nc"]),
+        ("sub*", []),
+        ("**", ["a1.nc", "a1.txt", "b2.nc", "c3.nc", "d.nc"]),  # crosses levels
+    ],
 )
 def test_glob_of_one_level_as_fsspec_globs(place: Place, pattern: str, names: list[str]) -> None:
     for name in ("a1.nc", "b2.nc", "a1.txt", "sub/c3.nc", "subfile/d.nc"):

@@ -66,20 +66,26 @@ def test_saved_scan_reads_back_exactly(case: str, nemo_files: list[Path], tmp_pa
     assert load_scan(loc.fs, loc.path, scan_key(refs[::-1], {}), refs[::-1]) is None
 
 
-@pytest.mark.parametrize("block", [None, 4096])
+@pytest.fixture(params=[None, 4096], ids=["whole", "blocks"])
+def block(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int | None:
+    """The header block size: the default (small files read whole) or 4 KiB (in blocks)."""
+    from jasmin_access.conversion import headers
+
+    if request.param:
+        monkeypatch.setattr(headers, "HEADER_BLOCK", request.param)
+    return request.param
+
+
 def test_s3_scan_equals_local_scan_with_one_get_per_small_file(
     block: int | None,
     nemo_files: list[Path],
     s3_proxy: S3Proxy,
     proxied_profile: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Small files are read whole by one GET; larger ones (a 4 KiB block) through h5netcdf."""
     from jasmin_access.conversion import headers
 
-    if block:
-        monkeypatch.setattr(headers, "HEADER_BLOCK", block)
     files = _sets(tmp_path, nemo_files)["xios"]
     bucket = f"scan-counted-{block or 0}"
     loc = resolve(f"s3://{bucket}", profile=proxied_profile)
@@ -188,3 +194,26 @@ def test_netcdf3_on_s3_scans_as_locally(
         for n, v in want.variables.items():
             assert (got.variables[n].dims, got.variables[n].dtype) == (v.dims, v.dtype), n
             assert_attrs_equal(got.variables[n].attrs, v.attrs, n)
+
+
+def test_a_source_replaced_after_listing_is_named_as_changed(
+    block: int | None, nemo_files: list[Path], proxied_profile: str, tmp_path: Path
+) -> None:
+    """Read whole (small) or in blocks: a listed size gone stale is not blamed on the file."""
+    import xarray as xr
+
+    bucket = f"scan-replaced-{block or 0}"
+    fs = resolve(f"s3://{bucket}", profile=proxied_profile).fs
+    fs.mkdir(bucket)
+    fs.put([str(f) for f in nemo_files], f"{bucket}/x/")
+    refs = expand_sources(f"s3://{bucket}/x/*.nc", profile=proxied_profile)
+    bigger = tmp_path / "bigger.nc"  # a larger NetCDF-4 file under the same name
+    xr.Dataset({"v": ("n", np.arange(60_000.0))}).to_netcdf(bigger, engine="netcdf4")
+    name = Path(nemo_files[1]).name
+    assert bigger.stat().st_size > Path(nemo_files[1]).stat().st_size
+    fs.put(str(bigger), f"{bucket}/x/{name}")
+    with pytest.raises(InvalidInput) as info:
+        scan(refs)
+    text = str(info.value)
+    assert name in text and "changed while the sources were scanned" in text, text
+    assert "not a readable NetCDF" not in text

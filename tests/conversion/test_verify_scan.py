@@ -117,4 +117,3 @@ def test_verify_after_append_opens_only_the_first_source(
         plan.inventory.groups[""].time_values, fresh.inventory.groups[""].time_values
     )
     assert ja.verify(glob, url, profile=proxied_profile).ok
-
