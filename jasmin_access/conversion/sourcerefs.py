@@ -139,21 +139,32 @@ class SourceList(_Refs):
 
     def append(self, ref: SourceRef) -> None:
         """Add one source at the end."""
+        self.add(ref.url, ref.backend, ref.path, ref.size, ref.mtime, ref.etag)
+
+    def add(
+        self,
+        url: str,
+        backend: Backend | None,
+        path: str,
+        size: int,
+        mtime: float | None,
+        etag: str | None,
+    ) -> None:
+        """Add one source at the end from its fields (no :class:`SourceRef` made)."""
         i = len(self._sizes)
-        url, path = ref.url, ref.path
         prefix = url[: len(url) - len(path)] if url.endswith(path) else None
-        key = (id(ref.backend), prefix or "")
+        key = (id(backend), prefix or "")
         kind = self._kind_of.get(key)
         if kind is None:
             kind = self._kind_of[key] = len(self._kinds)
-            self._kinds.append((ref.backend, prefix or ""))
+            self._kinds.append((backend, prefix or ""))
         if prefix is None:
             self._urls[i] = url
         self._which.append(kind)
         self._paths.append(path)
-        self._etags.append(ref.etag)
-        self._sizes.append(ref.size)
-        self._mtimes.append(math.nan if ref.mtime is None else ref.mtime)
+        self._etags.append(etag)
+        self._sizes.append(size)
+        self._mtimes.append(math.nan if mtime is None else mtime)
 
     def __len__(self) -> int:
         return len(self._sizes)

@@ -14,6 +14,8 @@ compression and uploads happen outside it.
 from __future__ import annotations
 
 import logging
+import math
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -156,9 +158,17 @@ def _listed_many(backend: Backend, fs_paths: list[str]) -> dict[str, Any]:
     return found
 
 
-def _from_listing(path: str, url: str, backend: Backend, obj: Any) -> SourceRef:
+def _obj_time(obj: Any) -> float:
+    """A listing entry's modification time in seconds (NaN when unknown)."""
     mtime = obj.mtime.timestamp() if hasattr(obj.mtime, "timestamp") else obj.mtime
-    return SourceRef(url, backend, path, int(obj.size), mtime, obj.etag)
+    return math.nan if mtime is None else mtime
+
+
+def _from_listing(path: str, url: str, backend: Backend, obj: Any) -> SourceRef:
+    mtime = _obj_time(obj)
+    return SourceRef(
+        url, backend, path, int(obj.size), None if math.isnan(mtime) else mtime, obj.etag
+    )
 
 
 Named = tuple[Backend, str, str]  # (backend, fs path, URL)
@@ -193,7 +203,10 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> SourceLis
     for i, (backend, path, _) in enumerate(locs):
         if backend.caps.buckets and not backend.caps.local_path:  # object stores
             groups.setdefault((id(backend), backend.parent(path)), []).append(i)
-    found: dict[int, SourceRef] = {}
+    n = len(locs)
+    sizes, times = array("q", bytes(8 * n)), array("d", [math.nan]) * n  # from the listings
+    tags: list[str | None] = [None] * n
+    got = bytearray(n)  # 1 where a listing gave the source
     for (_, parent), idx in groups.items():
         if len(idx) < LIST_AT_LEAST:
             continue
@@ -203,7 +216,7 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> SourceLis
         for i in idx:
             obj = listed.get(locs[i][1])
             if obj is not None:
-                found[i] = _from_listing(locs[i][1], locs[i][2], backend, obj)
+                sizes[i], times[i], tags[i], got[i] = int(obj.size), _obj_time(obj), obj.etag, 1
     del groups
 
     def one(i: int) -> SourceRef:
@@ -211,13 +224,18 @@ def _expand_named(items: list[str], resolve_kwargs: dict[str, Any]) -> SourceLis
         with translating("reading source", url, backend.profile_name):
             return _ref(backend, path, url)
 
-    rest = [i for i in range(len(locs)) if i not in found]
-    remote = [i for i in rest if not locs[i][0].caps.local_path]
+    remote = [i for i in range(n) if not got[i] and not locs[i][0].caps.local_path]
     with ThreadPoolExecutor(_HEAD_THREADS, thread_name_prefix="sources") as pool:
         heads = dict(zip(remote, pool.map(one, remote), strict=True)) if remote else {}
-    found.update((i, heads[i] if i in heads else one(i)) for i in rest)  # in order: first error
-    locs.clear()  # the records below hold the names
-    return SourceList(found.pop(i) for i in range(len(found)))  # records dropped as they go
+    out = SourceList()
+    for i, (backend, path, url) in enumerate(locs):  # in order: the first error is raised
+        if got[i]:
+            mtime = times[i]
+            out.add(url, backend, path, sizes[i], None if math.isnan(mtime) else mtime, tags[i])
+            tags[i] = None
+        else:
+            out.append(heads.pop(i) if i in heads else one(i))
+    return out
 
 
 def expand_sources(sources: Any, **resolve_kwargs: Any) -> SourceList:
