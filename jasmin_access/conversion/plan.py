@@ -304,12 +304,24 @@ def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
             f"--chunks names unknown dimension '{unknown[0]}'",
             f"the sources' dimensions are: {', '.join(paths.natural_sorted(known))}",
         )
-    payload = {
-        "sources": [[r.url, r.size, r.mtime] for r in inventory.sources],
-        "options": options.to_dict(),
-    }
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    digest = plan_digest(inventory.sources, options.to_dict())
     return Plan(inventory, options, variables, digest[:20])
+
+
+def plan_digest(refs: Sequence[SourceRef], options: dict[str, Any]) -> str:
+    """SHA-256 of ``{"options": ..., "sources": [[url, size, mtime], ...]}`` as sorted JSON.
+
+    The JSON is hashed a source at a time (the same bytes as one
+    ``json.dumps(..., sort_keys=True)``), so no per-file list is built.
+    """
+    h = hashlib.sha256()
+    h.update(b'{"options": ' + json.dumps(options, sort_keys=True, default=str).encode())
+    h.update(b', "sources": [')
+    for i, r in enumerate(refs):
+        item = json.dumps([r.url, r.size, r.mtime], default=str)
+        h.update((", " + item if i else item).encode())
+    h.update(b"]}")
+    return h.hexdigest()
 
 
 def _template_var(vp: VarPlan, inv: GroupInventory, refs: list[SourceRef]) -> Any:

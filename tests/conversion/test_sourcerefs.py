@@ -97,3 +97,16 @@ def test_two_lines_naming_one_file_give_one_source(nemo_files: list[Path], tmp_p
     listing.write_text(f"{first}\n{other}\n{nemo_files[1]}\n")
     refs = expand_sources(f"@{listing}")
     assert [r.path for r in refs] == [str(first), str(nemo_files[1])]
+
+
+def test_the_plan_digest_is_the_one_of_the_whole_json(tmp_path: Path) -> None:
+    """Hashed a source at a time, the digest stays the one older runs recorded."""
+    import hashlib
+
+    from jasmin_access.conversion.plan import ConvertOptions, plan_digest
+
+    for refs in (_refs(tmp_path), _refs(tmp_path)[:1], []):
+        options = ConvertOptions(chunks={"time_counter": 3}).to_dict()
+        payload = {"sources": [[r.url, r.size, r.mtime] for r in refs], "options": options}
+        whole = json.dumps(payload, sort_keys=True, default=str).encode()
+        assert plan_digest(SourceList(refs), options) == hashlib.sha256(whole).hexdigest()
