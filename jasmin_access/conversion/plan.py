@@ -307,9 +307,17 @@ def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
     payload = {
         "sources": [[r.url, r.size, r.mtime] for r in inventory.sources],
         "options": options.to_dict(),
+        # what the rules made of them: a run resumes only into the same layout,
+        # even after an upgrade that changes a default chunking or codec rule
+        "layout": {v.array_path: _layout(v, options) for v in variables},
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     return Plan(inventory, options, variables, digest[:20])
+
+
+def _layout(vp: VarPlan, opts: ConvertOptions) -> list[Any]:
+    comp = compressors_for(vp.info.dtype, opts.compressor, opts.zarr_format, opts.compression_level)
+    return [vp.chunks, vp.shards, vp.keep_bits, repr(comp)]
 
 
 def _template_var(vp: VarPlan, inv: GroupInventory, refs: list[SourceRef]) -> Any:
