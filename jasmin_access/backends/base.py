@@ -244,7 +244,8 @@ class Backend(Listing):
         Each item is the object's bytes, or the exception reading it raised
         (untranslated), so that one failure does not end the others.  At most
         ``window`` objects are in flight or waiting to be taken, so memory does
-        not grow with the number of paths.  Each read is :meth:`read_bytes`
+        not grow with the number of paths (it is ``window`` times the object
+        size: meant for small objects, such as file heads).  Each read is :meth:`read_bytes`
         (one GET on object stores, through the compiled client where there is
         one); stopping the iteration cancels the reads not started.
         """

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -21,11 +20,12 @@ from urllib.parse import quote, unquote, urlsplit
 from .. import paths
 from ..caches import BoundedCache
 from ..config import Profile, get_profile, load_config
-from ..errors import IntegrityError, JasminAccessError, NotFound, translate
+from ..errors import IntegrityError, NotFound, translate
 from . import checksums
+from ._s3_list import _etag, botocore_pages
 from .base import Backend, Capabilities, Obj, Request, Tick, _noop, instance, is_marker
 from .fanout import fan_out
-from .s3read import PAGE_SIZE, PathNotListable, S3Reader, credential_key, nameable
+from .s3read import PathNotListable, S3Reader, credential_key, nameable
 
 if TYPE_CHECKING:
     from .s3client import JasminS3FileSystem
@@ -37,11 +37,6 @@ log = logging.getLogger(__name__)
 LIST_WORKERS = 16
 DELETE_BATCH = 1000
 DELETE_WORKERS = 16
-_V1_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()  # filesystems whose server refused v2
-
-
-def _etag(raw: str | None) -> str | None:
-    return raw.strip('"') if raw else None
 
 
 # --------------------------------------------------------------------------- the backend
@@ -129,52 +124,9 @@ class S3Backend(Backend):
     def _pages(
         self, bucket: str, prefix: str, delimiter: bool, after: str | None = None
     ) -> Iterator[tuple[list[Obj], list[str]]]:
-        """Pages of ``(objects, common prefixes)``, keys after ``after``; v1 as fallback."""
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
-        if delimiter:
-            kwargs["Delimiter"] = "/"
-        fs = self.fs
-        refused = fs in _V1_ONLY or (self.reader is not None and self.reader.v2_refused)
-        version = 1 if refused else 2
-        token: str | None = None if version == 2 else after
-        while True:
-            try:
-                if version == 2:
-                    extra = {"ContinuationToken": token} if token else {}
-                    extra = extra or ({"StartAfter": after} if after else {})
-                    resp = fs.call_s3("list_objects_v2", **kwargs, **extra)
-                else:
-                    extra = {"Marker": token} if token else {}
-                    resp = fs.call_s3("list_objects", **kwargs, **extra)
-            except Exception as exc:
-                if version == 2 and not isinstance(translate(exc), JasminAccessError):
-                    log.info("ListObjectsV2 refused (%s); using ListObjects v1", exc)
-                    version, token = 1, after
-                    _V1_ONLY.add(fs)
-                    continue
-                raise
-            contents = resp.get("Contents", [])
-            objs = [
-                Obj(
-                    f"{bucket}/{c['Key']}",
-                    int(c["Size"]),
-                    c.get("LastModified"),
-                    _etag(c.get("ETag")),
-                )
-                for c in contents
-            ]
-            prefixes = [
-                f"{bucket}/{p['Prefix'].rstrip('/')}" for p in resp.get("CommonPrefixes", [])
-            ]
-            yield objs, prefixes
-            if version == 2:
-                token = resp.get("NextContinuationToken")
-                more = resp.get("IsTruncated") and token
-            else:
-                more = resp.get("IsTruncated")
-                token = resp.get("NextMarker") or (contents[-1]["Key"] if contents else None)
-            if not more or not token:
-                return
+        """Pages of ``(objects, common prefixes)`` through botocore (see :mod:`._s3_list`)."""
+        refused = self.reader is not None and self.reader.v2_refused
+        return botocore_pages(self.fs, bucket, prefix, delimiter, after, refused)
 
     def _level(self, bucket: str, prefix: str, markers: bool) -> tuple[list[Obj], list[str]] | None:
         """One level through the compiled client; None where botocore must list it."""

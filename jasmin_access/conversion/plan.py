@@ -304,19 +304,33 @@ def build_plan(inventory: Inventory, options: ConvertOptions) -> Plan:
             f"--chunks names unknown dimension '{unknown[0]}'",
             f"the sources' dimensions are: {', '.join(paths.natural_sorted(known))}",
         )
-    digest = plan_digest(inventory.sources, options.to_dict())
+    head = {
+        "options": options.to_dict(),
+        # what the rules made of them: a run resumes only into the same layout,
+        # even after an upgrade that changes a default chunking or codec rule
+        "layout": {v.array_path: _layout(v, options) for v in variables},
+    }
+    digest = plan_digest(inventory.sources, head)
     return Plan(inventory, options, variables, digest[:20])
 
 
-def plan_digest(refs: Sequence[SourceRef], options: dict[str, Any]) -> str:
-    """SHA-256 of ``{"options": ..., "sources": [[url, size, mtime], ...]}`` as sorted JSON.
+def _layout(vp: VarPlan, opts: ConvertOptions) -> list[Any]:
+    comp = compressors_for(vp.info.dtype, opts.compressor, opts.zarr_format, opts.compression_level)
+    return [vp.chunks, vp.shards, vp.keep_bits, repr(comp)]
+
+
+def plan_digest(refs: Sequence[SourceRef], head: dict[str, Any]) -> str:
+    """SHA-256 of ``{**head, "sources": [[url, size, mtime], ...]}`` as sorted JSON.
 
     The JSON is hashed a source at a time (the same bytes as one
     ``json.dumps(..., sort_keys=True)``), so no per-file list is built.
+    ``head``'s keys sort before ``"sources"``.
     """
+    if any(k >= "sources" for k in head):
+        raise ValueError("the plan's fingerprint keys must sort before 'sources'")
     h = hashlib.sha256()
-    h.update(b'{"options": ' + json.dumps(options, sort_keys=True, default=str).encode())
-    h.update(b', "sources": [')
+    start = json.dumps(head, sort_keys=True, default=str)[:-1]
+    h.update((start + (', "sources": [' if head else '"sources": [')).encode())
     for i, r in enumerate(refs):
         item = json.dumps([r.url, r.size, r.mtime], default=str)
         h.update((", " + item if i else item).encode())

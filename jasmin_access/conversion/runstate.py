@@ -215,13 +215,21 @@ def store_records(
     if data is None:
         return None
     base = data.get("store") or data
+    # the append names the store's record dimension and time variable itself (the
+    # conversion may have left them to be found); the selection must be the same
+    named = [{}, {"concat_dim": None}, {"time_variable": None}]
+    named.append({**named[1], **named[2]})
+    if base.get("options") not in {options_key({**scan_options, **n}) for n in named}:
+        log.info("not merging a saved scan made with another selection of variables")
+        return None
     new = _section(appended, scan_options)
     try:
         old_groups = [_ungroup(g) for g in base["groups"]]
         new_groups = [_ungroup(g) for g in new["groups"]]
         if [g.path for g in old_groups] != [g.path for g in new_groups]:
             return None
-        entries = [e for e in _entries(base, old_groups) if e[0] not in set(new["sources"])]
+        appended_urls = set(new["sources"])
+        entries = [e for e in _entries(base, old_groups) if e[0] not in appended_urls]
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         log.info("not merging an unreadable saved scan (%s)", exc)
         return None

@@ -73,7 +73,7 @@ def run_task(task: CopyTask) -> list[Outcome]:
     def one(job: Job) -> Outcome:
         obj, target, found = job
         try:
-            if found is not None and same_content(task.src, obj, task.dst, found):
+            if found is not None and _same(task, obj, found):
                 return "skipped", None
             transfer_one(task.src, task.dst, obj, target)
         except Exception as exc:
@@ -158,3 +158,11 @@ def copy_items(
 
     jobs = [(obj, target, found) for obj, target, found, _ in todo]
     copy_files(src, dst, jobs, scheduler, done, workers)
+
+
+def _same(task: CopyTask, obj: Any, found: Any) -> bool:
+    """True when the destination still holds ``obj``'s content (gone since listing: False)."""
+    try:
+        return bool(same_content(task.src, obj, task.dst, found))
+    except FileNotFoundError:  # removed while the task waited: copy it
+        return False

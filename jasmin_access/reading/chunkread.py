@@ -17,6 +17,7 @@ synchronous decoder) keep zarr's own path.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import logging
 import os
@@ -93,6 +94,7 @@ class ChunkReader:
             _zstd_without_checksum(codecs)
             and self._direct is not None
             and not _verifies_whole_objects(self.store)
+            and _HAVE_ZSTANDARD
         )
         #: CF fill values replaced by NaN while decoding (float arrays only)
         self.mask = tuple(v for v in mask if not np.isnan(v))
@@ -195,6 +197,8 @@ def _direct_decoder(codecs: list[Any], dtype: np.dtype[Any]) -> Any:
 
 
 _LITTLE = np.little_endian
+#: the streaming decoder prefix reads need; without it chunks are read whole
+_HAVE_ZSTANDARD = importlib.util.find_spec("zstandard") is not None
 
 
 def _verifies_whole_objects(store: Any) -> bool:

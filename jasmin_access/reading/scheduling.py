@@ -15,6 +15,12 @@ process run on threads (arrays, data frames and delayed objects already do; a
 ``dask.bag``, whose own default is processes, too), and a ``Client`` that is
 not the default is used only when passed as ``scheduler=``.  Libraries that
 check Dask's scheduler (iris) recognise it as the threaded one.
+
+The scheduler is named by its function: named by the string ``"threads"``,
+Dask would import ``distributed`` to look for a client all the same.  A
+function in Dask's configuration cannot be written as JSON, which
+``distributed``'s ``SSHCluster`` does to pass the configuration on: start such a
+cluster before opening, or call ``dask.config.set(scheduler=None)`` first.
 """
 
 from __future__ import annotations

@@ -166,6 +166,24 @@ def test_unfinished_store_of_other_inputs_is_refused(
     assert open_store(url).thetao.encoding["chunks"][0] == 2
 
 
+def test_unfinished_store_of_another_layout_rule_is_refused(
+    tmp_path: Path, nemo_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A default rule changed between the crash and the rerun (an upgrade): no mixed store."""
+    from jasmin_access.conversion import encoding
+
+    url = str(tmp_path / "upgraded.zarr")
+    files = [str(f) for f in nemo_files]
+    monkeypatch.setitem(encoding.DEFAULT_LEVEL, "zstd", 1)  # the rule before the upgrade
+    with pytest.raises(SimulatedCrash):
+        convert(files, url, fail_after_units=1)
+    monkeypatch.setitem(encoding.DEFAULT_LEVEL, "zstd", 2)
+    with pytest.raises(AlreadyExists, match="unfinished"):
+        convert(files, url)
+    report = convert(files, url, overwrite=True)
+    assert not report.resumed and report.chunks_skipped == 0
+
+
 def test_verify_reports_differences(tmp_path: Path, nemo_files: list[Path]) -> None:
     url = str(tmp_path / "tampered.zarr")
     files = [str(f) for f in nemo_files]

@@ -105,8 +105,9 @@ def test_the_plan_digest_is_the_one_of_the_whole_json(tmp_path: Path) -> None:
 
     from jasmin_access.conversion.plan import ConvertOptions, plan_digest
 
+    options = ConvertOptions(chunks={"time_counter": 3}).to_dict()
     for refs in (_refs(tmp_path), _refs(tmp_path)[:1], []):
-        options = ConvertOptions(chunks={"time_counter": 3}).to_dict()
-        payload = {"sources": [[r.url, r.size, r.mtime] for r in refs], "options": options}
-        whole = json.dumps(payload, sort_keys=True, default=str).encode()
-        assert plan_digest(SourceList(refs), options) == hashlib.sha256(whole).hexdigest()
+        for head in ({"options": options, "layout": {"a/b": [[1, 2], None]}}, {}):
+            payload = {"sources": [[r.url, r.size, r.mtime] for r in refs], **head}
+            whole = json.dumps(payload, sort_keys=True, default=str).encode()
+            assert plan_digest(SourceList(refs), head) == hashlib.sha256(whole).hexdigest()

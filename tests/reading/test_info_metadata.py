@@ -70,12 +70,24 @@ def test_summary_from_metadata_matches_the_xarray_one(
         assert _both(converted)[1] is not None and _both(written)[1] is not None
 
 
-def test_sharded_store_summary_matches(local_bucket: str, nemo_files: list[Path]) -> None:
+def test_sharded_store_summary_matches(
+    local_bucket: str, nemo_files: list[Path], isolated_env: Path
+) -> None:
     url = f"{local_bucket}/sharded.zarr"
     ja.convert([str(f) for f in nemo_files], url, chunks="time_counter=1", shard_mb=0.05)
     slow, fast = _both(url)
     assert fast == slow
     assert any(v["shards"] for v in fast["variables"])
+    # both summaries count stored bytes the same way: check them against the files on disk
+    root = isolated_env / "store" / local_bucket.removeprefix("local://") / "sharded.zarr"
+    on_disk = sum(
+        f.stat().st_size
+        for f in root.rglob("*")
+        if f.is_file() and f.name != "zarr.json" and f.parent != root
+        and ".jasmin-access" not in f.parts
+    )  # fmt: skip
+    summary = metadata_info(resolve(url))
+    assert summary is not None and summary.stored_bytes == on_disk > 0
 
 
 def test_datastore_version_summary_matches(

@@ -91,7 +91,11 @@ def test_dates_are_cftimes(units: str, calendar: str) -> None:
     for first, last in zip(OFFSETS, reversed(OFFSETS), strict=True):
         shown = lighttime.dates([first, np.float64(last)], units, calendar)
         expected = [str(d) for d in cftime.num2date([first, last], units, calendar)]
-        assert shown is None or shown == expected, (first, last)
+        if shown is None:  # only where microseconds outgrow a float's exact integers
+            scale = {"days": 86400e6, "hours": 3600e6, "minutes": 60e6, "seconds": 1e6}
+            assert max(abs(first), abs(last)) * scale[units.split()[0]] > 2**53, (first, last)
+        else:
+            assert shown == expected, (first, last)
     assert lighttime.dates([0, 16.5], units, calendar) is not None
 
 
