@@ -270,7 +270,8 @@ def expand_sources(sources: Any, **resolve_kwargs: Any) -> SourceList:
     if named and len(named) == len(entries):  # a list of files: no glob to merge in
         del entries
         out = _expand_named(named, resolve_kwargs)
-        if len(set(out.urls())) == len(out):  # two lines may name one file
+        same = all(u == n for u, n in zip(out.urls(), named, strict=True))  # lines are unique
+        if same or len(set(out.urls())) == len(out):  # else two lines may name one file
             return out
         entries = named
         by_name = iter(out)
