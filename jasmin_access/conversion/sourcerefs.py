@@ -155,7 +155,7 @@ class SourceList(_Refs):
         prefix = url[: len(url) - len(path)] if url.endswith(path) else None
         key = (id(backend), prefix or "")
         kind = self._kind_of.get(key)
-        if kind is None:
+        if kind is None or self._kinds[kind][0] is not backend:  # new, or an id reused
             kind = self._kind_of[key] = len(self._kinds)
             self._kinds.append((backend, prefix or ""))
         if prefix is None:
@@ -193,6 +193,9 @@ class SourceList(_Refs):
     def __repr__(self) -> str:
         return f"SourceList({len(self)} sources)"
 
+    def __copy__(self) -> SourceList:  # columns of its own, so appending leaves self alone
+        return SourceList(self)
+
     def urls(self) -> Iterator[str]:
         """Each source's URL, in order (no record made)."""
         for i in range(len(self)):
@@ -219,6 +222,9 @@ class _Picked(_Refs):
 
     def _one(self, i: int) -> SourceRef:
         return self._base[self._numbers[i]]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # only the sources picked, not the whole base
+        return SourceList, (list(self),)
 
 
 def pick(refs: Sequence[SourceRef], numbers: Iterable[int]) -> Sequence[SourceRef]:

@@ -111,3 +111,30 @@ def test_the_plan_digest_is_the_one_of_the_whole_json(tmp_path: Path) -> None:
             payload = {"sources": [[r.url, r.size, r.mtime] for r in refs], **head}
             whole = json.dumps(payload, sort_keys=True, default=str).encode()
             assert plan_digest(SourceList(refs), head) == hashlib.sha256(whole).hexdigest()
+
+
+def test_a_backend_is_never_taken_for_another_that_reuses_its_id(tmp_path: Path) -> None:
+    refs = _refs(tmp_path)
+    restored = pickle.loads(pickle.dumps(SourceList(refs)))  # keeps the ids of the old objects
+    other = resolve(str(tmp_path / "other")).backend
+    prefix = str(tmp_path / "other")[: -len("other")]
+    # as if ``other`` had been made where a backend of the pickled list once lived
+    restored._kind_of[(id(other), "")] = 0
+    restored._kind_of[(id(other), prefix)] = 0
+    where = str(tmp_path / "other")
+    restored.append(SourceRef(where, other, where, 1, 1.0, None))
+    assert restored[-1].backend is other and restored[0].backend is not other
+
+
+def test_copies_and_picks_hold_their_own_sources(tmp_path: Path) -> None:
+    import copy
+
+    refs = _refs(tmp_path) * 200
+    cols = SourceList(refs)
+    twin = copy.copy(cols)
+    twin.append(refs[0])
+    assert len(cols) == len(refs) and len(twin) == len(refs) + 1
+    picked = pick(cols, [3, 0])
+    again = pickle.loads(pickle.dumps(picked))
+    assert list(again) == [refs[3], refs[0]]
+    assert len(pickle.dumps(picked)) * 20 < len(pickle.dumps(cols))  # not the whole base
